@@ -1,0 +1,135 @@
+"""Shared plumbing for the kernel ops: argument checks, dtype rules, backend dispatch, lazy Triton.
+
+Conventions every op follows (see ``statetrack.kernels``):
+
+* layout ``[B, T, H, K]`` (batch, time, head, feature); values ``[B, T, H, V]``;
+  states ``[B, H, K, V]``;
+* inputs are float32, bfloat16 or float16 (the ``naive`` backend also takes float64);
+  the state is accumulated in float32 (float64 when the inputs are float64);
+  the output has the input dtype, the final state the accumulation dtype;
+* ``scale=None`` means ``K ** -0.5``;
+* every function returns ``(o, final_state_or_None)``.
+
+Triton is imported only when a Triton backend is asked for, so ``import statetrack.kernels`` and
+``backend="naive"`` work on a machine without it.
+"""
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+import torch
+
+from statetrack.errors import StatetrackError
+
+BACKENDS = ("naive", "fused_recurrent", "chunk")
+KERNEL_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+NAIVE_DTYPES = KERNEL_DTYPES + (torch.float64,)
+
+
+class KernelArgumentError(StatetrackError, ValueError):
+    """A kernel call with inconsistent shapes, an unsupported dtype or device, or an unknown backend."""
+
+
+def require_triton():
+    """Import and return ``triton``, or raise an ImportError that says how to install it."""
+    try:
+        import triton  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - exercised only without triton
+        raise ImportError(
+            "the 'fused_recurrent' and 'chunk' kernel backends need Triton: `pip install triton` "
+            "(or `pip install statetrack[triton]`); backend='naive' works without it"
+        ) from exc
+    return triton
+
+
+def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
+    """State dtype for inputs of ``dtype``: float64 for float64, float32 otherwise."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def resolve_scale(scale: float | None, K: int) -> float:
+    return float(K) ** -0.5 if scale is None else float(scale)
+
+
+def _shape(name: str, t: torch.Tensor, expected: tuple[int, ...], names: str) -> None:
+    if tuple(t.shape) != tuple(expected):
+        raise KernelArgumentError(
+            f"{name} has shape {tuple(t.shape)}, expected {tuple(expected)} ({names})"
+        )
+
+
+def check_inputs(
+    op: str,
+    backend: str,
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    gate: torch.Tensor,
+    gate_name: str,
+    initial_state: torch.Tensor | None,
+    n_h: int | None = None,
+) -> None:
+    """Validate one call of ``op``; raise :class:`KernelArgumentError` naming the bad argument.
+
+    ``n_h`` is None for one (k, v) per token (delta rule, diagonal) and the number of sub-steps for
+    DeltaProduct, whose k, v and beta carry an extra ``n_h`` axis after time.
+    """
+    if backend not in BACKENDS:
+        raise KernelArgumentError(f"{op}: unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if q.dim() != 4:
+        raise KernelArgumentError(f"{op}: q must be [B, T, H, K], got shape {tuple(q.shape)}")
+    B, T, H, K = q.shape
+    if T < 1 or K < 1 or B < 1 or H < 1:
+        raise KernelArgumentError(f"{op}: q has an empty dimension, shape {tuple(q.shape)}")
+    extra = () if n_h is None else (n_h,)
+    lay = "[B, T, H, K]" if n_h is None else "[B, T, n_h, H, K]"
+    _shape("k", k, (B, T) + extra + (H, K), lay)
+    if v.dim() != q.dim() + len(extra) or tuple(v.shape[:-1]) != (B, T) + extra + (H,):
+        raise KernelArgumentError(
+            f"v has shape {tuple(v.shape)}, expected {(B, T) + extra + (H,)} + (V,) "
+            f"({lay.replace('K]', 'V]')})"
+        )
+    V = v.shape[-1]
+    if V < 1:
+        raise KernelArgumentError(f"{op}: v has an empty value dimension")
+    if gate_name == "a":
+        _shape("a", gate, (B, T, H, K), "[B, T, H, K]")
+    else:
+        _shape(gate_name, gate, (B, T) + extra + (H,), "[B, T, H]" if n_h is None else "[B, T, n_h, H]")
+    allowed = NAIVE_DTYPES if backend == "naive" else KERNEL_DTYPES
+    if q.dtype not in allowed:
+        raise KernelArgumentError(
+            f"{op}: dtype {q.dtype} not supported by backend {backend!r} "
+            f"(use one of {', '.join(str(d).removeprefix('torch.') for d in allowed)})"
+        )
+    for name, t in (("k", k), ("v", v)):
+        if t.dtype != q.dtype:
+            raise KernelArgumentError(f"{op}: {name} has dtype {t.dtype} but q has {q.dtype}; cast them alike")
+    if not gate.is_floating_point():
+        raise KernelArgumentError(f"{op}: {gate_name} must be a floating-point tensor, got {gate.dtype}")
+    devices = {t.device for t in (q, k, v, gate)}
+    if initial_state is not None:
+        _shape("initial_state", initial_state, (B, H, K, V), "[B, H, K, V]")
+        if not initial_state.is_floating_point():
+            raise KernelArgumentError(f"{op}: initial_state must be floating point, got {initial_state.dtype}")
+        devices.add(initial_state.device)
+    if len(devices) > 1:
+        raise KernelArgumentError(f"{op}: inputs are on several devices: {sorted(str(d) for d in devices)}")
+    if backend != "naive":
+        device = q.device
+        if device.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
+            raise KernelArgumentError(
+                f"{op}: backend {backend!r} runs Triton kernels, which need CUDA tensors (got {device}); "
+                "use backend='naive', or set TRITON_INTERPRET=1 before importing triton to run them "
+                "slowly on the CPU"
+            )
+        if n_h is not None and n_h < 1:
+            raise KernelArgumentError(f"{op}: n_h must be >= 1, got {n_h}")
+
+
+def dispatch(backend: str, table: dict[str, Callable[[], Callable]]) -> Callable:
+    """Return the implementation of ``backend`` from a table of lazy loaders."""
+    if backend != "naive":
+        require_triton()
+    return table[backend]()

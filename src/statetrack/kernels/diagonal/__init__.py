@@ -1,0 +1,65 @@
+"""Diagonal (Mamba / GLA-like) recurrence with decays in [-1, 1]; three backends."""
+from __future__ import annotations
+
+import torch
+
+from statetrack.kernels._common import check_inputs, dispatch
+
+
+def _naive():
+    from statetrack.kernels.diagonal.naive import naive_diagonal
+    return naive_diagonal
+
+
+def _fused_recurrent():
+    from statetrack.kernels.diagonal.fused_recurrent import fused_recurrent_diagonal
+    return fused_recurrent_diagonal
+
+
+def _chunk():
+    from statetrack.kernels.diagonal.chunk import chunk_diagonal
+    return chunk_diagonal
+
+
+_BACKENDS = {"naive": _naive, "fused_recurrent": _fused_recurrent, "chunk": _chunk}
+
+
+def diagonal(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    a: torch.Tensor,
+    scale: float | None = None,
+    initial_state: torch.Tensor | None = None,
+    output_final_state: bool = False,
+    backend: str = "chunk",
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Diagonal linear recurrence with signed decays (P1 Table 2, Mamba with ``a = 2 s - 1``).
+
+        S_t = diag(a_t) S_{t-1} + k_t v_t^T ;   o_t = scale * S_t^T q_t ;   a_t in [-1, 1]^K
+
+    The decays multiply directly (no log-space cumulative products), so negative and zero entries
+    are exact in every backend.
+
+    Args:
+        q, k, a: ``[B, T, H, K]``; v: ``[B, T, H, V]``.
+        scale, initial_state, output_final_state, backend: as in :func:`delta_rule`.
+
+    Returns:
+        ``(o, S_T)``: ``o`` ``[B, T, H, V]`` in the input dtype; ``S_T`` ``[B, H, K, V]`` float32
+        (float64 for float64 inputs) or None.
+
+    Example:
+        >>> q = torch.randn(2, 16, 4, 32)
+        >>> k, v = torch.randn_like(q), torch.randn_like(q)
+        >>> a = 2 * torch.rand(2, 16, 4, 32) - 1
+        >>> o, _ = diagonal(q, k, v, a, backend="naive")
+        >>> o.shape
+        torch.Size([2, 16, 4, 32])
+    """
+    check_inputs("diagonal", backend, q, k, v, a, "a", initial_state)
+    fn = dispatch(backend, _BACKENDS)
+    return fn(q, k, v, a, scale=scale, initial_state=initial_state, output_final_state=output_final_state)
+
+
+__all__ = ["diagonal"]
