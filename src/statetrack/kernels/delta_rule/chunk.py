@@ -1,0 +1,572 @@
+"""Chunked delta rule (and DeltaProduct) in the WY / UT-transform form, forward and backward in Triton.
+
+The flattened sequence of T * n_h Householder sub-steps is cut into chunks of ``CS`` sub-steps
+(``CS = n_h * floor(64 / n_h)``, so a chunk always holds whole tokens). Within one chunk, with S the
+state at its start, keys K [C, K], values V [C, V], betas b [C] and queries Q [C / n_h, K]:
+
+    A   = diag(b) * strict_lower(K K^T)          L = I + A,  Tm = L^{-1}   (unit lower triangular)
+    W   = Tm diag(b) K,   U = Tm diag(b) V       (the chunk's transitions, applied as one block)
+    Un  = U - W S                                (the "new values" each sub-step writes)
+    O   = scale * (Q S + mask(Q K^T) Un)         (mask: key j visible to token i if j <= i's last sub-step)
+    S' = S + K^T Un
+
+which is the sequential recurrence rewritten: row t of Un is ``b_t (v_t - S_{t-1}^T k_t)``. Only the
+last two lines depend on S, so four kernels do the work:
+
+    _wy_fwd_kernel        parallel over chunks: A, Tm (16x16 blocks by forward substitution, merged
+                          with small products), W, U; keeps Tm for the backward pass
+    _state_fwd_kernel     sequential over chunks per (batch, head, V-block): Un, O and S'
+    _state_bwd_kernel     sequential over chunks in reverse: dS (state gradients) and dUn
+    _grads_bwd_kernel     parallel over chunks: dq, dk, dv, dbeta through Un, W, U, Tm and A
+
+Precision: float32 inputs use exact float32 products (``input_precision="ieee"``, no TF32);
+bfloat16/float16 inputs feed the tensor cores in that dtype with float32 accumulation, and the state
+is always carried in float32.
+"""
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from statetrack.kernels._common import resolve_scale
+
+BT = 64  # rows of a chunk tile; a chunk holds CS <= BT sub-steps
+
+
+# ----------------------------------------------------------------------------------------------
+# Triton kernels
+# ----------------------------------------------------------------------------------------------
+
+@triton.jit
+def _mm(a, b, DT: tl.constexpr, IEEE: tl.constexpr):
+    """a @ b with operands cast to DT, float32 accumulation; exact float32 when IEEE."""
+    if IEEE:
+        return tl.dot(a.to(tl.float32), b.to(tl.float32), input_precision="ieee")
+    else:
+        return tl.dot(a.to(DT), b.to(DT))
+
+
+@triton.jit
+def _mm32(a, b, IEEE: tl.constexpr):
+    """a @ b on float32 operands: exact when IEEE, TF32 otherwise (used on small C x C products)."""
+    if IEEE:
+        return tl.dot(a.to(tl.float32), b.to(tl.float32), input_precision="ieee")
+    else:
+        return tl.dot(a.to(tl.float32), b.to(tl.float32))
+
+
+@triton.jit
+def _load_rows16(ptr, beta, base, bbase, t0, i: tl.constexpr, CS, Tn,
+                 H: tl.constexpr, D: tl.constexpr, BD: tl.constexpr):
+    """Rows 16*i .. 16*i+15 of a chunk: a [16, BD] tile of ptr (row stride H*D) and its betas."""
+    r = 16 * i + tl.arange(0, 16)
+    m = (r < CS) & (t0 + r < Tn)
+    od = tl.arange(0, BD)
+    x = tl.load(ptr + base + (t0 + r)[:, None] * (H * D) + od[None, :],
+                mask=m[:, None] & (od < D)[None, :], other=0.0)
+    b = tl.load(beta + bbase + (t0 + r) * H, mask=m, other=0.0).to(tl.float32)
+    return x, b
+
+
+@triton.jit
+def _store_rows16(ptr, x, base, t0, i: tl.constexpr, CS, Tn,
+                  H: tl.constexpr, D: tl.constexpr, BD: tl.constexpr):
+    r = 16 * i + tl.arange(0, 16)
+    m = (r < CS) & (t0 + r < Tn)
+    od = tl.arange(0, BD)
+    tl.store(ptr + base + (t0 + r)[:, None] * (H * D) + od[None, :], x.to(ptr.dtype.element_ty),
+             mask=m[:, None] & (od < D)[None, :])
+
+
+@triton.jit
+def _store_tm16(tm, x, base, t0, i: tl.constexpr, j: tl.constexpr, CS, Tn, H: tl.constexpr):
+    """Block (i, j) of the chunk's 64 x 64 Tm into tm[b, t0 + 16 i + r, h, 16 j + c]."""
+    r = 16 * i + tl.arange(0, 16)
+    m = (r < CS) & (t0 + r < Tn)
+    c = 16 * j + tl.arange(0, 16)
+    tl.store(tm + base + (t0 + r)[:, None] * (H * 64) + c[None, :], x.to(tm.dtype.element_ty),
+             mask=m[:, None])
+
+
+@triton.jit
+def _unit_lower_inverse16(A):
+    """Strict lower part Y of (I + A)^{-1} for a strictly lower 16 x 16 A, by forward substitution.
+
+    Row r of Y is -A[r] - sum_{j<r} A[r, j] Y[j]; rows are filled top-down in place.
+    """
+    o = tl.arange(0, 16)
+    Y = -A
+    for r in range(1, 16):
+        sel = (o == r)[:, None]
+        a = tl.sum(tl.where(sel, Y, 0.0), 0)                 # row r, still -A[r]
+        a = a + tl.sum(a[:, None] * Y, 0)                    # rows j >= r carry weight a[j] = 0
+        Y = tl.where(sel, a[None, :], Y)
+    return Y
+
+
+@triton.jit
+def _wy_fwd_kernel(
+    k, v, beta, w, u, tm, Tn, CS,
+    H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+    DT: tl.constexpr, IEEE: tl.constexpr,
+):
+    i_c, i_bh = tl.program_id(0), tl.program_id(1)
+    i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
+    t0 = i_c * CS
+    kb = (i_b * Tn * H + i_h) * K
+    vb = (i_b * Tn * H + i_h) * V
+    bb = i_b * Tn * H + i_h
+    tb = (i_b * Tn * H + i_h) * 64
+
+    k0, b0 = _load_rows16(k, beta, kb, bb, t0, 0, CS, Tn, H, K, BK)
+    k1, b1 = _load_rows16(k, beta, kb, bb, t0, 1, CS, Tn, H, K, BK)
+    k2, b2 = _load_rows16(k, beta, kb, bb, t0, 2, CS, Tn, H, K, BK)
+    k3, b3 = _load_rows16(k, beta, kb, bb, t0, 3, CS, Tn, H, K, BK)
+
+    o = tl.arange(0, 16)
+    strict = o[:, None] > o[None, :]
+    eye = (o[:, None] == o[None, :]).to(tl.float32)
+    # A_ij = diag(b_i) K_i K_j^T, blocks on and below the diagonal
+    a00 = tl.where(strict, _mm(k0, tl.trans(k0), DT, IEEE) * b0[:, None], 0.0)
+    a11 = tl.where(strict, _mm(k1, tl.trans(k1), DT, IEEE) * b1[:, None], 0.0)
+    a22 = tl.where(strict, _mm(k2, tl.trans(k2), DT, IEEE) * b2[:, None], 0.0)
+    a33 = tl.where(strict, _mm(k3, tl.trans(k3), DT, IEEE) * b3[:, None], 0.0)
+    a10 = _mm(k1, tl.trans(k0), DT, IEEE) * b1[:, None]
+    a20 = _mm(k2, tl.trans(k0), DT, IEEE) * b2[:, None]
+    a21 = _mm(k2, tl.trans(k1), DT, IEEE) * b2[:, None]
+    a30 = _mm(k3, tl.trans(k0), DT, IEEE) * b3[:, None]
+    a31 = _mm(k3, tl.trans(k1), DT, IEEE) * b3[:, None]
+    a32 = _mm(k3, tl.trans(k2), DT, IEEE) * b3[:, None]
+
+    # diagonal blocks of Tm = (I + A)^{-1}, then the blocks below: X_ij = -X_ii sum_m A_im X_mj
+    x00 = _unit_lower_inverse16(a00) + eye
+    x11 = _unit_lower_inverse16(a11) + eye
+    x22 = _unit_lower_inverse16(a22) + eye
+    x33 = _unit_lower_inverse16(a33) + eye
+    x10 = -_mm32(x11, _mm32(a10, x00, True), True)
+    x21 = -_mm32(x22, _mm32(a21, x11, True), True)
+    x32 = -_mm32(x33, _mm32(a32, x22, True), True)
+    x20 = -_mm32(x22, _mm32(a20, x00, True) + _mm32(a21, x10, True), True)
+    x31 = -_mm32(x33, _mm32(a31, x11, True) + _mm32(a32, x21, True), True)
+    x30 = -_mm32(x33, _mm32(a30, x00, True) + _mm32(a31, x10, True) + _mm32(a32, x20, True), True)
+
+    _store_tm16(tm, x00, tb, t0, 0, 0, CS, Tn, H)
+    _store_tm16(tm, x10, tb, t0, 1, 0, CS, Tn, H)
+    _store_tm16(tm, x11, tb, t0, 1, 1, CS, Tn, H)
+    _store_tm16(tm, x20, tb, t0, 2, 0, CS, Tn, H)
+    _store_tm16(tm, x21, tb, t0, 2, 1, CS, Tn, H)
+    _store_tm16(tm, x22, tb, t0, 2, 2, CS, Tn, H)
+    _store_tm16(tm, x30, tb, t0, 3, 0, CS, Tn, H)
+    _store_tm16(tm, x31, tb, t0, 3, 1, CS, Tn, H)
+    _store_tm16(tm, x32, tb, t0, 3, 2, CS, Tn, H)
+    _store_tm16(tm, x33, tb, t0, 3, 3, CS, Tn, H)
+
+    # W = Tm diag(b) K
+    bk0 = (k0 * b0[:, None]).to(DT)
+    bk1 = (k1 * b1[:, None]).to(DT)
+    bk2 = (k2 * b2[:, None]).to(DT)
+    bk3 = (k3 * b3[:, None]).to(DT)
+    _store_rows16(w, _mm(x00, bk0, DT, IEEE), kb, t0, 0, CS, Tn, H, K, BK)
+    _store_rows16(w, _mm(x10, bk0, DT, IEEE) + _mm(x11, bk1, DT, IEEE), kb, t0, 1, CS, Tn, H, K, BK)
+    _store_rows16(w, _mm(x20, bk0, DT, IEEE) + _mm(x21, bk1, DT, IEEE) + _mm(x22, bk2, DT, IEEE),
+                  kb, t0, 2, CS, Tn, H, K, BK)
+    _store_rows16(w, _mm(x30, bk0, DT, IEEE) + _mm(x31, bk1, DT, IEEE) + _mm(x32, bk2, DT, IEEE)
+                  + _mm(x33, bk3, DT, IEEE), kb, t0, 3, CS, Tn, H, K, BK)
+    # U = Tm diag(b) V
+    v0, _ = _load_rows16(v, beta, vb, bb, t0, 0, CS, Tn, H, V, BV)
+    v1, _ = _load_rows16(v, beta, vb, bb, t0, 1, CS, Tn, H, V, BV)
+    v2, _ = _load_rows16(v, beta, vb, bb, t0, 2, CS, Tn, H, V, BV)
+    v3, _ = _load_rows16(v, beta, vb, bb, t0, 3, CS, Tn, H, V, BV)
+    bv0 = (v0 * b0[:, None]).to(DT)
+    bv1 = (v1 * b1[:, None]).to(DT)
+    bv2 = (v2 * b2[:, None]).to(DT)
+    bv3 = (v3 * b3[:, None]).to(DT)
+    _store_rows16(u, _mm(x00, bv0, DT, IEEE), vb, t0, 0, CS, Tn, H, V, BV)
+    _store_rows16(u, _mm(x10, bv0, DT, IEEE) + _mm(x11, bv1, DT, IEEE), vb, t0, 1, CS, Tn, H, V, BV)
+    _store_rows16(u, _mm(x20, bv0, DT, IEEE) + _mm(x21, bv1, DT, IEEE) + _mm(x22, bv2, DT, IEEE),
+                  vb, t0, 2, CS, Tn, H, V, BV)
+    _store_rows16(u, _mm(x30, bv0, DT, IEEE) + _mm(x31, bv1, DT, IEEE) + _mm(x32, bv2, DT, IEEE)
+                  + _mm(x33, bv3, DT, IEEE), vb, t0, 3, CS, Tn, H, V, BV)
+
+
+@triton.jit
+def _state_fwd_kernel(
+    q, k, w, u, o, h, h0, ht, T, Tn, CS, TPC, NT, scale,
+    H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
+    BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+    USE_H0: tl.constexpr, STORE_HT: tl.constexpr, SAVE: tl.constexpr,
+    DT: tl.constexpr, IEEE: tl.constexpr,
+):
+    """Walk the chunks in order: Un = U - W S (written over U), O, S += K^T Un; S saved per chunk."""
+    i_v, i_bh = tl.program_id(0), tl.program_id(1)
+    i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
+    s = tl.arange(0, 64)
+    r = tl.arange(0, BQ)
+    ok = tl.arange(0, BK)
+    ov = i_v * BV + tl.arange(0, BV)
+    mk, mv = ok < K, ov < V
+    m_kv = mk[:, None] & mv[None, :]
+    visible = s[None, :] < (r[:, None] + 1) * NH                       # key j seen by token i
+    kb = (i_b * Tn * H + i_h) * K
+    vb = (i_b * Tn * H + i_h) * V
+    qb = (i_b * T * H + i_h) * K
+    ob = (i_b * T * H + i_h) * V
+    sb = (i_b * H + i_h) * K * V
+
+    S = tl.zeros([BK, BV], dtype=tl.float32)
+    if USE_H0:
+        S += tl.load(h0 + sb + ok[:, None] * V + ov[None, :], mask=m_kv, other=0.0).to(tl.float32)
+    for c in range(NT):
+        t = c * CS + s
+        mt = (s < CS) & (t < Tn)
+        tq = c * TPC + r
+        mq = (r < TPC) & (tq < T)
+        kc = tl.load(k + kb + t[:, None] * (H * K) + ok[None, :], mask=mt[:, None] & mk[None, :], other=0.0)
+        wc = tl.load(w + kb + t[:, None] * (H * K) + ok[None, :], mask=mt[:, None] & mk[None, :], other=0.0)
+        uc = tl.load(u + vb + t[:, None] * (H * V) + ov[None, :], mask=mt[:, None] & mv[None, :], other=0.0)
+        qc = tl.load(q + qb + tq[:, None] * (H * K) + ok[None, :], mask=mq[:, None] & mk[None, :], other=0.0)
+        if SAVE:
+            hb = ((i_b * NT + c) * H + i_h) * K * V
+            tl.store(h + hb + ok[:, None] * V + ov[None, :], S.to(h.dtype.element_ty), mask=m_kv)
+        un = uc.to(tl.float32) - _mm(wc, S, DT, IEEE)                    # [64, BV]
+        if SAVE:
+            tl.store(u + vb + t[:, None] * (H * V) + ov[None, :], un.to(u.dtype.element_ty),
+                     mask=mt[:, None] & mv[None, :])
+        qk = tl.where(visible, _mm(qc, tl.trans(kc), DT, IEEE), 0.0)     # [BQ, 64]
+        oc = (_mm(qc, S, DT, IEEE) + _mm(qk, un, DT, IEEE)) * scale
+        tl.store(o + ob + tq[:, None] * (H * V) + ov[None, :], oc.to(o.dtype.element_ty),
+                 mask=mq[:, None] & mv[None, :])
+        S += _mm(tl.trans(kc), un, DT, IEEE)
+    if STORE_HT:
+        tl.store(ht + sb + ok[:, None] * V + ov[None, :], S, mask=m_kv)
+
+
+@triton.jit
+def _state_bwd_kernel(
+    q, k, w, do, dun, dh, dht, dh0, T, Tn, CS, TPC, NT, scale,
+    H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
+    BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+    USE_DHT: tl.constexpr, USE_DH0: tl.constexpr,
+    DT: tl.constexpr, IEEE: tl.constexpr,
+):
+    """Walk the chunks backwards carrying dS = dL/dS(end of chunk):
+    dUn = scale mask(Q K^T)^T dO + K dS;  dS <- dS + scale Q^T dO - W^T dUn."""
+    i_v, i_bh = tl.program_id(0), tl.program_id(1)
+    i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
+    s = tl.arange(0, 64)
+    r = tl.arange(0, BQ)
+    ok = tl.arange(0, BK)
+    ov = i_v * BV + tl.arange(0, BV)
+    mk, mv = ok < K, ov < V
+    m_kv = mk[:, None] & mv[None, :]
+    visible = s[None, :] < (r[:, None] + 1) * NH
+    kb = (i_b * Tn * H + i_h) * K
+    vb = (i_b * Tn * H + i_h) * V
+    qb = (i_b * T * H + i_h) * K
+    ob = (i_b * T * H + i_h) * V
+    sb = (i_b * H + i_h) * K * V
+
+    dS = tl.zeros([BK, BV], dtype=tl.float32)
+    if USE_DHT:
+        dS += tl.load(dht + sb + ok[:, None] * V + ov[None, :], mask=m_kv, other=0.0).to(tl.float32)
+    for cc in range(NT):
+        c = NT - 1 - cc
+        t = c * CS + s
+        mt = (s < CS) & (t < Tn)
+        tq = c * TPC + r
+        mq = (r < TPC) & (tq < T)
+        kc = tl.load(k + kb + t[:, None] * (H * K) + ok[None, :], mask=mt[:, None] & mk[None, :], other=0.0)
+        wc = tl.load(w + kb + t[:, None] * (H * K) + ok[None, :], mask=mt[:, None] & mk[None, :], other=0.0)
+        qc = tl.load(q + qb + tq[:, None] * (H * K) + ok[None, :], mask=mq[:, None] & mk[None, :], other=0.0)
+        doc = tl.load(do + ob + tq[:, None] * (H * V) + ov[None, :], mask=mq[:, None] & mv[None, :], other=0.0)
+        hb = ((i_b * NT + c) * H + i_h) * K * V
+        tl.store(dh + hb + ok[:, None] * V + ov[None, :], dS.to(dh.dtype.element_ty), mask=m_kv)
+        qk = tl.where(visible, _mm(qc, tl.trans(kc), DT, IEEE), 0.0)     # [BQ, 64]
+        du = _mm(tl.trans(qk), doc, DT, IEEE) * scale + _mm(kc, dS, DT, IEEE)
+        tl.store(dun + vb + t[:, None] * (H * V) + ov[None, :], du.to(dun.dtype.element_ty),
+                 mask=mt[:, None] & mv[None, :])
+        dS += _mm(tl.trans(qc), doc, DT, IEEE) * scale - _mm(tl.trans(wc), du, DT, IEEE)
+    if USE_DH0:
+        tl.store(dh0 + sb + ok[:, None] * V + ov[None, :], dS, mask=m_kv)
+
+
+@triton.jit
+def _grads_bwd_kernel(
+    q, k, v, beta, tm, h, dh, un, dun, do, dq, dk, dv, dbeta, dk32, T, Tn, CS, TPC, NT, scale,
+    H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
+    BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr, NK: tl.constexpr, NV: tl.constexpr,
+    DT: tl.constexpr, IEEE: tl.constexpr,
+):
+    """One chunk: gradients of q, k, v, beta given S, dS(end), Un and dUn of that chunk.
+
+    Output path: dQ = scale (dO S^T + mask(dO Un^T) K), dK += scale mask(dO Un^T)^T Q.
+    State path:  dK += Un dS'^T, dW = -dUn S^T, dU = dUn.
+    WY path:     d(bV) = Tm^T dU, d(bK) = Tm^T dW, dTm = dU (bV)^T + dW (bK)^T,
+                 dA = strict_lower(-Tm^T dTm Tm^T), A = diag(b) strict_lower(K K^T).
+    """
+    i_c, i_bh = tl.program_id(0), tl.program_id(1)
+    i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
+    s = tl.arange(0, 64)
+    r = tl.arange(0, BQ)
+    t = i_c * CS + s
+    mt = (s < CS) & (t < Tn)
+    tq = i_c * TPC + r
+    mq = (r < TPC) & (tq < T)
+    visible = (s[None, :] < (r[:, None] + 1) * NH) & mq[:, None]
+    kb = (i_b * Tn * H + i_h) * K
+    vb = (i_b * Tn * H + i_h) * V
+    qb = (i_b * T * H + i_h) * K
+    ob = (i_b * T * H + i_h) * V
+    hb = ((i_b * NT + i_c) * H + i_h) * K * V
+    bb = i_b * Tn * H + i_h
+
+    b = tl.load(beta + bb + t * H, mask=mt, other=0.0).to(tl.float32)
+    tmc = tl.load(tm + (bb * 64) + t[:, None] * (H * 64) + s[None, :],
+                  mask=mt[:, None] & (s[None, :] <= s[:, None]), other=0.0)
+    tmt = tl.trans(tmc)
+    db = tl.zeros([64], dtype=tl.float32)
+    P = tl.zeros([BQ, 64], dtype=tl.float32)
+    dTm = tl.zeros([64, 64], dtype=tl.float32)
+    # value blocks: dO Un^T, dv, the U part of dTm and dbeta
+    for iv in range(NV):
+        ov = iv * BV + tl.arange(0, BV)
+        mv = ov < V
+        m_tv = mt[:, None] & mv[None, :]
+        doc = tl.load(do + ob + tq[:, None] * (H * V) + ov[None, :], mask=mq[:, None] & mv[None, :], other=0.0)
+        unc = tl.load(un + vb + t[:, None] * (H * V) + ov[None, :], mask=m_tv, other=0.0)
+        duc = tl.load(dun + vb + t[:, None] * (H * V) + ov[None, :], mask=m_tv, other=0.0)
+        vc = tl.load(v + vb + t[:, None] * (H * V) + ov[None, :], mask=m_tv, other=0.0).to(tl.float32)
+        P += _mm(doc, tl.trans(unc), DT, IEEE)
+        dbv = _mm(tmt, duc, DT, IEEE)                                   # d(b V)
+        tl.store(dv + vb + t[:, None] * (H * V) + ov[None, :], (dbv * b[:, None]).to(dv.dtype.element_ty),
+                 mask=m_tv)
+        db += tl.sum(dbv * vc, 1)
+        dTm += _mm(duc, tl.trans(vc * b[:, None]), DT, IEEE)
+    P = tl.where(visible, P, 0.0) * scale
+    KK = tl.zeros([64, 64], dtype=tl.float32)
+    dk_acc = tl.zeros([64, BK], dtype=tl.float32)      # the whole dk when NK == 1
+    # key blocks: dq, the output/state/W parts of dk, the W part of dTm and dbeta
+    for ik in range(NK):
+        ok = ik * BK + tl.arange(0, BK)
+        mk = ok < K
+        qc = tl.load(q + qb + tq[:, None] * (H * K) + ok[None, :], mask=mq[:, None] & mk[None, :], other=0.0)
+        kc = tl.load(k + kb + t[:, None] * (H * K) + ok[None, :], mask=mt[:, None] & mk[None, :], other=0.0)
+        b_dq = tl.zeros([BQ, BK], dtype=tl.float32)
+        b_dk = tl.zeros([64, BK], dtype=tl.float32)
+        b_dw = tl.zeros([64, BK], dtype=tl.float32)
+        for iv in range(NV):
+            ov = iv * BV + tl.arange(0, BV)
+            mv = ov < V
+            m_tv = mt[:, None] & mv[None, :]
+            m_kv = mk[:, None] & mv[None, :]
+            hc = tl.load(h + hb + ok[:, None] * V + ov[None, :], mask=m_kv, other=0.0)
+            dhc = tl.load(dh + hb + ok[:, None] * V + ov[None, :], mask=m_kv, other=0.0)
+            doc = tl.load(do + ob + tq[:, None] * (H * V) + ov[None, :], mask=mq[:, None] & mv[None, :], other=0.0)
+            unc = tl.load(un + vb + t[:, None] * (H * V) + ov[None, :], mask=m_tv, other=0.0)
+            duc = tl.load(dun + vb + t[:, None] * (H * V) + ov[None, :], mask=m_tv, other=0.0)
+            b_dq += _mm(doc, tl.trans(hc), DT, IEEE)
+            b_dk += _mm(unc, tl.trans(dhc), DT, IEEE)
+            b_dw -= _mm(duc, tl.trans(hc), DT, IEEE)
+        b_dq = b_dq * scale + _mm(P, kc, DT, IEEE)
+        tl.store(dq + qb + tq[:, None] * (H * K) + ok[None, :], b_dq.to(dq.dtype.element_ty),
+                 mask=mq[:, None] & mk[None, :])
+        kf = kc.to(tl.float32)
+        dbk = _mm(tmt, b_dw, DT, IEEE)                                  # d(b K)
+        b_dk += _mm(tl.trans(P), qc, DT, IEEE) + dbk * b[:, None]
+        db += tl.sum(dbk * kf, 1)
+        dTm += _mm(b_dw, tl.trans(kf * b[:, None]), DT, IEEE)
+        KK += _mm(kc, tl.trans(kc), DT, IEEE)
+        if NK == 1:
+            dk_acc = b_dk
+        else:
+            tl.store(dk32 + kb + t[:, None] * (H * K) + ok[None, :], b_dk, mask=mt[:, None] & mk[None, :])
+    # through the inverse: dA = -Tm^T dTm Tm^T on the strict lower triangle
+    tmf = tmc.to(tl.float32)
+    dA = -_mm32(_mm32(tl.trans(tmf), dTm, IEEE), tl.trans(tmf), IEEE)
+    dA = tl.where((s[:, None] > s[None, :]) & mt[:, None], dA, 0.0)
+    db += tl.sum(dA * KK, 1)
+    M = dA * b[:, None]
+    M = M + tl.trans(M)                                                # dK += (M + M^T) K
+    if NK == 1:
+        ok = tl.arange(0, BK)
+        mk = ok < K
+        kc = tl.load(k + kb + t[:, None] * (H * K) + ok[None, :], mask=mt[:, None] & mk[None, :], other=0.0)
+        dk_acc += _mm(M, kc, DT, IEEE)
+        tl.store(dk + kb + t[:, None] * (H * K) + ok[None, :], dk_acc.to(dk.dtype.element_ty),
+                 mask=mt[:, None] & mk[None, :])
+    else:
+        tl.debug_barrier()
+        for ik in range(NK):
+            ok = ik * BK + tl.arange(0, BK)
+            mk = ok < K
+            m_tk = mt[:, None] & mk[None, :]
+            kc = tl.load(k + kb + t[:, None] * (H * K) + ok[None, :], mask=m_tk, other=0.0)
+            b_dk = tl.load(dk32 + kb + t[:, None] * (H * K) + ok[None, :], mask=m_tk, other=0.0)
+            b_dk += _mm(M, kc, DT, IEEE)
+            tl.store(dk + kb + t[:, None] * (H * K) + ok[None, :], b_dk.to(dk.dtype.element_ty), mask=m_tk)
+    tl.store(dbeta + bb + t * H, db.to(dbeta.dtype.element_ty), mask=mt)
+
+
+# ----------------------------------------------------------------------------------------------
+# Launchers
+# ----------------------------------------------------------------------------------------------
+
+_TL_DTYPE = {torch.float32: tl.float32, torch.bfloat16: tl.bfloat16, torch.float16: tl.float16}
+
+# launch settings, keyed by what they depend on; benchmarks/kernels.py measures alternatives
+CONFIG = {
+    "wy_warps": 4,
+    "state_bv": 32,        # V-block of the sequential kernels (more blocks = more programs in flight)
+    "state_warps": 4,
+    "state_stages": 2,
+    "grads_warps": 4,
+    "grads_stages": 1,
+}
+
+
+def _geometry(T: int, n_h: int, K: int, V: int) -> dict:
+    tpc = BT // n_h if n_h <= BT else 1          # tokens per chunk
+    if n_h > BT:
+        raise ValueError(f"n_h = {n_h} > {BT} sub-steps per token is not supported by the chunk kernels")
+    cs = tpc * n_h                                # sub-steps per chunk
+    bk = triton.next_power_of_2(K)
+    bv = triton.next_power_of_2(V)
+    return dict(TPC=tpc, CS=cs, NT=triton.cdiv(T, tpc), BQ=max(16, triton.next_power_of_2(tpc)),
+                BK=max(16, bk), BV=max(16, bv))
+
+
+def chunk_fwd(q, k, v, beta, scale, initial_state, output_final_state, n_h, save):
+    """Forward pass on the flattened layout: q [B, T, H, K], k [B, T*n_h, H, K], v [B, T*n_h, H, V],
+    beta [B, T*n_h, H]. Returns o, final state, and the tensors the backward pass needs."""
+    B, T, H, K = q.shape
+    Tn, V = k.shape[1], v.shape[-1]
+    g = _geometry(T, n_h, K, V)
+    DT, IEEE = _TL_DTYPE[q.dtype], q.dtype == torch.float32
+    NT = g["NT"]
+    w = torch.empty_like(k)
+    u = torch.empty_like(v)
+    tm = torch.empty(B, Tn, H, BT, device=q.device, dtype=q.dtype)
+    _wy_fwd_kernel[(NT, B * H)](
+        k, v, beta, w, u, tm, Tn, g["CS"], H=H, K=K, V=V, BK=g["BK"], BV=g["BV"], DT=DT, IEEE=IEEE,
+        num_warps=CONFIG["wy_warps"],
+    )
+    bv = min(g["BV"], CONFIG["state_bv"])
+    o = torch.empty(B, T, H, V, device=q.device, dtype=q.dtype)
+    h = torch.empty(B, NT, H, K, V, device=q.device, dtype=q.dtype) if save else None
+    ht = torch.empty(B, H, K, V, device=q.device, dtype=torch.float32) if output_final_state else None
+    _state_fwd_kernel[(triton.cdiv(V, bv), B * H)](
+        q, k, w, u, o, h, initial_state, ht, T, Tn, g["CS"], g["TPC"], NT, scale,
+        H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=g["BK"], BV=bv,
+        USE_H0=initial_state is not None, STORE_HT=output_final_state, SAVE=save, DT=DT, IEEE=IEEE,
+        num_warps=CONFIG["state_warps"], num_stages=CONFIG["state_stages"],
+    )
+    return o, ht, (w, u, tm, h)
+
+
+def chunk_bwd(q, k, v, beta, scale, initial_state, saved, do, dht, n_h):
+    """Backward pass matching :func:`chunk_fwd`; returns dq, dk, dv, dbeta, dh0 (flattened layout)."""
+    w, un, tm, h = saved
+    B, T, H, K = q.shape
+    Tn, V = k.shape[1], v.shape[-1]
+    g = _geometry(T, n_h, K, V)
+    DT, IEEE = _TL_DTYPE[q.dtype], q.dtype == torch.float32
+    NT = g["NT"]
+    bv = min(g["BV"], CONFIG["state_bv"])
+    dh = torch.empty_like(h)
+    dun = torch.empty_like(un)
+    dh0 = torch.empty(B, H, K, V, device=q.device, dtype=torch.float32) if initial_state is not None else None
+    _state_bwd_kernel[(triton.cdiv(V, bv), B * H)](
+        q, k, w, do, dun, dh, dht, dh0, T, Tn, g["CS"], g["TPC"], NT, scale,
+        H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=g["BK"], BV=bv,
+        USE_DHT=dht is not None, USE_DH0=dh0 is not None, DT=DT, IEEE=IEEE,
+        num_warps=CONFIG["state_warps"], num_stages=CONFIG["state_stages"],
+    )
+    bk2, bv2 = min(g["BK"], 64), min(g["BV"], 64)
+    nk, nv = triton.cdiv(K, bk2), triton.cdiv(V, bv2)
+    dq = torch.empty_like(q)
+    dk = torch.empty_like(k)
+    dv = torch.empty_like(v)
+    dbeta = torch.empty(beta.shape, device=q.device, dtype=torch.float32)
+    dk32 = torch.empty(k.shape, device=q.device, dtype=torch.float32) if nk > 1 else None
+    _grads_bwd_kernel[(NT, B * H)](
+        q, k, v, beta, tm, h, dh, un, dun, do, dq, dk, dv, dbeta, dk32, T, Tn, g["CS"], g["TPC"], NT, scale,
+        H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=bk2, BV=bv2, NK=nk, NV=nv, DT=DT, IEEE=IEEE,
+        num_warps=CONFIG["grads_warps"], num_stages=CONFIG["grads_stages"],
+    )
+    return dq, dk, dv, dbeta, dh0
+
+
+# ----------------------------------------------------------------------------------------------
+# Autograd
+# ----------------------------------------------------------------------------------------------
+
+class ChunkHouseholderFunction(torch.autograd.Function):
+    """Autograd for the flattened n_h-sub-step recurrence (n_h = 1: the delta rule)."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, beta, scale, initial_state, output_final_state, n_h):
+        h0 = None if initial_state is None else initial_state.detach().to(torch.float32).contiguous()
+        save = ctx.needs_input_grad[0] or ctx.needs_input_grad[1] or ctx.needs_input_grad[2] \
+            or ctx.needs_input_grad[3] or ctx.needs_input_grad[5]
+        o, ht, saved = chunk_fwd(q, k, v, beta, scale, h0, output_final_state, n_h, save)
+        if save:
+            ctx.save_for_backward(q, k, v, beta, h0, *saved)
+        ctx.scale, ctx.n_h, ctx.h0_dtype = scale, n_h, None if initial_state is None else initial_state.dtype
+        return o, ht
+
+    @staticmethod
+    def backward(ctx, do, dht):
+        q, k, v, beta, h0, w, un, tm, h = ctx.saved_tensors
+        dq, dk, dv, dbeta, dh0 = chunk_bwd(
+            q, k, v, beta, ctx.scale, h0, (w, un, tm, h), do.contiguous(),
+            None if dht is None else dht.contiguous(), ctx.n_h,
+        )
+        if dh0 is not None:
+            dh0 = dh0.to(ctx.h0_dtype)
+        return dq, dk, dv, dbeta.to(beta.dtype), None, dh0, None, None
+
+
+def chunk_householder(q, k, v, beta, scale, initial_state, output_final_state, n_h):
+    """Shared entry for delta rule and DeltaProduct on the flattened [B, T*n_h, H, *] layout."""
+    q, k, v, beta = (x.contiguous() for x in (q, k, v, beta))
+    o, ht = ChunkHouseholderFunction.apply(q, k, v, beta, scale, initial_state, output_final_state, n_h)
+    return o, (ht if output_final_state else None)
+
+
+# ----------------------------------------------------------------------------------------------
+# Public function
+# ----------------------------------------------------------------------------------------------
+
+def chunk_delta_rule(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    beta: torch.Tensor,
+    scale: float | None = None,
+    initial_state: torch.Tensor | None = None,
+    output_final_state: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Chunked delta rule, ``S_t = (I - beta_t k_t k_t^T) S_{t-1} + beta_t k_t v_t^T``, beta in [0, 2].
+
+    Args:
+        q, k: ``[B, T, H, K]``; v: ``[B, T, H, V]``; beta: ``[B, T, H]``; all float32, bfloat16
+            or float16 (q, k, v alike) on a CUDA device (or on the CPU under ``TRITON_INTERPRET=1``).
+        scale: output scale, ``None`` for ``K ** -0.5``.
+        initial_state: ``[B, H, K, V]`` (float32) or None.
+        output_final_state: also return ``S_T`` ``[B, H, K, V]`` float32.
+
+    Returns:
+        ``(o [B, T, H, V] in the input dtype, S_T or None)``; differentiable in q, k, v, beta and
+        initial_state.
+
+    Example:
+        >>> import torch.nn.functional as F
+        >>> q = torch.randn(8, 2048, 8, 64, device="cuda", dtype=torch.bfloat16)
+        >>> k = F.normalize(torch.randn_like(q, dtype=torch.float32), dim=-1).to(q.dtype)
+        >>> v = torch.randn_like(q)
+        >>> beta = 2 * torch.rand(8, 2048, 8, device="cuda", dtype=torch.bfloat16)
+        >>> o, S = chunk_delta_rule(q, k, v, beta, output_final_state=True)
+    """
+    return chunk_householder(q, k, v, beta, resolve_scale(scale, q.shape[-1]), initial_state,
+                             output_final_state, 1)
