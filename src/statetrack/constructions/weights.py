@@ -209,11 +209,11 @@ class LRNNWeights:
         return self.source.get("kind") == "group"
 
     # ------------------------------------------------------------------ running
-    def simulator(self, dtype: str = "float64", backend: str = "auto"):
+    def simulator(self, dtype: str = "float64"):
         """A batched step-by-step runner in the given float format (see engine.Simulator)."""
         from statetrack.constructions.engine import Simulator
 
-        return Simulator(self, dtype=dtype, backend=backend)
+        return Simulator(self, dtype=dtype)
 
     def encode(self, word) -> np.ndarray:
         from statetrack.automata.dfa import _show_alphabet

@@ -1,0 +1,229 @@
+"""The ``statetrack`` command.
+
+    statetrack compile (--regex P --alphabet S | --dfa FILE | --group NAME) [--construction C] -o FILE
+    statetrack run FILE [--dtype D]            words on stdin, one per line
+    statetrack check FILE --max-len L          exhaustive + long-word verification, exit 1 on mismatch
+    statetrack demo                            compile and verify the showcase automata
+    statetrack claims | train | sweep | report | bench   (registered by their packages)
+
+Bad input exits 2 with one line naming the problem. Heavy imports (torch, matplotlib) happen inside
+the commands that need them, so start-up stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from pathlib import Path
+
+from statetrack.errors import StatetrackError
+
+#: Packages that add subcommands through ``register(subparsers)``.
+_EXTENSIONS = (
+)
+
+DTYPE_CHOICES = ("float64", "float32", "bfloat16", "float16")
+
+
+# ---------------------------------------------------------------------- compile
+def _add_source_args(p: argparse.ArgumentParser) -> None:
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--regex", metavar="PATTERN", help="regular expression (| * + ? () [...] {m,n} and . = any symbol)")
+    src.add_argument("--dfa", metavar="FILE", help="DFA as JSON (see README)")
+    src.add_argument("--group", metavar="NAME", help="group word problem: S<n>, A<n>, Z<n>, D<n>, products like A4xZ5")
+    p.add_argument("--alphabet", metavar="SYMBOLS", help="with --regex: each character is one symbol")
+    p.add_argument("--max-states", type=int, default=None, metavar="N",
+                   help="refuse automata with more states (default %(default)s -> 4096)")
+
+
+def load_source(args):
+    """The automaton named by --regex/--dfa/--group, and its JSON description for the metadata."""
+    from statetrack.automata.dfa import DEFAULT_MAX_STATES, DFA
+    from statetrack.automata.groups import group
+    from statetrack.constructions.common import dfa_source
+
+    limit = args.max_states or DEFAULT_MAX_STATES
+    if args.regex is not None:
+        if not args.alphabet:
+            raise StatetrackError("--regex needs --alphabet (each character is one symbol), e.g. --alphabet ab")
+        dfa = DFA.from_regex(args.regex, args.alphabet, max_states=limit)
+        return dfa, dfa_source(dfa, regex=args.regex)
+    if args.alphabet:
+        raise StatetrackError("--alphabet goes with --regex only (a DFA file and a group name define their own)")
+    if args.dfa is not None:
+        dfa = DFA.load(args.dfa, max_states=limit).complete()
+        return dfa, dfa_source(dfa, file=Path(args.dfa).name)
+    g = group(args.group, max_order=limit)
+    return g, {"kind": "group", "name": g.name}
+
+
+def cmd_compile(args) -> int:
+    from statetrack.constructions import compile as compile_weights
+
+    obj, source = load_source(args)
+    weights = compile_weights(obj, args.construction, source=source)
+    weights.save(args.output)
+    s = weights.summary()
+    print(f"wrote {args.output}: construction {s['construction']}, {s['layers']} layer(s), widths {s['widths']}, "
+          f"{s['total_factors']} factors in all, at most {s['max_factors_per_symbol']} per letter (n_h)")
+    print(format_table(["layer", "width", "symbols", "factors per symbol (min/mean/max)", "betas"],
+                       [_layer_row(i, layer) for i, layer in enumerate(weights.layers)]))
+    return 0
+
+
+def _layer_row(i, layer) -> list:
+    per = layer.factors_per_symbol()
+    betas = sorted({f.beta for fs in layer.factors for f in fs})
+    return [i, layer.width, layer.n_symbols, f"{min(per)}/{sum(per) / len(per):.2f}/{max(per)}",
+            ",".join(f"{b:g}" for b in betas) or "-"]
+
+
+# ---------------------------------------------------------------------- run
+def read_words(weights, lines) -> list:
+    """Encode stdin lines as letter arrays; errors name the line."""
+    single = all(len(s) == 1 for s in weights.alphabet)
+    words = []
+    for k, line in enumerate(lines, 1):
+        tokens = line.split()
+        word = [ch for tok in tokens for ch in tok] if single else tokens
+        try:
+            words.append(weights.encode(word))
+        except StatetrackError as e:
+            raise type(e)(f"line {k}: {e}") from None
+    return words
+
+
+def run_words(weights, words, dtype: str):
+    """Decoded automaton state per word, batching words of equal length."""
+    import numpy as np
+
+    sim = weights.simulator(dtype)
+    out = np.empty(len(words), dtype=np.int64)
+    by_len: dict[int, list[int]] = {}
+    for i, w in enumerate(words):
+        by_len.setdefault(len(w), []).append(i)
+    for length, idx in by_len.items():
+        codes = np.stack([words[i] for i in idx]) if length else np.zeros((len(idx), 0), dtype=np.int64)
+        out[idx] = sim.run(codes)
+    return out
+
+
+def cmd_run(args) -> int:
+    from statetrack.constructions.weights import load
+
+    weights = load(args.file)
+    words = read_words(weights, sys.stdin.read().splitlines())
+    states = run_words(weights, words, args.dtype)
+    if weights.is_group:
+        lines = [weights.state_labels[q] for q in states]
+    else:
+        lines = ["accept" if weights.accepting[q] else "reject" for q in states]
+    sys.stdout.write("".join(line + "\n" for line in lines))
+    return 0
+
+
+# ---------------------------------------------------------------------- check
+def cmd_check(args) -> int:
+    from statetrack.constructions.weights import load
+    from statetrack.verify import check
+
+    weights = load(args.file)
+    if args.max_len < 0:
+        raise StatetrackError("--max-len must be >= 0")
+    reports = check(weights, args.max_len, args.dtypes, long_words=args.long_words, long_len=args.long_len,
+                    seed=args.seed)
+    print(format_check(weights, reports))
+    if args.json:
+        from statetrack.constructions.weights import atomic_write_bytes
+
+        doc = {"file": str(args.file), "summary": weights.summary(), "formats": [r.to_json() for r in reports]}
+        atomic_write_bytes(Path(args.json), (json.dumps(doc, indent=1) + "\n").encode())
+    return 0 if all(r.passed for r in reports) else 1
+
+
+def format_check(weights, reports) -> str:
+    s = weights.summary()
+    head = (f"{s['construction']}: {s['layers']} layer(s), widths {s['widths']}, "
+            f"{s['max_factors_per_symbol']} factors per letter at most")
+    rows = []
+    for r in reports:
+        long = (f"{r.long_words} x {r.long_len:,}: " +
+                ("all exact" if r.long_failed == 0 else f"{r.long_failed} wrong, first at length {r.first_fail_len:,}"))
+        rows.append([r.dtype, f"{r.words:,} (<= {r.max_len})",
+                     "0" if r.mismatches == 0 else f"{r.mismatches:,} (e.g. {r.first_mismatch})",
+                     long if r.long_len else "-", "ok" if r.passed else "MISMATCH", f"{r.seconds:.2f}s"])
+    return head + "\n" + format_table(["dtype", "words checked", "mismatches", "long random words", "verdict", "time"], rows)
+
+
+def format_table(headers: list, rows: list) -> str:
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(cells[0]), line(["-" * w for w in widths])] + [line(r) for r in cells[1:]])
+
+
+# ---------------------------------------------------------------------- demo
+def cmd_demo(args) -> int:
+    from statetrack.demo import main as demo_main
+
+    return demo_main(args)
+
+
+# ---------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    from statetrack import __version__
+    from statetrack.constructions import CONSTRUCTIONS
+
+    parser = argparse.ArgumentParser(prog="statetrack", description="State tracking in linear RNNs, made executable.")
+    parser.add_argument("--version", action="version", version=f"statetrack {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("compile", help="compile a regex, DFA or group word problem into LRNN weights")
+    _add_source_args(p)
+    p.add_argument("--construction", choices=sorted(CONSTRUCTIONS), default=None,
+                   help="default: group for groups, the package default for regexes/DFAs")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="safetensors file to write")
+    p.set_defaults(func=cmd_compile)
+
+    p = sub.add_parser("run", help="run compiled weights on words read from stdin, one per line")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--dtype", choices=DTYPE_CHOICES, default="float64")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("check", help="verify compiled weights against their automaton in every float format")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--max-len", type=int, required=True, metavar="L", help="check every word up to this length")
+    p.add_argument("--dtypes", nargs="+", choices=DTYPE_CHOICES, default=list(DTYPE_CHOICES), metavar="D")
+    p.add_argument("--long-words", type=int, default=16, metavar="N", help="random long words (default 16)")
+    p.add_argument("--long-len", type=int, default=10_000, metavar="T", help="their length (default 10,000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("demo", help="compile and verify parity, mod-3 counting, (a|b)*abb and the S5 word problem")
+    p.add_argument("--quick", action="store_true", help="shorter checks")
+    p.set_defaults(func=cmd_demo)
+
+    for name in _EXTENSIONS:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except StatetrackError as e:
+        print(f"statetrack {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # e.g. `statetrack run ... | head`
+        return 0
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
