@@ -191,12 +191,8 @@ def sweep(torch, shapes, log) -> list:
         {},
         {"state_bv": 16},
         {"state_bv": 64},
-        {"state_warps": 2},
-        {"state_stages": 1},
         {"state_stages": 3},
         {"grads_warps": 8},
-        {"grads_stages": 2},
-        {"wy_warps": 2},
     ]
     out = []
     for (B, T, H, K) in shapes:
@@ -204,7 +200,8 @@ def sweep(torch, shapes, log) -> list:
         ours = lambda q, k, v, b: delta_rule(q, k, v, b, backend="chunk")  # noqa: E731
         for var in variants:
             chunk_mod.CONFIG.clear()
-            chunk_mod.CONFIG.update(base, **var)
+            chunk_mod.CONFIG.update(base)
+            chunk_mod.CONFIG.update(var)
             t0 = time.time()
             try:
                 with torch.no_grad():
@@ -251,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="anchor shape only, no accuracy, no float32")
     p.add_argument("--sweep", action="store_true", help="also time alternative launch settings")
     p.add_argument("--skip", default="", help="comma list of sections to skip: accuracy,delta,product")
+    p.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a launch setting of the chunk kernels (see chunk.CONFIG)")
+    p.add_argument("--skip-k32", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
 
     import torch
@@ -274,14 +274,21 @@ def main(argv: list[str] | None = None) -> int:
         "backend": "chunk",
     }
     from statetrack.kernels.delta_rule import chunk as chunk_mod
+    for item in args.config:
+        key, _, value = item.partition("=")
+        if key not in chunk_mod.CONFIG:
+            p.error(f"--config: unknown key {key!r} (known: {', '.join(chunk_mod.CONFIG)})")
+        chunk_mod.CONFIG[key] = type(chunk_mod.CONFIG[key])(value)
     res["config"] = dict(chunk_mod.CONFIG)
     t0 = time.time()
     shapes = DELTA_SHAPES[:1] if args.quick else DELTA_SHAPES
+    if args.skip_k32:
+        shapes = [s for s in shapes if s[3] != 32]
     res["accuracy_vs_fp64"] = None if (args.quick or "accuracy" in skip) else accuracy(torch, fla, log)
     res["delta_rule"] = [] if "delta" in skip else timing_delta_rule(torch, fla, shapes, log, fp32=not args.quick)
     res["delta_product"] = [] if "product" in skip else timing_delta_product(torch, fla, log)
     if args.sweep:
-        res["sweep"] = sweep(torch, shapes, log)
+        res["sweep"] = sweep(torch, [s for s in shapes if s[3] != 32], log)
     res["verdicts"] = _verdicts(res["delta_rule"], res["delta_product"], res["accuracy_vs_fp64"])
     res["elapsed_s"] = time.time() - t0
     if args.out:

@@ -39,21 +39,19 @@ BT = 64  # rows of a chunk tile; a chunk holds CS <= BT sub-steps
 # ----------------------------------------------------------------------------------------------
 
 @triton.jit
-def _mm(a, b, DT: tl.constexpr, IEEE: tl.constexpr):
-    """a @ b with operands cast to DT, float32 accumulation; exact float32 when IEEE."""
-    if IEEE:
-        return tl.dot(a.to(tl.float32), b.to(tl.float32), input_precision="ieee")
+def _mm(a, b, DT: tl.constexpr, PREC: tl.constexpr):
+    """a @ b with operands cast to DT and float32 accumulation; float32 operands use PREC
+    ("ieee", or "tf32x3": three TF32 products on split operands, float32-grade accuracy)."""
+    if DT == tl.float32:
+        return tl.dot(a.to(tl.float32), b.to(tl.float32), input_precision=PREC)
     else:
         return tl.dot(a.to(DT), b.to(DT))
 
 
 @triton.jit
-def _mm32(a, b, IEEE: tl.constexpr):
-    """a @ b on float32 operands: exact when IEEE, TF32 otherwise (used on small C x C products)."""
-    if IEEE:
-        return tl.dot(a.to(tl.float32), b.to(tl.float32), input_precision="ieee")
-    else:
-        return tl.dot(a.to(tl.float32), b.to(tl.float32))
+def _mm32(a, b, PREC: tl.constexpr):
+    """a @ b on float32 operands at precision PREC (used on the C x C products of the inverse)."""
+    return tl.dot(a.to(tl.float32), b.to(tl.float32), input_precision=PREC)
 
 
 @triton.jit
@@ -109,7 +107,7 @@ def _unit_lower_inverse16(A):
 def _wy_fwd_kernel(
     k, v, beta, w, u, tm, Tn, CS,
     H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
-    DT: tl.constexpr, IEEE: tl.constexpr,
+    DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr,
 ):
     i_c, i_bh = tl.program_id(0), tl.program_id(1)
     i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
@@ -128,28 +126,28 @@ def _wy_fwd_kernel(
     strict = o[:, None] > o[None, :]
     eye = (o[:, None] == o[None, :]).to(tl.float32)
     # A_ij = diag(b_i) K_i K_j^T, blocks on and below the diagonal
-    a00 = tl.where(strict, _mm(k0, tl.trans(k0), DT, IEEE) * b0[:, None], 0.0)
-    a11 = tl.where(strict, _mm(k1, tl.trans(k1), DT, IEEE) * b1[:, None], 0.0)
-    a22 = tl.where(strict, _mm(k2, tl.trans(k2), DT, IEEE) * b2[:, None], 0.0)
-    a33 = tl.where(strict, _mm(k3, tl.trans(k3), DT, IEEE) * b3[:, None], 0.0)
-    a10 = _mm(k1, tl.trans(k0), DT, IEEE) * b1[:, None]
-    a20 = _mm(k2, tl.trans(k0), DT, IEEE) * b2[:, None]
-    a21 = _mm(k2, tl.trans(k1), DT, IEEE) * b2[:, None]
-    a30 = _mm(k3, tl.trans(k0), DT, IEEE) * b3[:, None]
-    a31 = _mm(k3, tl.trans(k1), DT, IEEE) * b3[:, None]
-    a32 = _mm(k3, tl.trans(k2), DT, IEEE) * b3[:, None]
+    a00 = tl.where(strict, _mm(k0, tl.trans(k0), DT, PREC) * b0[:, None], 0.0)
+    a11 = tl.where(strict, _mm(k1, tl.trans(k1), DT, PREC) * b1[:, None], 0.0)
+    a22 = tl.where(strict, _mm(k2, tl.trans(k2), DT, PREC) * b2[:, None], 0.0)
+    a33 = tl.where(strict, _mm(k3, tl.trans(k3), DT, PREC) * b3[:, None], 0.0)
+    a10 = _mm(k1, tl.trans(k0), DT, PREC) * b1[:, None]
+    a20 = _mm(k2, tl.trans(k0), DT, PREC) * b2[:, None]
+    a21 = _mm(k2, tl.trans(k1), DT, PREC) * b2[:, None]
+    a30 = _mm(k3, tl.trans(k0), DT, PREC) * b3[:, None]
+    a31 = _mm(k3, tl.trans(k1), DT, PREC) * b3[:, None]
+    a32 = _mm(k3, tl.trans(k2), DT, PREC) * b3[:, None]
 
     # diagonal blocks of Tm = (I + A)^{-1}, then the blocks below: X_ij = -X_ii sum_m A_im X_mj
     x00 = _unit_lower_inverse16(a00) + eye
     x11 = _unit_lower_inverse16(a11) + eye
     x22 = _unit_lower_inverse16(a22) + eye
     x33 = _unit_lower_inverse16(a33) + eye
-    x10 = -_mm32(x11, _mm32(a10, x00, True), True)
-    x21 = -_mm32(x22, _mm32(a21, x11, True), True)
-    x32 = -_mm32(x33, _mm32(a32, x22, True), True)
-    x20 = -_mm32(x22, _mm32(a20, x00, True) + _mm32(a21, x10, True), True)
-    x31 = -_mm32(x33, _mm32(a31, x11, True) + _mm32(a32, x21, True), True)
-    x30 = -_mm32(x33, _mm32(a30, x00, True) + _mm32(a31, x10, True) + _mm32(a32, x20, True), True)
+    x10 = -_mm32(x11, _mm32(a10, x00, "ieee"), "ieee")
+    x21 = -_mm32(x22, _mm32(a21, x11, "ieee"), "ieee")
+    x32 = -_mm32(x33, _mm32(a32, x22, "ieee"), "ieee")
+    x20 = -_mm32(x22, _mm32(a20, x00, "ieee") + _mm32(a21, x10, "ieee"), "ieee")
+    x31 = -_mm32(x33, _mm32(a31, x11, "ieee") + _mm32(a32, x21, "ieee"), "ieee")
+    x30 = -_mm32(x33, _mm32(a30, x00, "ieee") + _mm32(a31, x10, "ieee") + _mm32(a32, x20, "ieee"), "ieee")
 
     _store_tm16(tm, x00, tb, t0, 0, 0, CS, Tn, H)
     _store_tm16(tm, x10, tb, t0, 1, 0, CS, Tn, H)
@@ -167,12 +165,12 @@ def _wy_fwd_kernel(
     bk1 = (k1 * b1[:, None]).to(DT)
     bk2 = (k2 * b2[:, None]).to(DT)
     bk3 = (k3 * b3[:, None]).to(DT)
-    _store_rows16(w, _mm(x00, bk0, DT, IEEE), kb, t0, 0, CS, Tn, H, K, BK)
-    _store_rows16(w, _mm(x10, bk0, DT, IEEE) + _mm(x11, bk1, DT, IEEE), kb, t0, 1, CS, Tn, H, K, BK)
-    _store_rows16(w, _mm(x20, bk0, DT, IEEE) + _mm(x21, bk1, DT, IEEE) + _mm(x22, bk2, DT, IEEE),
+    _store_rows16(w, _mm(x00, bk0, DT, PREC), kb, t0, 0, CS, Tn, H, K, BK)
+    _store_rows16(w, _mm(x10, bk0, DT, PREC) + _mm(x11, bk1, DT, PREC), kb, t0, 1, CS, Tn, H, K, BK)
+    _store_rows16(w, _mm(x20, bk0, DT, PREC) + _mm(x21, bk1, DT, PREC) + _mm(x22, bk2, DT, PREC),
                   kb, t0, 2, CS, Tn, H, K, BK)
-    _store_rows16(w, _mm(x30, bk0, DT, IEEE) + _mm(x31, bk1, DT, IEEE) + _mm(x32, bk2, DT, IEEE)
-                  + _mm(x33, bk3, DT, IEEE), kb, t0, 3, CS, Tn, H, K, BK)
+    _store_rows16(w, _mm(x30, bk0, DT, PREC) + _mm(x31, bk1, DT, PREC) + _mm(x32, bk2, DT, PREC)
+                  + _mm(x33, bk3, DT, PREC), kb, t0, 3, CS, Tn, H, K, BK)
     # U = Tm diag(b) V
     v0, _ = _load_rows16(v, beta, vb, bb, t0, 0, CS, Tn, H, V, BV)
     v1, _ = _load_rows16(v, beta, vb, bb, t0, 1, CS, Tn, H, V, BV)
@@ -182,12 +180,12 @@ def _wy_fwd_kernel(
     bv1 = (v1 * b1[:, None]).to(DT)
     bv2 = (v2 * b2[:, None]).to(DT)
     bv3 = (v3 * b3[:, None]).to(DT)
-    _store_rows16(u, _mm(x00, bv0, DT, IEEE), vb, t0, 0, CS, Tn, H, V, BV)
-    _store_rows16(u, _mm(x10, bv0, DT, IEEE) + _mm(x11, bv1, DT, IEEE), vb, t0, 1, CS, Tn, H, V, BV)
-    _store_rows16(u, _mm(x20, bv0, DT, IEEE) + _mm(x21, bv1, DT, IEEE) + _mm(x22, bv2, DT, IEEE),
+    _store_rows16(u, _mm(x00, bv0, DT, PREC), vb, t0, 0, CS, Tn, H, V, BV)
+    _store_rows16(u, _mm(x10, bv0, DT, PREC) + _mm(x11, bv1, DT, PREC), vb, t0, 1, CS, Tn, H, V, BV)
+    _store_rows16(u, _mm(x20, bv0, DT, PREC) + _mm(x21, bv1, DT, PREC) + _mm(x22, bv2, DT, PREC),
                   vb, t0, 2, CS, Tn, H, V, BV)
-    _store_rows16(u, _mm(x30, bv0, DT, IEEE) + _mm(x31, bv1, DT, IEEE) + _mm(x32, bv2, DT, IEEE)
-                  + _mm(x33, bv3, DT, IEEE), vb, t0, 3, CS, Tn, H, V, BV)
+    _store_rows16(u, _mm(x30, bv0, DT, PREC) + _mm(x31, bv1, DT, PREC) + _mm(x32, bv2, DT, PREC)
+                  + _mm(x33, bv3, DT, PREC), vb, t0, 3, CS, Tn, H, V, BV)
 
 
 @triton.jit
@@ -196,7 +194,7 @@ def _state_fwd_kernel(
     H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
     BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     USE_H0: tl.constexpr, STORE_HT: tl.constexpr, SAVE: tl.constexpr,
-    DT: tl.constexpr, IEEE: tl.constexpr,
+    DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr,
 ):
     """Walk the chunks in order: Un = U - W S (written over U), O, S += K^T Un; S saved per chunk."""
     i_v, i_bh = tl.program_id(0), tl.program_id(1)
@@ -229,15 +227,15 @@ def _state_fwd_kernel(
         if SAVE:
             hb = ((i_b * NT + c) * H + i_h) * K * V
             tl.store(h + hb + ok[:, None] * V + ov[None, :], S.to(h.dtype.element_ty), mask=m_kv)
-        un = uc.to(tl.float32) - _mm(wc, S, DT, IEEE)                    # [64, BV]
+        un = uc.to(tl.float32) - _mm(wc, S, DT, PREC)                    # [64, BV]
         if SAVE:
             tl.store(u + vb + t[:, None] * (H * V) + ov[None, :], un.to(u.dtype.element_ty),
                      mask=mt[:, None] & mv[None, :])
-        qk = tl.where(visible, _mm(qc, tl.trans(kc), DT, IEEE), 0.0)     # [BQ, 64]
-        oc = (_mm(qc, S, DT, IEEE) + _mm(qk, un, DT, IEEE)) * scale
+        qk = tl.where(visible, _mm(qc, tl.trans(kc), DT, PREC), 0.0)     # [BQ, 64]
+        oc = (_mm(qc, S, DT, PREC) + _mm(qk, un, DT, PREC)) * scale
         tl.store(o + ob + tq[:, None] * (H * V) + ov[None, :], oc.to(o.dtype.element_ty),
                  mask=mq[:, None] & mv[None, :])
-        S += _mm(tl.trans(kc), un, DT, IEEE)
+        S += _mm(tl.trans(kc), un, DT, PREC)
     if STORE_HT:
         tl.store(ht + sb + ok[:, None] * V + ov[None, :], S, mask=m_kv)
 
@@ -248,7 +246,7 @@ def _state_bwd_kernel(
     H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
     BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     USE_DHT: tl.constexpr, USE_DH0: tl.constexpr,
-    DT: tl.constexpr, IEEE: tl.constexpr,
+    DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr,
 ):
     """Walk the chunks backwards carrying dS = dL/dS(end of chunk):
     dUn = scale mask(Q K^T)^T dO + K dS;  dS <- dS + scale Q^T dO - W^T dUn."""
@@ -282,11 +280,11 @@ def _state_bwd_kernel(
         doc = tl.load(do + ob + tq[:, None] * (H * V) + ov[None, :], mask=mq[:, None] & mv[None, :], other=0.0)
         hb = ((i_b * NT + c) * H + i_h) * K * V
         tl.store(dh + hb + ok[:, None] * V + ov[None, :], dS.to(dh.dtype.element_ty), mask=m_kv)
-        qk = tl.where(visible, _mm(qc, tl.trans(kc), DT, IEEE), 0.0)     # [BQ, 64]
-        du = _mm(tl.trans(qk), doc, DT, IEEE) * scale + _mm(kc, dS, DT, IEEE)
+        qk = tl.where(visible, _mm(qc, tl.trans(kc), DT, PREC), 0.0)     # [BQ, 64]
+        du = _mm(tl.trans(qk), doc, DT, PREC) * scale + _mm(kc, dS, DT, PREC)
         tl.store(dun + vb + t[:, None] * (H * V) + ov[None, :], du.to(dun.dtype.element_ty),
                  mask=mt[:, None] & mv[None, :])
-        dS += _mm(tl.trans(qc), doc, DT, IEEE) * scale - _mm(tl.trans(wc), du, DT, IEEE)
+        dS += _mm(tl.trans(qc), doc, DT, PREC) * scale - _mm(tl.trans(wc), du, DT, PREC)
     if USE_DH0:
         tl.store(dh0 + sb + ok[:, None] * V + ov[None, :], dS, mask=m_kv)
 
@@ -296,7 +294,7 @@ def _grads_bwd_kernel(
     q, k, v, beta, tm, h, dh, un, dun, do, dq, dk, dv, dbeta, dk32, T, Tn, CS, TPC, NT, scale,
     H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
     BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr, NK: tl.constexpr, NV: tl.constexpr,
-    DT: tl.constexpr, IEEE: tl.constexpr,
+    DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr,
 ):
     """One chunk: gradients of q, k, v, beta given S, dS(end), Un and dUn of that chunk.
 
@@ -337,12 +335,12 @@ def _grads_bwd_kernel(
         unc = tl.load(un + vb + t[:, None] * (H * V) + ov[None, :], mask=m_tv, other=0.0)
         duc = tl.load(dun + vb + t[:, None] * (H * V) + ov[None, :], mask=m_tv, other=0.0)
         vc = tl.load(v + vb + t[:, None] * (H * V) + ov[None, :], mask=m_tv, other=0.0).to(tl.float32)
-        P += _mm(doc, tl.trans(unc), DT, IEEE)
-        dbv = _mm(tmt, duc, DT, IEEE)                                   # d(b V)
+        P += _mm(doc, tl.trans(unc), DT, PREC)
+        dbv = _mm(tmt, duc, DT, PREC)                                   # d(b V)
         tl.store(dv + vb + t[:, None] * (H * V) + ov[None, :], (dbv * b[:, None]).to(dv.dtype.element_ty),
                  mask=m_tv)
         db += tl.sum(dbv * vc, 1)
-        dTm += _mm(duc, tl.trans(vc * b[:, None]), DT, IEEE)
+        dTm += _mm(duc, tl.trans(vc * b[:, None]), DT, PREC)
     P = tl.where(visible, P, 0.0) * scale
     KK = tl.zeros([64, 64], dtype=tl.float32)
     dk_acc = tl.zeros([64, BK], dtype=tl.float32)      # the whole dk when NK == 1
@@ -365,25 +363,25 @@ def _grads_bwd_kernel(
             doc = tl.load(do + ob + tq[:, None] * (H * V) + ov[None, :], mask=mq[:, None] & mv[None, :], other=0.0)
             unc = tl.load(un + vb + t[:, None] * (H * V) + ov[None, :], mask=m_tv, other=0.0)
             duc = tl.load(dun + vb + t[:, None] * (H * V) + ov[None, :], mask=m_tv, other=0.0)
-            b_dq += _mm(doc, tl.trans(hc), DT, IEEE)
-            b_dk += _mm(unc, tl.trans(dhc), DT, IEEE)
-            b_dw -= _mm(duc, tl.trans(hc), DT, IEEE)
-        b_dq = b_dq * scale + _mm(P, kc, DT, IEEE)
+            b_dq += _mm(doc, tl.trans(hc), DT, PREC)
+            b_dk += _mm(unc, tl.trans(dhc), DT, PREC)
+            b_dw -= _mm(duc, tl.trans(hc), DT, PREC)
+        b_dq = b_dq * scale + _mm(P, kc, DT, PREC)
         tl.store(dq + qb + tq[:, None] * (H * K) + ok[None, :], b_dq.to(dq.dtype.element_ty),
                  mask=mq[:, None] & mk[None, :])
         kf = kc.to(tl.float32)
-        dbk = _mm(tmt, b_dw, DT, IEEE)                                  # d(b K)
-        b_dk += _mm(tl.trans(P), qc, DT, IEEE) + dbk * b[:, None]
+        dbk = _mm(tmt, b_dw, DT, PREC)                                  # d(b K)
+        b_dk += _mm(tl.trans(P), qc, DT, PREC) + dbk * b[:, None]
         db += tl.sum(dbk * kf, 1)
-        dTm += _mm(b_dw, tl.trans(kf * b[:, None]), DT, IEEE)
-        KK += _mm(kc, tl.trans(kc), DT, IEEE)
+        dTm += _mm(b_dw, tl.trans(kf * b[:, None]), DT, PREC)
+        KK += _mm(kc, tl.trans(kc), DT, PREC)
         if NK == 1:
             dk_acc = b_dk
         else:
             tl.store(dk32 + kb + t[:, None] * (H * K) + ok[None, :], b_dk, mask=mt[:, None] & mk[None, :])
     # through the inverse: dA = -Tm^T dTm Tm^T on the strict lower triangle
     tmf = tmc.to(tl.float32)
-    dA = -_mm32(_mm32(tl.trans(tmf), dTm, IEEE), tl.trans(tmf), IEEE)
+    dA = -_mm32(_mm32(tl.trans(tmf), dTm, PREC_C), tl.trans(tmf), PREC_C)
     dA = tl.where((s[:, None] > s[None, :]) & mt[:, None], dA, 0.0)
     db += tl.sum(dA * KK, 1)
     M = dA * b[:, None]
@@ -392,7 +390,7 @@ def _grads_bwd_kernel(
         ok = tl.arange(0, BK)
         mk = ok < K
         kc = tl.load(k + kb + t[:, None] * (H * K) + ok[None, :], mask=mt[:, None] & mk[None, :], other=0.0)
-        dk_acc += _mm(M, kc, DT, IEEE)
+        dk_acc += _mm(M, kc, DT, PREC)
         tl.store(dk + kb + t[:, None] * (H * K) + ok[None, :], dk_acc.to(dk.dtype.element_ty),
                  mask=mt[:, None] & mk[None, :])
     else:
@@ -403,7 +401,7 @@ def _grads_bwd_kernel(
             m_tk = mt[:, None] & mk[None, :]
             kc = tl.load(k + kb + t[:, None] * (H * K) + ok[None, :], mask=m_tk, other=0.0)
             b_dk = tl.load(dk32 + kb + t[:, None] * (H * K) + ok[None, :], mask=m_tk, other=0.0)
-            b_dk += _mm(M, kc, DT, IEEE)
+            b_dk += _mm(M, kc, DT, PREC)
             tl.store(dk + kb + t[:, None] * (H * K) + ok[None, :], b_dk.to(dk.dtype.element_ty), mask=m_tk)
     tl.store(dbeta + bb + t * H, db.to(dbeta.dtype.element_ty), mask=mt)
 
@@ -422,7 +420,16 @@ CONFIG = {
     "state_stages": 2,
     "grads_warps": 4,
     "grads_stages": 1,
+    "fp32_precision": "tf32x3",   # float32 products: "ieee" (exact, CUDA cores) or "tf32x3"
+    "min_block": 16,              # smallest K / V tile
 }
+
+
+def _precision(dtype: torch.dtype):
+    """(operand dtype, float32 product precision, precision of the C x C products of the inverse)."""
+    if dtype == torch.float32:
+        return tl.float32, CONFIG["fp32_precision"], CONFIG["fp32_precision"]
+    return _TL_DTYPE[dtype], "tf32", "tf32"
 
 
 def _geometry(T: int, n_h: int, K: int, V: int) -> dict:
@@ -432,8 +439,9 @@ def _geometry(T: int, n_h: int, K: int, V: int) -> dict:
     cs = tpc * n_h                                # sub-steps per chunk
     bk = triton.next_power_of_2(K)
     bv = triton.next_power_of_2(V)
+    mb = CONFIG["min_block"]
     return dict(TPC=tpc, CS=cs, NT=triton.cdiv(T, tpc), BQ=max(16, triton.next_power_of_2(tpc)),
-                BK=max(16, bk), BV=max(16, bv))
+                BK=max(mb, bk), BV=max(mb, bv))
 
 
 def chunk_fwd(q, k, v, beta, scale, initial_state, output_final_state, n_h, save):
@@ -442,23 +450,23 @@ def chunk_fwd(q, k, v, beta, scale, initial_state, output_final_state, n_h, save
     B, T, H, K = q.shape
     Tn, V = k.shape[1], v.shape[-1]
     g = _geometry(T, n_h, K, V)
-    DT, IEEE = _TL_DTYPE[q.dtype], q.dtype == torch.float32
+    DT, PREC, PREC_C = _precision(q.dtype)
     NT = g["NT"]
     w = torch.empty_like(k)
     u = torch.empty_like(v)
     tm = torch.empty(B, Tn, H, BT, device=q.device, dtype=q.dtype)
     _wy_fwd_kernel[(NT, B * H)](
-        k, v, beta, w, u, tm, Tn, g["CS"], H=H, K=K, V=V, BK=g["BK"], BV=g["BV"], DT=DT, IEEE=IEEE,
+        k, v, beta, w, u, tm, Tn, g["CS"], H=H, K=K, V=V, BK=g["BK"], BV=g["BV"], DT=DT, PREC=PREC, PREC_C=PREC_C,
         num_warps=CONFIG["wy_warps"],
     )
-    bv = min(g["BV"], CONFIG["state_bv"])
+    bv = max(min(g["BV"], CONFIG["state_bv"]), 16)
     o = torch.empty(B, T, H, V, device=q.device, dtype=q.dtype)
     h = torch.empty(B, NT, H, K, V, device=q.device, dtype=q.dtype) if save else None
     ht = torch.empty(B, H, K, V, device=q.device, dtype=torch.float32) if output_final_state else None
     _state_fwd_kernel[(triton.cdiv(V, bv), B * H)](
         q, k, w, u, o, h, initial_state, ht, T, Tn, g["CS"], g["TPC"], NT, scale,
         H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=g["BK"], BV=bv,
-        USE_H0=initial_state is not None, STORE_HT=output_final_state, SAVE=save, DT=DT, IEEE=IEEE,
+        USE_H0=initial_state is not None, STORE_HT=output_final_state, SAVE=save, DT=DT, PREC=PREC, PREC_C=PREC_C,
         num_warps=CONFIG["state_warps"], num_stages=CONFIG["state_stages"],
     )
     return o, ht, (w, u, tm, h)
@@ -470,7 +478,7 @@ def chunk_bwd(q, k, v, beta, scale, initial_state, saved, do, dht, n_h):
     B, T, H, K = q.shape
     Tn, V = k.shape[1], v.shape[-1]
     g = _geometry(T, n_h, K, V)
-    DT, IEEE = _TL_DTYPE[q.dtype], q.dtype == torch.float32
+    DT, PREC, PREC_C = _precision(q.dtype)
     NT = g["NT"]
     bv = min(g["BV"], CONFIG["state_bv"])
     dh = torch.empty_like(h)
@@ -479,7 +487,7 @@ def chunk_bwd(q, k, v, beta, scale, initial_state, saved, do, dht, n_h):
     _state_bwd_kernel[(triton.cdiv(V, bv), B * H)](
         q, k, w, do, dun, dh, dht, dh0, T, Tn, g["CS"], g["TPC"], NT, scale,
         H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=g["BK"], BV=bv,
-        USE_DHT=dht is not None, USE_DH0=dh0 is not None, DT=DT, IEEE=IEEE,
+        USE_DHT=dht is not None, USE_DH0=dh0 is not None, DT=DT, PREC=PREC, PREC_C=PREC_C,
         num_warps=CONFIG["state_warps"], num_stages=CONFIG["state_stages"],
     )
     bk2, bv2 = min(g["BK"], 64), min(g["BV"], 64)
@@ -491,7 +499,7 @@ def chunk_bwd(q, k, v, beta, scale, initial_state, saved, do, dht, n_h):
     dk32 = torch.empty(k.shape, device=q.device, dtype=torch.float32) if nk > 1 else None
     _grads_bwd_kernel[(NT, B * H)](
         q, k, v, beta, tm, h, dh, un, dun, do, dq, dk, dv, dbeta, dk32, T, Tn, g["CS"], g["TPC"], NT, scale,
-        H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=bk2, BV=bv2, NK=nk, NV=nv, DT=DT, IEEE=IEEE,
+        H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=bk2, BV=bv2, NK=nk, NV=nv, DT=DT, PREC=PREC, PREC_C=PREC_C,
         num_warps=CONFIG["grads_warps"], num_stages=CONFIG["grads_stages"],
     )
     return dq, dk, dv, dbeta, dh0
