@@ -94,27 +94,12 @@ def read_words(weights, lines) -> list:
     return words
 
 
-def run_words(weights, words, dtype: str):
-    """Decoded automaton state per word, batching words of equal length."""
-    import numpy as np
-
-    sim = weights.simulator(dtype)
-    out = np.empty(len(words), dtype=np.int64)
-    by_len: dict[int, list[int]] = {}
-    for i, w in enumerate(words):
-        by_len.setdefault(len(w), []).append(i)
-    for length, idx in by_len.items():
-        codes = np.stack([words[i] for i in idx]) if length else np.zeros((len(idx), 0), dtype=np.int64)
-        out[idx] = sim.run(codes)
-    return out
-
-
 def cmd_run(args) -> int:
     from statetrack.constructions.weights import load
 
     weights = load(args.file)
     words = read_words(weights, sys.stdin.read().splitlines())
-    states = run_words(weights, words, args.dtype)
+    states = weights.run_encoded(words, args.dtype)
     if weights.is_group:
         lines = [weights.state_labels[q] for q in states]
     else:

@@ -141,7 +141,7 @@ def _long_first_failures(sim: Simulator, codes: np.ndarray, truth: np.ndarray) -
     begin = seg_of * _SEGMENT
     end = np.minimum(begin + _SEGMENT, L)
     state = sim.codeword_state(ideal[word_of, begin])
-    fail, state = _run_rows(sim, state, codes[word_of], truth[word_of], begin, end)
+    fail, state = _run_rows(sim, state, codes, truth, word_of, begin, end)
     expected = sim.codeword_state(ideal[word_of, end])
     exact = np.ones(N * n_seg, dtype=bool)
     for got, want in zip(state, expected):
@@ -163,24 +163,24 @@ def _long_first_failures(sim: Simulator, codes: np.ndarray, truth: np.ndarray) -
         words, rows = map(np.array, zip(*tails))
         tail_state = Simulator.take(state, rows)
         begin = (rows % n_seg + 1) * _SEGMENT
-        result[words], _ = _run_rows(sim, tail_state, codes[words], truth[words], begin, np.full(len(words), L))
+        result[words], _ = _run_rows(sim, tail_state, codes, truth, words, begin, np.full(len(words), L))
     return result
 
 
-def _run_rows(sim: Simulator, state: list, codes: np.ndarray, truth: np.ndarray,
+def _run_rows(sim: Simulator, state: list, codes: np.ndarray, truth: np.ndarray, word: np.ndarray,
               begin: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, list]:
-    """Advance row r from position begin[r] to end[r] (letters codes[r], truths truth[r]).
+    """Advance row r, which runs word word[r], from position begin[r] to end[r].
 
-    Returns (first wrong length per row or -1, final states).
+    codes (N, L) letters and truth (N, L + 1) DFA states are indexed by word. Returns (first wrong
+    length per row or -1, final states).
     """
     L = codes.shape[1]
-    fail = np.full(len(codes), -1)
-    rows = np.arange(len(codes))
+    fail = np.full(len(word), -1)
     for k in range(int((end - begin).max(initial=0))):
         pos = begin + k
         live = pos < end
-        stepped = sim.step(state, codes[rows, np.minimum(pos, L - 1)])
+        stepped = sim.step(state, codes[word, np.minimum(pos, L - 1)])
         state = stepped if live.all() else [np.where(live[:, None, None], new, old) for new, old in zip(stepped, state)]
-        wrong = live & (fail < 0) & (sim.automaton_states(state) != truth[rows, np.minimum(pos + 1, L)])
+        wrong = live & (fail < 0) & (sim.automaton_states(state) != truth[word, np.minimum(pos + 1, L)])
         fail[wrong] = pos[wrong] + 1
     return fail, state

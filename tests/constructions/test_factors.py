@@ -21,7 +21,7 @@ def transition_matrix(column: np.ndarray) -> np.ndarray:
 
 
 @given(random_dfas(max_states=12, max_symbols=4))
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 def test_direct_factors_are_exact_transition_matrices(dfa):
     weights = compile(dfa, "direct")
     dfa = dfa.complete()

@@ -34,7 +34,7 @@ def truth_of(dfa, codes):
 
 
 @given(random_dfas(max_states=12, max_symbols=4))
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 def test_direct_construction_is_exact_in_every_format(dfa):
     reports = check(compile(dfa, "direct"), max_len=6, long_words=2, long_len=300)
     assert [r.dtype for r in reports] == list(DTYPES)
@@ -127,4 +127,5 @@ def test_bfloat16_rounding_matches_torch():
     x = (np.random.default_rng(0).standard_normal(10_000) * 10.0 ** np.random.default_rng(1).integers(-30, 30, 10_000))
     x = x.astype(np.float32)
     assert np.array_equal(round_to(x, "bfloat16"), torch.from_numpy(x).bfloat16().float().numpy())
-    assert np.array_equal(round_to(x, "float16"), x.astype(np.float16).astype(np.float32))
+    with np.errstate(over="ignore"):
+        assert np.array_equal(round_to(x, "float16"), x.astype(np.float16).astype(np.float32))

@@ -33,6 +33,53 @@ def round_to(x: np.ndarray, fmt: str) -> np.ndarray:
     raise ValueError(f"unknown float format {fmt!r}; choose from {', '.join(DTYPES)}")
 
 
+def _nonzero(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    idx = np.flatnonzero(v)
+    return idx, v[idx]
+
+
+def _nearest(x: np.ndarray, codebook: np.ndarray, bias: np.ndarray, block: int = 1 << 15) -> np.ndarray:
+    """argmax_c <x, C_c> + bias_c per row, in float64, in blocks (the score matrix stays small)."""
+    out = np.empty(len(x), dtype=np.int64)
+    for i in range(0, len(x), block):
+        scores = x[i:i + block].astype(np.float64) @ codebook.T
+        scores += bias
+        out[i:i + block] = scores.argmax(-1)
+    return out
+
+
+class _ExactLookup:
+    """Find rows that equal one of the rounded codewords, bit for bit, by a 64-bit fingerprint."""
+
+    def __init__(self, rounded: np.ndarray):
+        self.rounded = rounded
+        self.weights = np.random.default_rng(0xC0DE).integers(1, 2**63, size=rounded.shape[1], dtype=np.uint64)
+        keys = self._keys(rounded)
+        self.order = np.argsort(keys, kind="stable")
+        self.sorted_keys = keys[self.order]
+
+    @classmethod
+    def build(cls, rounded: np.ndarray, codebook: np.ndarray) -> _ExactLookup | None:
+        """None unless every rounded codeword is distinct and still nearest to its own codeword."""
+        if len(np.unique(rounded, axis=0)) != len(rounded):
+            return None
+        if not np.array_equal(_nearest(rounded, codebook, -0.5 * (codebook * codebook).sum(1)), np.arange(len(codebook))):
+            return None
+        return cls(rounded)
+
+    def _keys(self, x: np.ndarray) -> np.ndarray:
+        bits = (np.asarray(x, dtype=np.float64) + 0.0).view(np.uint64)   # + 0.0 turns -0.0 into 0.0
+        with np.errstate(over="ignore"):
+            return (bits * self.weights).sum(axis=1, dtype=np.uint64)
+
+    def find(self, x: np.ndarray) -> np.ndarray:
+        """Code per row of x (N, D), or -1 where the row is no rounded codeword."""
+        pos = np.minimum(np.searchsorted(self.sorted_keys, self._keys(x)), len(self.order) - 1)
+        cand = self.order[pos]
+        hit = np.all(self.rounded[cand] == x, axis=1)
+        return np.where(hit, cand, -1)
+
+
 class Simulator:
     """Batched runner for :class:`~statetrack.constructions.weights.LRNNWeights` in one float format.
 
@@ -53,8 +100,12 @@ class Simulator:
                 "active": p["n_factors"],                                # (S,) factors per symbol
                 "write": self._round(layer.write), "h0": self._round(layer.h0),
                 "route": layer.route, "F": p["u"].shape[1],
+                "sparse": [[(_nonzero(t_sf), _nonzero(w_sf)) for t_sf, w_sf in zip(t_s[:n], w_s[:n])]
+                           for t_s, w_s, n in zip(self._round(p["coef"][:, :, None] * p["u"]), self._round(p["w"]),
+                                                  p["n_factors"])],
                 "has_write": bool(np.any(layer.write)),
                 "cb": cb, "cb_bias": -0.5 * (cb * cb).sum(1),          # argmax_c <H, C_c> - |C_c|^2/2
+                "exact_lookup": _ExactLookup.build(self._round(cb), cb),
             })
 
     def _round(self, x):
@@ -71,9 +122,20 @@ class Simulator:
         return [h[rows] for h in state]
 
     def layer_codes(self, state: list, upto: int | None = None) -> list[np.ndarray]:
-        """Decoded code (N,) of each layer (of the first ``upto`` layers)."""
-        return [(h.reshape(h.shape[0], -1).astype(np.float64) @ lay["cb"].T + lay["cb_bias"]).argmax(-1)
-                for lay, h in zip(self._layers[:upto], state)]
+        """Decoded code (N,) of each layer (of the first ``upto`` layers): the nearest codeword.
+
+        Rows equal to a rounded codeword are found by an exact fingerprint lookup (distance 0 makes
+        it the nearest); the rest are scored against the whole codebook.
+        """
+        out = []
+        for lay, h in zip(self._layers[:upto], state):
+            x = h.reshape(h.shape[0], -1)
+            codes = lay["exact_lookup"].find(x) if lay["exact_lookup"] else np.full(len(x), -1)
+            rest = np.flatnonzero(codes < 0)
+            if len(rest):
+                codes[rest] = _nearest(x[rest], lay["cb"], lay["cb_bias"])
+            out.append(codes)
+        return out
 
     def step(self, state: list, letters: np.ndarray) -> list:
         """Read one letter per word: letters (N,) int. Returns the new state."""
@@ -83,20 +145,40 @@ class Simulator:
                 for i, (lay, h) in enumerate(zip(self._layers, state))]
 
     def _apply(self, i: int, h: np.ndarray, s: np.ndarray) -> np.ndarray:
-        """Layer i's transition for layer symbols s (N,) on states h (N, n, V)."""
-        lay, rnd = self._layers[i], self._round
-        if len(s) and s.min() == s.max():                 # one symbol for every word: shared factors
-            s0 = int(s[0])
-            for f in range(int(lay["active"][s0])):
-                p = rnd(np.einsum("k,nkv->nv", lay["w"][s0, f], h))              # w^T H: (N, V)
-                h = rnd(h - lay["t"][s0, f][None, :, None] * p[:, None, :])
+        """Layer i's transition for layer symbols s (N,) on states h (N, n, V).
+
+        Rows are grouped by symbol when there are few distinct symbols (each group then shares its
+        factors and touches only the coordinates where they are nonzero); otherwise every row
+        gathers its own padded factors. Both compute the same rounded values.
+        """
+        lay = self._layers[i]
+        symbols, inverse = np.unique(s, return_inverse=True)
+        if len(symbols) * 8 <= len(s) or len(symbols) == 1:
+            h = h.copy()
+            for k, sym in enumerate(symbols):
+                rows = slice(None) if len(symbols) == 1 else np.flatnonzero(inverse == k)
+                h[rows] = self._apply_shared(lay, h[rows], int(sym))
         else:
-            t, w = lay["t"][s], lay["w"][s]               # (N, F, n); padding rows are 0
-            for f in range(int(lay["active"][s].max(initial=0))):
-                p = rnd(w[:, f, None, :] @ h)             # w^T H: (N, 1, V)
-                h = rnd(h - t[:, f, :, None] * p)         # exact no-op where t = w = 0
+            h = self._apply_gathered(lay, h, s)
         if lay["has_write"]:
-            h = rnd(h + lay["write"][s])
+            h = self._round(h + lay["write"][s])
+        return h
+
+    def _apply_shared(self, lay: dict, h: np.ndarray, s: int) -> np.ndarray:
+        """One symbol's factors on every row of h (modified in place and returned)."""
+        rnd = self._round
+        for (tk, tv), (wk, wv) in lay["sparse"][s]:
+            p = rnd(np.einsum("k,nkv->nv", wv, h[:, wk]))                    # w^T H: (N, V)
+            h[:, tk] = rnd(h[:, tk] - tv[None, :, None] * p[:, None, :])
+        return h
+
+    def _apply_gathered(self, lay: dict, h: np.ndarray, s: np.ndarray) -> np.ndarray:
+        """Each row's own factors, padded to the longest list (padding has t = w = 0: a no-op)."""
+        rnd = self._round
+        t, w = lay["t"][s], lay["w"][s]                   # (N, F, n)
+        for f in range(int(lay["active"][s].max(initial=0))):
+            p = rnd(np.einsum("nk,nkv->nv", w[:, f], h))                       # w^T H: (N, V)
+            h = rnd(h - t[:, f, :, None] * p[:, None, :])
         return h
 
     # ------------------------------------------------------------------ ideal codes

@@ -231,8 +231,18 @@ class LRNNWeights:
 
     def run_states(self, words: Sequence, dtype: str = "float64") -> list[int]:
         """Decoded automaton state after each word (words: str or sequences of symbols)."""
+        return self.run_encoded([self.encode(w) for w in words], dtype).tolist()
+
+    def run_encoded(self, words: Sequence[np.ndarray], dtype: str = "float64") -> np.ndarray:
+        """Decoded automaton state (N,) for encoded words, run in batches of equal length."""
         sim = self.simulator(dtype)
-        return [int(sim.run(self.encode(w)[None, :])[0]) for w in words]
+        out = np.empty(len(words), dtype=np.int64)
+        by_len: dict[int, list[int]] = {}
+        for i, w in enumerate(words):
+            by_len.setdefault(len(w), []).append(i)
+        for length, idx in by_len.items():
+            out[idx] = sim.run(np.array([words[i] for i in idx], dtype=np.int64).reshape(len(idx), length))
+        return out
 
     def accepts(self, words: Sequence, dtype: str = "float64") -> list[bool]:
         """Accept/reject per word, read off the decoded state."""
