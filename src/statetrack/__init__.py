@@ -1,7 +1,15 @@
-"""statetrack: state tracking in linear RNNs, made executable."""
+"""statetrack: state tracking in linear RNNs, made executable.
+
+    import statetrack
+    model = statetrack.compile(statetrack.DFA.from_regex("(a|b)*abb", "ab"))
+    model.accepts(["abb", "ab"])          # [True, False]
+    model.save("abb.safetensors"); statetrack.load("abb.safetensors")
+"""
 __version__ = "0.1.0"
 
 from statetrack.automata import DFA, Group, group  # noqa: E402
+from statetrack.constructions import compile  # noqa: E402
+from statetrack.constructions.weights import LRNNWeights, load  # noqa: E402
 from statetrack.errors import StatetrackError  # noqa: E402
 
-__all__ = ["DFA", "Group", "group", "StatetrackError", "__version__"]
+__all__ = ["DFA", "Group", "group", "compile", "load", "LRNNWeights", "StatetrackError", "__version__"]
