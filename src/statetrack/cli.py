@@ -65,6 +65,9 @@ def cmd_compile(args) -> int:
     weights = compile_weights(obj, args.construction, source=source)
     weights.save(args.output)
     s = weights.summary()
+    if "default_fallback" in weights.info:
+        print(f"note: default construction exceeded its limits ({weights.info['default_fallback']}); "
+              f"used {weights.construction}")
     print(f"wrote {args.output}: construction {s['construction']}, {s['layers']} layer(s), widths {s['widths']}, "
           f"{s['total_factors']} factors in all, at most {s['max_factors_per_symbol']} per letter (n_h)")
     print(format_table(["layer", "width", "symbols", "factors per symbol (min/mean/max)", "betas"],
@@ -155,6 +158,15 @@ def cmd_demo(args) -> int:
     return demo_main(args)
 
 
+# ---------------------------------------------------------------------- bench
+#: suite -> module with ``main(argv) -> int``
+BENCH_SUITES = {"kernels": "statetrack.kernels.bench"}
+
+
+def cmd_bench(args) -> int:
+    return int(importlib.import_module(BENCH_SUITES[args.suite]).main(args.args) or 0)
+
+
 # ---------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     from statetrack import __version__
@@ -189,6 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="compile and verify parity, mod-3 counting, (a|b)*abb and the S5 word problem")
     p.add_argument("--quick", action="store_true", help="shorter checks")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("bench", help="benchmarks: `statetrack bench kernels [--help]` (GPU; fla side by side)")
+    p.add_argument("suite", choices=sorted(BENCH_SUITES))
+    p.add_argument("args", nargs=argparse.REMAINDER, help="options of the suite")
+    p.set_defaults(func=cmd_bench)
 
     for name in _EXTENSIONS:
         importlib.import_module(name).register(sub)
