@@ -1,0 +1,146 @@
+"""The LRNN classifier: embedding -> [norm, mixer, residual, norm, MLP, residual] x L -> norm -> head.
+
+``LRNN(config)`` maps tokens ``[B, T]`` to logits ``[B, T, n_classes]`` (a class at every position).
+The mixer is :class:`~statetrack.models.mixers.DeltaNet`, :class:`~statetrack.models.mixers.DeltaProduct`
+or :class:`~statetrack.models.mixers.Diagonal` per ``config.kind``.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import torch
+import torch.nn as nn
+
+from statetrack.models.mixers import (BACKENDS, DeltaNet, DeltaProduct, Diagonal, ModelError, check_backend,
+                                      parse_eig_range)
+
+KINDS = ("deltanet", "deltaproduct", "diagonal")
+
+
+@dataclass
+class ModelConfig:
+    kind: str = "deltanet"        # mixer: deltanet | deltaproduct | diagonal
+    eig_range: str = "-1,1"       # transition eigenvalues: "0,1" (beta = sigmoid, a = s) or "-1,1" (2 sigmoid, 2s - 1)
+    n_layers: int = 2             # blocks (mixer + MLP each)
+    d_model: int = 128            # residual-stream width
+    n_heads: int = 4              # heads per mixer
+    head_dim: int = 0             # key/value size per head K = V; 0 -> d_model // n_heads
+    n_h: int = 1                  # Householder sub-steps per token (deltaproduct only; deltanet is 1)
+    conv_size: int = 4            # short causal convolution kernel on q/k/v (0: none)
+    mlp_ratio: int = 4            # MLP hidden width = mlp_ratio * d_model (0: no MLP)
+    backend: str = "naive"        # kernel backend: naive | fused_recurrent | chunk
+    vocab_size: int = 2           # input tokens (set from the task)
+    n_classes: int = 2            # output classes (set from the task)
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ModelError(f"unknown model {self.kind!r}; choose from {', '.join(KINDS)}")
+        self.eig_range = parse_eig_range(self.eig_range)
+        check_backend(self.backend)
+        if self.kind == "deltanet" and self.n_h != 1:
+            raise ModelError("deltanet has n_h = 1; use --model deltaproduct for n_h > 1")
+        for f in ("n_layers", "d_model", "n_heads", "n_h", "vocab_size", "n_classes"):
+            if not isinstance(getattr(self, f), int) or getattr(self, f) < 1:
+                raise ModelError(f"model {f} must be a positive integer, got {getattr(self, f)!r}")
+        if not self.head_dim:
+            if self.d_model % self.n_heads:
+                raise ModelError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}; set head_dim")
+            self.head_dim = self.d_model // self.n_heads
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelConfig:
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ModelError(f"unknown model config field(s): {', '.join(sorted(unknown))}")
+        return cls(**d)
+
+
+def make_mixer(cfg: ModelConfig) -> nn.Module:
+    common = dict(eig_range=cfg.eig_range, backend=cfg.backend, conv_size=cfg.conv_size)
+    if cfg.kind == "diagonal":
+        return Diagonal(cfg.d_model, cfg.n_heads, cfg.head_dim, **common)
+    if cfg.kind == "deltanet":
+        return DeltaNet(cfg.d_model, cfg.n_heads, cfg.head_dim, **common)
+    return DeltaProduct(cfg.d_model, cfg.n_heads, cfg.head_dim, n_h=cfg.n_h, **common)
+
+
+class Block(nn.Module):
+    """Pre-norm residual block: ``x + mixer(norm(x))``, then ``x + mlp(norm(x))``."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.norm1 = nn.RMSNorm(cfg.d_model, eps=1e-6)
+        self.mixer = make_mixer(cfg)
+        self.mlp = None
+        if cfg.mlp_ratio:
+            self.norm2 = nn.RMSNorm(cfg.d_model, eps=1e-6)
+            self.mlp = nn.Sequential(nn.Linear(cfg.d_model, cfg.mlp_ratio * cfg.d_model), nn.GELU(),
+                                     nn.Linear(cfg.mlp_ratio * cfg.d_model, cfg.d_model))
+
+    def forward(self, x: torch.Tensor, return_state: bool = False):
+        y = self.mixer(self.norm1(x), return_state=return_state)
+        y, S = y if return_state else (y, None)
+        x = x + y
+        if self.mlp is not None:
+            x = x + self.mlp(self.norm2(x))
+        return (x, S) if return_state else x
+
+
+class LRNN(nn.Module):
+    """Token classifier built from linear-RNN blocks (see the module docstring)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.blocks = nn.ModuleList([Block(cfg) for _ in range(cfg.n_layers)])
+        self.norm = nn.RMSNorm(cfg.d_model, eps=1e-6)
+        self.head = nn.Linear(cfg.d_model, cfg.n_classes)
+
+    def set_backend(self, backend: str) -> None:
+        """Switch every mixer's kernel backend (e.g. ``naive`` on CPU for analysis)."""
+        check_backend(backend)
+        self.cfg.backend = backend
+        for b in self.blocks:
+            b.mixer.backend = backend
+
+    def forward(self, inputs: torch.Tensor, return_hidden: bool = False):
+        """tokens int64 ``[B, T]`` -> logits ``[B, T, n_classes]`` (and the residual stream after
+        each block, a list of ``[B, T, d_model]``, with ``return_hidden``)."""
+        x = self.embed(inputs)                                     # (B, T, D)
+        hidden = []
+        for block in self.blocks:
+            x = block(x)
+            hidden.append(x)
+        logits = self.head(self.norm(x))
+        return (logits, hidden) if return_hidden else logits
+
+    @torch.no_grad()
+    def final_states(self, inputs: torch.Tensor) -> list[torch.Tensor]:
+        """Each layer's recurrent state after the last token: a list of ``[B, H, K, V]``."""
+        x, states = self.embed(inputs), []
+        for block in self.blocks:
+            x, S = block(x, return_state=True)
+            states.append(S)
+        return states
+
+    @torch.no_grad()
+    def mixer_inputs(self, inputs: torch.Tensor) -> list[torch.Tensor]:
+        """The normalized input each layer's mixer sees: a list of ``[B, T, d_model]``."""
+        x, out = self.embed(inputs), []
+        for block in self.blocks:
+            out.append(block.norm1(x))
+            x = block(x)
+        return out
+
+    def size(self) -> dict:
+        cfg = self.cfg
+        return {"layers": cfg.n_layers, "heads": cfg.n_heads, "head_dim": cfg.head_dim, "d_model": cfg.d_model,
+                "n_h": cfg.n_h, "params": int(sum(p.numel() for p in self.parameters()))}
+
+
+__all__ = ["LRNN", "ModelConfig", "Block", "KINDS", "BACKENDS", "make_mixer"]
