@@ -212,21 +212,10 @@ class Cascade:
 
     def reachable(self) -> np.ndarray:
         """Every cascade state reachable from ``initial``: int64 (R, L), in BFS order."""
-        seen = {tuple(self.initial)}
-        frontier = np.array([self.initial], dtype=np.int64)
-        out = [frontier]
-        while len(frontier):
-            nxt = np.concatenate([self.step_batch(frontier, np.full(len(frontier), a)) for a in range(self.n_letters)])
-            fresh = []
-            for row in map(tuple, nxt.tolist()):
-                if row not in seen:
-                    seen.add(row)
-                    fresh.append(row)
-            frontier = np.array(fresh, dtype=np.int64).reshape(-1, self.n_levels)
-            out.append(frontier)
-        return np.concatenate(out)
+        flat, _, _ = self._explore(np.zeros(1, dtype=np.int64), np.zeros((1, self.n_letters), dtype=np.int64))
+        return np.stack(np.unravel_index(np.concatenate(flat), self.widths), axis=1).astype(np.int64)
 
-    def counterexample(self, dfa, max_pairs: int = 1 << 22) -> tuple[str, ...] | None:
+    def counterexample(self, dfa) -> tuple[str, ...] | None:
         """A shortest word on which the cascade and ``dfa`` disagree, or None when they agree on
         every word of every length.
 
@@ -236,33 +225,53 @@ class Cascade:
         if tuple(dfa.alphabet) != self.alphabet:
             raise ConstructionError(f"the DFA's alphabet {list(dfa.alphabet)} differs from the cascade's "
                                     f"{list(self.alphabet)}")
-        table = dfa.complete().table
-        start = (tuple(self.initial), dfa.start)
-        parent: dict = {start: None}
-        frontier = [start]
-        while frontier:
-            for pair in frontier:
-                c, q = pair
-                if self.decode(c) != q:
-                    word = []
-                    while parent[pair] is not None:
-                        pair, a = parent[pair]
-                        word.append(self.alphabet[a])
-                    return tuple(reversed(word))
-            states = np.array([c for c, _ in frontier], dtype=np.int64)
-            qs = np.array([q for _, q in frontier], dtype=np.int64)
-            nxt = []
-            for a in range(self.n_letters):
-                cs = self.step_batch(states, np.full(len(frontier), a))
-                for k, (c2, q2) in enumerate(zip(map(tuple, cs.tolist()), table[qs, a].tolist())):
-                    key = (c2, q2)
-                    if key not in parent:
-                        parent[key] = (frontier[k], a)
-                        nxt.append(key)
-            if len(parent) > max_pairs:
-                raise LimitError(f"more than {max_pairs} (cascade state, DFA state) pairs to check")
-            frontier = nxt
+        dfa = dfa.complete()
+        flat, parents, letters = self._explore(np.array([dfa.start]), dfa.table)
+        decoded = self.state_map.reshape(-1)
+        for depth, f in enumerate(flat):
+            cs, qs = np.divmod(f, dfa.n_states)
+            wrong = np.flatnonzero(decoded[cs] != qs)
+            if len(wrong):
+                k, word = int(wrong[0]), []
+                for d in range(depth, 0, -1):
+                    word.append(self.alphabet[letters[d][k]])
+                    k = parents[d][k]
+                return tuple(reversed(word))
         return None
+
+    def _explore(self, start: np.ndarray, table: np.ndarray):
+        """Breadth-first search over pairs (cascade state, automaton state) from (initial, start[0]).
+
+        ``table`` (n, n_letters) drives the second component (zeros: cascade states alone). Pairs are
+        flat ints ``ravel(cascade state) * n + q``. Returns per depth: the new pairs, the index of each
+        one's parent in the previous depth, and the letter that led there.
+        """
+        n = table.shape[0]
+        size = int(np.prod(self.widths)) * n
+        seen = np.zeros(size, dtype=bool)
+        first = np.ravel_multi_index(tuple(np.array(self.initial)[:, None]), self.widths)[0] * n + int(start[0])
+        seen[first] = True
+        flat, parents, letters = [np.array([first])], [np.array([-1])], [np.array([-1])]
+        while len(flat[-1]):
+            cs, qs = np.divmod(flat[-1], n)
+            states = np.stack(np.unravel_index(cs, self.widths), axis=1)
+            cand, par, let = [], [], []
+            for a in range(self.n_letters):
+                nxt = np.ravel_multi_index(tuple(self.step_batch(states, np.full(len(cs), a)).T), self.widths)
+                cand.append(nxt * n + table[qs, a])
+                par.append(np.arange(len(cs)))
+                let.append(np.full(len(cs), a))
+            cand, par, let = np.concatenate(cand), np.concatenate(par), np.concatenate(let)
+            cand, keep = np.unique(cand, return_index=True)
+            fresh = ~seen[cand]
+            cand, keep = cand[fresh], keep[fresh]
+            order = np.argsort(keep, kind="stable")                  # first discovery order
+            cand, keep = cand[order], keep[order]
+            seen[cand] = True
+            flat.append(cand)
+            parents.append(par[keep])
+            letters.append(let[keep])
+        return flat[:-1], parents[:-1], letters[:-1]
 
     def _encode(self, word) -> list[int]:
         if isinstance(word, np.ndarray):

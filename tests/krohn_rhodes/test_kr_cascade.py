@@ -1,0 +1,148 @@
+"""The holonomy cascade simulates its DFA on every word; levels are permutation–reset automata."""
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+from kr_cases import NAMED, all_codes, mod5_reset, shift_register, trajectory
+from statetrack.automata.dfa import DFA
+from statetrack.automata.groups import group
+from statetrack.automata.krohn_rhodes import Action, CascadeLimits, decompose, holonomy
+from statetrack.errors import AlphabetError, ConstructionError, LimitError
+from tests.strategies import random_dfas
+
+
+def assert_permutation_reset(cascade) -> None:
+    for i, acts in enumerate(cascade.actions):
+        assert acts[0].is_identity
+        for a in acts:
+            assert a.width == cascade.widths[i]
+            assert len(set(a.image)) in (1, a.width), a      # a bijection or a constant map
+
+
+@given(random_dfas(max_states=8, max_symbols=3))
+@settings(max_examples=150, deadline=None)
+def test_random_dfa_cascade_agrees_on_every_word(dfa):
+    h = holonomy(dfa)
+    try:
+        cascade = h.cascade()
+    except LimitError as e:                    # too big to tabulate: check the on-demand cascade
+        assert "over the limit" in str(e)
+        dfa = dfa.complete()
+        codes = np.random.default_rng(0).integers(0, dfa.n_symbols, size=(300, 12))
+        truth = trajectory(dfa, codes)[:, -1]
+        assert [h.dfa_state(h.run(w)) for w in codes] == truth.tolist()
+        return
+    assert cascade.counterexample(dfa) is None        # all words, every length
+    assert_permutation_reset(cascade)
+    # the on-demand dependency functions and the tables agree on every reachable state
+    for state in cascade.reachable()[:300]:
+        for a in range(cascade.n_letters):
+            assert h.step(tuple(state), a) == cascade.step(tuple(state), a)
+            assert h.dfa_state(tuple(state)) == cascade.decode(state)
+
+
+@pytest.mark.parametrize("name", list(NAMED))
+def test_named_automata_decompose_exactly(name):
+    dfa = NAMED[name]()
+    cascade = decompose(dfa)
+    assert cascade.counterexample(dfa) is None
+    assert_permutation_reset(cascade)
+    codes = all_codes(dfa.n_symbols, 7)
+    assert np.array_equal(cascade.run_batch(codes), trajectory(dfa, codes)[:, -1])
+
+
+@pytest.mark.parametrize("name, widths, kinds", [
+    pytest.param("mod5-reset", (5,), [["constant", "permutation"]], id="mod5-reset"),
+    pytest.param("flip-flop", (2,), [["constant"]], id="flip-flop"),
+    pytest.param("parity-reset", (2,), [["constant", "permutation"]], id="parity-reset"),
+    # 16 states, 4 levels of 2: slots share states (SgpDec's disjoint union would be 2, 4, 8, 16)
+    pytest.param("shift-register", (2, 2, 2, 2), [["constant"]] * 4, id="shift-register"),
+    pytest.param("flip-flop+parity", (2, 2), [["constant"], ["permutation"]], id="flip-flop+parity"),
+])
+def test_levels_reuse_structure(name, widths, kinds):
+    cascade = decompose(NAMED[name]())
+    assert cascade.widths == widths
+    assert cascade.summary()["action_kinds"] == kinds
+
+
+def test_shift_register_levels_are_narrower_than_disjoint_slots():
+    s = holonomy(shift_register()).summary()
+    assert s["widths"] == [2, 2, 2, 2] and s["sgpdec_widths"] == [2, 4, 8, 16]
+
+
+@pytest.mark.parametrize("name", ["S3", "Z6", "A4"])
+def test_group_is_one_level(name):
+    g = group(name)
+    dfa = g.to_dfa()
+    cascade = decompose(dfa)
+    assert cascade.widths == (g.order,)
+    assert {a.kind for a in cascade.actions[0]} <= {"identity", "permutation"}
+    assert cascade.counterexample(dfa) is None
+
+
+def test_one_state_dfa_is_one_trivial_level():
+    dfa = DFA(alphabet="ab", table=[[0, 0]], start=0, accepting={0})
+    cascade = decompose(dfa)
+    assert cascade.widths == (1,) and cascade.decode(cascade.run("abba")) == 0
+    assert cascade.counterexample(dfa) is None
+
+
+def test_state_map_uses_the_dfa_numbering():
+    """Unreachable states are left out of the decomposition but states keep their numbers."""
+    dfa = DFA(alphabet="ab", table=[[3, 0], [1, 1], [0, -1], [2, 3], [4, -1]], start=3, accepting={0})
+    cascade = decompose(dfa)
+    reached = {cascade.decode(s) for s in cascade.reachable()}
+    assert reached == {0, 2, 3, 5}                  # 5: the sink added by complete()
+    assert cascade.counterexample(dfa) is None
+
+
+@pytest.mark.parametrize("corrupt", [
+    pytest.param("state_map", id="state-map"),
+    pytest.param("table", id="dependency-table"),
+    pytest.param("initial", id="initial-state"),
+])
+def test_counterexample_finds_a_broken_cascade(corrupt):
+    dfa = mod5_reset()
+    good = decompose(dfa)
+    if corrupt == "state_map":
+        sm = good.state_map.copy()
+        sm[3] = 4
+        bad = dataclasses.replace(good, state_map=sm)
+    elif corrupt == "table":
+        tab = good.tables[0].copy()
+        tab[0] = tab[1]                             # letter a now resets, like r
+        bad = dataclasses.replace(good, tables=(tab,))
+    else:
+        bad = dataclasses.replace(good, initial=(2,))
+    word = bad.counterexample(dfa)
+    assert word is not None
+    assert bad.decode(bad.run(word)) != dfa.run(word)      # a real disagreement
+    assert good.counterexample(dfa) is None
+
+
+def test_actions_must_be_permutations_or_constants():
+    assert Action((1, 2, 0)).kind == "permutation" and Action((2, 2, 2)).kind == "constant"
+    with pytest.raises(ConstructionError, match="permutation or a constant"):
+        Action((0, 0, 1))
+    with pytest.raises(ConstructionError, match="into itself"):
+        Action((0, 3))
+
+
+@pytest.mark.parametrize("limits, match", [
+    pytest.param(CascadeLimits(max_levels=3), "needs 4 levels, over the limit of 3", id="levels"),
+    pytest.param(CascadeLimits(max_width=1), "width 2, over the limit of 1", id="width"),
+    pytest.param(CascadeLimits(max_table_entries=40), "46 dependency-table entries, over the limit of 40", id="table"),
+])
+def test_limits_raise_a_clear_error(limits, match):
+    with pytest.raises(LimitError, match=match):
+        decompose(shift_register(), limits)
+
+
+def test_run_reads_symbols_and_rejects_unknown_ones():
+    cascade = decompose(mod5_reset())
+    assert cascade.run("aaara") == cascade.run([0, 0, 0, 1, 0])
+    assert cascade.decode(cascade.run("aaaaa")) == 0
+    with pytest.raises(AlphabetError, match="'z' is not in"):
+        cascade.run("az")
