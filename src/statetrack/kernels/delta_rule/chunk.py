@@ -56,7 +56,7 @@ def _mm32(a, b, PREC: tl.constexpr):
 
 @triton.jit
 def _load_rows16(ptr, beta, base, bbase, t0, i: tl.constexpr, CS, Tn,
-                 H: tl.constexpr, D: tl.constexpr, BD: tl.constexpr):
+                 H, D: tl.constexpr, BD: tl.constexpr):
     """Rows 16*i .. 16*i+15 of a chunk: a [16, BD] tile of ptr (row stride H*D) and its betas."""
     r = 16 * i + tl.arange(0, 16)
     m = (r < CS) & (t0 + r < Tn)
@@ -69,7 +69,7 @@ def _load_rows16(ptr, beta, base, bbase, t0, i: tl.constexpr, CS, Tn,
 
 @triton.jit
 def _store_rows16(ptr, x, base, t0, i: tl.constexpr, CS, Tn,
-                  H: tl.constexpr, D: tl.constexpr, BD: tl.constexpr):
+                  H, D: tl.constexpr, BD: tl.constexpr):
     r = 16 * i + tl.arange(0, 16)
     m = (r < CS) & (t0 + r < Tn)
     od = tl.arange(0, BD)
@@ -78,7 +78,7 @@ def _store_rows16(ptr, x, base, t0, i: tl.constexpr, CS, Tn,
 
 
 @triton.jit
-def _store_tm16(tm, x, base, t0, i: tl.constexpr, j: tl.constexpr, CS, Tn, H: tl.constexpr):
+def _store_tm16(tm, x, base, t0, i: tl.constexpr, j: tl.constexpr, CS, Tn, H):
     """Block (i, j) of the chunk's 64 x 64 Tm into tm[b, t0 + 16 i + r, h, 16 j + c]."""
     r = 16 * i + tl.arange(0, 16)
     m = (r < CS) & (t0 + r < Tn)
@@ -106,8 +106,8 @@ def _unit_lower_inverse16(A):
 @triton.jit
 def _wy_fwd_kernel(
     k, v, beta, w, u, tm, Tn, CS,
-    H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
-    DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr,
+    H, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+    DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
 ):
     i_c, i_bh = tl.program_id(0), tl.program_id(1)
     i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
@@ -160,41 +160,40 @@ def _wy_fwd_kernel(
     _store_tm16(tm, x32, tb, t0, 3, 2, CS, Tn, H)
     _store_tm16(tm, x33, tb, t0, 3, 3, CS, Tn, H)
 
-    # W = Tm diag(b) K
-    bk0 = (k0 * b0[:, None]).to(DT)
-    bk1 = (k1 * b1[:, None]).to(DT)
-    bk2 = (k2 * b2[:, None]).to(DT)
-    bk3 = (k3 * b3[:, None]).to(DT)
-    _store_rows16(w, _mm(x00, bk0, DT, PREC), kb, t0, 0, CS, Tn, H, K, BK)
-    _store_rows16(w, _mm(x10, bk0, DT, PREC) + _mm(x11, bk1, DT, PREC), kb, t0, 1, CS, Tn, H, K, BK)
-    _store_rows16(w, _mm(x20, bk0, DT, PREC) + _mm(x21, bk1, DT, PREC) + _mm(x22, bk2, DT, PREC),
+    # W = Tm diag(b) K and U = Tm diag(b) V, at the precision of the state path
+    bk0 = k0 * b0[:, None]
+    bk1 = k1 * b1[:, None]
+    bk2 = k2 * b2[:, None]
+    bk3 = k3 * b3[:, None]
+    _store_rows16(w, _mm(x00, bk0, SDT, SPREC), kb, t0, 0, CS, Tn, H, K, BK)
+    _store_rows16(w, _mm(x10, bk0, SDT, SPREC) + _mm(x11, bk1, SDT, SPREC), kb, t0, 1, CS, Tn, H, K, BK)
+    _store_rows16(w, _mm(x20, bk0, SDT, SPREC) + _mm(x21, bk1, SDT, SPREC) + _mm(x22, bk2, SDT, SPREC),
                   kb, t0, 2, CS, Tn, H, K, BK)
-    _store_rows16(w, _mm(x30, bk0, DT, PREC) + _mm(x31, bk1, DT, PREC) + _mm(x32, bk2, DT, PREC)
-                  + _mm(x33, bk3, DT, PREC), kb, t0, 3, CS, Tn, H, K, BK)
-    # U = Tm diag(b) V
+    _store_rows16(w, _mm(x30, bk0, SDT, SPREC) + _mm(x31, bk1, SDT, SPREC) + _mm(x32, bk2, SDT, SPREC)
+                  + _mm(x33, bk3, SDT, SPREC), kb, t0, 3, CS, Tn, H, K, BK)
     v0, _ = _load_rows16(v, beta, vb, bb, t0, 0, CS, Tn, H, V, BV)
     v1, _ = _load_rows16(v, beta, vb, bb, t0, 1, CS, Tn, H, V, BV)
     v2, _ = _load_rows16(v, beta, vb, bb, t0, 2, CS, Tn, H, V, BV)
     v3, _ = _load_rows16(v, beta, vb, bb, t0, 3, CS, Tn, H, V, BV)
-    bv0 = (v0 * b0[:, None]).to(DT)
-    bv1 = (v1 * b1[:, None]).to(DT)
-    bv2 = (v2 * b2[:, None]).to(DT)
-    bv3 = (v3 * b3[:, None]).to(DT)
-    _store_rows16(u, _mm(x00, bv0, DT, PREC), vb, t0, 0, CS, Tn, H, V, BV)
-    _store_rows16(u, _mm(x10, bv0, DT, PREC) + _mm(x11, bv1, DT, PREC), vb, t0, 1, CS, Tn, H, V, BV)
-    _store_rows16(u, _mm(x20, bv0, DT, PREC) + _mm(x21, bv1, DT, PREC) + _mm(x22, bv2, DT, PREC),
+    bv0 = v0 * b0[:, None]
+    bv1 = v1 * b1[:, None]
+    bv2 = v2 * b2[:, None]
+    bv3 = v3 * b3[:, None]
+    _store_rows16(u, _mm(x00, bv0, SDT, SPREC), vb, t0, 0, CS, Tn, H, V, BV)
+    _store_rows16(u, _mm(x10, bv0, SDT, SPREC) + _mm(x11, bv1, SDT, SPREC), vb, t0, 1, CS, Tn, H, V, BV)
+    _store_rows16(u, _mm(x20, bv0, SDT, SPREC) + _mm(x21, bv1, SDT, SPREC) + _mm(x22, bv2, SDT, SPREC),
                   vb, t0, 2, CS, Tn, H, V, BV)
-    _store_rows16(u, _mm(x30, bv0, DT, PREC) + _mm(x31, bv1, DT, PREC) + _mm(x32, bv2, DT, PREC)
-                  + _mm(x33, bv3, DT, PREC), vb, t0, 3, CS, Tn, H, V, BV)
+    _store_rows16(u, _mm(x30, bv0, SDT, SPREC) + _mm(x31, bv1, SDT, SPREC) + _mm(x32, bv2, SDT, SPREC)
+                  + _mm(x33, bv3, SDT, SPREC), vb, t0, 3, CS, Tn, H, V, BV)
 
 
 @triton.jit
 def _state_fwd_kernel(
     q, k, w, u, o, h, h0, ht, T, Tn, CS, TPC, NT, scale,
-    H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
+    H, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
     BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     USE_H0: tl.constexpr, STORE_HT: tl.constexpr, SAVE: tl.constexpr,
-    DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr,
+    DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
 ):
     """Walk the chunks in order: Un = U - W S (written over U), O, S += K^T Un; S saved per chunk."""
     i_v, i_bh = tl.program_id(0), tl.program_id(1)
@@ -227,15 +226,15 @@ def _state_fwd_kernel(
         if SAVE:
             hb = ((i_b * NT + c) * H + i_h) * K * V
             tl.store(h + hb + ok[:, None] * V + ov[None, :], S.to(h.dtype.element_ty), mask=m_kv)
-        un = uc.to(tl.float32) - _mm(wc, S, DT, PREC)                    # [64, BV]
+        un = uc.to(tl.float32) - _mm(wc, S, SDT, SPREC)                  # [64, BV]
         if SAVE:
             tl.store(u + vb + t[:, None] * (H * V) + ov[None, :], un.to(u.dtype.element_ty),
                      mask=mt[:, None] & mv[None, :])
         qk = tl.where(visible, _mm(qc, tl.trans(kc), DT, PREC), 0.0)     # [BQ, 64]
-        oc = (_mm(qc, S, DT, PREC) + _mm(qk, un, DT, PREC)) * scale
+        oc = (_mm(qc, S, SDT, SPREC) + _mm(qk, un, SDT, SPREC)) * scale
         tl.store(o + ob + tq[:, None] * (H * V) + ov[None, :], oc.to(o.dtype.element_ty),
                  mask=mq[:, None] & mv[None, :])
-        S += _mm(tl.trans(kc), un, DT, PREC)
+        S += _mm(tl.trans(kc), un, SDT, SPREC)
     if STORE_HT:
         tl.store(ht + sb + ok[:, None] * V + ov[None, :], S, mask=m_kv)
 
@@ -243,10 +242,10 @@ def _state_fwd_kernel(
 @triton.jit
 def _state_bwd_kernel(
     q, k, w, do, dun, dh, dht, dh0, T, Tn, CS, TPC, NT, scale,
-    H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
+    H, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
     BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     USE_DHT: tl.constexpr, USE_DH0: tl.constexpr,
-    DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr,
+    DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
 ):
     """Walk the chunks backwards carrying dS = dL/dS(end of chunk):
     dUn = scale mask(Q K^T)^T dO + K dS;  dS <- dS + scale Q^T dO - W^T dUn."""
@@ -292,9 +291,9 @@ def _state_bwd_kernel(
 @triton.jit
 def _grads_bwd_kernel(
     q, k, v, beta, tm, h, dh, un, dun, do, dq, dk, dv, dbeta, dk32, T, Tn, CS, TPC, NT, scale,
-    H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
+    H, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
     BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr, NK: tl.constexpr, NV: tl.constexpr,
-    DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr,
+    DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
 ):
     """One chunk: gradients of q, k, v, beta given S, dS(end), Un and dUn of that chunk.
 
@@ -418,18 +417,31 @@ CONFIG = {
     "state_bv": 32,        # V-block of the sequential kernels (more blocks = more programs in flight)
     "state_warps": 4,
     "state_stages": 2,
-    "grads_warps": 4,
+    "grads_warps": 8,
     "grads_stages": 1,
     "fp32_precision": "tf32x3",   # float32 products: "ieee" (exact, CUDA cores) or "tf32x3"
-    "min_block": 16,              # smallest K / V tile
+    "min_block": 64,              # smallest K / V / query tile (16-bit dots on 32-wide tiles
+                                  # miscompiled on H100 with triton 3.6; 64 is the tested shape)
+    "state_precision": "tf32",    # 16-bit inputs: "tf32" keeps the state path in float32, "bf16" not
 }
 
 
 def _precision(dtype: torch.dtype):
-    """(operand dtype, float32 product precision, precision of the C x C products of the inverse)."""
+    """Operand dtype and precision of the products: (DT, PREC) in general, PREC_C for the C x C
+    products through the inverse, (SDT, SPREC) on the state path (W, U, Un and the products with S).
+
+    float32 inputs use float32 operands everywhere at CONFIG["fp32_precision"]. 16-bit inputs feed
+    the tensor cores in their own dtype, except on the state path when CONFIG["state_precision"] is
+    "tf32": there W and U are kept in float32 and S, Un are not rounded to 16 bits, which removes the
+    rounding that otherwise compounds from chunk to chunk through the recurrence.
+    """
     if dtype == torch.float32:
-        return tl.float32, CONFIG["fp32_precision"], CONFIG["fp32_precision"]
-    return _TL_DTYPE[dtype], "tf32", "tf32"
+        p = CONFIG["fp32_precision"]
+        return tl.float32, p, p, tl.float32, p
+    dt = _TL_DTYPE[dtype]
+    if CONFIG["state_precision"] == "tf32":
+        return dt, "tf32", "tf32", tl.float32, "tf32"
+    return dt, "tf32", "tf32", dt, "tf32"
 
 
 def _geometry(T: int, n_h: int, K: int, V: int) -> dict:
@@ -440,7 +452,7 @@ def _geometry(T: int, n_h: int, K: int, V: int) -> dict:
     bk = triton.next_power_of_2(K)
     bv = triton.next_power_of_2(V)
     mb = CONFIG["min_block"]
-    return dict(TPC=tpc, CS=cs, NT=triton.cdiv(T, tpc), BQ=max(16, triton.next_power_of_2(tpc)),
+    return dict(TPC=tpc, CS=cs, NT=triton.cdiv(T, tpc), BQ=max(mb, triton.next_power_of_2(tpc)),
                 BK=max(mb, bk), BV=max(mb, bv))
 
 
@@ -450,13 +462,14 @@ def chunk_fwd(q, k, v, beta, scale, initial_state, output_final_state, n_h, save
     B, T, H, K = q.shape
     Tn, V = k.shape[1], v.shape[-1]
     g = _geometry(T, n_h, K, V)
-    DT, PREC, PREC_C = _precision(q.dtype)
+    DT, PREC, PREC_C, SDT, SPREC = _precision(q.dtype)
     NT = g["NT"]
-    w = torch.empty_like(k)
-    u = torch.empty_like(v)
+    wide = SDT == tl.float32                      # state path in float32: W, U (then Un) stored so
+    w = torch.empty(k.shape, device=q.device, dtype=torch.float32 if wide else q.dtype)
+    u = torch.empty(v.shape, device=q.device, dtype=torch.float32 if wide else q.dtype)
     tm = torch.empty(B, Tn, H, BT, device=q.device, dtype=q.dtype)
     _wy_fwd_kernel[(NT, B * H)](
-        k, v, beta, w, u, tm, Tn, g["CS"], H=H, K=K, V=V, BK=g["BK"], BV=g["BV"], DT=DT, PREC=PREC, PREC_C=PREC_C,
+        k, v, beta, w, u, tm, Tn, g["CS"], H=H, K=K, V=V, BK=g["BK"], BV=g["BV"], DT=DT, PREC=PREC, PREC_C=PREC_C, SDT=SDT, SPREC=SPREC,
         num_warps=CONFIG["wy_warps"],
     )
     bv = max(min(g["BV"], CONFIG["state_bv"]), 16)
@@ -466,7 +479,7 @@ def chunk_fwd(q, k, v, beta, scale, initial_state, output_final_state, n_h, save
     _state_fwd_kernel[(triton.cdiv(V, bv), B * H)](
         q, k, w, u, o, h, initial_state, ht, T, Tn, g["CS"], g["TPC"], NT, scale,
         H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=g["BK"], BV=bv,
-        USE_H0=initial_state is not None, STORE_HT=output_final_state, SAVE=save, DT=DT, PREC=PREC, PREC_C=PREC_C,
+        USE_H0=initial_state is not None, STORE_HT=output_final_state, SAVE=save, DT=DT, PREC=PREC, PREC_C=PREC_C, SDT=SDT, SPREC=SPREC,
         num_warps=CONFIG["state_warps"], num_stages=CONFIG["state_stages"],
     )
     return o, ht, (w, u, tm, h)
@@ -478,16 +491,16 @@ def chunk_bwd(q, k, v, beta, scale, initial_state, saved, do, dht, n_h):
     B, T, H, K = q.shape
     Tn, V = k.shape[1], v.shape[-1]
     g = _geometry(T, n_h, K, V)
-    DT, PREC, PREC_C = _precision(q.dtype)
+    DT, PREC, PREC_C, SDT, SPREC = _precision(q.dtype)
     NT = g["NT"]
     bv = min(g["BV"], CONFIG["state_bv"])
     dh = torch.empty_like(h)
-    dun = torch.empty_like(un)
+    dun = torch.empty_like(v)
     dh0 = torch.empty(B, H, K, V, device=q.device, dtype=torch.float32) if initial_state is not None else None
     _state_bwd_kernel[(triton.cdiv(V, bv), B * H)](
         q, k, w, do, dun, dh, dht, dh0, T, Tn, g["CS"], g["TPC"], NT, scale,
         H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=g["BK"], BV=bv,
-        USE_DHT=dht is not None, USE_DH0=dh0 is not None, DT=DT, PREC=PREC, PREC_C=PREC_C,
+        USE_DHT=dht is not None, USE_DH0=dh0 is not None, DT=DT, PREC=PREC, PREC_C=PREC_C, SDT=SDT, SPREC=SPREC,
         num_warps=CONFIG["state_warps"], num_stages=CONFIG["state_stages"],
     )
     bk2, bv2 = min(g["BK"], 64), min(g["BV"], 64)
@@ -499,7 +512,7 @@ def chunk_bwd(q, k, v, beta, scale, initial_state, saved, do, dht, n_h):
     dk32 = torch.empty(k.shape, device=q.device, dtype=torch.float32) if nk > 1 else None
     _grads_bwd_kernel[(NT, B * H)](
         q, k, v, beta, tm, h, dh, un, dun, do, dq, dk, dv, dbeta, dk32, T, Tn, g["CS"], g["TPC"], NT, scale,
-        H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=bk2, BV=bv2, NK=nk, NV=nv, DT=DT, PREC=PREC, PREC_C=PREC_C,
+        H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=bk2, BV=bv2, NK=nk, NV=nv, DT=DT, PREC=PREC, PREC_C=PREC_C, SDT=SDT, SPREC=SPREC,
         num_warps=CONFIG["grads_warps"], num_stages=CONFIG["grads_stages"],
     )
     return dq, dk, dv, dbeta, dh0
