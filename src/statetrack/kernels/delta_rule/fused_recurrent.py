@@ -1,0 +1,222 @@
+"""Delta rule (and DeltaProduct) one sub-step at a time in Triton, forward and backward.
+
+Each program owns one (batch, head, V-block) column slab of the state S [K, BV] in registers and
+walks the flattened sequence of T * n_h sub-steps:
+
+    u = beta (v - S^T k);   S <- S + k u^T;   after a token's last sub-step: o = scale S^T q
+
+The forward pass saves every u (float32) and the final state. The backward pass walks the sequence in
+reverse carrying dS = dL/dS and rebuilds the earlier states exactly as written, S_prev = S - k u^T
+(additions only, so no division and no matrix inverse: this works for beta = 1, where the transition
+I - k k^T is singular). Per sub-step, with du = dS^T k:
+
+    dv = beta du,   dbeta = du . (v - S_prev^T k),   dk = dS u - beta S_prev du,
+    dS <- dS - beta k du^T,        and per token dq = scale S dO, dS += scale q dO^T.
+
+dq, dk and dbeta sum over the value axis, so with several V-blocks each block writes a float32
+partial that is summed afterwards.
+"""
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from statetrack.kernels._common import resolve_scale
+
+
+@triton.jit
+def _recurrent_fwd_kernel(
+    q, k, v, beta, o, ubuf, h0, ht, T, scale, H,
+    K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+    USE_H0: tl.constexpr, STORE_HT: tl.constexpr, SAVE: tl.constexpr,
+):
+    i_v, i_bh = tl.program_id(0), tl.program_id(1)
+    i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
+    Tn = T * NH
+    ok = tl.arange(0, BK)
+    ov = i_v * BV + tl.arange(0, BV)
+    mk, mv = ok < K, ov < V
+    m_kv = mk[:, None] & mv[None, :]
+    sb = (i_b * H + i_h) * K * V
+    S = tl.zeros([BK, BV], dtype=tl.float32)
+    if USE_H0:
+        S += tl.load(h0 + sb + ok[:, None] * V + ov[None, :], mask=m_kv, other=0.0).to(tl.float32)
+    pk = k + (i_b * Tn * H + i_h) * K + ok
+    pv = v + (i_b * Tn * H + i_h) * V + ov
+    if SAVE:
+        pu = ubuf + (i_b * Tn * H + i_h) * V + ov
+    pb = beta + i_b * Tn * H + i_h
+    pq = q + (i_b * T * H + i_h) * K + ok
+    po = o + (i_b * T * H + i_h) * V + ov
+    for t in range(T):
+        for j in tl.static_range(NH):
+            row = t * NH + j
+            kt = tl.load(pk + row * H * K, mask=mk, other=0.0).to(tl.float32)
+            vt = tl.load(pv + row * H * V, mask=mv, other=0.0).to(tl.float32)
+            bt = tl.load(pb + row * H).to(tl.float32)
+            ut = bt * (vt - tl.sum(S * kt[:, None], 0))
+            S += kt[:, None] * ut[None, :]
+            if SAVE:
+                tl.store(pu + row * H * V, ut, mask=mv)
+        qt = tl.load(pq + t * H * K, mask=mk, other=0.0).to(tl.float32)
+        tl.store(po + t * H * V, (tl.sum(S * qt[:, None], 0) * scale).to(o.dtype.element_ty), mask=mv)
+    if STORE_HT:
+        tl.store(ht + sb + ok[:, None] * V + ov[None, :], S, mask=m_kv)
+
+
+@triton.jit
+def _recurrent_bwd_kernel(
+    q, k, v, beta, ubuf, ht, do, dht, dq, dk, dv, dbeta, dh0, T, scale, H, B,
+    K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+    USE_DHT: tl.constexpr, USE_DH0: tl.constexpr,
+):
+    i_v, i_bh = tl.program_id(0), tl.program_id(1)
+    i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
+    Tn = T * NH
+    ok = tl.arange(0, BK)
+    ov = i_v * BV + tl.arange(0, BV)
+    mk, mv = ok < K, ov < V
+    m_kv = mk[:, None] & mv[None, :]
+    sb = (i_b * H + i_h) * K * V
+    S = tl.load(ht + sb + ok[:, None] * V + ov[None, :], mask=m_kv, other=0.0)
+    dS = tl.zeros([BK, BV], dtype=tl.float32)
+    if USE_DHT:
+        dS += tl.load(dht + sb + ok[:, None] * V + ov[None, :], mask=m_kv, other=0.0).to(tl.float32)
+    pk = k + (i_b * Tn * H + i_h) * K + ok
+    pv = v + (i_b * Tn * H + i_h) * V + ov
+    pu = ubuf + (i_b * Tn * H + i_h) * V + ov
+    pb = beta + i_b * Tn * H + i_h
+    pq = q + (i_b * T * H + i_h) * K + ok
+    pdo = do + (i_b * T * H + i_h) * V + ov
+    pdv = dv + (i_b * Tn * H + i_h) * V + ov
+    # float32 partials over V-blocks: [NV, B, T(n), H, ...]
+    pdq = dq + ((i_v * B + i_b) * T * H + i_h) * K + ok
+    pdk = dk + ((i_v * B + i_b) * Tn * H + i_h) * K + ok
+    pdb = dbeta + (i_v * B + i_b) * Tn * H + i_h
+    for tt in range(T):
+        t = T - 1 - tt
+        qt = tl.load(pq + t * H * K, mask=mk, other=0.0).to(tl.float32)
+        dot = tl.load(pdo + t * H * V, mask=mv, other=0.0).to(tl.float32)
+        tl.store(pdq + t * H * K, tl.sum(S * dot[None, :], 1) * scale, mask=mk)
+        dS += scale * qt[:, None] * dot[None, :]
+        for jj in tl.static_range(NH):
+            row = t * NH + (NH - 1 - jj)
+            kt = tl.load(pk + row * H * K, mask=mk, other=0.0).to(tl.float32)
+            vt = tl.load(pv + row * H * V, mask=mv, other=0.0).to(tl.float32)
+            ut = tl.load(pu + row * H * V, mask=mv, other=0.0)
+            bt = tl.load(pb + row * H).to(tl.float32)
+            du = tl.sum(dS * kt[:, None], 0)                            # [BV]
+            dkt = tl.sum(dS * ut[None, :], 1)                           # [BK]
+            S -= kt[:, None] * ut[None, :]                              # state before this sub-step
+            pred = tl.sum(S * kt[:, None], 0)
+            dkt -= bt * tl.sum(S * du[None, :], 1)
+            dS -= bt * kt[:, None] * du[None, :]
+            tl.store(pdv + row * H * V, (bt * du).to(dv.dtype.element_ty), mask=mv)
+            tl.store(pdk + row * H * K, dkt, mask=mk)
+            tl.store(pdb + row * H, tl.sum(du * (vt - pred), 0))
+    if USE_DH0:
+        tl.store(dh0 + sb + ok[:, None] * V + ov[None, :], dS, mask=m_kv)
+
+
+def _blocks(K: int, V: int) -> tuple[int, int]:
+    bk = max(16, triton.next_power_of_2(K))
+    bv = max(16, min(triton.next_power_of_2(V), max(16, 4096 // bk)))
+    return bk, bv
+
+
+def recurrent_fwd(q, k, v, beta, scale, h0, n_h, save):
+    B, T, H, K = q.shape
+    Tn, V = k.shape[1], v.shape[-1]
+    BK, BV = _blocks(K, V)
+    o = torch.empty(B, T, H, V, device=q.device, dtype=q.dtype)
+    ubuf = torch.empty(B, Tn, H, V, device=q.device, dtype=torch.float32) if save else None
+    ht = torch.empty(B, H, K, V, device=q.device, dtype=torch.float32)
+    _recurrent_fwd_kernel[(triton.cdiv(V, BV), B * H)](
+        q, k, v, beta, o, ubuf, h0, ht, T, scale, H, K=K, V=V, NH=n_h, BK=BK, BV=BV,
+        USE_H0=h0 is not None, STORE_HT=True, SAVE=save, num_warps=4,
+    )
+    return o, ht, ubuf
+
+
+def recurrent_bwd(q, k, v, beta, scale, h0, ubuf, ht, do, dht, n_h):
+    B, T, H, K = q.shape
+    Tn, V = k.shape[1], v.shape[-1]
+    BK, BV = _blocks(K, V)
+    NV = triton.cdiv(V, BV)
+    dq = torch.empty(NV, B, T, H, K, device=q.device, dtype=torch.float32)
+    dk = torch.empty(NV, B, Tn, H, K, device=q.device, dtype=torch.float32)
+    dbeta = torch.empty(NV, B, Tn, H, device=q.device, dtype=torch.float32)
+    dv = torch.empty_like(v)
+    dh0 = torch.empty(B, H, K, V, device=q.device, dtype=torch.float32) if h0 is not None else None
+    _recurrent_bwd_kernel[(NV, B * H)](
+        q, k, v, beta, ubuf, ht, do, dht, dq, dk, dv, dbeta, dh0, T, scale, H, B,
+        K=K, V=V, NH=n_h, BK=BK, BV=BV, USE_DHT=dht is not None, USE_DH0=h0 is not None, num_warps=4,
+    )
+    return dq.sum(0), dk.sum(0), dv, dbeta.sum(0), dh0
+
+
+class FusedRecurrentHouseholderFunction(torch.autograd.Function):
+    """Autograd for the flattened n_h-sub-step recurrence, one step at a time."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, beta, scale, initial_state, output_final_state, n_h):
+        h0 = None if initial_state is None else initial_state.detach().to(torch.float32).contiguous()
+        save = any(ctx.needs_input_grad[i] for i in (0, 1, 2, 3, 5))
+        o, ht, ubuf = recurrent_fwd(q, k, v, beta, scale, h0, n_h, save)
+        if save:
+            ctx.save_for_backward(q, k, v, beta, h0, ubuf, ht)
+        ctx.scale, ctx.n_h = scale, n_h
+        ctx.h0_dtype = None if initial_state is None else initial_state.dtype
+        return o, (ht.clone() if output_final_state else None)
+
+    @staticmethod
+    def backward(ctx, do, dht):
+        q, k, v, beta, h0, ubuf, ht = ctx.saved_tensors
+        dq, dk, dv, dbeta, dh0 = recurrent_bwd(
+            q, k, v, beta, ctx.scale, h0, ubuf, ht, do.contiguous(),
+            None if dht is None else dht.contiguous(), ctx.n_h,
+        )
+        if dh0 is not None:
+            dh0 = dh0.to(ctx.h0_dtype)
+        return (dq.to(q.dtype), dk.to(k.dtype), dv, dbeta.to(beta.dtype), None, dh0, None, None)
+
+
+def fused_recurrent_householder(q, k, v, beta, scale, initial_state, output_final_state, n_h):
+    """Shared entry for delta rule and DeltaProduct on the flattened [B, T*n_h, H, *] layout."""
+    q, k, v, beta = (x.contiguous() for x in (q, k, v, beta))
+    o, ht = FusedRecurrentHouseholderFunction.apply(q, k, v, beta, scale, initial_state,
+                                                    output_final_state, n_h)
+    return o, (ht if output_final_state else None)
+
+
+def fused_recurrent_delta_rule(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    beta: torch.Tensor,
+    scale: float | None = None,
+    initial_state: torch.Tensor | None = None,
+    output_final_state: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Delta rule, one step at a time: ``S_t = (I - beta_t k_t k_t^T) S_{t-1} + beta_t k_t v_t^T``.
+
+    Args:
+        q, k: ``[B, T, H, K]``; v: ``[B, T, H, V]``; beta: ``[B, T, H]`` in [0, 2]; float32,
+            bfloat16 or float16 on a CUDA device (or on the CPU under ``TRITON_INTERPRET=1``).
+        scale: output scale, ``None`` for ``K ** -0.5``.
+        initial_state: ``[B, H, K, V]`` (float32) or None.
+        output_final_state: also return ``S_T`` ``[B, H, K, V]`` float32.
+
+    Returns:
+        ``(o [B, T, H, V] in the input dtype, S_T or None)``, differentiable in every input.
+
+    Example:
+        >>> q = torch.randn(2, 512, 4, 64, device="cuda")
+        >>> k = torch.nn.functional.normalize(torch.randn_like(q), dim=-1)
+        >>> o, S = fused_recurrent_delta_rule(q, k, torch.randn_like(q),
+        ...                                   2 * torch.rand(2, 512, 4, device="cuda"),
+        ...                                   output_final_state=True)
+    """
+    return fused_recurrent_householder(q, k, v, beta, resolve_scale(scale, q.shape[-1]), initial_state,
+                                       output_final_state, 1)
