@@ -146,3 +146,21 @@ def test_run_reads_symbols_and_rejects_unknown_ones():
     assert cascade.decode(cascade.run("aaaaa")) == 0
     with pytest.raises(AlphabetError, match="'z' is not in"):
         cascade.run("az")
+
+
+def test_too_many_images_is_refused_quickly():
+    rng = np.random.default_rng(3)
+    dfa = DFA(alphabet="abc", table=rng.integers(0, 40, size=(40, 3)), start=0, accepting={0})
+    with pytest.raises(LimitError, match="more than 500 images"):
+        decompose(dfa, CascadeLimits(max_images=500))
+
+
+def test_large_dfa_on_demand_cascade_agrees_on_random_words():
+    """Beyond the table limits the on-demand dependency functions still simulate the DFA."""
+    rng = np.random.default_rng(12)
+    dfa = DFA(alphabet="abc", table=rng.integers(0, 12, size=(12, 3)), start=0, accepting={0})
+    h = holonomy(dfa)
+    with pytest.raises(LimitError):
+        h.cascade()
+    codes = rng.integers(0, 3, size=(100, 40))
+    assert [h.dfa_state(h.run(w)) for w in codes] == trajectory(dfa, codes)[:, -1].tolist()

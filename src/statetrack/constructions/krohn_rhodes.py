@@ -106,6 +106,8 @@ def _info(cascade: Cascade, weights: LRNNWeights) -> dict:
     kinds = [{k: sum(a.kind == k for a in acts) for k in ("permutation", "constant")} for acts in cascade.actions]
     return {
         "decomposition": NAME,
+        # layer i reads the letter at t and the lower layers' outputs H_j(t-1) - H_j(0) (module docstring)
+        "pre_state": "causal-shift-2",
         "levels": cascade.n_levels,
         "widths": list(cascade.widths),
         "factors_per_letter": per_letter,

@@ -28,7 +28,8 @@ from statetrack.automata.krohn_rhodes.holonomy import NAME, Holonomy, holonomy
 
 def decompose(dfa: DFA, limits: CascadeLimits | None = None) -> Cascade:
     """The explicit holonomy cascade of a DFA; LimitError when it exceeds ``limits``."""
-    return holonomy(dfa).cascade(limits)
+    limits = limits or CascadeLimits()
+    return holonomy(dfa, limits.max_images).cascade(limits)
 
 
 __all__ = ["Action", "Cascade", "CascadeLimits", "Holonomy", "NAME", "decompose", "holonomy", "table_entries"]

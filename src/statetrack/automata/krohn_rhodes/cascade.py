@@ -82,11 +82,14 @@ class CascadeLimits:
         max_width: most states on one level (= a layer's one-hot width).
         max_table_entries: most entries over all dependency tables and the state map together;
             level i's table has n_letters * C_0 * ... * C_{i-1} entries (the layer's route table).
+        max_images: most images ``X·w`` the decomposition enumerates before giving up (a cascade
+            from more is far beyond the table limit anyway; this keeps the refusal fast).
     """
 
     max_levels: int = 16
     max_width: int = 64
     max_table_entries: int = 1 << 20
+    max_images: int = 1 << 15
 
     def check(self, widths: Sequence[int], n_letters: int) -> None:
         """Raise LimitError naming the first exceeded limit."""

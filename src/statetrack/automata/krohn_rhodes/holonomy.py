@@ -41,7 +41,7 @@ import numpy as np
 
 from statetrack.automata.dfa import DFA
 from statetrack.automata.krohn_rhodes.cascade import Action, Cascade, CascadeLimits, table_entries
-from statetrack.automata.krohn_rhodes.skeleton import Skeleton, bits, build_skeleton, show
+from statetrack.automata.krohn_rhodes.skeleton import DEFAULT_MAX_IMAGES, Skeleton, bits, build_skeleton, show
 
 NAME = "holonomy (Eilenberg 1976; Egri-Nagy & Nehaniv, arXiv:1508.06345)"
 
@@ -174,7 +174,7 @@ class Holonomy:
             for r in self.level_reps(i):
                 c, k = sk.cls[r], len(sk.tiles[r])
                 gens = set()
-                for a in (x for x in range(sk.n_orbit) if sk.cls[x] == c):
+                for a in np.flatnonzero(sk.cls[:sk.n_orbit] == c).tolist():
                     for letter in range(sk.n_letters):
                         b = sk.act(a, letter)
                         if sk.cls[b] == c:
@@ -226,6 +226,8 @@ class Holonomy:
                 pair_of = nxt[pair_of].reshape(-1)
                 pairs = new_pairs
             if state_map is None:
+                if any(p >= 0 and sk.sets[p] & (sk.sets[p] - 1) for p, _ in pairs):
+                    raise RuntimeError("holonomy invariant broken: a tile chain does not end in a singleton")
                 final = np.array([self.states[bits(sk.sets[p])[0]] if p >= 0 else -1 for p, _ in pairs],
                                  dtype=np.int64)
                 state_map = final[pair_of].reshape(widths)
@@ -237,9 +239,9 @@ class Holonomy:
                        name=NAME, info=self.summary())
 
 
-def holonomy(dfa: DFA) -> Holonomy:
+def holonomy(dfa: DFA, max_images: int = DEFAULT_MAX_IMAGES) -> Holonomy:
     """The holonomy decomposition of a DFA (completed first; only states reachable from the start
-    take part)."""
+    take part). LimitError above 64 reachable states or ``max_images`` images."""
     dfa = dfa.complete()
     order, seen = [dfa.start], {dfa.start: 0}
     for q in order:
@@ -250,7 +252,7 @@ def holonomy(dfa: DFA) -> Holonomy:
     remap = np.full(dfa.n_states, -1, dtype=np.int64)
     remap[order] = np.arange(len(order))
     table = remap[dfa.table[order]]
-    sk = build_skeleton(table)
+    sk = build_skeleton(table, max_images)
     if sk.n_levels == 0:
         widths: tuple[int, ...] = (1,)
     else:
