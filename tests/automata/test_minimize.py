@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from statetrack.automata.dfa import DFA
 from statetrack.automata.minimize import (equivalent, find_difference, is_minimal, minimize,
-                                          minimize_reference, moore_classes, same_alphabet)
+                                          minimize_reference, nerode_classes, same_alphabet)
 from statetrack.errors import AlphabetError
 from tests.strategies import accepts_all, random_dfas
 
@@ -101,12 +101,41 @@ def test_minimality_check_catches_a_redundant_state():
     assert not is_minimal(DFA(alphabet="a", table=[[-1]], start=0, accepting={0}))  # partial
 
 
-def test_moore_classes_on_a_chain():
-    n = 300  # a^k for k < n-1 are all different: n-1 rounds of refinement
-    table = np.minimum(np.arange(n) + 1, n - 1).reshape(n, 1)
+def _same_partition(a, b) -> bool:
+    return len(set(zip(a.tolist(), b.tolist()))) == len(set(a.tolist())) == len(set(b.tolist()))
+
+
+@pytest.mark.parametrize("moore_rounds", [pytest.param(0, id="hopcroft-only"), pytest.param(1, id="moore-then-hopcroft"),
+                                          pytest.param(10**6, id="moore-only")])
+@given(random_dfas(max_states=12, max_symbols=4))
+@settings(max_examples=60, deadline=None)
+def test_every_refinement_path_finds_the_nerode_classes(moore_rounds, dfa):
+    d = dfa.reachable()
+    ref = minimize_reference(d)
+    cls = nerode_classes(d.table, d.accepting_mask, moore_rounds=moore_rounds)
+    assert len(set(cls.tolist())) == ref.n_states
+    assert _same_partition(cls, nerode_classes(d.table, d.accepting_mask, moore_rounds=0))
+
+
+@pytest.mark.parametrize("n, moore_rounds", [pytest.param(300, 10**6, id="moore-300-rounds"),
+                                             pytest.param(20000, 32, id="hopcroft-takes-over")])
+def test_chain_needs_many_rounds(n, moore_rounds):
+    table = np.minimum(np.arange(n) + 1, n - 1).reshape(n, 1)  # a^k, k < n-1, are all different
     acc = np.zeros(n, dtype=bool)
     acc[n - 2] = True
-    assert len(set(moore_classes(table, acc).tolist())) == n
+    assert len(set(nerode_classes(table, acc, moore_rounds=moore_rounds).tolist())) == n
+
+
+def test_large_sparse_alphabet_path():
+    # over 8192 states Moore folds one symbol at a time; a product of two cycles is already minimal
+    n1, n2 = 97, 89
+    q = np.arange(n1 * n2)
+    table = np.stack([((q // n2 + 1) % n1) * n2 + q % n2, (q // n2) * n2 + (q % n2 + 1) % n2], axis=1)
+    acc = q == 0
+    assert len(set(nerode_classes(table, acc).tolist())) == n1 * n2
+    merged = np.stack([table[:, 0], table[:, 0]], axis=1)  # both letters turn the first cycle only:
+    # the states (i, 0) stay apart, all (i, j != 0) never accept again and merge into one class
+    assert len(set(nerode_classes(merged, acc).tolist())) == n1 + 1
 
 
 def test_alphabet_order_is_reconciled():

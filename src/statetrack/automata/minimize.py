@@ -1,9 +1,11 @@
 """DFA minimization and language equivalence.
 
-:func:`minimize` is Moore's partition refinement, vectorized: each round re-labels every state
-by (its class, the classes of its successors), one ``np.unique`` per symbol, until the number of
-classes stops growing. :func:`minimize_reference` is its slow, obviously-correct twin (pairwise
-table filling); tests require both to return identical DFAs.
+:func:`minimize` starts with Moore's partition refinement, vectorized: each round re-labels every
+state by (its class, the classes of its successors) with one ``np.unique``, until the number of
+classes stops growing. Moore can need n rounds (the chain ``a{n}``), so after
+:data:`MOORE_ROUNDS` rounds Hopcroft's O(m n log n) algorithm takes over from the current partition.
+:func:`minimize_reference` is the slow, obviously-correct twin (pairwise table filling); tests
+require all three to return identical DFAs.
 
 Both return the canonical minimal DFA: complete, every state reachable, states numbered in BFS
 order from the start (start = 0, successors visited in alphabet order). Two DFAs over the same
@@ -43,8 +45,15 @@ def _quotient(d: DFA, cls: np.ndarray) -> DFA:
     return q.reachable()
 
 
-def moore_classes(table: np.ndarray, accepting: np.ndarray) -> np.ndarray:
+#: Moore rounds before handing over to Hopcroft (Moore needs up to n rounds on chains like a{n}).
+MOORE_ROUNDS = 32
+
+
+def nerode_classes(table: np.ndarray, accepting: np.ndarray, *, moore_rounds: int = MOORE_ROUNDS) -> np.ndarray:
     """Myhill–Nerode classes of the states of a complete DFA.
+
+    Vectorized Moore refinement for up to ``moore_rounds`` rounds (a handful suffice for most
+    automata); if the partition is still changing, Hopcroft's algorithm finishes from there.
 
     Args:
         table: int array (n, m), every entry a state.
@@ -52,18 +61,67 @@ def moore_classes(table: np.ndarray, accepting: np.ndarray) -> np.ndarray:
     Returns:
         int64 array (n,): class ids 0..k-1; two states share a class iff no word tells them apart.
     """
-    _, cls = np.unique(accepting.astype(np.int64), return_inverse=True)
+    table = np.asarray(table, dtype=np.int64)
+    _, cls = np.unique(np.asarray(accepting, dtype=np.int64), return_inverse=True)
     cls = cls.reshape(-1)
-    k = int(cls.max()) + 1
-    while True:
-        ids = cls
-        for c in range(table.shape[1]):  # refine by (own label so far, class of the c-successor)
-            _, ids = np.unique(ids * k + cls[table[:, c]], return_inverse=True)
-            ids = ids.reshape(-1)
-        new_k = int(ids.max()) + 1
-        if new_k == k:
+    for _ in range(moore_rounds):
+        new = _moore_round(table, cls)
+        if new.max() == cls.max():
             return cls
-        cls, k = ids, new_k
+        cls = new
+    return hopcroft_classes(table, cls)
+
+
+def _moore_round(table: np.ndarray, cls: np.ndarray) -> np.ndarray:
+    """One refinement: states keep a class iff they agree on (class, class of each successor)."""
+    n, m = table.shape
+    if n <= 8192:  # one np.unique over whole signature rows (bytes) is fastest while n is small
+        sig = np.empty((n, m + 1), dtype=np.int64)
+        sig[:, 0] = cls
+        sig[:, 1:] = cls[table]
+        _, ids = np.unique(sig.view(np.dtype((np.void, 8 * (m + 1)))).ravel(), return_inverse=True)
+        return ids.reshape(-1)
+    k = int(cls.max()) + 1
+    ids = cls
+    for c in range(m):  # fold the signature one symbol at a time, staying in int64
+        _, ids = np.unique(ids * k + cls[table[:, c]], return_inverse=True)
+        ids = ids.reshape(-1)
+    return ids
+
+
+def hopcroft_classes(table: np.ndarray, initial: np.ndarray) -> np.ndarray:
+    """Hopcroft's partition refinement, O(m n log n), from a partition ``initial`` (n,) that
+    separates accepting from rejecting states; every initial block starts as a splitter."""
+    n, m = table.shape
+    preds = []  # per symbol, the states p with table[p, c] == q are order[starts[q]:starts[q + 1]]
+    for c in range(m):
+        col = table[:, c]
+        order = np.argsort(col, kind="stable")
+        preds.append((order.tolist(), np.searchsorted(col[order], np.arange(n + 1)).tolist()))
+    block_of = np.asarray(initial, dtype=np.int64).tolist()
+    blocks: list[set[int]] = [set() for _ in range(max(block_of) + 1)]
+    for q, b in enumerate(block_of):
+        blocks[b].add(q)
+    work = set(range(len(blocks)))
+    while work:
+        splitter = list(blocks[work.pop()])
+        for order, starts in preds:
+            hit: dict[int, list[int]] = {}  # block -> its states with a c-move into the splitter
+            for q in splitter:
+                for p in order[starts[q]:starts[q + 1]]:
+                    hit.setdefault(block_of[p], []).append(p)
+            for b, members in hit.items():
+                if len(members) == len(blocks[b]):
+                    continue
+                moved = set(members)
+                blocks[b] -= moved
+                new = len(blocks)
+                blocks.append(moved)
+                for p in moved:
+                    block_of[p] = new
+                # Hopcroft's trick: if b is not waiting, splitting by one half implies the other
+                work.add(new if b in work or len(moved) <= len(blocks[b]) else b)
+    return np.array(block_of, dtype=np.int64)
 
 
 def minimize(dfa: DFA) -> DFA:
@@ -72,7 +130,7 @@ def minimize(dfa: DFA) -> DFA:
     Labels, if any, survive: a merged state's label joins its members' labels with ``|``.
     """
     d = dfa.complete().reachable()
-    return _quotient(d, moore_classes(d.table, d.accepting_mask))
+    return _quotient(d, nerode_classes(d.table, d.accepting_mask))
 
 
 def minimize_reference(dfa: DFA) -> DFA:

@@ -60,7 +60,7 @@ METACHARACTERS = frozenset("|*+?()[]{}.\\")
 #: Determinization may visit at most this many times ``max_states`` subsets before giving up.
 SUBSET_FACTOR = 16
 #: The NFA (counted from the tree before it is built) may have at most this many times ``max_states``.
-NFA_FACTOR = 64
+NFA_FACTOR = 16
 
 _PRIVATE_BLOCKS = ((0xE000, 0xF8FF), (0xF0000, 0xFFFFD), (0x100000, 0x10FFFD))
 
