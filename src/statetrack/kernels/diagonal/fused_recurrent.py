@@ -1,0 +1,215 @@
+"""Diagonal recurrence one step at a time in Triton: ``S_t = diag(a_t) S_{t-1} + k_t v_t^T``.
+
+Each program owns one (batch, head, V-block) slab S [K, BV] of the state in registers. The decay
+multiplies directly, in float32, so a in [-1, 1] needs no sign bookkeeping and a = 0 is exact.
+
+Backward. The gradient of a_t is ``da_t = rowsum(dS_t * S_{t-1})`` and needs the state *before* step
+t, which cannot be recovered from S_t by dividing by a_t (a_t may be 0). The forward pass therefore
+keeps a float32 checkpoint of the state every ``L`` steps; the backward pass walks the checkpoints in
+reverse, replays the L steps after each one (writing the states to a per-program scratch buffer,
+which stays in L2, and producing dq on the way), then walks those L steps backwards:
+
+    dS += scale q_t dO_t^T;  dk_t = dS v_t;  dv_t = dS^T k_t;  da_t = rowsum(dS * S_{t-1});  dS *= a_t
+"""
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from statetrack.kernels._common import resolve_scale
+
+L_CKPT = 32  # steps between checkpoints
+
+
+@triton.jit
+def _diag_recurrent_fwd_kernel(
+    q, k, v, a, o, ckpt, h0, ht, T, NC, scale, H,
+    K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr, L: tl.constexpr,
+    USE_H0: tl.constexpr, STORE_HT: tl.constexpr, SAVE: tl.constexpr,
+):
+    i_v, i_bh = tl.program_id(0), tl.program_id(1)
+    i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
+    ok = tl.arange(0, BK)
+    ov = i_v * BV + tl.arange(0, BV)
+    mk, mv = ok < K, ov < V
+    m_kv = mk[:, None] & mv[None, :]
+    sb = (i_b * H + i_h) * K * V
+    S = tl.zeros([BK, BV], dtype=tl.float32)
+    if USE_H0:
+        S += tl.load(h0 + sb + ok[:, None] * V + ov[None, :], mask=m_kv, other=0.0).to(tl.float32)
+    pk = k + (i_b * T * H + i_h) * K + ok
+    pa = a + (i_b * T * H + i_h) * K + ok
+    pq = q + (i_b * T * H + i_h) * K + ok
+    pv = v + (i_b * T * H + i_h) * V + ov
+    po = o + (i_b * T * H + i_h) * V + ov
+    for t in range(T):
+        if SAVE:
+            cb = ((i_b * NC + t // L) * H + i_h) * K * V
+            tl.store(ckpt + cb + ok[:, None] * V + ov[None, :], S, mask=m_kv & (t % L == 0))
+        at = tl.load(pa + t * H * K, mask=mk, other=0.0).to(tl.float32)
+        kt = tl.load(pk + t * H * K, mask=mk, other=0.0).to(tl.float32)
+        vt = tl.load(pv + t * H * V, mask=mv, other=0.0).to(tl.float32)
+        qt = tl.load(pq + t * H * K, mask=mk, other=0.0).to(tl.float32)
+        S = at[:, None] * S + kt[:, None] * vt[None, :]
+        tl.store(po + t * H * V, (tl.sum(S * qt[:, None], 0) * scale).to(o.dtype.element_ty), mask=mv)
+    if STORE_HT:
+        tl.store(ht + sb + ok[:, None] * V + ov[None, :], S, mask=m_kv)
+
+
+@triton.jit
+def _diag_recurrent_bwd_kernel(
+    q, k, v, a, ckpt, scratch, do, dht, dq, dk, dv, da, dh0, T, NC, scale, H, B,
+    K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr, L: tl.constexpr,
+    USE_DHT: tl.constexpr, USE_DH0: tl.constexpr,
+):
+    i_v, i_bh = tl.program_id(0), tl.program_id(1)
+    NV = tl.num_programs(0)
+    i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
+    ok = tl.arange(0, BK)
+    ov = i_v * BV + tl.arange(0, BV)
+    mk, mv = ok < K, ov < V
+    m_kv = mk[:, None] & mv[None, :]
+    tile = ok[:, None] * BV + tl.arange(0, BV)[None, :]
+    sb = (i_b * H + i_h) * K * V
+    pscr = scratch + (i_bh * NV + i_v).to(tl.int64) * L * BK * BV
+    dS = tl.zeros([BK, BV], dtype=tl.float32)
+    if USE_DHT:
+        dS += tl.load(dht + sb + ok[:, None] * V + ov[None, :], mask=m_kv, other=0.0).to(tl.float32)
+    pk = k + (i_b * T * H + i_h) * K + ok
+    pa = a + (i_b * T * H + i_h) * K + ok
+    pq = q + (i_b * T * H + i_h) * K + ok
+    pv = v + (i_b * T * H + i_h) * V + ov
+    pdo = do + (i_b * T * H + i_h) * V + ov
+    pdv = dv + (i_b * T * H + i_h) * V + ov
+    # float32 partials over V-blocks: [NV, B, T, H, K]
+    part = ((i_v * B + i_b) * T * H + i_h) * K + ok
+    for cc in range(NC):
+        c = NC - 1 - cc
+        cb = ((i_b * NC + c) * H + i_h) * K * V
+        S = tl.load(ckpt + cb + ok[:, None] * V + ov[None, :], mask=m_kv, other=0.0)
+        for i in range(L):                                  # replay: S_{t-1} to scratch, dq
+            t = c * L + i
+            live = t < T
+            tl.store(pscr + i * BK * BV + tile, S)
+            at = tl.load(pa + t * H * K, mask=mk & live, other=1.0).to(tl.float32)
+            kt = tl.load(pk + t * H * K, mask=mk & live, other=0.0).to(tl.float32)
+            vt = tl.load(pv + t * H * V, mask=mv & live, other=0.0).to(tl.float32)
+            dot = tl.load(pdo + t * H * V, mask=mv & live, other=0.0).to(tl.float32)
+            S = at[:, None] * S + kt[:, None] * vt[None, :]
+            tl.store(dq + part + t * H * K, tl.sum(S * dot[None, :], 1) * scale, mask=mk & live)
+        tl.debug_barrier()
+        for ii in range(L):                                 # walk back through the same steps
+            i = L - 1 - ii
+            t = c * L + i
+            live = t < T
+            at = tl.load(pa + t * H * K, mask=mk & live, other=1.0).to(tl.float32)
+            kt = tl.load(pk + t * H * K, mask=mk & live, other=0.0).to(tl.float32)
+            qt = tl.load(pq + t * H * K, mask=mk & live, other=0.0).to(tl.float32)
+            vt = tl.load(pv + t * H * V, mask=mv & live, other=0.0).to(tl.float32)
+            dot = tl.load(pdo + t * H * V, mask=mv & live, other=0.0).to(tl.float32)
+            dS += scale * qt[:, None] * dot[None, :]
+            S_prev = tl.load(pscr + i * BK * BV + tile)
+            tl.store(dk + part + t * H * K, tl.sum(dS * vt[None, :], 1), mask=mk & live)
+            tl.store(da + part + t * H * K, tl.sum(dS * S_prev, 1), mask=mk & live)
+            tl.store(pdv + t * H * V, tl.sum(dS * kt[:, None], 0).to(dv.dtype.element_ty), mask=mv & live)
+            dS = at[:, None] * dS
+        tl.debug_barrier()
+    if USE_DH0:
+        tl.store(dh0 + sb + ok[:, None] * V + ov[None, :], dS, mask=m_kv)
+
+
+def _blocks(K: int, V: int) -> tuple[int, int]:
+    bk = max(16, triton.next_power_of_2(K))
+    bv = max(16, min(triton.next_power_of_2(V), max(16, 4096 // bk)))
+    return bk, bv
+
+
+def diag_recurrent_fwd(q, k, v, a, scale, h0, save):
+    B, T, H, K = q.shape
+    V = v.shape[-1]
+    BK, BV = _blocks(K, V)
+    NC = triton.cdiv(T, L_CKPT)
+    o = torch.empty_like(v)
+    ckpt = torch.empty(B, NC, H, K, V, device=q.device, dtype=torch.float32) if save else None
+    ht = torch.empty(B, H, K, V, device=q.device, dtype=torch.float32)
+    _diag_recurrent_fwd_kernel[(triton.cdiv(V, BV), B * H)](
+        q, k, v, a, o, ckpt, h0, ht, T, NC, scale, H, K=K, V=V, BK=BK, BV=BV, L=L_CKPT,
+        USE_H0=h0 is not None, STORE_HT=True, SAVE=save, num_warps=4,
+    )
+    return o, ht, ckpt
+
+
+def diag_recurrent_bwd(q, k, v, a, scale, h0, ckpt, do, dht):
+    B, T, H, K = q.shape
+    V = v.shape[-1]
+    BK, BV = _blocks(K, V)
+    NV, NC = triton.cdiv(V, BV), triton.cdiv(T, L_CKPT)
+    scratch = torch.empty(B * H * NV, L_CKPT, BK, BV, device=q.device, dtype=torch.float32)
+    dq = torch.empty(NV, B, T, H, K, device=q.device, dtype=torch.float32)
+    dk = torch.empty(NV, B, T, H, K, device=q.device, dtype=torch.float32)
+    da = torch.empty(NV, B, T, H, K, device=q.device, dtype=torch.float32)
+    dv = torch.empty_like(v)
+    dh0 = torch.empty(B, H, K, V, device=q.device, dtype=torch.float32) if h0 is not None else None
+    _diag_recurrent_bwd_kernel[(NV, B * H)](
+        q, k, v, a, ckpt, scratch, do, dht, dq, dk, dv, da, dh0, T, NC, scale, H, B,
+        K=K, V=V, BK=BK, BV=BV, L=L_CKPT, USE_DHT=dht is not None, USE_DH0=h0 is not None, num_warps=4,
+    )
+    return dq.sum(0), dk.sum(0), dv, da.sum(0), dh0
+
+
+class FusedRecurrentDiagonalFunction(torch.autograd.Function):
+
+    @staticmethod
+    def forward(ctx, q, k, v, a, scale, initial_state, output_final_state):
+        h0 = None if initial_state is None else initial_state.detach().to(torch.float32).contiguous()
+        save = any(ctx.needs_input_grad[i] for i in (0, 1, 2, 3, 5))
+        o, ht, ckpt = diag_recurrent_fwd(q, k, v, a, scale, h0, save)
+        if save:
+            ctx.save_for_backward(q, k, v, a, h0, ckpt)
+        ctx.scale = scale
+        ctx.h0_dtype = None if initial_state is None else initial_state.dtype
+        return o, (ht if output_final_state else None)
+
+    @staticmethod
+    def backward(ctx, do, dht):
+        q, k, v, a, h0, ckpt = ctx.saved_tensors
+        dq, dk, dv, da, dh0 = diag_recurrent_bwd(q, k, v, a, ctx.scale, h0, ckpt, do.contiguous(),
+                                                 None if dht is None else dht.contiguous())
+        if dh0 is not None:
+            dh0 = dh0.to(ctx.h0_dtype)
+        return dq.to(q.dtype), dk.to(k.dtype), dv, da.to(a.dtype), None, dh0, None
+
+
+def fused_recurrent_diagonal(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    a: torch.Tensor,
+    scale: float | None = None,
+    initial_state: torch.Tensor | None = None,
+    output_final_state: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Diagonal recurrence one step at a time: ``S_t = diag(a_t) S_{t-1} + k_t v_t^T``, a in [-1, 1].
+
+    Args:
+        q, k, a: ``[B, T, H, K]``; v: ``[B, T, H, V]``; float32, bfloat16 or float16 (q, k, v
+            alike) on a CUDA device (or on the CPU under ``TRITON_INTERPRET=1``).
+        scale: output scale, ``None`` for ``K ** -0.5``.
+        initial_state: ``[B, H, K, V]`` (float32) or None.
+        output_final_state: also return ``S_T`` ``[B, H, K, V]`` float32.
+
+    Returns:
+        ``(o [B, T, H, V] in the input dtype, S_T or None)``, differentiable in q, k, v, a and the
+        initial state.
+
+    Example:
+        >>> q = torch.randn(2, 512, 4, 16, device="cuda")
+        >>> a = 2 * torch.rand(2, 512, 4, 16, device="cuda") - 1
+        >>> o, S = fused_recurrent_diagonal(q, torch.randn_like(q), torch.randn_like(q), a,
+        ...                                 output_final_state=True)
+    """
+    q, k, v, a = (x.contiguous() for x in (q, k, v, a))
+    o, ht = FusedRecurrentDiagonalFunction.apply(q, k, v, a, resolve_scale(scale, q.shape[-1]),
+                                                 initial_state, output_final_state)
+    return o, (ht if output_final_state else None)
