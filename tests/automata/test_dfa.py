@@ -147,6 +147,10 @@ GOOD = {"alphabet": ["a", "b"], "start": 0, "accepting": [1], "transitions": [[1
     pytest.param({**GOOD, "states": 3}, "'states' says 3", id="states-count"),
     pytest.param({**GOOD, "start": "0"}, "'start' must be a state number", id="start-type"),
     pytest.param({**GOOD, "accepting": 1}, "'accepting' must be a list", id="accepting-type"),
+    pytest.param({**GOOD, "accepting": ["x"]}, "'accepting' holds 'x'", id="accepting-entry-string"),
+    pytest.param({**GOOD, "accepting": [None]}, "'accepting' holds None", id="accepting-entry-null"),
+    pytest.param({**GOOD, "accepting": [1.5]}, "'accepting' holds 1.5", id="accepting-entry-float"),
+    pytest.param({**GOOD, "labels": 5}, "'labels' must be a list", id="labels-type"),
     pytest.param({**GOOD, "transitions": [[1, 0], [2, 0]]}, "goes to 2", id="target-range"),
 ])
 def test_from_json_errors(doc, fragment):

@@ -256,6 +256,11 @@ class DFA:
             raise DFAError(f"'start' must be a state number, got {data['start']!r}")
         if not isinstance(data["accepting"], list):
             raise DFAError("'accepting' must be a list of state numbers")
+        for q in data["accepting"]:
+            if not isinstance(q, int) or isinstance(q, bool):
+                raise DFAError(f"'accepting' holds {q!r}; entries must be state numbers")
+        if "labels" in data and data["labels"] is not None and not isinstance(data["labels"], list):
+            raise DFAError("'labels' must be a list of state names")
         table = [[-1 if x is None else x for x in row] for row in rows]
         return cls(alphabet=tuple(alphabet), table=np.array(table, dtype=np.int64).reshape(len(rows), len(alphabet)),
                    start=data["start"], accepting=frozenset(data["accepting"]), labels=data.get("labels"))
