@@ -1,0 +1,190 @@
+"""The GPU evidence protocol of issue 7: does the eigenvalue range decide what LRNNs learn?
+
+Runs, each with 3 seeds (P1 Table 3 and the word-problem findings of P1/P2, shortened):
+
+    parity              DeltaNet and diagonal, [0,1] vs [-1,1]   train 3-40, test 40-256
+    modular_arithmetic  DeltaNet (3 layers), [0,1] vs [-1,1]     m = 5, no brackets
+    S5_swaps            1-layer DeltaNet, [0,1] vs [-1,1]        tokens = transpositions only
+    S3, S5              1-layer DeltaProduct n_h in {1,2,4}, [-1,1]
+
+Jobs run in parallel worker processes sharing one GPU (the models are small: one process alone
+leaves the GPU mostly idle). Each finished job is appended to ``OUT/train_protocol.json``
+(atomically), which also evaluates the bars:
+
+* parity, DeltaNet and diagonal: [-1,1] test scaled accuracy >= 0.95 in >= 2 of 3 seeds,
+  [0,1] <= 0.1 in all seeds.
+
+    PYTHONPATH=src python3 benchmarks/train_protocol.py --out $OUT            # GPU, ~10 minutes
+    PYTHONPATH=src python3 benchmarks/train_protocol.py --quick --out /tmp/p  # CPU smoke test, tiny sizes
+
+Kernel backend per model: ``chunk`` where statetrack.kernels has it, else ``fused_recurrent``, else
+``naive``; each run's results record the backend it used.
+"""
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import importlib
+import json
+import multiprocessing as mp
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+try:
+    import statetrack  # noqa: F401
+except ImportError:   # run from a checkout without PYTHONPATH=src
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+SEEDS = (0, 1, 2)
+
+
+def best_backend(op: str, device: str) -> str:
+    if device == "cpu":
+        return "naive"
+    for backend in ("chunk", "fused_recurrent"):
+        try:
+            importlib.import_module(f"statetrack.kernels.{op}.{backend}")
+            return backend
+        except ImportError:
+            continue
+    return "naive"
+
+
+def jobs(quick: bool, device: str) -> list[tuple[str, dict]]:
+    """(name, TrainConfig dict) for every run, most important first."""
+    ops = {"deltanet": "delta_rule", "deltaproduct": "delta_product", "diagonal": "diagonal"}
+
+    def cfg(task, kind, rng, seed, *, layers=2, n_h=1, steps, lr, train=(3, 40), test=(40, 256), d=64, heads=4,
+            batch=256, task_options=None):
+        if quick:    # CPU smoke test: same structure, tiny sizes
+            steps, d, heads, batch = 20, 8, 2, 8
+            test = (train[1], train[1] + 8)
+        return {
+            "task": task, "task_options": task_options or {}, "seed": seed, "steps": steps, "batch_size": batch,
+            "lr": lr, "weight_decay": 0.0, "warmup_steps": min(100, steps // 10), "train_min_len": train[0],
+            "train_max_len": train[1], "test_min_len": test[0], "test_max_len": test[1],
+            "eval_samples": 64 if quick else 512, "log_every": 10 if quick else 50, "device": device,
+            "threads": 1 if device == "cpu" else 0,
+            "model": {"kind": kind, "eig_range": rng, "n_layers": layers, "n_h": n_h, "d_model": d,
+                      "n_heads": heads, "mlp_ratio": 2, "backend": best_backend(ops[kind], device)},
+        }
+
+    out = []
+    for kind in ("deltanet", "diagonal"):
+        for rng in ("-1,1", "0,1"):
+            for s in SEEDS:
+                out.append((f"parity/{kind}/{rng}/s{s}", cfg("parity", kind, rng, s, steps=1500, lr=3e-3)))
+    for rng in ("-1,1", "0,1"):
+        for s in SEEDS:
+            out.append((f"S5_swaps/deltanet/{rng}/s{s}",
+                        cfg("S5_swaps", "deltanet", rng, s, layers=1, steps=3000, lr=1e-3, train=(3, 32),
+                            test=(32, 128), d=128)))
+    for rng in ("-1,1", "0,1"):
+        for s in SEEDS:
+            out.append((f"modular_arithmetic/deltanet/{rng}/s{s}",
+                        cfg("modular_arithmetic", "deltanet", rng, s, layers=3, steps=3000, lr=1e-3, d=128)))
+    for g in ("S3", "S5"):
+        for n_h in (1, 2, 4):
+            for s in SEEDS:
+                out.append((f"{g}/deltaproduct_nh{n_h}/-1,1/s{s}",
+                            cfg(g, "deltaproduct", "-1,1", s, layers=1, n_h=n_h, steps=3000, lr=1e-3,
+                                train=(3, 32), test=(32, 128), d=128)))
+    return out
+
+
+def run_job(name: str, cfg_dict: dict, scratch: str) -> dict:
+    """One training run in a worker process; returns its results (or the error)."""
+    import torch
+
+    from statetrack.train import TrainConfig, train
+
+    if cfg_dict["device"] == "cpu":
+        torch.set_num_threads(1)
+    t = time.time()
+    try:
+        cfg = TrainConfig.from_dict(cfg_dict)
+        results = train(cfg, Path(scratch) / name.replace("/", "_"), resume=False, progress=False)
+        return {"name": name, "ok": True, "results": results, "seconds": time.time() - t}
+    except Exception as e:   # a diverged or broken run is recorded, the protocol goes on
+        return {"name": name, "ok": False, "error": f"{type(e).__name__}: {e}",
+                "trace": traceback.format_exc()[-2000:], "seconds": time.time() - t}
+
+
+def headline(entry: dict) -> dict:
+    r = entry["results"]
+    return {"test_scaled_accuracy": r["eval"]["test_range"]["scaled_accuracy"],
+            "test_accuracy": r["eval"]["test_range"]["accuracy"],
+            "test_sequence_accuracy": r["eval"]["test_range"]["sequence_accuracy"],
+            "train_scaled_accuracy": r["eval"]["train_range"]["scaled_accuracy"],
+            "final_loss": r["final_loss"], "backend": r["backend"], "train_time_s": r["train_time_s"]}
+
+
+def bars(done: dict) -> dict:
+    """The issue's parity bars, evaluated on what has finished."""
+    out = {}
+    for kind in ("deltanet", "diagonal"):
+        neg = [done.get(f"parity/{kind}/-1,1/s{s}") for s in SEEDS]
+        pos = [done.get(f"parity/{kind}/0,1/s{s}") for s in SEEDS]
+        neg_acc = [None if e is None or not e["ok"] else headline(e)["test_scaled_accuracy"] for e in neg]
+        pos_acc = [None if e is None or not e["ok"] else headline(e)["test_scaled_accuracy"] for e in pos]
+        complete = all(a is not None for a in neg_acc + pos_acc)
+        out[f"parity_{kind}"] = {
+            "neg_range_scaled_acc": neg_acc, "pos_range_scaled_acc": pos_acc,
+            "bar": "[-1,1] >= 0.95 in >= 2 of 3 seeds; [0,1] <= 0.1 in all",
+            "passed": complete and sum(a >= 0.95 for a in neg_acc) >= 2 and all(a <= 0.1 for a in pos_acc),
+            "complete": complete}
+    return out
+
+
+def write(out_file: Path, meta: dict, done: dict) -> None:
+    from statetrack.train.results import write_results
+
+    summary = {name: headline(e) if e["ok"] else {"error": e["error"]} for name, e in sorted(done.items())}
+    write_results(out_file, {**meta, "bars": bars(done), "summary": summary,
+                             "runs": {name: e for name, e in sorted(done.items())}})
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=os.environ.get("OUT", "out"), help="folder for train_protocol.json")
+    ap.add_argument("--scratch", default="/tmp/statetrack_protocol", help="run directories (checkpoints)")
+    ap.add_argument("--workers", type=int, default=0, help="parallel processes (default: 8 on a GPU, 2 on CPU)")
+    ap.add_argument("--quick", action="store_true", help="tiny sizes: a CPU smoke test of the whole script")
+    ap.add_argument("--only", default="", help="comma-separated name prefixes to run (e.g. parity)")
+    ap.add_argument("--name", default="train_protocol.json")
+    args = ap.parse_args(argv)
+    import torch
+
+    from statetrack.train.results import device_name, git_info, versions
+
+    device = "cuda" if torch.cuda.is_available() and not args.quick else "cpu"
+    todo = jobs(args.quick, device)
+    if args.only:
+        todo = [j for j in todo if any(j[0].startswith(p) for p in args.only.split(","))]
+    workers = args.workers or (8 if device == "cuda" else 2)
+    out_file = Path(args.out) / args.name
+    meta = {"schema": "statetrack.train.protocol/1", "device": device_name(torch.device(device)),
+            "versions": versions(), "git": git_info(Path(__file__).resolve().parent), "workers": workers,
+            "quick": args.quick, "jobs": [name for name, _ in todo]}
+    t0 = time.time()
+    done: dict[str, dict] = {}
+    ctx = mp.get_context("spawn")
+    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        futures = {pool.submit(run_job, name, c, args.scratch): name for name, c in todo}
+        for fut in cf.as_completed(futures):
+            entry = fut.result()
+            done[entry["name"]] = entry
+            status = f"{headline(entry)['test_scaled_accuracy']:.3f}" if entry["ok"] else entry["error"][:200]
+            print(f"[{time.time() - t0:6.1f}s] {len(done)}/{len(todo)} {entry['name']}: {status} "
+                  f"({entry['seconds']:.1f}s)", flush=True)
+            meta["wall_time_s"] = time.time() - t0
+            write(out_file, meta, done)
+    print(json.dumps(bars(done), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

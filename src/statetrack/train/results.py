@@ -1,0 +1,122 @@
+"""``results.json``: one file per training run, written atomically by rank 0. Reports render it as is.
+
+Schema ``statetrack.train.results/1`` (keys are stable; new keys may be added, none renamed).
+Lists indexed by length hold the value at length ``lengths[i]``; ``null`` means "no label there".
+
+```
+{
+  "schema": "statetrack.train.results/1",
+  "status": "completed",                    # a finished run (diverged runs write no results, exit 2)
+  "config": {...},                          # TrainConfig.to_dict(): task, task_options, model{...}, ...
+  "task": {"name", "options", "vocab_size", "n_classes", "chance", "n_states", "tokens", "classes"},
+  "model": {"kind", "eig_range", "n_layers", "d_model", "n_heads", "head_dim", "n_h", "backend"},
+  "seed": int, "dtype": "float32" | "bfloat16", "backend": "naive" | "fused_recurrent" | "chunk",
+  "device": "cpu" | GPU name, "world_size": int,
+  "versions": {"statetrack", "torch", "triton" (or null), "numpy", "python"},
+  "git": {"commit": str | null, "dirty": bool | null},
+  "wall_time_s": float,                     # training + evaluation + analysis, summed over resumes
+  "train_time_s": float,                    # the optimizer steps alone
+  "steps": int, "final_loss": float,        # mean loss over the last log_every steps
+  "loss_curve": [[step, loss], ...],        # every log_every steps
+  "eval": {
+    "lengths": [1, ..., L],                 # every length up to eval_max_len
+    "accuracy": [...], "scaled_accuracy": [...], "sequence_accuracy": [...], "n": [...],
+    "chance": float,                        # 1 / n_classes
+    "train_range": {"min_len", "max_len", "accuracy", "scaled_accuracy", "sequence_accuracy", "lengths_scored"},
+    "test_range":  {same keys}              # the headline number: test_range.scaled_accuracy
+  },
+  "analysis": {                             # absent when config.analysis is false
+    "size": {"layers", "heads", "head_dim", "d_model", "n_h", "params"},
+    "eigenvalues": {
+      "kind": "householder_product" | "diagonal",
+      "sequences", "length", "positions_per_token", "tokens_sampled",
+      "layers": [{"layer": i, "heads": [{
+          "head": h,
+          "min_real", "max_real", "max_abs_imag", "frac_negative_real",   # over every position
+          "per_token": {"<token>": {"real": [...], "imag": [...]}}       # a sample: positions_per_token
+      }]}]                                                                #   positions x n_h (or K) values
+    },
+    "probes": {
+      "target": str, "n_states", "fit_length", "n_fit", "n_test", "chance", "lengths": [...],
+      "layers": [{"layer": i, "train_accuracy", "accuracy": [... per length], "test_range_accuracy"}]
+    },
+    "state_norms": {
+      "lengths": [...], "train_max_len", "sequences",
+      "layers": [{"layer": i, "mean": [...], "std": [...], "max": [...]}]   # ||S||_F per head
+    }
+  },
+  "checkpoint": "checkpoint.safetensors"    # relative to the run directory
+}
+```
+"""
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+from pathlib import Path
+
+from statetrack.constructions.weights import atomic_write_bytes
+
+SCHEMA = "statetrack.train.results/1"
+FILENAME = "results.json"
+
+
+def versions() -> dict:
+    import numpy
+    import torch
+
+    from statetrack import __version__
+
+    try:
+        import triton
+
+        triton_version = triton.__version__
+    except ImportError:  # pragma: no cover - triton is optional
+        triton_version = None
+    return {"statetrack": __version__, "torch": torch.__version__, "triton": triton_version,
+            "numpy": numpy.__version__, "python": platform.python_version()}
+
+
+def git_info(start: Path | None = None) -> dict:
+    """The commit of the statetrack checkout (None outside a git work tree)."""
+    here = start or Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
+                                timeout=10).stdout.strip() or None
+        dirty = None
+        if commit:
+            status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                                    capture_output=True, text=True, timeout=10).stdout
+            dirty = bool(status.strip())
+    except (OSError, subprocess.SubprocessError):
+        commit, dirty = None, None
+    return {"commit": commit, "dirty": dirty}
+
+
+def device_name(device) -> str:
+    import torch
+
+    if getattr(device, "type", str(device)) == "cuda":
+        return torch.cuda.get_device_name(device)
+    return "cpu"
+
+
+def write_results(path: Path, results: dict) -> None:
+    """Write results JSON atomically (NaN/inf are written as null)."""
+    data = json.dumps(_clean(results), indent=1, allow_nan=False)
+    atomic_write_bytes(Path(path), (data + "\n").encode())
+
+
+def read_results(path: Path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def _clean(x):
+    if isinstance(x, float):
+        return x if x == x and x not in (float("inf"), float("-inf")) else None
+    if isinstance(x, dict):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    return x
