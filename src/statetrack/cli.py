@@ -21,6 +21,7 @@ from statetrack.errors import StatetrackError
 
 #: Packages that add subcommands through ``register(subparsers)``.
 _EXTENSIONS = (
+    "statetrack.reports.cli",
 )
 
 DTYPE_CHOICES = ("float64", "float32", "bfloat16", "float16")
@@ -59,10 +60,23 @@ def load_source(args):
 
 
 def cmd_compile(args) -> int:
+    from statetrack.automata.dfa import DFA
     from statetrack.constructions import compile as compile_weights
+    from statetrack.constructions import default_construction
 
     obj, source = load_source(args)
-    weights = compile_weights(obj, args.construction, source=source)
+    options, limits = {}, None
+    if args.max_levels is not None or args.max_width is not None:
+        from dataclasses import replace
+
+        from statetrack.constructions.krohn_rhodes import DEFAULT_LIMITS
+
+        if (args.construction or default_construction(obj)) != "krohn-rhodes":
+            raise StatetrackError("--max-levels/--max-width apply to the krohn-rhodes construction only")
+        limits = replace(DEFAULT_LIMITS, **{k: v for k, v in (("max_levels", args.max_levels),
+                                                               ("max_width", args.max_width)) if v is not None})
+        options["limits"] = limits
+    weights = compile_weights(obj, args.construction, source=source, **options)
     weights.save(args.output)
     s = weights.summary()
     if "default_fallback" in weights.info:
@@ -72,7 +86,26 @@ def cmd_compile(args) -> int:
           f"{s['total_factors']} factors in all, at most {s['max_factors_per_symbol']} per letter (n_h)")
     print(format_table(["layer", "width", "symbols", "factors per symbol (min/mean/max)", "betas"],
                        [_layer_row(i, layer) for i, layer in enumerate(weights.layers)]))
+    if isinstance(obj, DFA):
+        print(format_size_report(obj, limits))
     return 0
+
+
+def format_size_report(dfa, limits=None) -> str:
+    """Krohn–Rhodes cascade against the one-layer direct construction, for the same DFA."""
+    from statetrack.constructions.krohn_rhodes import size_report
+
+    rep = size_report(dfa, limits)
+    rows = []
+    for name in ("krohn-rhodes", "direct"):
+        r = rep[name]
+        if "error" in r:
+            rows.append([name, "-", "-", "-", "-", f"over limits: {r['error']}"])
+        else:
+            rows.append([name, r["layers"], r["widths"], r["total_factors"], r["max_factors_per_step"],
+                         "symmetric GH only" if r["symmetric_only"] else "non-symmetric factors"])
+    return (f"size report ({rep['states']} states, {rep['letters']} letters):\n" +
+            format_table(["construction", "layers", "widths", "factors", "factors per letter step", "kind"], rows))
 
 
 def _layer_row(i, layer) -> list:
@@ -181,6 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--construction", choices=sorted(CONSTRUCTIONS), default=None,
                    help="default: group for groups, the package default for regexes/DFAs")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="safetensors file to write")
+    p.add_argument("--max-levels", type=int, default=None, metavar="N", help="krohn-rhodes: most cascade levels (16)")
+    p.add_argument("--max-width", type=int, default=None, metavar="N", help="krohn-rhodes: widest level (64)")
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("run", help="run compiled weights on words read from stdin, one per line")

@@ -169,3 +169,17 @@ def test_console_script_prints_no_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "statetrack.cli", "compile", "--regex", "a)", "--alphabet", "a",
                            "-o", str(tmp_path / "x")], capture_output=True, text=True)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_compile_prints_the_size_report_and_honours_level_limits(tmp_path, capsys):
+    path = tmp_path / "sr.safetensors"
+    code, out, _ = run_cli(capsys, "compile", "--regex", "(a|b)*a(a|b){3}", "--alphabet", "ab", "-o", path)
+    assert code == 0 and "krohn-rhodes  4" in out and "direct        1" in out
+    code, _, err = run_cli(capsys, "compile", "--regex", "(a|b)*a(a|b){3}", "--alphabet", "ab",
+                           "--construction", "krohn-rhodes", "--max-levels", 2, "-o", path)
+    assert code == 2 and "over the limit of 2" in err and len(err.strip().splitlines()) == 1
+    code, out, _ = run_cli(capsys, "compile", "--regex", "(a|b)*a(a|b){3}", "--alphabet", "ab", "--max-levels", 2,
+                           "-o", path)
+    assert code == 0 and "used direct" in out
+    code, _, err = run_cli(capsys, "compile", "--group", "S3", "--max-levels", 2, "-o", path)
+    assert code == 2 and "krohn-rhodes construction only" in err
