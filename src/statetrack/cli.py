@@ -166,7 +166,7 @@ def cmd_check(args) -> int:
 def format_check(weights, reports) -> str:
     s = weights.summary()
     head = (f"{s['construction']}: {s['layers']} layer(s), widths {s['widths']}, "
-            f"{s['max_factors_per_symbol']} factors per letter at most")
+            f"at most {s['max_factors_per_symbol']} factors per layer symbol")
     rows = []
     for r in reports:
         long = (f"{r.long_words} x {r.long_len:,}: " +

@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class Case:
@@ -26,9 +28,10 @@ CASES = (
     Case("parity (even number of 1s)", {"regex": "(0*10*1)*0*", "alphabet": "01"}, "group", 16),
     Case("counting mod 3 (#a = 0 mod 3)", {"regex": "(b*ab*ab*a)*b*", "alphabet": "ab"}, "group", 16),
     Case("counting mod 3, as a rotation", {"regex": "(b*ab*ab*a)*b*", "alphabet": "ab"}, "rotation", 16, exact=False),
-    Case("(a|b)*abb", {"regex": "(a|b)*abb", "alphabet": "ab"}, None, 16),
+    Case("(a|b)*abb, Krohn-Rhodes cascade (the default)", {"regex": "(a|b)*abb", "alphabet": "ab"}, None, 16),
     Case("(a|b)*abb, one non-symmetric layer", {"regex": "(a|b)*abb", "alphabet": "ab"}, "direct", 16),
     Case("S5 word problem", {"group": "S5"}, "group", 2),
+    Case("Z60 word problem as rotations: finite precision drifts", {"group": "Z60"}, "rotation", 2, exact=False),
 )
 
 
@@ -46,10 +49,12 @@ def _source(case: Case):
 
 
 def _factors_line(weights) -> str:
-    layer = weights.layers[0]
-    if weights.n_layers == 1 and layer.n_symbols <= 4:
-        per = ", ".join(f"{sym!r}: {n}" for sym, n in zip(weights.alphabet, layer.factors_per_symbol()))
-        return f"factors per letter: {per}"
+    if len(weights.alphabet) <= 4:
+        # factors applied when reading each letter, summed over layers (upper layers: the most any context needs)
+        per = [sum(int(np.max(np.array(layer.factors_per_symbol())[layer.route[c]])) for layer in weights.layers)
+               for c in range(len(weights.alphabet))]
+        shown = ", ".join(f"{sym!r}: {n}" for sym, n in zip(weights.alphabet, per))
+        return f"factors per letter{' (summed over layers, most in any context)' if weights.n_layers > 1 else ''}: {shown}"
     per = [n for lay in weights.layers for n in lay.factors_per_symbol()]
     return (f"factors per letter: min {min(per)}, mean {sum(per) / len(per):.2f}, max {max(per)} "
             f"over {len(weights.alphabet)} letters and {weights.n_layers} layer(s)")
