@@ -1,0 +1,245 @@
+"""Find, check and group results files: the only input of a report.
+
+    runs = load_runs(["runs/parity", "benchmarks/results"])     # every results.json at or below
+    tasks = group_runs(runs)                                      # one TaskGroup per task
+
+A path may be a ``results.json`` file, a run directory holding one, or any directory with run
+directories below it (a sweep's output, ``benchmarks/results``). Training results
+(``statetrack.train.results/1``) are *learned* runs; ``statetrack analyze`` writes *constructed*
+ones (``statetrack.constructed.results/1``). Runs are grouped by task (name and options, read
+from the JSON), learned runs within a task by model (kind, eigenvalue range, n_h) — seeds and any
+other differences are the spread — and constructed runs by construction.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from statetrack.reports.errors import ReportError
+
+TRAIN_SCHEMA = "statetrack.train.results/1"
+CONSTRUCTED_SCHEMA = "statetrack.constructed.results/1"
+SCHEMAS = (TRAIN_SCHEMA, CONSTRUCTED_SCHEMA)
+FILENAME = "results.json"
+
+#: keys every results file must hold (dotted), checked before anything is drawn
+REQUIRED = ("task.name", "task.options", "task.chance", "model.kind", "eval.lengths", "eval.accuracy",
+            "eval.test_range", "eval.train_range")
+
+MODEL_NAMES = {"deltanet": "DeltaNet", "deltaproduct": "DeltaProduct", "diagonal": "Mamba-like diagonal"}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One results file.
+
+    Attributes:
+        path: the results.json.
+        data: its parsed contents.
+        kind: "learned" or "constructed".
+    """
+
+    path: Path
+    data: dict
+    kind: str
+
+    @property
+    def task_key(self) -> str:
+        t = self.data["task"]
+        return t["name"] + json.dumps(t.get("options") or {}, sort_keys=True)
+
+    @property
+    def variant_key(self) -> tuple:
+        """Learned: (kind, eig_range, n_h); constructed: ("constructed", construction name)."""
+        m = self.data["model"]
+        if self.kind == "constructed":
+            return ("constructed", str(m.get("construction", "?")))
+        return (str(m["kind"]), str(m.get("eig_range", "?")), int(m.get("n_h") or 1))
+
+    @property
+    def seed(self):
+        return self.data.get("seed")
+
+
+@dataclass
+class Variant:
+    """The runs of one model (or one construction) on one task."""
+
+    key: tuple
+    runs: list[Run] = field(default_factory=list)
+
+    @property
+    def constructed(self) -> bool:
+        return self.key[0] == "constructed"
+
+    @property
+    def eig_range(self) -> str | None:
+        return None if self.constructed else self.key[1]
+
+    @property
+    def label(self) -> str:
+        """Display name: ``DeltaNet [-1,1]``, ``DeltaProduct n_h=2 [0,1]``, ``construction: rotation``."""
+        if self.constructed:
+            return f"construction: {self.key[1]}"
+        kind, rng, n_h = self.key
+        name = MODEL_NAMES.get(kind, kind)
+        if kind == "deltaproduct":
+            name += f" n_h={n_h}"
+        return f"{name} [{rng}]"
+
+    @property
+    def short(self) -> str:
+        if self.constructed:
+            return self.key[1]
+        return f"learned [{self.key[1]}]" if self.key[0] == "deltanet" else self.label
+
+
+@dataclass
+class TaskGroup:
+    """Every run on one task, learned variants first ([0,1] before [-1,1]), constructions last."""
+
+    key: str
+    task: dict
+    variants: list[Variant]
+
+    @property
+    def title(self) -> str:
+        return task_title(self.task)
+
+    @property
+    def slug(self) -> str:
+        import re
+
+        return re.sub(r"[^a-z0-9]+", "_", self.title.lower()).strip("_")
+
+    @property
+    def learned(self) -> list[Variant]:
+        return [v for v in self.variants if not v.constructed]
+
+    @property
+    def constructed(self) -> list[Variant]:
+        return [v for v in self.variants if v.constructed]
+
+
+def task_title(task: dict) -> str:
+    """A readable task name from a results file's ``task`` section."""
+    name, opts = task["name"], dict(task.get("options") or {})
+    if name == "parity":
+        return "Parity"
+    if name == "counting":
+        extra = " (input 1^t)" if opts.get("n_symbols") == 1 else ""
+        return f"Counting mod {opts.get('m', '?')}{extra}"
+    if name == "word_problem":
+        title = f"{opts.get('group', '?')} word problem"
+        if opts.get("variant", "full") != "full":
+            title += f", {opts['variant']} only"
+        if opts.get("tokens_per_element", 1) != 1:
+            title += f", {opts['tokens_per_element']} tokens per element"
+        return title
+    if name == "modular_arithmetic":
+        return f"Modular arithmetic mod {opts.get('m', '?')} (no brackets)"
+    if name == "cycle_navigation":
+        return f"Cycle navigation ({opts.get('n', 5)}-cycle)"
+    if name == "even_pairs":
+        return "Even pairs"
+    if name == "regex" and "regex" in opts:
+        return f"Regex {opts['regex']} over {opts.get('alphabet', '?')}"
+    rest = ", ".join(f"{k}={v}" for k, v in sorted(opts.items()) if k != "dfa")
+    return f"{name} ({rest})" if rest else name
+
+
+def _get(d: dict, dotted: str):
+    for part in dotted.split("."):
+        if not isinstance(d, dict) or part not in d:
+            raise KeyError(dotted)
+        d = d[part]
+    return d
+
+
+def read_run(path: Path) -> Run:
+    """Parse and check one results file; ReportError names the file and the problem."""
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ReportError(f"cannot read {path}: {e.strerror}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ReportError(f"{path} is not valid JSON ({e.msg}, line {e.lineno})") from None
+    if not isinstance(data, dict):
+        raise ReportError(f"{path} does not hold a JSON object")
+    schema = data.get("schema")
+    if schema not in SCHEMAS:
+        raise ReportError(f"{path} is not a statetrack results file (schema {schema!r}; expected one of "
+                          f"{', '.join(SCHEMAS)})")
+    for key in REQUIRED:
+        try:
+            _get(data, key)
+        except KeyError:
+            raise ReportError(f"{path} lacks the key {key!r} that schema {schema} requires") from None
+    n = len(data["eval"]["lengths"])
+    if len(data["eval"]["accuracy"]) != n:
+        raise ReportError(f"{path}: eval.accuracy has {len(data['eval']['accuracy'])} values for {n} lengths")
+    return Run(path=path, data=data, kind="constructed" if schema == CONSTRUCTED_SCHEMA else "learned")
+
+
+def find_results(paths) -> list[Path]:
+    """Every results file named by the paths (files as given, directories searched below)."""
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if not p.exists():
+            raise ReportError(f"{p}: no such file or directory")
+        if p.is_file():
+            found.append(p)
+        elif (p / FILENAME).is_file():
+            found.append(p / FILENAME)
+        else:
+            below = sorted(p.rglob(FILENAME))
+            if not below:
+                raise ReportError(f"{p}: no {FILENAME} in it or in any directory below it")
+            found.extend(below)
+    unique = list(dict.fromkeys(q.resolve() for q in found))
+    return unique
+
+
+def load_runs(paths) -> list[Run]:
+    """Read every results file named by ``paths`` (see :func:`find_results`)."""
+    if not paths:
+        raise ReportError("no run directories given")
+    return [read_run(p) for p in find_results(paths)]
+
+
+def _variant_order(v: Variant) -> tuple:
+    if v.constructed:
+        return (2, v.key[1])
+    kind, rng, n_h = v.key
+    return (1, ["deltanet", "deltaproduct", "diagonal"].index(kind) if kind in MODEL_NAMES else 9, kind, n_h,
+            {"0,1": 0, "-1,1": 1}.get(rng, 2), rng)
+
+
+def group_runs(runs: list[Run]) -> list[TaskGroup]:
+    """Group runs by task, then by variant; tasks in the order of :data:`TASK_ORDER`, then by title."""
+    tasks: dict[str, TaskGroup] = {}
+    for r in runs:
+        g = tasks.setdefault(r.task_key, TaskGroup(key=r.task_key, task=r.data["task"], variants=[]))
+        for v in g.variants:
+            if v.key == r.variant_key:
+                v.runs.append(r)
+                break
+        else:
+            g.variants.append(Variant(key=r.variant_key, runs=[r]))
+    for g in tasks.values():
+        g.variants.sort(key=_variant_order)
+        for v in g.variants:
+            v.runs.sort(key=lambda r: (r.seed if isinstance(r.seed, int) else 0, str(r.path)))
+    return sorted(tasks.values(), key=_task_order)
+
+
+#: where the paper's tasks come in a report
+TASK_ORDER = ("parity", "counting", "cycle_navigation", "modular_arithmetic", "even_pairs", "word_problem")
+
+
+def _task_order(g: TaskGroup) -> tuple:
+    name = g.task["name"]
+    return (TASK_ORDER.index(name) if name in TASK_ORDER else len(TASK_ORDER), g.title)
