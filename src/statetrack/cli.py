@@ -22,6 +22,7 @@ from statetrack.errors import StatetrackError
 #: Packages that add subcommands through ``register(subparsers)``.
 _EXTENSIONS = (
     "statetrack.reports.cli",
+    "statetrack.train.cli",
 )
 
 DTYPE_CHOICES = ("float64", "float32", "bfloat16", "float16")
