@@ -23,6 +23,7 @@ from statetrack.errors import StatetrackError
 _EXTENSIONS = (
     "statetrack.reports.cli",
     "statetrack.train.cli",
+    "statetrack.proofs_check.cli",
 )
 
 DTYPE_CHOICES = ("float64", "float32", "bfloat16", "float16")

@@ -1,0 +1,16 @@
+"""proofs_check: the paper's eigenvalue and finite-precision claims, checked numerically.
+
+One module per claim; every check returns a :class:`ClaimResult` (verdict ``holds``/``fails``
+with its evidence), never a warning, and takes its inputs as parameters so that tests can hand it
+a deliberately broken one. ``run_claims(quick)`` runs them all; ``statetrack claims`` prints them.
+
+    parity_needs_negative   P1 Thm 1 / Lemma 1 (float8 exhaustive, sampled per-step, reflection)
+    per_step_scope          where Thm 1 stops under per-step rounding (certified GH witness)
+    mod3_needs_complex      P1 Thm 2 (triangular stacks, rotation vs permutation counters)
+    gh_products             P1 Prop 1 (norm, factorization, real spectrum, k = 3 witness)
+    one_hot_limit           symmetric factors cannot merge one-hot states; non-symmetric can
+"""
+from statetrack.proofs_check.result import ClaimResult
+from statetrack.proofs_check.runner import run_claims
+
+__all__ = ["ClaimResult", "run_claims"]
