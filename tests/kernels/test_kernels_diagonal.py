@@ -14,9 +14,11 @@ DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 FP32, FP16, BF16 = torch.float32, torch.float16, torch.bfloat16
 
 CASES = [
-    pytest.param(FP32, 2, 63, 2, 20, 28, True, id="fp32-T63-K20-V28-h0"),
-    pytest.param(FP32, 1, 70, 1, 16, 16, False, id="fp32-T70-no-h0"),
-    pytest.param(FP16, 1, 40, 2, 16, 32, True, id="fp16-T40"),
+    # CPU-sized: the interpreter runs the [16, BK, BV] scans element by element, so keep one block
+    pytest.param(FP32, 1, 40, 1, 16, 16, True, id="fp32-T40-h0"),
+    pytest.param(FP32, 1, 35, 1, 12, 10, False, id="fp32-T35-K12-V10-no-h0"),
+    pytest.param(FP16, 1, 20, 1, 16, 16, True, id="fp16-T20"),
+    pytest.param(FP32, 2, 63, 2, 20, 28, True, id="fp32-T63-K20-V28-h0", marks=pytest.mark.gpu),
     pytest.param(BF16, 2, 300, 3, 64, 64, True, id="bf16-T300-K64", marks=pytest.mark.gpu),
     pytest.param(FP32, 2, 257, 2, 100, 60, True, id="fp32-K100-V60", marks=pytest.mark.gpu),
     pytest.param(BF16, 1, 129, 2, 128, 128, False, id="bf16-K128", marks=pytest.mark.gpu),
@@ -40,9 +42,9 @@ def test_diagonal_matches_fp64_loop(backend, dtype, B, T, H, K, V, h0):
 @pytest.mark.parametrize("backend", ["chunk", "fused_recurrent"])
 def test_sign_flips_are_exact(backend):
     """a = -1 on every step and no input: the state flips sign each step and returns exactly."""
-    B, T, H, K = 1, 50, 1, 16
+    B, T, H, K = 1, 34, 1, 16
     h0 = torch.randn(B, H, K, K, device=DEVICE)
     zeros = torch.zeros(B, T, H, K, device=DEVICE)
     _, S = diagonal(zeros, zeros, zeros, -torch.ones(B, T, H, K, device=DEVICE), initial_state=h0,
                     output_final_state=True, backend=backend)
-    assert torch.equal(S, h0)  # (-1)^50 = 1, exactly
+    assert torch.equal(S, h0)  # (-1)^34 = 1, exactly

@@ -7,7 +7,7 @@ initial state, and NaN-poisoned allocations. On CPU the Triton kernels run under
 import pytest
 import torch
 
-from statetrack.kernels import delta_product, delta_rule
+from statetrack.kernels import KernelArgumentError, delta_product, delta_rule
 from statetrack.kernels.testing import (NAMES, TOLERANCE, assert_close, make_inputs, outputs_and_grads,
                                         poison_empty)
 
@@ -36,7 +36,7 @@ DELTA_CASES = [
     pytest.param(BF16, 2, 129, 2, 64, 100, True, id="bf16-T129-V100", marks=pytest.mark.gpu),
     pytest.param(FP32, 2, 300, 3, 128, 128, True, id="fp32-T300-K128", marks=pytest.mark.gpu),
     pytest.param(FP32, 3, 200, 2, 100, 60, True, id="fp32-K100-V60", marks=pytest.mark.gpu),
-    pytest.param(FP16, 2, 255, 2, 256, 64, False, id="fp16-K256", marks=pytest.mark.gpu),
+    pytest.param(FP16, 2, 255, 2, 128, 256, False, id="fp16-K128-V256", marks=pytest.mark.gpu),
 ]
 
 
@@ -73,6 +73,12 @@ def test_reflections_keep_the_state_norm(backend):
     _, S = delta_rule(zeros, inputs["k"].float(), zeros, torch.full((B, T, H), 2.0, device=DEVICE),
                       initial_state=h0, output_final_state=True, backend=backend)
     torch.testing.assert_close(S.norm(), h0.norm(), rtol=1e-5, atol=0)
+
+
+def test_chunk_refuses_keys_wider_than_its_tile():
+    x = torch.zeros(1, 4, 1, 192, device=DEVICE)
+    with pytest.raises(KernelArgumentError, match="K <= 128"):
+        delta_rule(x, x, x, torch.zeros(1, 4, 1, device=DEVICE), backend="chunk")
 
 
 def test_no_grad_forward_skips_saving_and_matches():

@@ -91,27 +91,30 @@ def _fwd_bwd(torch, call, xs):
 
 
 def accuracy(torch, fla, log) -> dict:
-    """Relative error of o (and of every gradient, ours) against the float64 loop, beta <= 1 and <= 2."""
+    """Relative error against the float64 loop run on the same (already rounded) inputs, so that only
+    the kernels' own arithmetic is measured (as in shared/bench/anchor_fla_bench.py); beta <= 1 and <= 2.
+    Ours: o and every gradient, chunk and fused_recurrent; fla: chunk (o, grads) and fused_recurrent (o)."""
     from statetrack.kernels import delta_rule
     B, T, H, K = ACCURACY_SHAPE
     out = {}
     for bmax in (1.0, 2.0):
-        q, k, v, beta = _inputs(torch, B, T, H, K, K, torch.float64, bmax, seed=1)
-        do = torch.randn_like(v)
-        ref_x = [x.clone().requires_grad_() for x in (q, k, v, beta)]
-        ref_o, _ = delta_rule(*ref_x, backend="naive")
-        ref_o.backward(do)
-        ref_g = [x.grad for x in ref_x]
         for dtype in (torch.float32, torch.bfloat16):
+            q, k, v, beta = _inputs(torch, B, T, H, K, K, dtype, bmax, seed=1)
+            do = torch.randn(q.shape, device=q.device, generator=torch.Generator(q.device).manual_seed(2))
+            ref_x = [x.double().requires_grad_() for x in (q, k, v, beta)]
+            ref_o, _ = delta_rule(*ref_x, backend="naive")
+            ref_o.backward(do.double())
+            ref_g = [x.grad for x in ref_x]
             row = {}
-            xs = [x.to(dtype).requires_grad_() for x in (q, k, v, beta)]
-            o, _ = delta_rule(*xs, backend="chunk")
-            o.backward(do.to(dtype))
-            row["ours_chunk_o"] = _rel(torch, ref_o, o)
-            for name, r, x in zip(("dq", "dk", "dv", "dbeta"), ref_g, xs):
-                row[f"ours_chunk_{name}"] = _rel(torch, r, x.grad)
+            for backend in ("chunk", "fused_recurrent"):
+                xs = [x.clone().requires_grad_() for x in (q, k, v, beta)]
+                o, _ = delta_rule(*xs, backend=backend)
+                o.backward(do.to(dtype))
+                row[f"ours_{backend}_o"] = _rel(torch, ref_o, o)
+                for name, r, x in zip(("dq", "dk", "dv", "dbeta"), ref_g, xs):
+                    row[f"ours_{backend}_{name}"] = _rel(torch, r, x.grad)
             if fla is not None:
-                xs = [x.to(dtype).requires_grad_() for x in (q, k, v, beta)]
+                xs = [x.clone().requires_grad_() for x in (q, k, v, beta)]
                 try:
                     o, _ = fla["chunk"](*xs)
                     o.backward(do.to(dtype))
@@ -120,8 +123,7 @@ def accuracy(torch, fla, log) -> dict:
                         row[f"fla_chunk_{name}"] = _rel(torch, r, x.grad)
                 except Exception as exc:  # noqa: BLE001 - fla refuses float32
                     row["fla_chunk_o"] = f"error: {exc}"[:120]
-                xs = [x.to(dtype) for x in (q, k, v, beta)]
-                row["fla_fused_recurrent_o"] = _rel(torch, ref_o, fla["fused_recurrent"](*xs)[0])
+                row["fla_fused_recurrent_o"] = _rel(torch, ref_o, fla["fused_recurrent"](q, k, v, beta)[0])
             key = f"beta<={bmax:g} {str(dtype).removeprefix('torch.')}"
             out[key] = row
             log(f"accuracy {key}: " + ", ".join(
@@ -182,40 +184,40 @@ def timing_delta_product(torch, fla, log, n_hs=(2, 4)) -> list:
     return rows
 
 
-def sweep(torch, shapes, log) -> list:
-    """Time fwd+bwd for a few launch settings (CONFIG of the chunk module) per shape."""
+SWEEP = {"state_bv": (16, 32, 64), "grads_warps": (4, 8)}
+
+
+def sweep(torch, shapes, log) -> tuple[list, dict]:
+    """Time fwd+bwd (bf16) for each alternative launch setting, one knob at a time from the defaults,
+    summed over ``shapes``; return the rows and the best value of each knob."""
     from statetrack.kernels import delta_rule
     from statetrack.kernels.delta_rule import chunk as chunk_mod
     base = dict(chunk_mod.CONFIG)
-    variants = [
-        {},
-        {"state_bv": 16},
-        {"state_bv": 64},
-        {"state_stages": 3},
-        {"grads_warps": 8},
-    ]
-    out = []
-    for (B, T, H, K) in shapes:
-        xs = [x.requires_grad_() for x in _inputs(torch, B, T, H, K, K, torch.bfloat16, 2.0)]
-        ours = lambda q, k, v, b: delta_rule(q, k, v, b, backend="chunk")  # noqa: E731
-        for var in variants:
+    rows, best = [], {}
+    data = [[x.requires_grad_() for x in _inputs(torch, B, T, H, K, K, torch.bfloat16, 2.0)]
+            for (B, T, H, K) in shapes]
+    ours = lambda q, k, v, b: delta_rule(q, k, v, b, backend="chunk")  # noqa: E731
+    for knob, values in SWEEP.items():
+        totals = {}
+        for value in values:
             chunk_mod.CONFIG.clear()
             chunk_mod.CONFIG.update(base)
-            chunk_mod.CONFIG.update(var)
-            t0 = time.time()
-            try:
-                with torch.no_grad():
-                    f = _bench(lambda: ours(*xs), warmup=10, rep=40)
-                fb = _bench(_fwd_bwd(torch, ours, xs), grad_to_none=xs, warmup=10, rep=40)
-                row = {"shape": [B, T, H, K], "variant": var, "fwd_ms": f, "fwdbwd_ms": fb,
-                       "wall_s": time.time() - t0}
-            except Exception as exc:  # noqa: BLE001
-                row = {"shape": [B, T, H, K], "variant": var, "error": f"{type(exc).__name__}: {exc}"[:200]}
-            out.append(row)
-            log("sweep " + json.dumps(row))
+            chunk_mod.CONFIG[knob] = value
+            total = 0.0
+            for (B, T, H, K), xs in zip(shapes, data):
+                try:
+                    ms = _bench(_fwd_bwd(torch, ours, xs), grad_to_none=xs, warmup=10, rep=50)
+                except Exception as exc:  # noqa: BLE001
+                    ms = float("inf")
+                    log(f"sweep {knob}={value} {(B, T, H, K)}: {type(exc).__name__}: {exc}"[:200])
+                total += ms
+                rows.append({"shape": [B, T, H, K], knob: value, "fwdbwd_ms": ms})
+                log("sweep " + json.dumps(rows[-1]))
+            totals[value] = total
+        best[knob] = min(totals, key=totals.get)
     chunk_mod.CONFIG.clear()
     chunk_mod.CONFIG.update(base)
-    return out
+    return rows, best
 
 
 def _verdicts(rows_dr, rows_dp, acc) -> dict:
@@ -240,17 +242,66 @@ def _verdicts(rows_dr, rows_dp, acc) -> dict:
     return v
 
 
+SECTIONS = ("sweep", "accuracy", "delta", "product")
+
+
+def _run_section(section: str, args, configs: list[str], log) -> dict:
+    """Run one section in a fresh process (a kernel fault cannot take the others down)."""
+    import tempfile
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
+        path = f.name
+    cmd = [sys.executable, "-m", "statetrack.kernels.bench", "--section", section, "--section-out", path]
+    cmd += sum((["--config", c] for c in configs), [])
+    if args.no_fla:
+        cmd.append("--no-fla")
+    if args.quick:
+        cmd.append("--quick")
+    env = dict(os.environ)
+    src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    t0 = time.time()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    for line in proc.stdout.splitlines():
+        log(line)
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        log(f"section {section} failed (exit {proc.returncode}): {' | '.join(tail)}")
+        return {"error": " | ".join(tail)[-400:], "elapsed_s": time.time() - t0}
+    with open(path) as f:
+        out = json.load(f)
+    os.unlink(path)
+    out["elapsed_s"] = time.time() - t0
+    return out
+
+
+def _section(section: str, args, fla, log) -> dict:
+    import torch
+    shapes = DELTA_SHAPES[:1] if args.quick else DELTA_SHAPES
+    if section == "sweep":
+        rows, best = sweep(torch, [s for s in shapes if s[3] != 32], log)
+        return {"rows": rows, "best": best}
+    if section == "accuracy":
+        return {"accuracy_vs_fp64": accuracy(torch, fla, log)}
+    if section == "delta":
+        return {"rows": timing_delta_rule(torch, fla, shapes, log, fp32=True)}
+    if section == "product":
+        return {"rows": timing_delta_product(torch, fla, log)}
+    raise ValueError(section)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="statetrack bench kernels", description=__doc__.split("\n")[0])
     p.add_argument("-o", "--out", default=None, help="JSON file to write (default: print only)")
     p.add_argument("--commit", default=None, help="git commit to record (default: $STATETRACK_COMMIT or git)")
     p.add_argument("--no-fla", action="store_true", help="skip fla even if it is installed")
-    p.add_argument("--quick", action="store_true", help="anchor shape only, no accuracy, no float32")
-    p.add_argument("--sweep", action="store_true", help="also time alternative launch settings")
+    p.add_argument("--quick", action="store_true", help="anchor shape only")
+    p.add_argument("--sweep", action="store_true",
+                   help="first time a few launch settings and use the fastest for the measurements")
     p.add_argument("--skip", default="", help="comma list of sections to skip: accuracy,delta,product")
     p.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
                    help="override a launch setting of the chunk kernels (see chunk.CONFIG)")
-    p.add_argument("--skip-k32", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--section", choices=SECTIONS, help=argparse.SUPPRESS)
+    p.add_argument("--section-out", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
 
     import torch
@@ -258,9 +309,22 @@ def main(argv: list[str] | None = None) -> int:
         print("statetrack bench kernels: needs a CUDA device (none found)", file=sys.stderr)
         return 2
     import triton
+    from statetrack.kernels.delta_rule import chunk as chunk_mod
 
     log = lambda msg: print(msg, flush=True)  # noqa: E731
-    skip = set(filter(None, args.skip.split(",")))
+    for item in args.config:
+        key, _, value = item.partition("=")
+        if key not in chunk_mod.CONFIG:
+            p.error(f"--config: unknown key {key!r} (known: {', '.join(chunk_mod.CONFIG)})")
+        chunk_mod.CONFIG[key] = type(chunk_mod.CONFIG[key])(value)
+
+    if args.section:  # child process: one section, results to --section-out
+        fla = None if args.no_fla else _load_fla()
+        out = _section(args.section, args, fla, log)
+        with open(args.section_out, "w") as f:
+            json.dump(out, f)
+        return 0
+
     fla = None if args.no_fla else _load_fla()
     res = {
         "device": torch.cuda.get_device_name(),
@@ -270,32 +334,33 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "commit": _git_commit(args.commit),
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "timing_method": "triton.testing.do_bench median, L2 flushed, fwd+bwd = forward then o.backward(do)",
+        "timing_method": "triton.testing.do_bench median (L2 flushed); fwd+bwd = forward, then o.backward(do); "
+                         "bfloat16 inputs, k unit rows, beta uniform in [0, 2]; ratio = fla ms / ours ms",
         "backend": "chunk",
     }
-    from statetrack.kernels.delta_rule import chunk as chunk_mod
-    for item in args.config:
-        key, _, value = item.partition("=")
-        if key not in chunk_mod.CONFIG:
-            p.error(f"--config: unknown key {key!r} (known: {', '.join(chunk_mod.CONFIG)})")
-        chunk_mod.CONFIG[key] = type(chunk_mod.CONFIG[key])(value)
-    res["config"] = dict(chunk_mod.CONFIG)
     t0 = time.time()
-    shapes = DELTA_SHAPES[:1] if args.quick else DELTA_SHAPES
-    if args.skip_k32:
-        shapes = [s for s in shapes if s[3] != 32]
-    res["accuracy_vs_fp64"] = None if (args.quick or "accuracy" in skip) else accuracy(torch, fla, log)
-    res["delta_rule"] = [] if "delta" in skip else timing_delta_rule(torch, fla, shapes, log, fp32=not args.quick)
-    res["delta_product"] = [] if "product" in skip else timing_delta_product(torch, fla, log)
+    configs = list(args.config)
+    skip = set(filter(None, args.skip.split(",")))
     if args.sweep:
-        res["sweep"] = sweep(torch, [s for s in shapes if s[3] != 32], log)
+        res["sweep"] = _run_section("sweep", args, configs, log)
+        best = res["sweep"].get("best", {})
+        configs += [f"{k}={v}" for k, v in best.items() if f"{k}=" not in " ".join(args.config)]
+    cfg = dict(chunk_mod.CONFIG)
+    for item in configs:
+        key, _, value = item.partition("=")
+        cfg[key] = type(cfg[key])(value)
+    res["config"] = cfg
+    res["accuracy_vs_fp64"] = None if "accuracy" in skip else \
+        _run_section("accuracy", args, configs, log).get("accuracy_vs_fp64")
+    res["delta_rule"] = [] if "delta" in skip else _run_section("delta", args, configs, log).get("rows", [])
+    res["delta_product"] = [] if "product" in skip else _run_section("product", args, configs, log).get("rows", [])
     res["verdicts"] = _verdicts(res["delta_rule"], res["delta_product"], res["accuracy_vs_fp64"])
     res["elapsed_s"] = time.time() - t0
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         with open(args.out, "w") as f:
             json.dump(res, f, indent=1)
-    log("\nbar                                          ratio   bar   met")
+    log("\nbar                                          value   bar    met")
     for key, val in res["verdicts"].items():
         r = val.get("ratio", val.get("worst_rel_err", val.get("ours")))
         log(f"{key:44s} {r:7.3g}  {val['bar']!s:6s} {val['met']}")

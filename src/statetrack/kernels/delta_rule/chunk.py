@@ -29,9 +29,10 @@ import torch
 import triton
 import triton.language as tl
 
-from statetrack.kernels._common import resolve_scale
+from statetrack.kernels._common import KernelArgumentError, resolve_scale
 
-BT = 64  # rows of a chunk tile; a chunk holds CS <= BT sub-steps
+BT = 64      # rows of a chunk tile; a chunk holds CS <= BT sub-steps
+MAX_K = 128  # keys are held whole in each tile
 
 
 # ----------------------------------------------------------------------------------------------
@@ -550,6 +551,11 @@ class ChunkHouseholderFunction(torch.autograd.Function):
 
 def chunk_householder(q, k, v, beta, scale, initial_state, output_final_state, n_h):
     """Shared entry for delta rule and DeltaProduct on the flattened [B, T*n_h, H, *] layout."""
+    if q.shape[-1] > MAX_K:
+        raise KernelArgumentError(
+            f"the chunk backend holds a whole key row per tile and supports K <= {MAX_K} (got "
+            f"K = {q.shape[-1]}); use backend='fused_recurrent' for wider keys"
+        )
     q, k, v, beta = (x.contiguous() for x in (q, k, v, beta))
     o, ht = ChunkHouseholderFunction.apply(q, k, v, beta, scale, initial_state, output_final_state, n_h)
     return o, (ht if output_final_state else None)
