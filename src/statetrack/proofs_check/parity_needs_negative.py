@@ -111,7 +111,8 @@ def _val(values: np.ndarray, s: int) -> float:
     return float(values[s]) if s < len(values) else float("nan")
 
 
-def check_float8_exhaustive(fmt: str = "float8_e4m3fn", *, rounding=None, coefficients=None) -> ClaimResult:
+def check_float8_exhaustive(fmt: str = "float8_e4m3fn", *, rounding=None, coefficients=None,
+                            negative_coefficients=None) -> ClaimResult:
     """Scalar ``h <- round(a h + b)`` over every a >= 0 (or ``coefficients``), every b and h0 of a
     float8 format: every orbit must end constant. Also: every a < 0 ends in period <= 2, and a = -1,
     b = 0 alternates from every nonzero h0.
@@ -121,6 +122,8 @@ def check_float8_exhaustive(fmt: str = "float8_e4m3fn", *, rounding=None, coeffi
         rounding: float64 tensor -> tensor of the format; default ``x.to(dtype)`` (round to nearest
             even; e4m3fn saturates at +-448, e5m2 overflows to inf).
         coefficients: the a values to test for eventual constancy; default every value >= 0.
+        negative_coefficients: the a values to test for period <= 2; default every value < 0
+            (-1 must be among them).
     """
     import torch
 
@@ -135,7 +138,7 @@ def check_float8_exhaustive(fmt: str = "float8_e4m3fn", *, rounding=None, coeffi
     bad = np.flatnonzero(period != 1)          # 0 = period > 2
     worst = int(np.argmax(mu))
     # negative side: antitone maps, period <= 2; a = -1, b = 0 alternates
-    a_neg = values[values < 0]
+    a_neg = values[values < 0] if negative_coefficients is None else np.asarray(negative_coefficients, dtype=np.float64)
     mu_n, per_n, ia_n, ib_n, ih_n, _ = _scalar_orbits(fmt, a_neg, rounding)
     bad_neg = np.flatnonzero(per_n == 0)
     m1 = (a_neg[ia_n] == -1.0) & (values[ib_n] == 0.0) & (values[ih_n] != 0.0)

@@ -1,0 +1,69 @@
+"""`statetrack claims`: table, JSON record, exit codes."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from statetrack.cli import main
+from statetrack.proofs_check import runner
+from statetrack.proofs_check.result import ClaimResult
+
+CLAIMS = ("parity.float8_exhaustive", "parity.per_step_triangular", "parity.per_step_scope",
+          "parity.reflection_solves", "mod3.triangular_period", "mod3.counters", "gh.norm_bound",
+          "gh.factorization", "gh.real_spectrum", "gh.k3_complex_witness", "one_hot.merge_needs_nonsymmetric")
+
+
+def test_quick_run_holds_and_writes_json(tmp_path):
+    out = tmp_path / "claims.json"
+    env = {**os.environ, "COLUMNS": "200"}
+    proc = subprocess.run([sys.executable, "-m", "statetrack.cli", "claims", "--quick", "--json", str(out)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    record = json.loads(out.read_text())
+    assert record["all_hold"] and record["quick"]
+    assert [c["claim"] for c in record["claims"]] == list(CLAIMS)
+    assert all(c["verdict"] == "holds" for c in record["claims"])
+    assert record["environment"]["numpy"] and "seconds" in record["claims"][0]["details"]
+    for c in record["claims"]:
+        assert set(c) == {"claim", "reference", "fmt", "verdict", "evidence", "witness", "details"}
+    assert "statetrack claims" in proc.stdout and f"{len(CLAIMS)} of {len(CLAIMS)} checks hold" in proc.stdout
+
+
+def _failing():
+    return ClaimResult("test.broken", "none", "float64", "fails", "deliberately broken", {"x": 1}, {})
+
+
+def _crashing():
+    raise RuntimeError("boom")
+
+
+def test_a_failing_claim_exits_1(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(runner, "claim_plan", lambda quick: [("test.broken", _failing), ("test.crash", _crashing)])
+    out = tmp_path / "sub" / "claims.json"
+    assert main(["claims", "--quick", "--json", str(out)]) == 1
+    record = json.loads(out.read_text())
+    assert not record["all_hold"]
+    crash = record["claims"][1]
+    assert crash["verdict"] == "fails" and "RuntimeError: boom" in crash["evidence"]
+    assert "0 of 2 checks hold" in capsys.readouterr().out
+
+
+def test_only_selects_claims_by_prefix(tmp_path):
+    out = tmp_path / "gh.json"
+    assert main(["claims", "--quick", "--only", "gh.", "--json", str(out)]) == 0
+    assert {c["claim"] for c in json.loads(out.read_text())["claims"]} == {
+        "gh.norm_bound", "gh.factorization", "gh.real_spectrum", "gh.k3_complex_witness"}
+
+
+@pytest.mark.parametrize("argv, message", [
+    pytest.param(["claims", "--only", "nonsense"], "matches no claim", id="unknown-claim"),
+    pytest.param(["claims", "--quick", "--only", "gh.norm", "--json", "/proc/no/such/dir/x.json"], "cannot write",
+                 id="unwritable-json"),
+])
+def test_bad_input_exits_2_with_one_line(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) >= 1 and message in err[-1] and "Traceback" not in "\n".join(err)
