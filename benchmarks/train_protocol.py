@@ -53,12 +53,13 @@ def best_backend(op: str, device: str) -> str:
     return "naive"
 
 
-def jobs(quick: bool, device: str) -> list[tuple[str, dict]]:
+def jobs(quick: bool, device: str, steps_mult: float = 1.0, parity_lrs=(1e-2,)) -> list[tuple[str, dict]]:
     """(name, TrainConfig dict) for every run, most important first."""
     ops = {"deltanet": "delta_rule", "deltaproduct": "delta_product", "diagonal": "diagonal"}
 
     def cfg(task, kind, rng, seed, *, layers=2, n_h=1, steps, lr, train=(3, 40), test=(40, 256), d=64, heads=4,
             batch=256, task_options=None):
+        steps = max(10, int(steps * steps_mult))
         if quick:    # CPU smoke test: same structure, tiny sizes
             steps, d, heads, batch = 20, 8, 2, 8
             test = (train[1], train[1] + 8)
@@ -73,24 +74,27 @@ def jobs(quick: bool, device: str) -> list[tuple[str, dict]]:
         }
 
     out = []
-    for kind in ("deltanet", "diagonal"):
-        for rng in ("-1,1", "0,1"):
-            for s in SEEDS:
-                out.append((f"parity/{kind}/{rng}/s{s}", cfg("parity", kind, rng, s, steps=1500, lr=3e-3)))
+    for lr in parity_lrs:
+        tag = "" if len(parity_lrs) == 1 else f"/lr{lr:g}"
+        for kind in ("deltanet", "diagonal"):
+            for rng in ("-1,1", "0,1"):
+                for s in SEEDS:
+                    out.append((f"parity/{kind}/{rng}/s{s}{tag}",
+                                cfg("parity", kind, rng, s, steps=3000, lr=lr, d=32, heads=2)))
     for rng in ("-1,1", "0,1"):
         for s in SEEDS:
             out.append((f"S5_swaps/deltanet/{rng}/s{s}",
-                        cfg("S5_swaps", "deltanet", rng, s, layers=1, steps=3000, lr=1e-3, train=(3, 32),
+                        cfg("S5_swaps", "deltanet", rng, s, layers=1, steps=4000, lr=1e-3, train=(3, 32),
                             test=(32, 128), d=128)))
     for rng in ("-1,1", "0,1"):
         for s in SEEDS:
             out.append((f"modular_arithmetic/deltanet/{rng}/s{s}",
-                        cfg("modular_arithmetic", "deltanet", rng, s, layers=3, steps=3000, lr=1e-3, d=128)))
+                        cfg("modular_arithmetic", "deltanet", rng, s, layers=3, steps=4000, lr=1e-3, d=128)))
     for g in ("S3", "S5"):
         for n_h in (1, 2, 4):
             for s in SEEDS:
                 out.append((f"{g}/deltaproduct_nh{n_h}/-1,1/s{s}",
-                            cfg(g, "deltaproduct", "-1,1", s, layers=1, n_h=n_h, steps=3000, lr=1e-3,
+                            cfg(g, "deltaproduct", "-1,1", s, layers=1, n_h=n_h, steps=4000, lr=1e-3,
                                 train=(3, 32), test=(32, 128), d=128)))
     return out
 
@@ -113,6 +117,55 @@ def run_job(name: str, cfg_dict: dict, scratch: str) -> dict:
                 "trace": traceback.format_exc()[-2000:], "seconds": time.time() - t}
 
 
+def compiled_checks(device: str, quick: bool) -> list[dict]:
+    """Compiled weights in the model classes, run through each kernel backend on this device:
+    the automaton state after every prefix of every word of length L, and of random long words,
+    must equal the source automaton's (float32)."""
+    import itertools
+
+    import numpy as np
+    import torch
+
+    from statetrack.automata.dfa import DFA
+    from statetrack.automata.groups import group
+    from statetrack.constructions import compile
+    from statetrack.models import from_weights
+    from statetrack.tasks.base import run_table
+
+    rng = np.random.default_rng(2)
+    cases = [
+        ("group S3", lambda: compile(group("S3")), 5),
+        ("group S5", lambda: compile(group("S5")), 2),
+        ("group A4xZ5", lambda: compile(group("A4xZ5")), 2),
+        ("rotation Z5", lambda: compile(group("Z5"), "rotation"), 6),
+        ("krohn-rhodes (a|b)*abb", lambda: compile(DFA.from_regex("(a|b)*abb", "ab"), "krohn-rhodes"), 10),
+        ("krohn-rhodes random 5-state", lambda: compile(
+            DFA(alphabet="ab", table=rng.integers(0, 5, size=(5, 2)), start=0, accepting={1, 2}), "krohn-rhodes"), 10),
+        ("direct (a|b)*abb", lambda: compile(DFA.from_regex("(a|b)*abb", "ab"), "direct"), 10),
+    ]
+    backends = ("naive",) if device == "cpu" else ("naive", "fused_recurrent", "chunk")
+    out = []
+    for name, make, length in cases[:3] if quick else cases:
+        w = make()
+        src = group(w.source["name"]).to_dfa() if w.source["kind"] == "group" else DFA.from_json(w.source["dfa"])
+        table = torch.tensor(np.array(src.table, dtype=np.int64))
+        words = torch.tensor(list(itertools.product(range(len(w.alphabet)), repeat=length)))
+        long = torch.randint(0, len(w.alphabet), (16, 64 if quick else 512), generator=torch.Generator().manual_seed(0))
+        for backend in backends:
+            t = time.time()
+            try:
+                m = from_weights(w, dtype=torch.float32, backend=backend).to(device)
+                ok = all(torch.equal(m(x.to(device)).cpu(), run_table(table, src.start, x)) for x in (words, long))
+                entry = {"case": name, "backend": backend, "equal": bool(ok), "words": int(words.shape[0]),
+                         "all_words_length": length, "long_words": list(long.shape), "superset": m.superset()}
+            except Exception as e:   # e.g. the direct construction's read keys have no kernel
+                entry = {"case": name, "backend": backend, "equal": None, "error": f"{type(e).__name__}: {e}"}
+            entry["seconds"] = time.time() - t
+            out.append(entry)
+            print(f"compiled {name} [{backend}]: {entry.get('equal')} {entry.get('error', '')}", flush=True)
+    return out
+
+
 def headline(entry: dict) -> dict:
     r = entry["results"]
     return {"test_scaled_accuracy": r["eval"]["test_range"]["scaled_accuracy"],
@@ -123,19 +176,24 @@ def headline(entry: dict) -> dict:
 
 
 def bars(done: dict) -> dict:
-    """The issue's parity bars, evaluated on what has finished."""
+    """The issue's parity bars, evaluated on what has finished (per learning rate when several)."""
+    import re
+
+    tags = sorted({re.search(r"/s\d+(?:/(.*))?$", n).group(1) or "" for n in done if n.startswith("parity/")} or {""})
     out = {}
-    for kind in ("deltanet", "diagonal"):
-        neg = [done.get(f"parity/{kind}/-1,1/s{s}") for s in SEEDS]
-        pos = [done.get(f"parity/{kind}/0,1/s{s}") for s in SEEDS]
-        neg_acc = [None if e is None or not e["ok"] else headline(e)["test_scaled_accuracy"] for e in neg]
-        pos_acc = [None if e is None or not e["ok"] else headline(e)["test_scaled_accuracy"] for e in pos]
-        complete = all(a is not None for a in neg_acc + pos_acc)
-        out[f"parity_{kind}"] = {
-            "neg_range_scaled_acc": neg_acc, "pos_range_scaled_acc": pos_acc,
-            "bar": "[-1,1] >= 0.95 in >= 2 of 3 seeds; [0,1] <= 0.1 in all",
-            "passed": complete and sum(a >= 0.95 for a in neg_acc) >= 2 and all(a <= 0.1 for a in pos_acc),
-            "complete": complete}
+    for tag in tags:
+        suffix = f"/{tag}" if tag else ""
+        for kind in ("deltanet", "diagonal"):
+            def acc(rng):
+                es = [done.get(f"parity/{kind}/{rng}/s{s}{suffix}") for s in SEEDS]
+                return [None if e is None or not e["ok"] else headline(e)["test_scaled_accuracy"] for e in es]
+            neg, pos = acc("-1,1"), acc("0,1")
+            complete = all(a is not None for a in neg + pos)
+            out[f"parity_{kind}{suffix.replace('/', '_')}"] = {
+                "neg_range_scaled_acc": neg, "pos_range_scaled_acc": pos,
+                "bar": "[-1,1] >= 0.95 in >= 2 of 3 seeds; [0,1] <= 0.1 in all",
+                "passed": complete and sum(a >= 0.95 for a in neg) >= 2 and all(a <= 0.1 for a in pos),
+                "complete": complete}
     return out
 
 
@@ -153,17 +211,20 @@ def main(argv=None) -> int:
     ap.add_argument("--scratch", default="/tmp/statetrack_protocol", help="run directories (checkpoints)")
     ap.add_argument("--workers", type=int, default=0, help="parallel processes (default: 8 on a GPU, 2 on CPU)")
     ap.add_argument("--quick", action="store_true", help="tiny sizes: a CPU smoke test of the whole script")
-    ap.add_argument("--only", default="", help="comma-separated name prefixes to run (e.g. parity)")
+    ap.add_argument("--only", nargs="*", default=[], help="run only jobs whose names start with these prefixes")
     ap.add_argument("--name", default="train_protocol.json")
+    ap.add_argument("--no-compiled", action="store_true", help="skip the compiled-weights checks")
+    ap.add_argument("--steps-mult", type=float, default=1.0, help="scale every job's steps (timing runs)")
+    ap.add_argument("--parity-lr", type=float, nargs="+", default=[1e-2], help="learning rates for parity")
     args = ap.parse_args(argv)
     import torch
 
     from statetrack.train.results import device_name, git_info, versions
 
     device = "cuda" if torch.cuda.is_available() and not args.quick else "cpu"
-    todo = jobs(args.quick, device)
+    todo = jobs(args.quick, device, args.steps_mult, tuple(args.parity_lr))
     if args.only:
-        todo = [j for j in todo if any(j[0].startswith(p) for p in args.only.split(","))]
+        todo = [j for j in todo if any(j[0].startswith(p) for p in args.only)]
     workers = args.workers or (8 if device == "cuda" else 2)
     out_file = Path(args.out) / args.name
     meta = {"schema": "statetrack.train.protocol/1", "device": device_name(torch.device(device)),
@@ -174,6 +235,9 @@ def main(argv=None) -> int:
     ctx = mp.get_context("spawn")
     with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         futures = {pool.submit(run_job, name, c, args.scratch): name for name, c in todo}
+        if not args.no_compiled:      # meanwhile, in this process
+            meta["compiled"] = compiled_checks(device, args.quick)
+            write(out_file, meta, done)
         for fut in cf.as_completed(futures):
             entry = fut.result()
             done[entry["name"]] = entry

@@ -175,6 +175,7 @@ class DeltaProduct(nn.Module):
         return (o, S) if return_state else o
 
     # ---------------------------------------------------------------- analysis
+    @torch.no_grad()
     def transition_matrices(self, x: torch.Tensor) -> torch.Tensor:
         """Each token's transition ``A_t = F_{n_h} ... F_1`` per head: ``[B, T, H, K, K]`` float64.
 
@@ -257,6 +258,7 @@ class Diagonal(nn.Module):
         y = self.o_proj(self.o_norm(o).reshape(B, T, self.H * self.V))
         return (y, S) if return_state else y
 
+    @torch.no_grad()
     def transition_eigenvalues(self, x: torch.Tensor) -> torch.Tensor:
         """The diagonal transitions themselves: ``a [B, T, H, K]`` (float64; real eigenvalues)."""
         return self.project(x)["a"].double()
