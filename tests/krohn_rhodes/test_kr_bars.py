@@ -4,7 +4,7 @@ import time
 
 import numpy as np
 
-from kr_cases import sample_minimal_dfas, trajectory
+from tests.krohn_rhodes.kr_cases import sample_minimal_dfas, trajectory
 from statetrack.automata.dfa import DFA
 from statetrack.automata.krohn_rhodes import decompose, holonomy
 from statetrack.constructions import compile

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from kr_cases import NAMED, all_codes, mod5_reset, shift_register, trajectory
+from tests.krohn_rhodes.kr_cases import NAMED, all_codes, mod5_reset, shift_register, trajectory
 from statetrack.automata.dfa import DFA
 from statetrack.automata.groups import group
 from statetrack.automata.krohn_rhodes import Action, CascadeLimits, decompose, holonomy

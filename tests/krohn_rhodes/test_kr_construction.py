@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from kr_cases import NAMED, mod5_reset, shift_register
+from tests.krohn_rhodes.kr_cases import NAMED, mod5_reset, shift_register
 from statetrack.automata.dfa import DFA
 from statetrack.automata.krohn_rhodes import CascadeLimits, decompose
 from statetrack.constructions import DEFAULT_FOR_DFA, compile, krohn_rhodes

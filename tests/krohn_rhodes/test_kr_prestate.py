@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from kr_cases import NAMED, PRE_STATE, all_codes, trajectory
+from tests.krohn_rhodes.kr_cases import NAMED, PRE_STATE, all_codes, trajectory
 from statetrack.automata.dfa import DFA
 from statetrack.constructions import compile
 from statetrack.constructions.krohn_rhodes import run_with_shift
