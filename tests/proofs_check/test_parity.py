@@ -1,7 +1,6 @@
 """P1 Thm 1: each parity check holds on the real input and fails on a deliberately broken one."""
 import dataclasses
 
-import numpy as np
 import pytest
 
 from statetrack.constructions.weights import Factor

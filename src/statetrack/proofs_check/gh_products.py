@@ -66,8 +66,9 @@ def check_norm_bound(*, samples: int = 2000, seed: int = 0, beta_range=(0.0, 2.0
     d = 1e-3
     sharp = float(np.linalg.norm(Factor.householder(np.array([1.0, 0.0]), 2 + d).matrix(), 2))
     ok = not over
-    evidence = (f"{samples:,} sampled products (n <= {max_n}, k <= 2n+2, beta in [{beta_range[0]:g}, {beta_range[1]:g}]): "
-                f"max norm - 1 = {worst:.2e}, {len(over)} above 1 + 64kn*eps; beta = 2 + {d:g} gives {sharp:.6f}")
+    betas = f"beta in [{beta_range[0]:g}, {beta_range[1]:g}]"
+    evidence = (f"{samples:,} sampled products (n <= {max_n}, k <= 2n+2, {betas}): max norm - 1 = {worst:.2e}, "
+                f"{len(over)} above 1 + 64kn*eps; beta = 2 + {d:g} gives {sharp:.6f}")
     return ClaimResult("gh.norm_bound", "P1 Prop 1a", "float64", verdict(ok), evidence,
                        over[0] if over else {"largest": worst_case},
                        {"samples": samples, "max_norm_minus_1": worst, "over": len(over), "beta_2_plus_d": sharp,
@@ -159,7 +160,8 @@ def check_real_spectrum(*, samples: int = 2000, seed: int = 0, k_max: int = 2, b
                 violations.append({"n": n, "k": k, "keys": [f.u for f in fs], "betas": [f.beta for f in fs],
                                    "eigenvalues": ev, "exact": facts})
     ok = not violations
-    evidence = (f"{samples:,} products of <= {k_max} factors, beta in [{beta_range[0]:g}, {beta_range[1]:g}], n <= {max_n}: "
+    betas = f"beta in [{beta_range[0]:g}, {beta_range[1]:g}]"
+    evidence = (f"{samples:,} products of <= {k_max} factors, {betas}, n <= {max_n}: "
                 f"max |Im| {worst_im:.1e}, Re in [{lo:.3g}, {hi:.3g}]; {suspects} outside float64 tolerance, "
                 f"{rechecked} re-checked exactly, {len(violations)} certified outside [0, 1] or non-real")
     return ClaimResult("gh.real_spectrum", "P1 Prop 1c", "float64 (+ exact re-check)", verdict(ok), evidence,
@@ -192,6 +194,6 @@ def check_complex_witness(*, k: int = 3, n: int = 3, beta_range=(0.0, 1.0), trie
                    "exact_complex_pairs": facts["complex_pairs"]}
     evidence = (f"{k} factors in R^{n}, beta in [{beta_range[0]:g}, {beta_range[1]:g}]: after {i + 1} tries "
                 f"max |Im lambda| = {best:.3f}; exact charpoly has {facts['complex_pairs']} complex pair(s)"
-                + (f" -> the k <= 2 bound of Prop 1c is tight" if ok else ""))
+                + (" -> the k <= 2 bound of Prop 1c is tight" if ok else ""))
     return ClaimResult("gh.k3_complex_witness", "P1 Prop 1c (tightness)", "float64 + exact", verdict(ok), evidence,
                        witness, {"tries": i + 1, "max_abs_imag": best, "seed": seed})

@@ -89,14 +89,34 @@ def z3_counters():
     return rotation, permutation, letter, g.to_dfa()
 
 
+def rotation_survey(moduli, fmts, max_len: int) -> dict:
+    """First wrong length of the Z_m rotation counter (``rotation`` construction) on 1^t, per m and format:
+    {m: {fmt: {"first_wrong", "periodic_from", "period"}}}. Reported only; Thm 2 asks nothing of it."""
+    from statetrack.automata.groups import group
+    from statetrack.constructions import compile
+
+    out = {}
+    for m in moduli:
+        g = group(f"Z{m}")
+        weights = compile(g, "rotation")
+        letter = g.tokens.index(",".join(str((i + 1) % m) for i in range(m)))
+        truth = automaton_orbit(g.to_dfa().table, 0, letter)
+        for fmt in fmts:
+            ours = weights_orbit(weights, letter, fmt, max_len)
+            out.setdefault(m, {})[fmt] = {"first_wrong": first_disagreement(ours, truth, horizon=max_len + 1),
+                                          "periodic_from": ours.mu, "period": ours.period, "checked_to": max_len}
+    return out
+
+
 def check_counters(fmts=("float64", "float32", "float16", "bfloat16"), *, max_len: int = 20_000, rotation=None,
-                   permutation=None, twin_steps: int = 64) -> ClaimResult:
+                   permutation=None, twin_steps: int = 64, survey_moduli=(), survey_len: int = 5_000) -> ClaimResult:
     """Both counters on 1^t in each format, until the state repeats or t = max_len.
 
     Holds iff the permutation decodes t mod 3 correctly forever in every format (its orbit is
     periodic and right over one joint period), the rotation is right at every t <= max_len in
     float64, and the fast loop agrees with the engine for ``twin_steps`` letters. The rotation's
-    first wrong length per format is reported.
+    first wrong length per format is reported, and with ``survey_moduli`` that of the Z_m rotation
+    for other m (up to ``survey_len`` letters).
     """
     rot_default, perm_default, letter, dfa = z3_counters()
     counters = {"rotation": rotation or rot_default, "permutation": permutation or perm_default}
@@ -124,6 +144,13 @@ def check_counters(fmts=("float64", "float32", "float16", "bfloat16"), *, max_le
     perm = ", ".join(f"{fmt} {show(r)}" for fmt, r in table["permutation"].items())
     evidence = (f"3-cycle (2 swaps) first wrong: {perm}; rotation 2pi/3 (2 reflections) first wrong: {rot}; "
                 f"engine twin {'agrees' if twins else 'DISAGREES'}")
+    survey = rotation_survey(survey_moduli, fmts, survey_len) if survey_moduli else {}
+    if survey:
+        evidence += "; Z_m rotations first wrong: " + "; ".join(
+            f"m={m} " + ", ".join(f"{fmt} {show(dict(r, forever=r['period'] is not None and r['first_wrong'] is None))}"
+                                  for fmt, r in rows.items() if r["first_wrong"] is not None)
+            for m, rows in survey.items() if any(r["first_wrong"] is not None for r in rows.values()))
     witness = {"rotation_first_wrong": {f: r["first_wrong"] for f, r in table["rotation"].items()}}
     return ClaimResult("mod3.counters", "P1 Thm 2 / App. C.1 (rotation = two reflections)", ", ".join(fmts),
-                       verdict(ok), evidence, witness, {"counters": table, "letter": "1,2,0"})
+                       verdict(ok), evidence, witness,
+                       {"counters": table, "letter": "1,2,0", "rotation_survey": survey})

@@ -138,7 +138,7 @@ def check_float8_exhaustive(fmt: str = "float8_e4m3fn", *, rounding=None, coeffi
     bad = np.flatnonzero(period != 1)          # 0 = period > 2
     worst = int(np.argmax(mu))
     # negative side: antitone maps, period <= 2; a = -1, b = 0 alternates
-    a_neg = values[values < 0] if negative_coefficients is None else np.asarray(negative_coefficients, dtype=np.float64)
+    a_neg = values[values < 0] if negative_coefficients is None else np.asarray(negative_coefficients, np.float64)
     mu_n, per_n, ia_n, ib_n, ih_n, _ = _scalar_orbits(fmt, a_neg, rounding)
     bad_neg = np.flatnonzero(per_n == 0)
     m1 = (a_neg[ia_n] == -1.0) & (values[ib_n] == 0.0) & (values[ih_n] != 0.0)
@@ -274,10 +274,11 @@ def check_reflection_parity(weights=None, *, dfa=None, fmt: str = "bfloat16", le
     literal_wrong = literal_run(weights, letter, fmt, literal_steps, truth.at)
     forever = ours.period is not None and wrong is None
     ok = scalar["alternate_forever"] == scalar["values"] and forever and twin and literal_wrong is None
+    decodes = f"correctly at every t <= {length:,}" if forever else f"WRONGLY at t = {wrong}"
+    literal = "no error" if literal_wrong is None else f"error at t = {literal_wrong}"
     evidence = (f"scalar h <- {scalar['a']:g} h: {scalar['alternate_forever']:,} of {scalar['values']:,} nonzero "
                 f"{fmt} values alternate forever; compiled swap: state repeats after {ours.mu}+{ours.period} steps"
-                f" and decodes parity {'correctly at every t <= ' + format(length, ',') if forever else 'WRONGLY at t = ' + str(wrong)}"
-                f"; literal run {literal_steps:,} steps: {'no error' if literal_wrong is None else 'error at t = ' + str(literal_wrong)}"
+                f" and decodes parity {decodes}; literal run {literal_steps:,} steps: {literal}"
                 f"; engine twin {'agrees' if twin else 'DISAGREES'} ({twin_steps} steps)")
     witness = None if ok else {"first_wrong": wrong, "literal_first_wrong": literal_wrong, "scalar": scalar}
     details = {"scalar": scalar, "orbit_mu": ours.mu, "orbit_period": ours.period, "first_wrong": wrong,

@@ -111,11 +111,36 @@ def certify(layers: GHLayers, row: int, mu: int, period: int) -> dict:
             "certified": bool(exact["in_unit"] and rounded["in_unit"] and twin and parity_ok)}
 
 
+def general_nonneg_2x2(rng: np.random.Generator, fmt: str, count: int):
+    """Dense 2 x 2 layers ``h <- round(A h + b)`` with A = S diag(l) S^-1, l in [0, 1], rounded to the
+    format; kept only where the rounded A still has real eigenvalues in [0, 1] (checked exactly:
+    discriminant, trace and determinant of the dyadic entries). Returns a StackSystem."""
+    from fractions import Fraction
+
+    from statetrack.proofs_check.systems import fixed_system
+
+    lam = rng.uniform(0, 1, (count, 2))
+    s = rng.standard_normal((count, 2, 2))
+    a = round_to(s @ (lam[:, :, None] * np.linalg.inv(s)), fmt)
+
+    def real_unit(m):
+        (p, q), (r, t) = [[Fraction(float(x)) for x in row] for row in m]
+        tr, det = p + t, p * t - q * r
+        disc = tr * tr - 4 * det
+        return disc >= 0 and det >= 0 and tr >= 0 and (1 - tr + det) >= 0 and tr <= 2   # both roots in [0, 1]
+
+    keep = np.array([real_unit(m) for m in a])
+    a = a[keep]
+    return fixed_system(fmt, a, rng.standard_normal((len(a), 2)), rng.standard_normal((len(a), 2)))
+
+
 def check_per_step_gh_cycles(fmt: str = "bfloat16", *, samples: int = 512, seed: int = 0, k: int = 2, n: int = 2,
-                             beta_range=(0.0, 1.0), survey=(), max_steps: int = 1 << 15) -> ClaimResult:
+                             beta_range=(0.0, 1.0), survey=(), general: bool = False,
+                             max_steps: int = 1 << 15) -> ClaimResult:
     """Find and certify a GH layer (k factors, beta in ``beta_range``, width n) whose per-step
     rounded state on 1^t ends in period 2 (see the module docstring). ``survey``: extra
-    (fmt, k, n) settings whose period-> 1 rate is only reported."""
+    (fmt, k, n) settings whose period > 1 rate is only reported; ``general``: also report the rate
+    for dense 2 x 2 transitions with real spectrum in [0, 1] (:func:`general_nonneg_2x2`)."""
     rng = np.random.default_rng(seed)
     layers = GHLayers(rng, fmt, samples, n, k, beta_range)
     cyc = find_cycles(layers.step, layers.h0(), max_steps=max_steps)
@@ -133,14 +158,19 @@ def check_per_step_gh_cycles(fmt: str = "bfloat16", *, samples: int = 512, seed:
     for fmt_s, k_s, n_s in survey:
         other = GHLayers(rng, fmt_s, samples, n_s, k_s, beta_range)
         rates[f"{fmt_s}/k={k_s}/n={n_s}"] = _rate(find_cycles(other.step, other.h0(), max_steps=max_steps))
+    if general:
+        dense = general_nonneg_2x2(rng, fmt, samples)
+        rates[f"{fmt}/dense 2x2, spectrum in [0, 1]"] = _rate(find_cycles(dense.step, dense.h0(), max_steps=max_steps))
     main = rates[f"{fmt}/k={k}/n={n}"]
     ok = witness is not None
     found = (f"certified witness: period 2 from t = {witness['mu']}, exact spectra in [0, 1], the engine replays it "
              f"and decodes t mod 2 for every t >= {witness['mu']}" if ok else
              f"no certified period-2 orbit ({tried} candidates tried)")
+    others = "".join(f"; {name}: {r['period_over_1']} of {r['samples']} end in period > 1"
+                     for name, r in rates.items() if name != f"{fmt}/k={k}/n={n}")
     evidence = (f"{k} GH factor(s), beta in [{beta_range[0]:g}, {beta_range[1]:g}], width {n}, rounded per factor: "
                 f"{main['period_over_1']} of {main['samples']} sampled layers end in period > 1 "
-                f"(periods {sorted(main['periods'])}); {found}")
+                f"(periods {sorted(main['periods'])}); {found}{others}")
     return ClaimResult("parity.per_step_scope", REFERENCE, fmt, verdict(ok), evidence, witness,
                        {"rates": rates, "seed": seed, "candidates_tried": tried})
 
