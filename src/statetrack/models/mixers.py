@@ -185,9 +185,9 @@ class DeltaProduct(nn.Module):
         k, beta = p["k"].double(), p["beta"].double()               # (B,T,n_h,H,K), (B,T,n_h,H)
         w = p["w"].double() if "w" in p else k
         B, T, n_h, H, K = k.shape
-        A = torch.eye(K, dtype=torch.float64).expand(B, T, H, K, K).clone()
+        A = torch.eye(K, dtype=torch.float64, device=k.device).expand(B, T, H, K, K).clone()
         for j in range(n_h):
-            F_j = torch.eye(K, dtype=torch.float64) - beta[:, :, j, :, None, None] * \
+            F_j = torch.eye(K, dtype=torch.float64, device=k.device) - beta[:, :, j, :, None, None] * \
                 k[:, :, j, :, :, None] * w[:, :, j, :, None, :]
             A = F_j @ A
         return A
