@@ -52,7 +52,7 @@ def cmd_analyze(args) -> int:
                       norm_length_factor=args.norm_length_factor, verify_len=args.verify_len,
                       weights_file=str(args.weights) if args.weights else None, **lengths)
     out = Path(args.out)
-    if not args.weights:
+    if args.save_weights:
         weights.save(out / "weights.safetensors")
     write_results(out / "results.json", results)
     te = results["eval"]["test_range"]
@@ -101,7 +101,7 @@ def register(subparsers) -> None:
     p.add_argument("--task", required=True, metavar="TASK",
                    help="task name or preset, options as NAME:key=value,... (e.g. parity, counting_mod3, S5)")
     p.add_argument("--construction", metavar="NAME", help="construction to compile (group, rotation, direct, krohn-rhodes)")
-    p.add_argument("--out", required=True, metavar="DIR", help="output directory (results.json, weights.safetensors)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory (results.json)")
     p.add_argument("--like", metavar="RUN", help="copy train/test lengths and seed from this training run")
     p.add_argument("--train-len", type=int, nargs=2, metavar=("MIN", "MAX"), help="training lengths (default 3 40)")
     p.add_argument("--train-max-len", type=int, metavar="L", help="only the training maximum (norms run to 10 L)")
@@ -115,6 +115,7 @@ def register(subparsers) -> None:
     p.add_argument("--verify-len", type=int, default=10_000, metavar="L",
                    help="length of the random long words of the exact check (0: skip; default %(default)s)")
     p.add_argument("--seed", type=int, metavar="N")
+    p.add_argument("--save-weights", action="store_true", help="also write the weights to OUT/weights.safetensors")
     p.set_defaults(func=cmd_analyze)
 
     p = subparsers.add_parser("report", help="render learned-vs-constructed reports (Markdown + HTML) from results JSON",

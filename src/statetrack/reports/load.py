@@ -4,7 +4,10 @@
     tasks = group_runs(runs)                                      # one TaskGroup per task
 
 A path may be a ``results.json`` file, a run directory holding one, or any directory with run
-directories below it (a sweep's output, ``benchmarks/results``). Training results
+directories below it (a sweep's output, ``benchmarks/results``). A *bundle* — one JSON file whose
+``runs`` map names to ``{"ok": ..., "results": {...}}``, as ``benchmarks/train_protocol.py``
+writes (schema ``statetrack.train.protocol/1``) — counts as all its successful runs; directories
+are searched for bundles too. Training results
 (``statetrack.train.results/1``) are *learned* runs; ``statetrack analyze`` writes *constructed*
 ones (``statetrack.constructed.results/1``). Runs are grouped by task (name and options, read
 from the JSON), learned runs within a task by model (kind, eigenvalue range, n_h) — seeds and any
@@ -19,6 +22,7 @@ from pathlib import Path
 from statetrack.reports.errors import ReportError
 
 TRAIN_SCHEMA = "statetrack.train.results/1"
+BUNDLE_SCHEMAS = ("statetrack.train.protocol/1",)
 CONSTRUCTED_SCHEMA = "statetrack.constructed.results/1"
 SCHEMAS = (TRAIN_SCHEMA, CONSTRUCTED_SCHEMA)
 FILENAME = "results.json"
@@ -43,6 +47,12 @@ class Run:
     path: Path
     data: dict
     kind: str
+    name: str = ""        # inside a bundle: the run's name there
+
+    @property
+    def where(self) -> str:
+        """The file, and the run's name when it came from a bundle."""
+        return f"{self.path}#{self.name}" if self.name else str(self.path)
 
     @property
     def task_key(self) -> str:
@@ -157,8 +167,7 @@ def _get(d: dict, dotted: str):
     return d
 
 
-def read_run(path: Path) -> Run:
-    """Parse and check one results file; ReportError names the file and the problem."""
+def _parse(path: Path) -> dict:
     try:
         text = path.read_text()
     except OSError as e:
@@ -167,25 +176,72 @@ def read_run(path: Path) -> Run:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise ReportError(f"{path} is not valid JSON ({e.msg}, line {e.lineno})") from None
+    except UnicodeDecodeError:
+        raise ReportError(f"{path} is not a text file") from None
     if not isinstance(data, dict):
         raise ReportError(f"{path} does not hold a JSON object")
+    return data
+
+
+def check_results(data: dict, where: str) -> str:
+    """Check one results dict; return its kind ("learned" or "constructed"). ReportError names the problem."""
     schema = data.get("schema")
     if schema not in SCHEMAS:
-        raise ReportError(f"{path} is not a statetrack results file (schema {schema!r}; expected one of "
-                          f"{', '.join(SCHEMAS)})")
+        raise ReportError(f"{where} is not a statetrack results file (schema {schema!r}; expected one of "
+                          f"{', '.join(SCHEMAS + BUNDLE_SCHEMAS)})")
     for key in REQUIRED:
         try:
             _get(data, key)
         except KeyError:
-            raise ReportError(f"{path} lacks the key {key!r} that schema {schema} requires") from None
+            raise ReportError(f"{where} lacks the key {key!r} that schema {schema} requires") from None
     n = len(data["eval"]["lengths"])
     if len(data["eval"]["accuracy"]) != n:
-        raise ReportError(f"{path}: eval.accuracy has {len(data['eval']['accuracy'])} values for {n} lengths")
-    return Run(path=path, data=data, kind="constructed" if schema == CONSTRUCTED_SCHEMA else "learned")
+        raise ReportError(f"{where}: eval.accuracy has {len(data['eval']['accuracy'])} values for {n} lengths")
+    return "constructed" if schema == CONSTRUCTED_SCHEMA else "learned"
+
+
+def read_runs(path: Path) -> list[Run]:
+    """The runs in one file: a results file (one run) or a bundle (its successful runs)."""
+    data = _parse(path)
+    if data.get("schema") in BUNDLE_SCHEMAS:
+        runs = data.get("runs")
+        if not isinstance(runs, dict):
+            raise ReportError(f"{path}: bundle without a 'runs' mapping")
+        out = []
+        for name, entry in sorted(runs.items()):
+            if isinstance(entry, dict) and entry.get("ok") and isinstance(entry.get("results"), dict):
+                res = entry["results"]
+                out.append(Run(path=path, data=res, kind=check_results(res, f"{path}#{name}"), name=name))
+        if not out:
+            raise ReportError(f"{path}: bundle holds no successful run")
+        return out
+    return [Run(path=path, data=data, kind=check_results(data, str(path)))]
+
+
+def read_run(path: Path) -> Run:
+    """Parse and check one results file (not a bundle)."""
+    runs = read_runs(path)
+    if len(runs) != 1 or runs[0].name:
+        raise ReportError(f"{path} is a bundle of {len(runs)} runs, not one results file")
+    return runs[0]
+
+
+def _is_bundle(path: Path) -> bool:
+    """A cheap look at the head of a JSON file for a bundle schema (write_results puts it first)."""
+    import re
+
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096).decode("utf-8", "replace")
+    except OSError:
+        return False
+    m = re.search(r'"schema"\s*:\s*"([^"]+)"', head)
+    return bool(m) and m.group(1) in BUNDLE_SCHEMAS
 
 
 def find_results(paths) -> list[Path]:
-    """Every results file named by the paths (files as given, directories searched below)."""
+    """Every results file named by the paths (files as given; directories searched below them for
+    ``results.json`` files and bundles)."""
     found: list[Path] = []
     for p in map(Path, paths):
         if not p.exists():
@@ -195,19 +251,18 @@ def find_results(paths) -> list[Path]:
         elif (p / FILENAME).is_file():
             found.append(p / FILENAME)
         else:
-            below = sorted(p.rglob(FILENAME))
+            below = sorted(q for q in p.rglob("*.json") if q.name == FILENAME or _is_bundle(q))
             if not below:
-                raise ReportError(f"{p}: no {FILENAME} in it or in any directory below it")
+                raise ReportError(f"{p}: no {FILENAME} (or bundle of runs) in it or in any directory below it")
             found.extend(below)
-    unique = list(dict.fromkeys(q.resolve() for q in found))
-    return unique
+    return list(dict.fromkeys(q.resolve() for q in found))
 
 
 def load_runs(paths) -> list[Run]:
-    """Read every results file named by ``paths`` (see :func:`find_results`)."""
+    """Read every run named by ``paths`` (see :func:`find_results`)."""
     if not paths:
         raise ReportError("no run directories given")
-    return [read_run(p) for p in find_results(paths)]
+    return [run for p in find_results(paths) for run in read_runs(p)]
 
 
 def _variant_order(v: Variant) -> tuple:
@@ -232,7 +287,7 @@ def group_runs(runs: list[Run]) -> list[TaskGroup]:
     for g in tasks.values():
         g.variants.sort(key=_variant_order)
         for v in g.variants:
-            v.runs.sort(key=lambda r: (r.seed if isinstance(r.seed, int) else 0, str(r.path)))
+            v.runs.sort(key=lambda r: (r.seed if isinstance(r.seed, int) else 0, r.where))
     return sorted(tasks.values(), key=_task_order)
 
 

@@ -187,6 +187,8 @@ def run_rows(g: TaskGroup, root: Path | None) -> tuple[list[str], list[list[str]
                 shown = str(r.path.relative_to(root)) if root else str(r.path)
             except ValueError:
                 shown = str(r.path)
+            if r.name:
+                shown += f"#{r.name}"
             rows.append([v.label, str(d.get("seed", "—")), str(d.get("device", "—")), str(d.get("steps", "—")),
                          fmt((e.get("train_range") or {}).get("scaled_accuracy")),
                          fmt((e.get("test_range") or {}).get("scaled_accuracy")),
