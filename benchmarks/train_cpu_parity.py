@@ -30,8 +30,8 @@ def config(eig_range: str, seed: int, threads: int):
 
     return TrainConfig(task="parity", model=ModelConfig(kind="deltanet", eig_range=eig_range, n_layers=2, d_model=16,
                                                         n_heads=2, mlp_ratio=2, backend="naive"),
-                       steps=500, batch_size=32, lr=1e-2, weight_decay=0.0, warmup_steps=10, train_min_len=3,
-                       train_max_len=40, test_min_len=40, test_max_len=100, eval_samples=512, eval_every=100,
+                       steps=1500, batch_size=32, lr=1e-2, weight_decay=0.0, warmup_steps=10, train_min_len=3,
+                       train_max_len=40, test_min_len=40, test_max_len=100, eval_samples=512, eval_every=250,
                        threads=threads, analysis=False, seed=seed, device="cpu", log_every=50)
 
 
@@ -55,10 +55,12 @@ def main(argv=None) -> int:
             r = train(cfg, Path(args.scratch) / f"{eig_range}_{seed}", resume=False, progress=False)
             wall = time.perf_counter() - t
             acc100 = r["eval"]["scaled_accuracy"][99]
+            first = next((c for c in r.get("eval_curve", []) if c[2] is not None and c[2] >= 0.95), None)
             runs.append({"eig_range": eig_range, "seed": seed, "wall_time_s": wall, "train_time_s": r["train_time_s"],
                          "scaled_accuracy_at_100": acc100, "accuracy_at_100": r["eval"]["accuracy"][99],
                          "test_40_100": r["eval"]["test_range"], "train_3_40": r["eval"]["train_range"],
-                         "eval_curve_40_100": r.get("eval_curve"), "final_loss": r["final_loss"],
+                         "eval_curve": r.get("eval_curve"), "final_loss": r["final_loss"],
+                         "first_reached_0.95_at_100": None if first is None else {"step": first[0], "train_s": first[3]},
                          "within_budget": wall <= BUDGET_S, "config": r["config"]})
             print(f"[{eig_range}] seed {seed}: scaled accuracy at length 100 {acc100:.3f}, "
                   f"40-100 {r['eval']['test_range']['scaled_accuracy']:.3f}, {wall:.1f} s", flush=True)

@@ -53,7 +53,8 @@ def best_backend(op: str, device: str) -> str:
     return "naive"
 
 
-def jobs(quick: bool, device: str, steps_mult: float = 1.0, parity_lrs=(1e-2,)) -> list[tuple[str, dict]]:
+def jobs(quick: bool, device: str, steps_mult: float = 1.0, parity_lrs=(1e-2,), small: bool = False
+         ) -> list[tuple[str, dict]]:
     """(name, TrainConfig dict) for every run, most important first."""
     ops = {"deltanet": "delta_rule", "deltaproduct": "delta_product", "diagonal": "diagonal"}
 
@@ -63,12 +64,15 @@ def jobs(quick: bool, device: str, steps_mult: float = 1.0, parity_lrs=(1e-2,)) 
         if quick:    # CPU smoke test: same structure, tiny sizes
             steps, d, heads, batch = 20, 8, 2, 8
             test = (train[1], train[1] + 8)
+        elif small:  # a CPU-sized version: narrower, smaller batches, tested to 128
+            d, heads, batch = min(d, 32), 2, 64
+            test = (test[0], min(test[1], 128))
         return {
             "task": task, "task_options": task_options or {}, "seed": seed, "steps": steps, "batch_size": batch,
             "lr": lr, "weight_decay": 0.0, "warmup_steps": min(100, steps // 10), "train_min_len": train[0],
             "train_max_len": train[1], "test_min_len": test[0], "test_max_len": test[1],
-            "eval_samples": 64 if quick else 512, "log_every": 10 if quick else 50, "device": device,
-            "threads": 1 if device == "cpu" else 0,
+            "eval_samples": 64 if quick else 128 if small else 512, "log_every": 10 if quick else 50, "device": device,
+            "threads": 1,       # many workers share the CPU cores; the models are small
             "model": {"kind": kind, "eig_range": rng, "n_layers": layers, "n_h": n_h, "d_model": d,
                       "n_heads": heads, "mlp_ratio": 2, "backend": best_backend(ops[kind], device)},
         }
@@ -216,28 +220,29 @@ def main(argv=None) -> int:
     ap.add_argument("--no-compiled", action="store_true", help="skip the compiled-weights checks")
     ap.add_argument("--steps-mult", type=float, default=1.0, help="scale every job's steps (timing runs)")
     ap.add_argument("--parity-lr", type=float, nargs="+", default=[1e-2], help="learning rates for parity")
+    ap.add_argument("--small", action="store_true", help="CPU-sized models (d_model <= 32, batch 64, test to 128)")
+    ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     args = ap.parse_args(argv)
     import torch
 
     from statetrack.train.results import device_name, git_info, versions
 
-    device = "cuda" if torch.cuda.is_available() and not args.quick else "cpu"
-    todo = jobs(args.quick, device, args.steps_mult, tuple(args.parity_lr))
+    device = args.device if args.device != "auto" else \
+        "cuda" if torch.cuda.is_available() and not args.quick else "cpu"
+    todo = jobs(args.quick, device, args.steps_mult, tuple(args.parity_lr), small=args.small)
     if args.only:
         todo = [j for j in todo if any(j[0].startswith(p) for p in args.only)]
     workers = args.workers or (8 if device == "cuda" else 2)
     out_file = Path(args.out) / args.name
     meta = {"schema": "statetrack.train.protocol/1", "device": device_name(torch.device(device)),
             "versions": versions(), "git": git_info(Path(__file__).resolve().parent), "workers": workers,
-            "quick": args.quick, "jobs": [name for name, _ in todo]}
+            "quick": args.quick, "small": args.small, "steps_mult": args.steps_mult,
+            "command": " ".join(sys.argv), "jobs": [name for name, _ in todo]}
     t0 = time.time()
     done: dict[str, dict] = {}
     ctx = mp.get_context("spawn")
     with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         futures = {pool.submit(run_job, name, c, args.scratch): name for name, c in todo}
-        if not args.no_compiled:      # meanwhile, in this process
-            meta["compiled"] = compiled_checks(device, args.quick)
-            write(out_file, meta, done)
         for fut in cf.as_completed(futures):
             entry = fut.result()
             done[entry["name"]] = entry
@@ -246,6 +251,9 @@ def main(argv=None) -> int:
                   f"({entry['seconds']:.1f}s)", flush=True)
             meta["wall_time_s"] = time.time() - t0
             write(out_file, meta, done)
+    if not args.no_compiled:          # after training: these compile many kernel shapes
+        meta["compiled"] = compiled_checks(device, args.quick)
+        write(out_file, meta, done)
     print(json.dumps(bars(done), indent=1))
     return 0
 

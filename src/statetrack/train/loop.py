@@ -185,7 +185,8 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = True, progress: b
                 recent = []
             bar.update(done, f"loss {lv:.4f}", log)
             if cfg.eval_every and done % cfg.eval_every == 0 and done < cfg.steps and info.is_main:
-                _intermediate_eval(model, task, cfg, device, done, extra)
+                elapsed = extra["train_time_s"] + (time.perf_counter() - t_train)
+                _intermediate_eval(model, task, cfg, device, done, extra, elapsed)
             if (cfg.checkpoint_every and done % cfg.checkpoint_every == 0) or done == cfg.steps:
                 if not _finite_params(model):
                     raise TrainingError(f"parameters hold NaN/inf after step {done}; last good checkpoint: "
@@ -212,13 +213,14 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = True, progress: b
         ddp.teardown(info)
 
 
-def _intermediate_eval(model, task, cfg, device, step, extra) -> None:
+def _intermediate_eval(model, task, cfg, device, step, extra, elapsed: float) -> None:
     from statetrack.train.evaluate import per_length_accuracy, range_summary
 
     curve = per_length_accuracy(model, task, max_len=cfg.test_max_len, n_samples=min(256, cfg.eval_samples),
                                 seed=cfg.seed, device=device, autocast=_autocast(cfg, device))
     summ = range_summary(curve, cfg.test_min_len, cfg.test_max_len)
-    extra.setdefault("eval_curve", []).append([step, summ["scaled_accuracy"]])
+    at_max = curve["scaled_accuracy"][cfg.test_max_len - 1]
+    extra.setdefault("eval_curve", []).append([step, summ["scaled_accuracy"], at_max, elapsed])
 
 
 def _finish(model, task, cfg, info, extra, t_wall, out: Path) -> dict:

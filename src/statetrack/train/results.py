@@ -18,6 +18,8 @@ Lists indexed by length hold the value at length ``lengths[i]``; ``null`` means 
   "train_time_s": float,                    # the optimizer steps alone
   "steps": int, "final_loss": float,        # mean loss over the last log_every steps
   "loss_curve": [[step, loss], ...],        # every log_every steps
+  "eval_curve": [[step, test-range scaled accuracy, scaled accuracy at test_max_len, train seconds so far],
+                 ...],                      # every eval_every steps (only when eval_every > 0; 256 words)
   "eval": {
     "lengths": [1, ..., L],                 # every length up to eval_max_len
     "accuracy": [...], "scaled_accuracy": [...], "sequence_accuracy": [...], "n": [...],
@@ -53,6 +55,7 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 import subprocess
 from pathlib import Path
 
@@ -84,6 +87,8 @@ def git_info(start: Path | None = None) -> dict:
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
                                 timeout=10).stdout.strip() or None
+        if commit is not None and not re.fullmatch(r"[0-9a-f]{40}", commit):
+            commit = None          # e.g. a copy of the tree without its .git
         dirty = None
         if commit:
             status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
