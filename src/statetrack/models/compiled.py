@@ -36,6 +36,8 @@ import torch.nn as nn
 
 from statetrack.models.mixers import DeltaProduct
 
+MAX_GRID_AXIS = 65535     # CUDA's limit on launch-grid axes y and z
+
 
 def _fold_write(layer, s: int, coef: np.ndarray, u: np.ndarray) -> np.ndarray | None:
     """Values ``v_j`` (F, V) with ``sum_j (F_m..F_{j+1}) coef_j u_j v_j^T == B(s)``, or None if B(s)
@@ -117,7 +119,11 @@ class CompiledLayer(nn.Module):
         """symbols ``[B, T]`` -> (states ``[B, T, n*V]``, codes ``[B, T]``)."""
         dtype = self.mixer.k_proj.weight.dtype
         x = torch.nn.functional.one_hot(symbols, self.n_symbols).to(dtype)                # (B, T, S)
-        states = self.mixer(x)                                                            # (B, T, n*V)
+        if self.mixer.backend == "naive":
+            states = self.mixer(x)                                                        # (B, T, n*V)
+        else:   # the Triton kernels put B * H programs on one launch-grid axis (CUDA: at most 65535)
+            step = max(1, MAX_GRID_AXIS // self.mixer.H)
+            states = torch.cat([self.mixer(x[i:i + step]) for i in range(0, x.shape[0], step)])
         return states, self.decode(states)
 
 
