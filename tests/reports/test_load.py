@@ -107,3 +107,12 @@ def test_bad_paths_are_named(tmp_path, setup, message):
 ])
 def test_task_titles(task, title):
     assert task_title(task) == title
+
+
+def test_one_model_in_two_setups_is_two_variants_never_seeds_of_one(tmp_path, make_learned, write_results):
+    write_results(tmp_path / "gpu0", make_learned(seed=0))
+    write_results(tmp_path / "gpu1", make_learned(seed=1))
+    write_results(tmp_path / "cpu0", make_learned(seed=0, device="cpu"))
+    [g] = group_runs(load_runs([tmp_path]))
+    assert sorted((v.label, len(v.runs)) for v in g.variants) == [
+        ("DeltaNet [-1,1] (2 layers, d_model 16)", 2), ("DeltaNet [-1,1] (2 layers, d_model 16, CPU)", 1)]

@@ -91,3 +91,15 @@ def test_gpu_runs_carry_no_cpu_note(tmp_path, make_learned, write_results):
     out = render_report([tmp_path], tmp_path / "rep", title="GPU runs", notes=("hand-written note",))
     md = out["markdown"].read_text()
     assert md.startswith("# GPU runs") and "hand-written note" in md and "CPU training runs" not in md
+
+
+def test_rerendering_a_folder_leaves_no_stale_figures(tmp_path, make_learned, write_results):
+    write_results(tmp_path / "runs" / "parity", make_learned())
+    write_results(tmp_path / "runs" / "mod3", make_learned(task="counting", options={"m": 3, "n_symbols": 2},
+                                                           n_states=3))
+    first = render_report([tmp_path / "runs"], tmp_path / "rep")
+    assert len(list((tmp_path / "rep" / "figures").glob("*.png"))) == first["figures"] == 11
+    second = render_report([tmp_path / "runs" / "parity"], tmp_path / "rep")
+    assert sorted(p.name for p in (tmp_path / "rep" / "figures").glob("*.png")) == sorted(
+        ["overview.png"] + [f"parity_{w}.png" for w in ("accuracy", "eigenvalues", "probes", "norms", "size")])
+    assert second["figures"] == 6

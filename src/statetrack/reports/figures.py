@@ -13,7 +13,8 @@ from statetrack.reports import summary as S
 from statetrack.reports.load import TaskGroup, Variant
 
 #: colours: learned [0,1] blue, learned [-1,1] red, constructions green/purple/ochre
-RANGE_COLOURS = {"0,1": "#3566a8", "-1,1": "#c8413b"}
+RANGE_FAMILIES = {"0,1": ("#3566a8", "#6fa8dc", "#1c3f73", "#8fb8e8", "#0b2545"),
+                  "-1,1": ("#c8413b", "#e69138", "#7f1d1d", "#f08c84", "#b45309")}
 OTHER_LEARNED = ("#7b8794", "#8c6bb1", "#a6761d")
 #: constructions keep one colour across tasks; unknown names take the spare ones in order
 CONSTRUCTION_COLOURS = {"group": "#2b8a3e", "rotation": "#7048b8", "krohn-rhodes": "#c77c02", "direct": "#0b7285"}
@@ -43,16 +44,24 @@ def setup():
 
 
 def variant_colour(group_or_variants, v: Variant) -> str:
+    """Constructions by name; learned models by range (blues for [0,1], reds for [-1,1]), the shade
+    by model: DeltaNet, then the diagonal model, then DeltaProduct per n_h."""
     if v.constructed:
         if v.key[1] in CONSTRUCTION_COLOURS:
             return CONSTRUCTION_COLOURS[v.key[1]]
         cons = [x for x in _variants(group_or_variants) if x.constructed and x.key[1] not in CONSTRUCTION_COLOURS]
         return SPARE_COLOURS[cons.index(v) % len(SPARE_COLOURS)] if v in cons else "#495057"
-    if v.key[0] == "deltanet" and v.eig_range in RANGE_COLOURS:
-        return RANGE_COLOURS[v.eig_range]
-    others = [x for x in _variants(group_or_variants) if not x.constructed and not
-              (x.key[0] == "deltanet" and x.eig_range in RANGE_COLOURS)]
-    return OTHER_LEARNED[others.index(v) % len(OTHER_LEARNED)] if v in others else "#555555"
+    family = RANGE_FAMILIES.get(v.eig_range, OTHER_LEARNED)
+    kind = v.key[0]
+    if kind == "deltanet":
+        i = 0
+    elif kind == "diagonal":
+        i = 1
+    else:
+        same = sorted({x.key[2] for x in _variants(group_or_variants) if not x.constructed and x.key[0] == kind
+                       and x.eig_range == v.eig_range} | {v.key[2]})
+        i = 2 + same.index(v.key[2])
+    return family[i % len(family)]
 
 
 def _variants(g) -> list[Variant]:
@@ -74,22 +83,36 @@ def panels(group: TaskGroup) -> list[Variant | None]:
     return cols
 
 
+MAX_COLS = 4      # panels per row; more variants wrap onto further rows
+
+
 def _grid(plt, n: int, width: float = PANEL_W, height: float = PANEL_H, sharey: bool = True):
-    fig, axes = plt.subplots(1, n, figsize=(width * n, height), sharey=sharey, squeeze=False,
+    """n panels, at most MAX_COLS per row; returns (figure, the n axes in reading order)."""
+    cols, rows = min(n, MAX_COLS), -(-n // MAX_COLS)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), sharey=sharey, squeeze=False,
                              layout="constrained")
-    return fig, list(axes[0])
+    flat = list(axes.flat)
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
 
 
 def _square_grid(plt, n: int, side: float = 2.6, left: float = 0.62, right: float = 0.28, bottom: float = 0.8,
-                 top: float = 0.55):
-    """n square panels laid out by hand (inches), room for two-line titles and a legend strip below.
+                 top: float = 0.55, gap: float = 0.55):
+    """n square panels laid out by hand (inches), at most MAX_COLS per row, with room for two-line
+    titles and a legend strip below.
 
     (The constrained layout engine misplaces titles of fixed-aspect axes next to a figure legend.)
     """
-    cell = left + side + right
-    W, H = n * cell, bottom + side + top
+    cols, rows = min(n, MAX_COLS), -(-n // MAX_COLS)
+    cell_w, cell_h = left + side + right, side + top + gap
+    W, H = cols * cell_w, bottom + rows * cell_h - gap
     fig = plt.figure(figsize=(W, H))
-    axes = [fig.add_axes((( i * cell + left) / W, bottom / H, side / W, side / H)) for i in range(n)]
+    axes = []
+    for i in range(n):
+        r, c = divmod(i, MAX_COLS)
+        y = bottom + (rows - 1 - r) * cell_h
+        axes.append(fig.add_axes(((c * cell_w + left) / W, y / H, side / W, side / H)))
     return fig, axes
 
 
@@ -176,7 +199,7 @@ def accuracy_figure(group: TaskGroup):
     chance = float(group.task.get("chance", 0.0))
     for i, (ax, v) in enumerate(zip(axes, cols)):
         ax.set_xlabel("sequence length")
-        if i == 0:
+        if i % MAX_COLS == 0:
             ax.set_ylabel("accuracy at the last position")
         ax.set_ylim(-0.02, 1.04)
         if not v.runs:
@@ -323,7 +346,7 @@ def probe_figure(group: TaskGroup):
     most_layers = 1
     for i, (ax, v) in enumerate(zip(axes, cols)):
         ax.set_xlabel("sequence length")
-        if i == 0:
+        if i % MAX_COLS == 0:
             ax.set_ylabel("probe accuracy (true state)")
         ax.set_ylim(-0.02, 1.04)
         probes = [(r, (r.data.get("analysis") or {}).get("probes")) for r in v.runs]
@@ -388,7 +411,7 @@ def norm_figure(group: TaskGroup):
         ax.set_xlabel("sequence length")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        if i == 0:
+        if i % MAX_COLS == 0:
             ax.set_ylabel("state norm ‖S‖_F")
         norms = [(r, (r.data.get("analysis") or {}).get("state_norms")) for r in v.runs]
         norms = [(r, n) for r, n in norms if n]

@@ -61,11 +61,21 @@ class Run:
 
     @property
     def variant_key(self) -> tuple:
-        """Learned: (kind, eig_range, n_h); constructed: ("constructed", construction name)."""
+        """Learned: (kind, eig_range, n_h, setup); constructed: ("constructed", construction name).
+
+        ``setup`` = (layers, d_model, "cpu" or "gpu"): runs of one model in different set-ups are
+        different experiments, never each other's seeds.
+        """
         m = self.data["model"]
         if self.kind == "constructed":
             return ("constructed", str(m.get("construction", "?")))
-        return (str(m["kind"]), str(m.get("eig_range", "?")), int(m.get("n_h") or 1))
+        return (str(m["kind"]), str(m.get("eig_range", "?")), int(m.get("n_h") or 1), self.setup)
+
+    @property
+    def setup(self) -> tuple:
+        m = self.data["model"]
+        device = "cpu" if str(self.data.get("device", "cpu")) == "cpu" else "gpu"
+        return (m.get("n_layers"), m.get("d_model"), device)
 
     @property
     def seed(self):
@@ -78,6 +88,7 @@ class Variant:
 
     key: tuple
     runs: list[Run] = field(default_factory=list)
+    detail: str = ""      # set by group_runs when one model ran in several set-ups on a task
 
     @property
     def constructed(self) -> bool:
@@ -92,11 +103,11 @@ class Variant:
         """Display name: ``DeltaNet [-1,1]``, ``DeltaProduct n_h=2 [0,1]``, ``construction: rotation``."""
         if self.constructed:
             return f"construction: {self.key[1]}"
-        kind, rng, n_h = self.key
+        kind, rng, n_h = self.key[:3]
         name = MODEL_NAMES.get(kind, kind)
         if kind == "deltaproduct":
             name += f" n_h={n_h}"
-        return f"{name} [{rng}]"
+        return f"{name} [{rng}]" + (f" ({self.detail})" if self.detail else "")
 
     @property
     def short(self) -> str:
@@ -268,9 +279,22 @@ def load_runs(paths) -> list[Run]:
 def _variant_order(v: Variant) -> tuple:
     if v.constructed:
         return (2, v.key[1])
-    kind, rng, n_h = v.key
+    kind, rng, n_h = v.key[:3]
+    setup = tuple(str(x) for x in v.key[3:])
     return (1, ["deltanet", "deltaproduct", "diagonal"].index(kind) if kind in MODEL_NAMES else 9, kind, n_h,
-            {"0,1": 0, "-1,1": 1}.get(rng, 2), rng)
+            setup, {"0,1": 0, "-1,1": 1}.get(rng, 2), rng)
+
+
+def _name_setups(variants: list[Variant]) -> None:
+    """Label the set-up (layers, width, CPU) of models that ran in more than one on this task."""
+    setups: dict[tuple, set] = {}
+    for v in variants:
+        if not v.constructed:
+            setups.setdefault((v.key[0], v.key[2]), set()).add(v.key[3])
+    for v in variants:
+        if not v.constructed and len(setups[(v.key[0], v.key[2])]) > 1:
+            layers, d, device = v.key[3]
+            v.detail = f"{layers} layers, d_model {d}" + (", CPU" if device == "cpu" else "")
 
 
 def group_runs(runs: list[Run]) -> list[TaskGroup]:
@@ -285,6 +309,7 @@ def group_runs(runs: list[Run]) -> list[TaskGroup]:
         else:
             g.variants.append(Variant(key=r.variant_key, runs=[r]))
     for g in tasks.values():
+        _name_setups(g.variants)
         g.variants.sort(key=_variant_order)
         for v in g.variants:
             v.runs.sort(key=lambda r: (r.seed if isinstance(r.seed, int) else 0, r.where))

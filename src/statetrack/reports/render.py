@@ -105,10 +105,11 @@ def summary_rows(groups: list[TaskGroup]) -> tuple[list[str], list[list[str]]]:
             "construction (test range)", "our protocol"]
     rows = []
     for g in groups:
-        kinds = list(dict.fromkeys((v.key[0], v.key[2]) for v in g.learned)) or [(None, None)]
-        for kind, n_h in kinds:
-            vs = {v.eig_range: v for v in g.learned if (v.key[0], v.key[2]) == (kind, n_h)}
-            name = "—" if kind is None else Variant(key=(kind, "", n_h)).label.replace(" []", "")
+        models = list(dict.fromkeys((v.key[0], v.key[2], v.key[3]) for v in g.learned)) or [(None, None, None)]
+        for kind, n_h, setup in models:
+            vs = {v.eig_range: v for v in g.learned if (v.key[0], v.key[2], v.key[3]) == (kind, n_h, setup)}
+            detail = next(iter(vs.values())).detail if vs else ""
+            name = "—" if kind is None else Variant(key=(kind, "", n_h), detail=detail).label.replace(" []", "")
             rows.append([g.title, name,
                          score_text(vs["0,1"]) if "0,1" in vs else "—",
                          score_text(vs["-1,1"]) if "-1,1" in vs else "—",
@@ -377,9 +378,17 @@ def render_report(paths, out_dir, *, title: str | None = None, notes: tuple[str,
     ctx = build_context(paths, title=title, notes=notes)
     out = Path(out_dir)
     figs = [ctx["overview"]] + [f for s in ctx["sections"] for f in s["figures"]]
+    written = []
     for fig in figs:
-        atomic_write_bytes(out / "figures" / f"{fig.name}.png", fig.png)
-    atomic_write_bytes(out / "report.md", markdown(ctx).encode())
-    atomic_write_bytes(out / "report.html", html_page(ctx).encode())
+        written.append(out / "figures" / f"{fig.name}.png")
+        atomic_write_bytes(written[-1], fig.png)
+    for name, text in (("report.md", markdown(ctx)), ("report.html", html_page(ctx))):
+        written.append(out / name)
+        atomic_write_bytes(written[-1], text.encode())
+    for path in written:                    # readable by a web server or a colleague, like any document
+        path.chmod(0o644)
+    for old in (out / "figures").glob("*.png"):     # figures of an earlier report in the same folder
+        if old not in written:
+            old.unlink()
     return {"html": out / "report.html", "markdown": out / "report.md", "figures": len(figs),
             "tasks": [g.title for g in ctx["groups"]], "runs": len(ctx["runs"])}
