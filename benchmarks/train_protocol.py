@@ -53,14 +53,18 @@ def best_backend(op: str, device: str) -> str:
     return "naive"
 
 
-def jobs(quick: bool, device: str, steps_mult: float = 1.0, parity_lrs=(1e-2,), small: bool = False
-         ) -> list[tuple[str, dict]]:
+def jobs(quick: bool, device: str, steps_mult: float = 1.0, parity_lrs=(1e-2,), small: bool = False,
+         lr: float | None = None) -> list[tuple[str, dict]]:
     """(name, TrainConfig dict) for every run, most important first."""
     ops = {"deltanet": "delta_rule", "deltaproduct": "delta_product", "diagonal": "diagonal"}
+
+    lr_override = lr
 
     def cfg(task, kind, rng, seed, *, layers=2, n_h=1, steps, lr, train=(3, 40), test=(40, 256), d=64, heads=4,
             batch=256, task_options=None):
         steps = max(10, int(steps * steps_mult))
+        if lr_override is not None and task != "parity":
+            lr = lr_override
         if quick:    # CPU smoke test: same structure, tiny sizes
             steps, d, heads, batch = 20, 8, 2, 8
             test = (train[1], train[1] + 8)
@@ -220,6 +224,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-compiled", action="store_true", help="skip the compiled-weights checks")
     ap.add_argument("--steps-mult", type=float, default=1.0, help="scale every job's steps (timing runs)")
     ap.add_argument("--parity-lr", type=float, nargs="+", default=[1e-2], help="learning rates for parity")
+    ap.add_argument("--lr", type=float, default=None, help="learning rate of the non-parity jobs")
     ap.add_argument("--small", action="store_true", help="CPU-sized models (d_model <= 32, batch 64, test to 128)")
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     args = ap.parse_args(argv)
@@ -229,7 +234,7 @@ def main(argv=None) -> int:
 
     device = args.device if args.device != "auto" else \
         "cuda" if torch.cuda.is_available() and not args.quick else "cpu"
-    todo = jobs(args.quick, device, args.steps_mult, tuple(args.parity_lr), small=args.small)
+    todo = jobs(args.quick, device, args.steps_mult, tuple(args.parity_lr), small=args.small, lr=args.lr)
     if args.only:
         todo = [j for j in todo if any(j[0].startswith(p) for p in args.only)]
     workers = args.workers or (8 if device == "cuda" else 2)

@@ -48,6 +48,7 @@ def test_results_follow_the_schema(tmp_path, tiny_config):
     assert on_disk["backend"] == "naive" and on_disk["versions"]["torch"] == torch.__version__
     ev = on_disk["eval"]
     assert ev["lengths"] == list(range(1, 11)) and len(ev["accuracy"]) == 10
+    assert all(0.5 <= m <= 1 for m in ev["majority_accuracy"])        # two classes
     assert ev["test_range"]["min_len"] == 8 and ev["train_range"]["max_len"] == 8
     an = on_disk["analysis"]
     assert an["size"]["params"] > 0 and an["size"]["layers"] == 2

@@ -11,7 +11,9 @@ of modular arithmetic, mid-element tokens of word problems with k tokens per ele
 Sequence accuracy at L: the fraction of words whose labels at *every* labeled position up to L are
 right (the metric of the word-problem plots in P1/P2).
 
-Scaled accuracy: ``(acc - chance) / (1 - chance)`` with ``chance = 1 / n_classes``.
+Scaled accuracy: ``(acc - chance) / (1 - chance)`` with ``chance = 1 / n_classes``. Where labels are
+skewed (an accept bit of a sparse language) guessing the most frequent class does better than
+chance: ``majority_accuracy`` records that baseline per length, measured on the same words.
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ def per_length_accuracy(model: torch.nn.Module, task, *, max_len: int, n_samples
     correct = torch.zeros(max_len, dtype=torch.float64)
     labeled = torch.zeros(max_len, dtype=torch.float64)
     seq_ok = torch.zeros(max_len, dtype=torch.float64)
+    class_counts = torch.zeros(max_len, task.n_classes, dtype=torch.float64)
     was_training = model.training
     model.eval()
     ctx = autocast if autocast is not None else contextlib.nullcontext()
@@ -50,6 +53,7 @@ def per_length_accuracy(model: torch.nn.Module, task, *, max_len: int, n_samples
                 correct += hit.sum(0).double()
                 labeled += m.sum(0).double()
                 seq_ok += ((pred == y) | ~m).long().cumprod(1).sum(0).double()
+                class_counts += (torch.nn.functional.one_hot(y, task.n_classes) * m[..., None]).sum(0).double()
             else:  # pragma: no cover - every built-in task is prefix-closed
                 for L in range(1, max_len + 1):
                     x, y, m = task.sample_batch(b, L, gen)
@@ -64,7 +68,9 @@ def per_length_accuracy(model: torch.nn.Module, task, *, max_len: int, n_samples
     chance = task.chance
     acc = [None if labeled[i] == 0 else float(correct[i] / labeled[i]) for i in range(max_len)]
     seq = [None if labeled[i] == 0 else float(seq_ok[i] / n_samples) for i in range(max_len)]
-    return {"lengths": list(range(1, max_len + 1)), "accuracy": acc,
+    best = class_counts.max(1).values
+    majority = [None if labeled[i] == 0 else float(best[i] / labeled[i]) for i in range(max_len)]
+    return {"lengths": list(range(1, max_len + 1)), "accuracy": acc, "majority_accuracy": majority,
             "scaled_accuracy": [scaled(a, chance) for a in acc], "sequence_accuracy": seq,
             "n": [int(v) for v in labeled.tolist()], "chance": chance}
 

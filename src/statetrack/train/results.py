@@ -23,6 +23,7 @@ Lists indexed by length hold the value at length ``lengths[i]``; ``null`` means 
   "eval": {
     "lengths": [1, ..., L],                 # every length up to eval_max_len
     "accuracy": [...], "scaled_accuracy": [...], "sequence_accuracy": [...], "n": [...],
+    "majority_accuracy": [...],             # accuracy of always guessing the most frequent label there
     "chance": float,                        # 1 / n_classes
     "train_range": {"min_len", "max_len", "accuracy", "scaled_accuracy", "sequence_accuracy", "lengths_scored"},
     "test_range":  {same keys}              # the headline number: test_range.scaled_accuracy
