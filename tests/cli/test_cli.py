@@ -183,3 +183,11 @@ def test_compile_prints_the_size_report_and_honours_level_limits(tmp_path, capsy
     assert code == 0 and "used direct" in out
     code, _, err = run_cli(capsys, "compile", "--group", "S3", "--max-levels", 2, "-o", path)
     assert code == 2 and "krohn-rhodes construction only" in err
+
+
+def test_cli_start_up_does_not_import_torch_or_matplotlib():
+    """Every command's parser is built at start-up; heavy packages load only inside the commands."""
+    code = ("import sys, statetrack.cli; statetrack.cli.build_parser(); "
+            "print(sorted(m for m in ('torch', 'matplotlib', 'triton', 'sympy') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "[]"

@@ -6,7 +6,18 @@ DDP under torchrun, length-generalization evaluation, analysis, results JSON, Op
 
 The CLI (``statetrack train`` / ``statetrack sweep``) lives in :mod:`statetrack.train.cli`.
 """
-from statetrack.train.config import TrainConfig
-from statetrack.train.loop import train
-
 __all__ = ["TrainConfig", "train"]
+
+
+def __getattr__(name):
+    # lazy: `statetrack train --help` and every other command import this package's CLI module,
+    # and must not pay for importing torch (about 1.5 s) before they need it
+    if name == "TrainConfig":
+        from statetrack.train.config import TrainConfig
+
+        return TrainConfig
+    if name == "train":
+        from statetrack.train.loop import train
+
+        return train
+    raise AttributeError(f"module 'statetrack.train' has no attribute {name!r}")
