@@ -15,6 +15,8 @@ Triton is imported only when a Triton backend is asked for, so ``import statetra
 """
 from __future__ import annotations
 
+import importlib
+
 import os
 from typing import Callable
 
@@ -128,8 +130,10 @@ def check_inputs(
             raise KernelArgumentError(f"{op}: n_h must be >= 1, got {n_h}")
 
 
-def dispatch(backend: str, table: dict[str, Callable[[], Callable]]) -> Callable:
-    """Return the implementation of ``backend`` from a table of lazy loaders."""
+def dispatch(backend: str, op: str) -> Callable:
+    """The implementation of ``op`` (e.g. ``delta_rule``) for ``backend``, imported on first use:
+    ``statetrack.kernels.<op>.<backend>.<backend>_<op>``."""
     if backend != "naive":
         require_triton()
-    return table[backend]()
+    module = importlib.import_module(f"statetrack.kernels.{op}.{backend}")
+    return getattr(module, f"{backend}_{op}")

@@ -6,24 +6,6 @@ import torch
 from statetrack.kernels._common import check_inputs, dispatch
 
 
-def _naive():
-    from statetrack.kernels.delta_product.naive import naive_delta_product
-    return naive_delta_product
-
-
-def _fused_recurrent():
-    from statetrack.kernels.delta_product.fused_recurrent import fused_recurrent_delta_product
-    return fused_recurrent_delta_product
-
-
-def _chunk():
-    from statetrack.kernels.delta_product.chunk import chunk_delta_product
-    return chunk_delta_product
-
-
-_BACKENDS = {"naive": _naive, "fused_recurrent": _fused_recurrent, "chunk": _chunk}
-
-
 def delta_product(
     q: torch.Tensor,
     k: torch.Tensor,
@@ -65,7 +47,7 @@ def delta_product(
         from statetrack.kernels._common import KernelArgumentError
         raise KernelArgumentError(f"delta_product: k must be [B, T, n_h, H, K], got shape {tuple(k.shape)}")
     check_inputs("delta_product", backend, q, k, v, beta, "beta", initial_state, n_h=k.shape[2])
-    fn = dispatch(backend, _BACKENDS)
+    fn = dispatch(backend, "delta_product")
     return fn(q, k, v, beta, scale=scale, initial_state=initial_state, output_final_state=output_final_state)
 
 

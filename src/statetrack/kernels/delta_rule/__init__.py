@@ -6,24 +6,6 @@ import torch
 from statetrack.kernels._common import check_inputs, dispatch
 
 
-def _naive():
-    from statetrack.kernels.delta_rule.naive import naive_delta_rule
-    return naive_delta_rule
-
-
-def _fused_recurrent():
-    from statetrack.kernels.delta_rule.fused_recurrent import fused_recurrent_delta_rule
-    return fused_recurrent_delta_rule
-
-
-def _chunk():
-    from statetrack.kernels.delta_rule.chunk import chunk_delta_rule
-    return chunk_delta_rule
-
-
-_BACKENDS = {"naive": _naive, "fused_recurrent": _fused_recurrent, "chunk": _chunk}
-
-
 def delta_rule(
     q: torch.Tensor,
     k: torch.Tensor,
@@ -62,7 +44,7 @@ def delta_rule(
         (torch.Size([2, 16, 4, 32]), torch.Size([2, 4, 32, 32]))
     """
     check_inputs("delta_rule", backend, q, k, v, beta, "beta", initial_state)
-    fn = dispatch(backend, _BACKENDS)
+    fn = dispatch(backend, "delta_rule")
     return fn(q, k, v, beta, scale=scale, initial_state=initial_state, output_final_state=output_final_state)
 
 

@@ -6,24 +6,6 @@ import torch
 from statetrack.kernels._common import check_inputs, dispatch
 
 
-def _naive():
-    from statetrack.kernels.diagonal.naive import naive_diagonal
-    return naive_diagonal
-
-
-def _fused_recurrent():
-    from statetrack.kernels.diagonal.fused_recurrent import fused_recurrent_diagonal
-    return fused_recurrent_diagonal
-
-
-def _chunk():
-    from statetrack.kernels.diagonal.chunk import chunk_diagonal
-    return chunk_diagonal
-
-
-_BACKENDS = {"naive": _naive, "fused_recurrent": _fused_recurrent, "chunk": _chunk}
-
-
 def diagonal(
     q: torch.Tensor,
     k: torch.Tensor,
@@ -58,7 +40,7 @@ def diagonal(
         torch.Size([2, 16, 4, 32])
     """
     check_inputs("diagonal", backend, q, k, v, a, "a", initial_state)
-    fn = dispatch(backend, _BACKENDS)
+    fn = dispatch(backend, "diagonal")
     return fn(q, k, v, a, scale=scale, initial_state=initial_state, output_final_state=output_final_state)
 
 
