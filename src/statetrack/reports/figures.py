@@ -316,7 +316,10 @@ def _label_values(ax, pts: dict[str, np.ndarray]) -> None:
     for z in vals:
         r = abs(z)
         ang = np.angle(z) if r > 1e-9 else np.pi / 2
-        x, y = z.real + 0.27 * np.cos(ang), z.imag + 0.27 * np.sin(ang)
+        if abs(z.imag) < 1e-9:                 # on the real axis: above the marker, clear of the tick labels
+            x, y = z.real, 0.24
+        else:
+            x, y = z.real + 0.27 * np.cos(ang), z.imag + 0.27 * np.sin(ang)
         ax.text(x, y, _name(complex(z)), ha="center", va="center", fontsize=9, color="#333333", zorder=10)
 
 
@@ -493,7 +496,7 @@ def _construction_norms(ax, n: dict) -> str:
         parts.append("bit-exact in " + ", ".join(_short(d) for d in exact))
     parts.append(("first wrong decode: " + ", ".join(wrong)) if wrong else
                  f"decodes right to length {int(lengths.max())}")
-    return "; ".join(parts)
+    return "\n".join(parts)
 
 
 def _short(dtype: str) -> str:
@@ -558,12 +561,14 @@ def overview_figure(groups: list[TaskGroup], paper_value=None):
             c = variant_colour(g, v)
             if st["mean"] is not None:
                 h = ax.bar(x, st["mean"], width=w * 0.88, color=c, alpha=0.9)
-                handles.setdefault(v.label, h)
+                handles.setdefault(v.label.replace(f" ({v.detail})", "") if v.detail else v.label, h)
                 xs = S.test_scores(v)
                 if len(xs) > 1:
                     d = ax.scatter(np.full(len(xs), x), xs, s=11, color="black", zorder=4, lw=0)
                     handles.setdefault("single runs", d)
-                ax.text(x, max(st["mean"], 0) + 0.02, signed(st["mean"]), ha="center", va="bottom", fontsize=7.5)
+                if w >= 0.13:                  # room for a number above the bar
+                    ax.text(x, max(st["mean"], 0) + 0.02, signed(st["mean"]), ha="center", va="bottom",
+                            fontsize=7.5 if w >= 0.2 else 6.5)
             if paper_value is not None and not v.constructed:
                 p = paper_value(g.task, v.key[0], v.eig_range)
                 if p is not None:

@@ -152,7 +152,6 @@ def verdicts(g: TaskGroup) -> list[str]:
             imag = "all real" if ext and ext["max_abs_imag"] == 0 else f"|Im λ| ≤ {ext['max_abs_imag']:.2g}" if ext else ""
             eig = "" if ext is None else (f" Eigenvalues span Re λ ∈ [{fmt(ext['min_real'])}, {fmt(ext['max_real'])}] "
                                           f"({100 * ext['frac_negative_real']:.0f}% of them negative), {imag}.")
-            tr = S.score_stats(v, "scaled_accuracy")
             train = [((r.data["eval"].get("train_range") or {}).get("scaled_accuracy")) for r in v.runs]
             train = [x for x in train if x is not None]
             ttxt = f" (training lengths {fmt(sum(train) / len(train))})" if train else ""
@@ -348,8 +347,8 @@ def build_context(paths, *, title: str | None = None, notes: tuple[str, ...] = (
     all_notes = list(notes)
     if cpu_only(runs):
         all_notes.insert(0, "Every learned result here comes from CPU training runs (device cpu): small models "
-                            "and short training, not P1's GPU protocol. Read the learned columns as a smoke "
-                            "test of the pipeline, not as a reproduction.")
+                            "and short training, not P1's GPU protocol. Compare the shapes with P1, not the "
+                            "numbers.")
     sections = []
     for g in groups:
         figs = []
