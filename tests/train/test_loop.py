@@ -138,6 +138,20 @@ def test_cli_reads_negative_range(form):
     assert cfg.model.eig_range == "-1,1" and cfg.task == "S5_swaps" and cfg.task_options == {"identity": True}
 
 
+@pytest.mark.parametrize("flags,head_dim", [pytest.param(["--d-model", "16", "--heads", "2"], 8, id="derived"),
+                                             pytest.param(["--heads", "2"], 64, id="heads-only"),
+                                             pytest.param(["--d-model", "16", "--head-dim", "4"], 4, id="explicit")])
+def test_cli_head_dim_follows_d_model_and_heads(flags, head_dim):
+    import argparse
+
+    from statetrack.train.cli import config_from_args, register
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    cfg = config_from_args(parser.parse_args(["train", "--task", "parity", *flags, "--out", "x"]))
+    assert cfg.model.head_dim == head_dim
+
+
 def test_config_round_trips_and_rejects_typos(tmp_path):
     cfg = TrainConfig(task="counting", task_options={"m": 5}, steps=3)
     assert TrainConfig.from_dict(json.loads(cfg.to_json())) == cfg

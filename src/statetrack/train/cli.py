@@ -119,6 +119,9 @@ def config_from_args(args):
         d["task_options"].update(parsed)
     if args.output:
         d["task_options"]["output"] = args.output
+    if (args.d_model is not None or args.heads is not None) and args.head_dim is None \
+            and not base.get("model", {}).get("head_dim"):
+        d["model"]["head_dim"] = 0          # re-derive d_model // n_heads from the new sizes
     for dest, path in _FIELDS.items():
         value = getattr(args, dest)
         if value is not None:
