@@ -42,3 +42,23 @@ def test_a_broken_figure_is_caught(report, tmp_path):
     broken = tmp_path / "broken.html"
     broken.write_text(page.replace("data:image/png;base64,iVBOR", "data:image/png;base64,AAAAA", 1))
     assert figures_loaded(broken, tmp_path / "profile") == (info["figures"] - 1, info["figures"])
+
+
+@pytest.mark.parametrize("sources,tasks", [
+    pytest.param(["docs/sample_report/runs"], {"Parity", "Counting mod 3", "S5 word problem"}, id="cpu-sample"),
+    pytest.param(["benchmarks/results/train_protocol_h100.json", "docs/gpu_report/runs/constructed"],
+                 {"Parity", "S5 word problem, swaps only"}, id="h100-protocol"),
+])
+def test_the_committed_results_render_and_every_figure_loads(tmp_path, sources, tasks):
+    """The issue's bar, on the results committed in this repository (rendered afresh, not the copy in docs/)."""
+    from pathlib import Path
+
+    from statetrack.reports.render import render_report
+
+    root = Path(__file__).resolve().parents[2]
+    info = render_report([root / s for s in sources], tmp_path / "out")
+    html = (tmp_path / "out" / "report.html").read_text()
+    for task in tasks:
+        assert f">{task}<" in html or f"## {task}" in (tmp_path / "out" / "report.md").read_text()
+    assert info["figures"] >= 5 * len(tasks)
+    assert figures_loaded(tmp_path / "out" / "report.html", tmp_path / "profile") == (info["figures"], info["figures"])
