@@ -33,7 +33,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests" / "krohn_rhodes"))    # the seeded samplers the tests use
 from _meta import run_metadata  # noqa: E402
-from kr_cases import NAMED, all_codes, sample_minimal_dfas, trajectory  # noqa: E402
+from kr_cases import NAMED, all_codes, sample_minimal_dfas  # noqa: E402
 
 from statetrack.automata.dfa import DFA  # noqa: E402
 from statetrack.automata.krohn_rhodes import CascadeLimits, holonomy  # noqa: E402
@@ -61,7 +61,7 @@ def scaling() -> list[dict]:
                 seconds = time.perf_counter() - t0
                 s = h.summary()
                 codes = rng.integers(0, m, size=(32, 64))
-                ok = [h.dfa_state(h.run(w)) for w in codes] == trajectory(dfa, codes)[:, -1].tolist()
+                ok = [h.dfa_state(h.run(w)) for w in codes] == dfa.trajectory(codes)[:, -1].tolist()
                 row = {"states": n, "letters": m, "seed": seed, "reachable": s["states"], "seconds": seconds,
                        "images": s["images"], "classes": s["classes"], "levels": s["levels"],
                        "max_width": max(s["widths"]), "total_width": sum(s["widths"]),
@@ -97,7 +97,7 @@ def bar_200() -> dict:
         cascade_exact = holonomy(dfa).cascade().counterexample(dfa) is None
         reports = check(weights, max_len=8, dtypes=("float64", "float32", "bfloat16"), long_words=0, long_len=0)
         codes = all_codes(dfa.n_symbols, 6)
-        shift_exact = bool(np.array_equal(run_with_shift(weights, codes), trajectory(dfa, codes)))
+        shift_exact = bool(np.array_equal(run_with_shift(weights, codes), dfa.trajectory(codes)))
         ok = cascade_exact and all(r.passed for r in reports) and shift_exact
         passed += ok
         if not ok:

@@ -250,8 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    return run_command(build_parser().parse_args(argv))
+
+
+def run_command(args) -> int:
+    """Run a parsed command; a StatetrackError becomes one line on stderr and exit status 2."""
     try:
         return int(args.func(args) or 0)
     except StatetrackError as e:

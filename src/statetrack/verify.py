@@ -85,7 +85,7 @@ def check(weights: LRNNWeights, max_len: int, dtypes=DTYPES, *, long_words: int 
                          f"limit of {MAX_EXHAUSTIVE_WORDS:,}; use a smaller --max-len")
     rng = np.random.default_rng(seed)
     long_codes = rng.integers(0, m, size=(long_words, long_len))
-    long_truth = _dfa_trajectory(dfa, long_codes)
+    long_truth = dfa.trajectory(long_codes)
     reports = []
     for dtype in dtypes:
         t0 = time.perf_counter()
@@ -120,15 +120,6 @@ def _exhaustive(sim: Simulator, dfa: DFA, max_len: int) -> tuple[int, list[int] 
         if first is None and len(wrong):
             first = words[wrong[0]].tolist()
     return bad, first
-
-
-def _dfa_trajectory(dfa: DFA, codes: np.ndarray) -> np.ndarray:
-    """DFA states before and after each letter: (N, L + 1)."""
-    out = np.empty((codes.shape[0], codes.shape[1] + 1), dtype=np.int64)
-    out[:, 0] = dfa.start
-    for t in range(codes.shape[1]):
-        out[:, t + 1] = dfa.table[out[:, t], codes[:, t]]
-    return out
 
 
 def _long_first_failures(sim: Simulator, codes: np.ndarray, truth: np.ndarray) -> np.ndarray:

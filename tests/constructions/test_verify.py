@@ -1,6 +1,5 @@
 """Verification against the source automaton: exhaustive words, long words, every float format."""
 import dataclasses
-import re
 
 import numpy as np
 import pytest
@@ -10,9 +9,9 @@ from statetrack.automata.dfa import DFA
 from statetrack.automata.groups import group
 from statetrack.constructions import compile
 from statetrack.constructions.engine import DTYPES, Simulator, round_to
-from statetrack.constructions.weights import Factor, Layer
+from statetrack.constructions.weights import Factor
 from statetrack.verify import _long_first_failures, check
-from tests.strategies import accepts_all, all_words, random_dfas, random_regexes, re_accepts_all
+from tests.strategies import all_words, random_dfas, random_regexes, re_accepts_all
 
 
 def long_first_failures_sequential(sim, codes, truth):
@@ -23,14 +22,6 @@ def long_first_failures_sequential(sim, codes, truth):
         wrong = (sim.automaton_states(state) != truth[:, t + 1]) & (fail < 0)
         fail[wrong] = t + 1
     return fail
-
-
-def truth_of(dfa, codes):
-    out = np.empty((len(codes), codes.shape[1] + 1), dtype=np.int64)
-    out[:, 0] = dfa.start
-    for t in range(codes.shape[1]):
-        out[:, t + 1] = dfa.table[out[:, t], codes[:, t]]
-    return out
 
 
 @given(random_dfas(max_states=12, max_symbols=4))
@@ -79,7 +70,7 @@ def test_segmented_long_words_match_the_sequential_twin(construction, name):
     weights = compile(obj, construction)
     dfa = obj if isinstance(obj, DFA) else obj.to_dfa()
     codes = np.random.default_rng(3).integers(0, dfa.n_symbols, size=(6, 700))
-    truth = truth_of(dfa, codes)
+    truth = dfa.trajectory(codes)
     for dtype in ("float64", "bfloat16", "float16"):
         sim = Simulator(weights, dtype)
         assert np.array_equal(_long_first_failures(sim, codes, truth),

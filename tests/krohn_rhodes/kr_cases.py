@@ -77,15 +77,6 @@ def all_codes(m: int, length: int) -> np.ndarray:
     return np.indices((m,) * length).reshape(length, -1).T.astype(np.int64)
 
 
-def trajectory(dfa: DFA, codes: np.ndarray) -> np.ndarray:
-    """DFA states before and after each letter (N, T + 1)."""
-    out = np.empty((codes.shape[0], codes.shape[1] + 1), dtype=np.int64)
-    out[:, 0] = dfa.start
-    for t in range(codes.shape[1]):
-        out[:, t + 1] = dfa.table[out[:, t], codes[:, t]]
-    return out
-
-
 def sample_minimal_dfas(count: int = 200, max_states: int = 6, seed: int = 0) -> list[DFA]:
     """``count`` random minimal DFAs: n uniform in 2..max_states, 2 or 3 letters, random table and
     accepting set (each state with probability 1/2), start 0; drawn until minimization keeps all n

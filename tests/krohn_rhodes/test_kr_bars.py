@@ -4,7 +4,7 @@ import time
 
 import numpy as np
 
-from tests.krohn_rhodes.kr_cases import sample_minimal_dfas, trajectory
+from tests.krohn_rhodes.kr_cases import sample_minimal_dfas
 from statetrack.automata.dfa import DFA
 from statetrack.automata.krohn_rhodes import decompose, holonomy
 from statetrack.constructions import compile
@@ -31,4 +31,4 @@ def test_16_state_random_dfas_decompose_fast_and_correctly():
         h = holonomy(dfa)
         assert time.perf_counter() - t0 < 10.0
         codes = rng.integers(0, 3, size=(40, 50))
-        assert [h.dfa_state(h.run(w)) for w in codes] == trajectory(dfa, codes)[:, -1].tolist()
+        assert [h.dfa_state(h.run(w)) for w in codes] == dfa.trajectory(codes)[:, -1].tolist()

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from tests.krohn_rhodes.kr_cases import NAMED, all_codes, mod5_reset, shift_register, trajectory
+from tests.krohn_rhodes.kr_cases import NAMED, all_codes, mod5_reset, shift_register
 from statetrack.automata.dfa import DFA
 from statetrack.automata.groups import group
 from statetrack.automata.krohn_rhodes import Action, CascadeLimits, decompose, holonomy
@@ -31,7 +31,7 @@ def test_random_dfa_cascade_agrees_on_every_word(dfa):
         assert "over the limit" in str(e)
         dfa = dfa.complete()
         codes = np.random.default_rng(0).integers(0, dfa.n_symbols, size=(300, 12))
-        truth = trajectory(dfa, codes)[:, -1]
+        truth = dfa.trajectory(codes)[:, -1]
         assert [h.dfa_state(h.run(w)) for w in codes] == truth.tolist()
         return
     assert cascade.counterexample(dfa) is None        # all words, every length
@@ -50,7 +50,7 @@ def test_named_automata_decompose_exactly(name):
     assert cascade.counterexample(dfa) is None
     assert_permutation_reset(cascade)
     codes = all_codes(dfa.n_symbols, 7)
-    assert np.array_equal(cascade.run_batch(codes), trajectory(dfa, codes)[:, -1])
+    assert np.array_equal(cascade.run_batch(codes), dfa.trajectory(codes)[:, -1])
 
 
 @pytest.mark.parametrize("name, widths, kinds", [
@@ -163,4 +163,4 @@ def test_large_dfa_on_demand_cascade_agrees_on_random_words():
     with pytest.raises(LimitError):
         h.cascade()
     codes = rng.integers(0, 3, size=(100, 40))
-    assert [h.dfa_state(h.run(w)) for w in codes] == trajectory(dfa, codes)[:, -1].tolist()
+    assert [h.dfa_state(h.run(w)) for w in codes] == dfa.trajectory(codes)[:, -1].tolist()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from tests.krohn_rhodes.kr_cases import NAMED, PRE_STATE, all_codes, trajectory
+from tests.krohn_rhodes.kr_cases import NAMED, PRE_STATE, all_codes
 from statetrack.automata.dfa import DFA
 from statetrack.constructions import compile
 from statetrack.constructions.krohn_rhodes import run_with_shift
@@ -17,7 +17,7 @@ from tests.strategies import random_dfas
 def every_prefix(dfa: DFA, weights, length: int, shift: bool) -> tuple[np.ndarray, np.ndarray]:
     """(model, DFA) states after every prefix of every word of one length: all words <= length."""
     codes = all_codes(dfa.n_symbols, length)
-    return run_with_shift(weights, codes, shift=shift), trajectory(dfa, codes)
+    return run_with_shift(weights, codes, shift=shift), dfa.trajectory(codes)
 
 
 def length_for(dfa: DFA) -> int:

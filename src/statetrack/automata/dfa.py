@@ -176,6 +176,15 @@ class DFA:
             q = table[q, codes[:, t]]
         return q
 
+    def trajectory(self, codes: np.ndarray) -> np.ndarray:
+        """States before and after each letter of many complete-DFA runs: codes (N, L) -> (N, L + 1)."""
+        codes = np.asarray(codes, dtype=np.int64)
+        out = np.empty((codes.shape[0], codes.shape[1] + 1), dtype=np.int64)
+        out[:, 0] = self.start
+        for t in range(codes.shape[1]):
+            out[:, t + 1] = self.table[out[:, t], codes[:, t]]
+        return out
+
     # ------------------------------------------------------------------ operations
     def complete(self) -> DFA:
         """This DFA if complete, else a copy with one new rejecting sink state for missing moves."""

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from statetrack.automata.dfa import DEFAULT_MAX_STATES, DFA
-from statetrack.automata.groups import Group, group
+from statetrack.automata.groups import Group
 from statetrack.tasks.base import Batch, Task, TaskError, check_size, run_table, uniform_tokens
 
 VARIANTS = ("full", "swaps")

@@ -16,7 +16,6 @@ import argparse
 import re
 import sys
 
-from statetrack.errors import StatetrackError
 
 # flag dest -> dotted TrainConfig field
 _FIELDS = {
@@ -186,12 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="statetrack")
     sub = parser.add_subparsers(dest="command", required=True)
     register(sub)
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except StatetrackError as e:
-        print(f"statetrack {args.command}: error: {e}", file=sys.stderr)
-        return 2
+    from statetrack.cli import run_command
+
+    return run_command(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

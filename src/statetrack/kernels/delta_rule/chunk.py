@@ -110,7 +110,7 @@ def _wy_fwd_kernel(
     H, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
 ):
-    i_c, i_bh = tl.program_id(0), tl.program_id(1)
+    i_bh, i_c = tl.program_id(0), tl.program_id(1)
     i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
     t0 = i_c * CS
     kb = (i_b * Tn * H + i_h) * K
@@ -197,7 +197,7 @@ def _state_fwd_kernel(
     DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
 ):
     """Walk the chunks in order: Un = U - W S (written over U), O, S += K^T Un; S saved per chunk."""
-    i_v, i_bh = tl.program_id(0), tl.program_id(1)
+    i_bh, i_v = tl.program_id(0), tl.program_id(1)
     i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
     s = tl.arange(0, 64)
     r = tl.arange(0, BQ)
@@ -250,7 +250,7 @@ def _state_bwd_kernel(
 ):
     """Walk the chunks backwards carrying dS = dL/dS(end of chunk):
     dUn = scale mask(Q K^T)^T dO + K dS;  dS <- dS + scale Q^T dO - W^T dUn."""
-    i_v, i_bh = tl.program_id(0), tl.program_id(1)
+    i_bh, i_v = tl.program_id(0), tl.program_id(1)
     i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
     s = tl.arange(0, 64)
     r = tl.arange(0, BQ)
@@ -303,7 +303,7 @@ def _grads_bwd_kernel(
     WY path:     d(bV) = Tm^T dU, d(bK) = Tm^T dW, dTm = dU (bV)^T + dW (bK)^T,
                  dA = strict_lower(-Tm^T dTm Tm^T), A = diag(b) strict_lower(K K^T).
     """
-    i_c, i_bh = tl.program_id(0), tl.program_id(1)
+    i_bh, i_c = tl.program_id(0), tl.program_id(1)
     i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
     s = tl.arange(0, 64)
     r = tl.arange(0, BQ)
@@ -469,7 +469,7 @@ def chunk_fwd(q, k, v, beta, scale, initial_state, output_final_state, n_h, save
     w = torch.empty(k.shape, device=q.device, dtype=torch.float32 if wide else q.dtype)
     u = torch.empty(v.shape, device=q.device, dtype=torch.float32 if wide else q.dtype)
     tm = torch.empty(B, Tn, H, BT, device=q.device, dtype=q.dtype)
-    _wy_fwd_kernel[(NT, B * H)](
+    _wy_fwd_kernel[(B * H, NT)](
         k, v, beta, w, u, tm, Tn, g["CS"], H=H, K=K, V=V, BK=g["BK"], BV=g["BV"], DT=DT, PREC=PREC, PREC_C=PREC_C, SDT=SDT, SPREC=SPREC,
         num_warps=CONFIG["wy_warps"],
     )
@@ -477,7 +477,7 @@ def chunk_fwd(q, k, v, beta, scale, initial_state, output_final_state, n_h, save
     o = torch.empty(B, T, H, V, device=q.device, dtype=q.dtype)
     h = torch.empty(B, NT, H, K, V, device=q.device, dtype=q.dtype) if save else None
     ht = torch.empty(B, H, K, V, device=q.device, dtype=torch.float32) if output_final_state else None
-    _state_fwd_kernel[(triton.cdiv(V, bv), B * H)](
+    _state_fwd_kernel[(B * H, triton.cdiv(V, bv))](
         q, k, w, u, o, h, initial_state, ht, T, Tn, g["CS"], g["TPC"], NT, scale,
         H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=g["BK"], BV=bv,
         USE_H0=initial_state is not None, STORE_HT=output_final_state, SAVE=save, DT=DT, PREC=PREC, PREC_C=PREC_C, SDT=SDT, SPREC=SPREC,
@@ -498,7 +498,7 @@ def chunk_bwd(q, k, v, beta, scale, initial_state, saved, do, dht, n_h):
     dh = torch.empty_like(h)
     dun = torch.empty_like(v)
     dh0 = torch.empty(B, H, K, V, device=q.device, dtype=torch.float32) if initial_state is not None else None
-    _state_bwd_kernel[(triton.cdiv(V, bv), B * H)](
+    _state_bwd_kernel[(B * H, triton.cdiv(V, bv))](
         q, k, w, do, dun, dh, dht, dh0, T, Tn, g["CS"], g["TPC"], NT, scale,
         H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=g["BK"], BV=bv,
         USE_DHT=dht is not None, USE_DH0=dh0 is not None, DT=DT, PREC=PREC, PREC_C=PREC_C, SDT=SDT, SPREC=SPREC,
@@ -511,7 +511,7 @@ def chunk_bwd(q, k, v, beta, scale, initial_state, saved, do, dht, n_h):
     dv = torch.empty_like(v)
     dbeta = torch.empty(beta.shape, device=q.device, dtype=torch.float32)
     dk32 = torch.empty(k.shape, device=q.device, dtype=torch.float32) if nk > 1 else None
-    _grads_bwd_kernel[(NT, B * H)](
+    _grads_bwd_kernel[(B * H, NT)](
         q, k, v, beta, tm, h, dh, un, dun, do, dq, dk, dv, dbeta, dk32, T, Tn, g["CS"], g["TPC"], NT, scale,
         H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=bk2, BV=bv2, NK=nk, NV=nv, DT=DT, PREC=PREC, PREC_C=PREC_C, SDT=SDT, SPREC=SPREC,
         num_warps=CONFIG["grads_warps"], num_stages=CONFIG["grads_stages"],

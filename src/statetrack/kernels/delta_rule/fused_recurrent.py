@@ -31,7 +31,7 @@ def _recurrent_fwd_kernel(
     K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     USE_H0: tl.constexpr, STORE_HT: tl.constexpr, SAVE: tl.constexpr,
 ):
-    i_v, i_bh = tl.program_id(0), tl.program_id(1)
+    i_bh, i_v = tl.program_id(0), tl.program_id(1)
     i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
     Tn = T * NH
     ok = tl.arange(0, BK)
@@ -71,7 +71,7 @@ def _recurrent_bwd_kernel(
     K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     USE_DHT: tl.constexpr, USE_DH0: tl.constexpr,
 ):
-    i_v, i_bh = tl.program_id(0), tl.program_id(1)
+    i_bh, i_v = tl.program_id(0), tl.program_id(1)
     i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
     Tn = T * NH
     ok = tl.arange(0, BK)
@@ -132,7 +132,7 @@ def recurrent_fwd(q, k, v, beta, scale, h0, n_h, save):
     o = torch.empty(B, T, H, V, device=q.device, dtype=q.dtype)
     ubuf = torch.empty(B, Tn, H, V, device=q.device, dtype=torch.float32) if save else None
     ht = torch.empty(B, H, K, V, device=q.device, dtype=torch.float32)
-    _recurrent_fwd_kernel[(triton.cdiv(V, BV), B * H)](
+    _recurrent_fwd_kernel[(B * H, triton.cdiv(V, BV))](
         q, k, v, beta, o, ubuf, h0, ht, T, scale, H, K=K, V=V, NH=n_h, BK=BK, BV=BV,
         USE_H0=h0 is not None, STORE_HT=True, SAVE=save, num_warps=4,
     )
@@ -149,7 +149,7 @@ def recurrent_bwd(q, k, v, beta, scale, h0, ubuf, ht, do, dht, n_h):
     dbeta = torch.empty(NV, B, Tn, H, device=q.device, dtype=torch.float32)
     dv = torch.empty_like(v)
     dh0 = torch.empty(B, H, K, V, device=q.device, dtype=torch.float32) if h0 is not None else None
-    _recurrent_bwd_kernel[(NV, B * H)](
+    _recurrent_bwd_kernel[(B * H, NV)](
         q, k, v, beta, ubuf, ht, do, dht, dq, dk, dv, dbeta, dh0, T, scale, H, B,
         K=K, V=V, NH=n_h, BK=BK, BV=BV, USE_DHT=dht is not None, USE_DH0=h0 is not None, num_warps=4,
     )

@@ -47,7 +47,7 @@ def _diag_chunk_fwd_kernel(
     K: tl.constexpr, V: tl.constexpr, BT: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     USE_H0: tl.constexpr, STORE_HT: tl.constexpr, SAVE: tl.constexpr,
 ):
-    i_kv, i_bh = tl.program_id(0), tl.program_id(1)
+    i_bh, i_kv = tl.program_id(0), tl.program_id(1)
     NV = tl.cdiv(V, BV)
     i_k, i_v = i_kv // NV, i_kv % NV
     i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
@@ -91,7 +91,7 @@ def _diag_chunk_bwd_kernel(
     K: tl.constexpr, V: tl.constexpr, BT: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     USE_DHT: tl.constexpr, USE_DH0: tl.constexpr,
 ):
-    i_kv, i_bh = tl.program_id(0), tl.program_id(1)
+    i_bh, i_kv = tl.program_id(0), tl.program_id(1)
     NV = tl.cdiv(V, BV)
     i_k, i_v = i_kv // NV, i_kv % NV
     i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
@@ -161,7 +161,7 @@ def diag_chunk_fwd(q, k, v, a, scale, h0, save):
     o = torch.empty(NK, B, T, H, V, device=q.device, dtype=torch.float32)
     ckpt = torch.empty(B, NT, H, K, V, device=q.device, dtype=torch.float32) if save else None
     ht = torch.empty(B, H, K, V, device=q.device, dtype=torch.float32)
-    _diag_chunk_fwd_kernel[(NK * NV, B * H)](
+    _diag_chunk_fwd_kernel[(B * H, NK * NV)](
         q, k, v, a, o, ckpt, h0, ht, T, NT, scale, H, B, K=K, V=V, BT=BT, BK=BK, BV=BV,
         USE_H0=h0 is not None, STORE_HT=True, SAVE=save, num_warps=4,
     )
@@ -178,7 +178,7 @@ def diag_chunk_bwd(q, k, v, a, scale, h0, ckpt, do, dht):
     da = torch.empty(NV, B, T, H, K, device=q.device, dtype=torch.float32)
     dv = torch.empty(NK, B, T, H, V, device=q.device, dtype=torch.float32)
     dh0 = torch.empty(B, H, K, V, device=q.device, dtype=torch.float32) if h0 is not None else None
-    _diag_chunk_bwd_kernel[(NK * NV, B * H)](
+    _diag_chunk_bwd_kernel[(B * H, NK * NV)](
         q, k, v, a, ckpt, do, dht, dq, dk, dv, da, dh0, T, NT, scale, H, B, K=K, V=V, BT=BT, BK=BK, BV=BV,
         USE_DHT=dht is not None, USE_DH0=h0 is not None, num_warps=4,
     )

@@ -28,7 +28,7 @@ def _diag_recurrent_fwd_kernel(
     K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr, L: tl.constexpr,
     USE_H0: tl.constexpr, STORE_HT: tl.constexpr, SAVE: tl.constexpr,
 ):
-    i_v, i_bh = tl.program_id(0), tl.program_id(1)
+    i_bh, i_v = tl.program_id(0), tl.program_id(1)
     i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
     ok = tl.arange(0, BK)
     ov = i_v * BV + tl.arange(0, BV)
@@ -63,7 +63,7 @@ def _diag_recurrent_bwd_kernel(
     K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr, L: tl.constexpr,
     USE_DHT: tl.constexpr, USE_DH0: tl.constexpr,
 ):
-    i_v, i_bh = tl.program_id(0), tl.program_id(1)
+    i_bh, i_v = tl.program_id(0), tl.program_id(1)
     NV = tl.num_programs(0)
     i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
     ok = tl.arange(0, BK)
@@ -90,29 +90,31 @@ def _diag_recurrent_bwd_kernel(
         S = tl.load(ckpt + cb + ok[:, None] * V + ov[None, :], mask=m_kv, other=0.0)
         for i in range(L):                                  # replay: S_{t-1} to scratch, dq
             t = c * L + i
-            live = t < T
+            # block masks built elementwise: Triton 3.9's interpreter turns bool-block & bool-scalar
+            # into an int32 mask, which its loads reject
+            mkt, mvt = mk & (ok * 0 + t < T), mv & (ov * 0 + t < T)
             tl.store(pscr + i * BK * BV + tile, S)
-            at = tl.load(pa + t * H * K, mask=mk & live, other=1.0).to(tl.float32)
-            kt = tl.load(pk + t * H * K, mask=mk & live, other=0.0).to(tl.float32)
-            vt = tl.load(pv + t * H * V, mask=mv & live, other=0.0).to(tl.float32)
-            dot = tl.load(pdo + t * H * V, mask=mv & live, other=0.0).to(tl.float32)
+            at = tl.load(pa + t * H * K, mask=mkt, other=1.0).to(tl.float32)
+            kt = tl.load(pk + t * H * K, mask=mkt, other=0.0).to(tl.float32)
+            vt = tl.load(pv + t * H * V, mask=mvt, other=0.0).to(tl.float32)
+            dot = tl.load(pdo + t * H * V, mask=mvt, other=0.0).to(tl.float32)
             S = at[:, None] * S + kt[:, None] * vt[None, :]
-            tl.store(dq + part + t * H * K, tl.sum(S * dot[None, :], 1) * scale, mask=mk & live)
+            tl.store(dq + part + t * H * K, tl.sum(S * dot[None, :], 1) * scale, mask=mkt)
         tl.debug_barrier()
         for ii in range(L):                                 # walk back through the same steps
             i = L - 1 - ii
             t = c * L + i
-            live = t < T
-            at = tl.load(pa + t * H * K, mask=mk & live, other=1.0).to(tl.float32)
-            kt = tl.load(pk + t * H * K, mask=mk & live, other=0.0).to(tl.float32)
-            qt = tl.load(pq + t * H * K, mask=mk & live, other=0.0).to(tl.float32)
-            vt = tl.load(pv + t * H * V, mask=mv & live, other=0.0).to(tl.float32)
-            dot = tl.load(pdo + t * H * V, mask=mv & live, other=0.0).to(tl.float32)
+            mkt, mvt = mk & (ok * 0 + t < T), mv & (ov * 0 + t < T)
+            at = tl.load(pa + t * H * K, mask=mkt, other=1.0).to(tl.float32)
+            kt = tl.load(pk + t * H * K, mask=mkt, other=0.0).to(tl.float32)
+            qt = tl.load(pq + t * H * K, mask=mkt, other=0.0).to(tl.float32)
+            vt = tl.load(pv + t * H * V, mask=mvt, other=0.0).to(tl.float32)
+            dot = tl.load(pdo + t * H * V, mask=mvt, other=0.0).to(tl.float32)
             dS += scale * qt[:, None] * dot[None, :]
             S_prev = tl.load(pscr + i * BK * BV + tile)
-            tl.store(dk + part + t * H * K, tl.sum(dS * vt[None, :], 1), mask=mk & live)
-            tl.store(da + part + t * H * K, tl.sum(dS * S_prev, 1), mask=mk & live)
-            tl.store(pdv + t * H * V, tl.sum(dS * kt[:, None], 0).to(dv.dtype.element_ty), mask=mv & live)
+            tl.store(dk + part + t * H * K, tl.sum(dS * vt[None, :], 1), mask=mkt)
+            tl.store(da + part + t * H * K, tl.sum(dS * S_prev, 1), mask=mkt)
+            tl.store(pdv + t * H * V, tl.sum(dS * kt[:, None], 0).to(dv.dtype.element_ty), mask=mvt)
             dS = at[:, None] * dS
         tl.debug_barrier()
     if USE_DH0:
@@ -133,7 +135,7 @@ def diag_recurrent_fwd(q, k, v, a, scale, h0, save):
     o = torch.empty_like(v)
     ckpt = torch.empty(B, NC, H, K, V, device=q.device, dtype=torch.float32) if save else None
     ht = torch.empty(B, H, K, V, device=q.device, dtype=torch.float32)
-    _diag_recurrent_fwd_kernel[(triton.cdiv(V, BV), B * H)](
+    _diag_recurrent_fwd_kernel[(B * H, triton.cdiv(V, BV))](
         q, k, v, a, o, ckpt, h0, ht, T, NC, scale, H, K=K, V=V, BK=BK, BV=BV, L=L_CKPT,
         USE_H0=h0 is not None, STORE_HT=True, SAVE=save, num_warps=4,
     )
@@ -151,7 +153,7 @@ def diag_recurrent_bwd(q, k, v, a, scale, h0, ckpt, do, dht):
     da = torch.empty(NV, B, T, H, K, device=q.device, dtype=torch.float32)
     dv = torch.empty_like(v)
     dh0 = torch.empty(B, H, K, V, device=q.device, dtype=torch.float32) if h0 is not None else None
-    _diag_recurrent_bwd_kernel[(NV, B * H)](
+    _diag_recurrent_bwd_kernel[(B * H, NV)](
         q, k, v, a, ckpt, scratch, do, dht, dq, dk, dv, da, dh0, T, NC, scale, H, B,
         K=K, V=V, BK=BK, BV=BV, L=L_CKPT, USE_DHT=dht is not None, USE_DH0=h0 is not None, num_warps=4,
     )
