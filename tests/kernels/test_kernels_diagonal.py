@@ -28,6 +28,19 @@ CASES = [
 @pytest.mark.parametrize("backend", ["chunk", "fused_recurrent"])
 @pytest.mark.parametrize("dtype, B, T, H, K, V, h0", CASES)
 def test_diagonal_matches_fp64_loop(backend, dtype, B, T, H, K, V, h0):
+    check_against_fp64(backend, dtype, B, T, H, K, V, h0)
+
+
+@pytest.mark.parametrize("backend, K, V", [("fused_recurrent", 64, 136), ("chunk", 16, 16)],
+                         ids=["fused_recurrent-3-V-blocks", "chunk"])
+def test_several_programs_on_cpu(backend, K, V):
+    """Two (batch, head) programs, and for fused_recurrent three V-blocks of 64: a mixed-up grid index
+    (program axis vs block axis) reads or writes another program's rows. The chunk scan with several
+    blocks runs ~1 min in the interpreter, so it is covered by the GPU cases."""
+    check_against_fp64(backend, FP32, 1, 9, 2, K, V, True)
+
+
+def check_against_fp64(backend, dtype, B, T, H, K, V, h0):
     inputs = make_inputs("diagonal", B, T, H, K, V, h0=h0, device=DEVICE)
     ref = outputs_and_grads(diagonal, inputs, torch.float64, "naive")
     with poison_empty():

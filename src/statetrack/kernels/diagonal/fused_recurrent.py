@@ -64,7 +64,7 @@ def _diag_recurrent_bwd_kernel(
     USE_DHT: tl.constexpr, USE_DH0: tl.constexpr,
 ):
     i_bh, i_v = tl.program_id(0), tl.program_id(1)
-    NV = tl.num_programs(0)
+    NV = tl.num_programs(1)
     i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
     ok = tl.arange(0, BK)
     ov = i_v * BV + tl.arange(0, BV)
