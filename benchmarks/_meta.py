@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime
 import os
 import platform
-import subprocess
+from pathlib import Path
 
 
 def run_metadata(**extra) -> dict:
@@ -12,13 +12,10 @@ def run_metadata(**extra) -> dict:
 
     from statetrack import __version__
 
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                cwd=os.path.dirname(__file__)).stdout.strip() or None
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                                    text=True, cwd=os.path.dirname(__file__)).stdout.strip())
-    except OSError:
-        commit, dirty = None, None
+    from statetrack.train.results import git_info
+
+    git = git_info(Path(__file__).resolve().parent)
+    commit, dirty = git["commit"], git["dirty"]
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as fh:

@@ -41,11 +41,9 @@ def _git_commit(explicit: str | None) -> str:
         return explicit
     if os.environ.get("STATETRACK_COMMIT"):
         return os.environ["STATETRACK_COMMIT"]
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
-                              cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+    from statetrack.train.results import git_info
+
+    return git_info()["commit"] or "unknown"
 
 
 def _load_fla():

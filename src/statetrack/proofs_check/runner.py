@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import platform
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -83,11 +82,9 @@ def environment() -> dict:
 
     from statetrack import __version__
 
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
-                                text=True, timeout=5).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        commit = None
+    from statetrack.train.results import git_info
+
+    commit = git_info()["commit"]
     return {"statetrack": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
             "torch": torch.__version__, "ml_dtypes": ml_dtypes.__version__, "sympy": sympy.__version__,
             "machine": platform.machine(), "processor": platform.processor() or None, "system": platform.system(),

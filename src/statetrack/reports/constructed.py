@@ -115,14 +115,7 @@ class Binding:
 
     def true_states(self, tokens: np.ndarray) -> np.ndarray:
         """Source-automaton state after each prefix: tokens (N, T) task indices -> int64 (N, T)."""
-        letters = self.letters[tokens]
-        N, T = letters.shape
-        q = np.full(N, self.dfa.start, dtype=np.int64)
-        out = np.empty((N, T), dtype=np.int64)
-        for t in range(T):
-            q = self.dfa.table[q, letters[:, t]]
-            out[:, t] = q
-        return out
+        return self.dfa.trajectory(self.letters[tokens])[:, 1:]
 
 
 def decoded_states(sim, letters: np.ndarray) -> np.ndarray:
