@@ -195,7 +195,7 @@ def cmd_demo(args) -> int:
 
 # ---------------------------------------------------------------------- bench
 #: suite -> module with ``main(argv) -> int``
-BENCH_SUITES = {"kernels": "statetrack.kernels.bench"}
+BENCH_SUITES = {"kernels": "statetrack.kernels.bench", "train": "statetrack.train.throughput"}
 
 
 def cmd_bench(args) -> int:
@@ -239,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="shorter checks")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("bench", help="benchmarks: `statetrack bench kernels [--help]` (GPU; fla side by side)")
+    p = sub.add_parser("bench", help="benchmarks: `statetrack bench kernels [--help]` (GPU; fla side by side), `statetrack bench train [--help]` (training throughput)")
     p.add_argument("suite", choices=sorted(BENCH_SUITES))
     p.add_argument("args", nargs=argparse.REMAINDER, help="options of the suite")
     p.set_defaults(func=cmd_bench)

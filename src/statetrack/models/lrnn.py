@@ -1,8 +1,12 @@
 """The LRNN classifier: embedding -> [norm, mixer, residual, norm, MLP, residual] x L -> norm -> head.
 
 ``LRNN(config)`` maps tokens ``[B, T]`` to logits ``[B, T, n_classes]`` (a class at every position).
-The mixer is :class:`~statetrack.models.mixers.DeltaNet`, :class:`~statetrack.models.mixers.DeltaProduct`
-or :class:`~statetrack.models.mixers.Diagonal` per ``config.kind``.
+The mixer is :class:`~statetrack.models.mixers.DeltaNet`, :class:`~statetrack.models.mixers.DeltaProduct`,
+:class:`~statetrack.models.mixers.Diagonal` or, as the Transformer baseline,
+:class:`~statetrack.models.attention.Attention` per ``config.kind``. Every mixer runs in three stages,
+``project`` (parameters), ``recur`` (the kernel, no parameters) and ``readout`` (parameters); a block
+exposes them as :meth:`Block.pre` and :meth:`Block.post` so that the batched trainer
+(:mod:`statetrack.train.batched`) can run many models' kernels as one call.
 """
 from __future__ import annotations
 
@@ -14,12 +18,12 @@ import torch.nn as nn
 from statetrack.models.mixers import (BACKENDS, DeltaNet, DeltaProduct, Diagonal, ModelError, check_backend,
                                       parse_eig_range)
 
-KINDS = ("deltanet", "deltaproduct", "diagonal")
+KINDS = ("deltanet", "deltaproduct", "diagonal", "transformer")
 
 
 @dataclass
 class ModelConfig:
-    kind: str = "deltanet"        # mixer: deltanet | deltaproduct | diagonal
+    kind: str = "deltanet"        # mixer: deltanet | deltaproduct | diagonal | transformer (causal attention)
     eig_range: str = "-1,1"       # transition eigenvalues: "0,1" (beta = sigmoid, a = s) or "-1,1" (2 sigmoid, 2s - 1)
     n_layers: int = 2             # blocks (mixer + MLP each)
     d_model: int = 128            # residual-stream width
@@ -61,6 +65,10 @@ class ModelConfig:
 
 def make_mixer(cfg: ModelConfig) -> nn.Module:
     common = dict(eig_range=cfg.eig_range, backend=cfg.backend, conv_size=cfg.conv_size)
+    if cfg.kind == "transformer":
+        from statetrack.models.attention import Attention
+
+        return Attention(cfg.d_model, cfg.n_heads, cfg.head_dim, backend=cfg.backend)
     if cfg.kind == "diagonal":
         return Diagonal(cfg.d_model, cfg.n_heads, cfg.head_dim, **common)
     if cfg.kind == "deltanet":
@@ -81,12 +89,20 @@ class Block(nn.Module):
             self.mlp = nn.Sequential(nn.Linear(cfg.d_model, cfg.mlp_ratio * cfg.d_model), nn.GELU(),
                                      nn.Linear(cfg.mlp_ratio * cfg.d_model, cfg.d_model))
 
-    def forward(self, x: torch.Tensor, return_state: bool = False):
-        y = self.mixer(self.norm1(x), return_state=return_state)
-        y, S = y if return_state else (y, None)
-        x = x + y
+    def pre(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The mixer's recurrence inputs from the residual stream ``x [B, T, d_model]``."""
+        return self.mixer.project(self.norm1(x))
+
+    def post(self, x: torch.Tensor, o: torch.Tensor) -> torch.Tensor:
+        """The residual stream after the block, from ``x`` and the recurrence output ``o [B, T, H, V]``."""
+        x = x + self.mixer.readout(o)
         if self.mlp is not None:
             x = x + self.mlp(self.norm2(x))
+        return x
+
+    def forward(self, x: torch.Tensor, return_state: bool = False):
+        o, S = self.mixer.recur(self.pre(x), output_final_state=return_state)
+        x = self.post(x, o)
         return (x, S) if return_state else x
 
 
@@ -116,8 +132,12 @@ class LRNN(nn.Module):
         for block in self.blocks:
             x = block(x)
             hidden.append(x)
-        logits = self.head(self.norm(x))
+        logits = self.read(x)
         return (logits, hidden) if return_hidden else logits
+
+    def read(self, x: torch.Tensor) -> torch.Tensor:
+        """The classifier on the last residual stream: ``[B, T, d_model] -> [B, T, n_classes]``."""
+        return self.head(self.norm(x))
 
     @torch.no_grad()
     def final_states(self, inputs: torch.Tensor) -> list[torch.Tensor]:

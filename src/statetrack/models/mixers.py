@@ -88,7 +88,8 @@ class DeltaProduct(nn.Module):
         H, K, V = n_heads, head_dim, value_dim or head_dim
         self.d_model, self.H, self.K, self.V, self.n_h = d_model, H, K, V, n_h
         self.eig_range, self.backend = parse_eig_range(eig_range), check_backend(backend)
-        self.max_beta = 2.0 if self.eig_range == "-1,1" else 1.0
+        # a buffer, not a float: runs trained together (statetrack.train.batched) stack it per run
+        self.register_buffer("max_beta", torch.tensor(2.0 if self.eig_range == "-1,1" else 1.0), persistent=False)
         self.key_norm, self.beta_activation, self.output = key_norm, beta_activation, output
         self.scale = 1.0 if output == "state" else K ** -0.5
         self.q_proj = nn.Linear(d_model, H * K, bias=bias)
@@ -164,14 +165,18 @@ class DeltaProduct(nn.Module):
                                      initial_state=initial_state, output_final_state=output_final_state,
                                      backend=self.backend)
 
-    def forward(self, x: torch.Tensor, initial_state: torch.Tensor | None = None, return_state: bool = False):
-        """``[B, T, d_model] -> [B, T, d_model]`` (``output="state"``: ``[B, T, H * V]``, the raw o)."""
-        o, S = self.recur(self.project(x), initial_state, output_final_state=return_state)
+    def readout(self, o: torch.Tensor) -> torch.Tensor:
+        """The recurrence output ``o [B, T, H, V]`` -> ``[B, T, d_model]`` (``output="state"``:
+        ``[B, T, H * V]``, the raw o)."""
         B, T = o.shape[:2]
         if self.output == "project":
-            o = self.o_proj(self.o_norm(o).reshape(B, T, self.H * self.V))
-        else:
-            o = o.reshape(B, T, self.H * self.V)
+            return self.o_proj(self.o_norm(o).reshape(B, T, self.H * self.V))
+        return o.reshape(B, T, self.H * self.V)
+
+    def forward(self, x: torch.Tensor, initial_state: torch.Tensor | None = None, return_state: bool = False):
+        """``[B, T, d_model] -> [B, T, d_model]``: :meth:`project`, :meth:`recur`, :meth:`readout`."""
+        o, S = self.recur(self.project(x), initial_state, output_final_state=return_state)
+        o = self.readout(o)
         return (o, S) if return_state else o
 
     # ---------------------------------------------------------------- analysis
@@ -218,6 +223,8 @@ class Diagonal(nn.Module):
         H, K, V = n_heads, head_dim, value_dim or head_dim
         self.d_model, self.H, self.K, self.V = d_model, H, K, V
         self.eig_range, self.backend = parse_eig_range(eig_range), check_backend(backend)
+        # lowest eigenvalue, a buffer so that runs trained together can differ (a = low + (1 - low) s)
+        self.register_buffer("eig_low", torch.tensor(0.0 if self.eig_range == "0,1" else -1.0), persistent=False)
         self.q_proj = nn.Linear(d_model, H * K, bias=False)
         self.k_proj = nn.Linear(d_model, H * K, bias=False)
         self.v_proj = nn.Linear(d_model, H * V, bias=False)
@@ -240,7 +247,7 @@ class Diagonal(nn.Module):
             q, k, v = (conv(t) for conv, t in zip(self.convs, (q, k, v)))
         delta = F.softplus(self.dt_proj(x))                                        # (B, T, H)
         s = torch.exp(-delta[..., None] * torch.exp(self.A_log))                   # (B, T, H, K) in (0, 1]
-        a = s if self.eig_range == "0,1" else 2 * s - 1                            # P1 Table 2
+        a = self.eig_low + (1 - self.eig_low) * s                                 # s or 2s - 1: P1 Table 2
         v = v.view(B, T, H, V) * delta[..., None]
         return {"q": q.view(B, T, H, K), "k": k.view(B, T, H, K), "v": v, "a": a, "delta": delta}
 
@@ -252,10 +259,14 @@ class Diagonal(nn.Module):
         return kernels.diagonal(q, k, v, a, initial_state=initial_state, output_final_state=output_final_state,
                                 backend=self.backend)
 
+    def readout(self, o: torch.Tensor) -> torch.Tensor:
+        """``o [B, T, H, V]`` -> ``[B, T, d_model]``."""
+        B, T = o.shape[:2]
+        return self.o_proj(self.o_norm(o).reshape(B, T, self.H * self.V))
+
     def forward(self, x: torch.Tensor, initial_state: torch.Tensor | None = None, return_state: bool = False):
         o, S = self.recur(self.project(x), initial_state, output_final_state=return_state)
-        B, T = o.shape[:2]
-        y = self.o_proj(self.o_norm(o).reshape(B, T, self.H * self.V))
+        y = self.readout(o)
         return (y, S) if return_state else y
 
     @torch.no_grad()

@@ -13,9 +13,11 @@ from __future__ import annotations
 import inspect
 
 from statetrack.tasks.base import Batch, Task, TaskError
+from statetrack.tasks.brackets import ModularArithmeticBrackets
 from statetrack.tasks.counting import Counting
 from statetrack.tasks.cycle_navigation import CycleNavigation
 from statetrack.tasks.even_pairs import EvenPairs
+from statetrack.tasks.final_label import FORMATS, FinalLabel
 from statetrack.tasks.modular_arithmetic import ModularArithmetic
 from statetrack.tasks.parity import Parity
 from statetrack.tasks.regular import RegularTask, dfa_task, regex_task
@@ -27,6 +29,7 @@ TASKS = {
     "even_pairs": EvenPairs,
     "cycle_navigation": CycleNavigation,
     "modular_arithmetic": ModularArithmetic,
+    "modular_arithmetic_brackets": ModularArithmeticBrackets,
     "counting": Counting,
     "word_problem": WordProblem,
     "regex": regex_task,
@@ -42,6 +45,10 @@ PRESETS = {
     "S5_swaps": ("word_problem", {"group": "S5", "variant": "swaps"}),
     "S5_tokens4": ("word_problem", {"group": "S5", "tokens_per_element": 4}),
     "A5_tokens4": ("word_problem", {"group": "A5", "tokens_per_element": 4}),
+    # P1's official formats: one label per word, at its end (statetrack.tasks.final_label)
+    "parity_p1": ("parity", {"labels": "final"}),
+    "modular_arithmetic_p1": ("modular_arithmetic", {"m": 5, "labels": "final"}),
+    "modular_arithmetic_brackets_p1": ("modular_arithmetic_brackets", {"m": 5}),
 }
 
 
@@ -80,8 +87,20 @@ def resolve(name: str, options: dict | None = None) -> tuple[str, dict]:
 
 
 def make_task(name: str, options: dict | None = None) -> Task:
-    """Build a task by name (or preset) with options; TaskError names an unknown one."""
+    """Build a task by name (or preset) with options; TaskError names an unknown one.
+
+    Every task takes the option ``labels``: ``"every"`` (default, a label at every labeled
+    position) or ``"final"`` (P1's format, one label per word at its end; see
+    :mod:`statetrack.tasks.final_label`)."""
     base, options = resolve(name, options)
+    labels = options.pop("labels", "every")
+    if labels not in FORMATS:
+        raise TaskError(f"task option labels={labels!r} is not one of {', '.join(FORMATS)}")
+    task = _build(base, options)
+    return FinalLabel(task) if labels == "final" and not isinstance(task, ModularArithmeticBrackets) else task
+
+
+def _build(base: str, options: dict) -> Task:
     ctor = TASKS[base]
     params = inspect.signature(ctor).parameters
     unknown = [k for k in options if k not in params]
@@ -96,4 +115,4 @@ def task_names() -> list[str]:
 
 __all__ = ["Batch", "Task", "TaskError", "TASKS", "PRESETS", "make_task", "parse_task_spec", "resolve",
            "task_names", "Parity", "EvenPairs", "CycleNavigation", "ModularArithmetic", "Counting",
-           "WordProblem", "RegularTask", "regex_task", "dfa_task"]
+           "WordProblem", "RegularTask", "regex_task", "dfa_task", "ModularArithmeticBrackets", "FinalLabel"]

@@ -130,6 +130,12 @@ class Task(abc.ABC):
         """int64 ``(automaton().n_states,)``: the class of each automaton state, -1 where none."""
         raise NotImplementedError
 
+    def position_tokens(self) -> list[list[int]] | None:
+        """The sampler's law, for samplers on the device (:mod:`statetrack.tasks.stream`): position t
+        draws uniformly from ``position_tokens()[t % len(...)]``, independently of the other positions.
+        None where the sampler is not of that form (the device stream then refuses the task)."""
+        return [list(range(self.vocab_size))]
+
     def label(self, inputs: torch.Tensor) -> Batch:
         """Labels for given inputs ``[B, T]``, by running :meth:`automaton` (the slow, obvious twin
         of the closed-form samplers; tests compare the two)."""

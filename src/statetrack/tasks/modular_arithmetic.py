@@ -82,6 +82,10 @@ class ModularArithmetic(AutomatonTask):
     def label_of_state(self) -> np.ndarray:
         return self._labels
 
+    def position_tokens(self) -> list[list[int]]:
+        """Numbers at even positions, operators at odd ones (what :meth:`sample_inputs` draws)."""
+        return [list(range(self.m)), [self.m, self.m + 1, self.m + 2]]
+
     def sample_inputs(self, batch: int, length: int, generator: torch.Generator) -> torch.Tensor:
         nums = torch.randint(0, self.m, (batch, length), generator=generator)          # (B, T)
         ops = self.m + torch.randint(0, 3, (batch, length), generator=generator)       # (B, T)

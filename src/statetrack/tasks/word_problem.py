@@ -131,6 +131,10 @@ class WordProblem(Task):
         mask[:, k - 1::k] = True
         return Batch(x, targets[:, :length], mask[:, :length])
 
+    def position_tokens(self) -> list[list[int]] | None:
+        """Uniform tokens, except with k > 1 tokens per element (whole elements are drawn)."""
+        return None if self.k > 1 else [list(range(self.vocab_size))]
+
     # automaton and true states -----------------------------------------------------------
     def perm_states(self, inputs: torch.Tensor) -> torch.Tensor:
         """The running product of the tokens as a group element index, -1 where it is not one.

@@ -134,13 +134,17 @@ def analyze(model, task, cfg, device) -> dict:
     gen = torch.Generator().manual_seed(cfg.seed + ANALYSIS_SEED_OFFSET)
     was_training = model.training
     model.eval()
+    recurrent = cfg.model.kind != "transformer"        # attention has no transition, no state
     try:
         out = {"size": model.size()}
-        out["eigenvalues"] = eigenvalues(model, task, length=cfg.train_max_len, generator=gen, device=device)
-        out["probes"] = probes(model, task, fit_length=cfg.train_max_len, test_length=cfg.eval_length,
-                               generator=gen, device=device, test_range=(cfg.test_min_len, cfg.test_max_len))
-        out["state_norms"] = state_norms(model, task, max_length=cfg.norm_length_factor * cfg.train_max_len,
-                                         train_max_len=cfg.train_max_len, generator=gen, device=device)
+        if recurrent:
+            out["eigenvalues"] = eigenvalues(model, task, length=cfg.train_max_len, generator=gen, device=device)
+        if task.n_states is not None:                   # a regular task: its automaton state is the probe target
+            out["probes"] = probes(model, task, fit_length=cfg.train_max_len, test_length=cfg.eval_length,
+                                   generator=gen, device=device, test_range=(cfg.test_min_len, cfg.test_max_len))
+        if recurrent:
+            out["state_norms"] = state_norms(model, task, max_length=cfg.norm_length_factor * cfg.train_max_len,
+                                             train_max_len=cfg.train_max_len, generator=gen, device=device)
     finally:
         model.train(was_training)
     return out

@@ -49,6 +49,18 @@ def save_checkpoint(path: Path, *, model: torch.nn.Module, optimizer: torch.opti
     atomic_write_bytes(Path(path), data)
 
 
+def save_weights(path: Path, *, model: torch.nn.Module, step: int, config: dict, extra: dict | None = None) -> None:
+    """A checkpoint holding the model alone (no optimizer state): what a run of the batched trainer
+    leaves in its directory. :func:`read_checkpoint` reads it; resuming such a run goes through its
+    group's checkpoint (:mod:`statetrack.train.batched`)."""
+    from safetensors.torch import save
+
+    tensors = {f"model/{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    meta = {"format": FORMAT, "step": int(step), "config": config, "param_groups": [], "scheduler": {},
+            "extra": extra or {}, "weights_only": True}
+    atomic_write_bytes(Path(path), save(tensors, metadata={META_KEY: json.dumps(meta)}))
+
+
 def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     """(tensors, metadata) of a checkpoint; TrainingError names an unreadable or foreign file."""
     from safetensors import SafetensorError, safe_open

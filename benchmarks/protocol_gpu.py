@@ -1,0 +1,252 @@
+"""The evidence protocol of P1 and P2 on one GPU, with the batched trainer (issue 12).
+
+Groups (each trained as one batched computation, :mod:`statetrack.train.batched`; 3 seeds each):
+
+    P1 Table 3   parity_p1, modular_arithmetic_p1, modular_arithmetic_brackets_p1 (P1's formats: one
+                 label per word, at its end), each for DeltaNet and diagonal in [0,1] and [-1,1]
+                 (one group per model: seeds x ranges) and a causal Transformer;
+                 P1's configs: d_model 128, 2 layers, 4 heads, short conv, batch 256, lr 1e-3, AdamW,
+                 warm-up 10% then cosine to 1e-3 x lr, bf16; parity 20,000 steps (wd 0), modular
+                 arithmetic wd 0.1 and as many steps as the device time allows (``--ma-steps``);
+                 train lengths 3-40, test 40-256.
+    Word problems  S3, S4, A5, S5 with one layer: DeltaProduct n_h = 1 in [0,1] and [-1,1] (n_h = 1 in
+                 [0,1] is DeltaNet [0,1]), n_h = 2, 3, 4 in [-1,1]; S5 with swaps only (DeltaNet, both
+                 ranges); a label at every position (the prefix product), train length 32, sequence
+                 accuracy at every length up to 128 (4x).
+
+Every finished group adds its runs to ``OUT/protocol_gpu.json`` at once (atomic write; a bundle the
+reports read, schema ``statetrack.train.protocol/1``, with one flat row per run in ``rows`` and the bars
+in ``verdicts``), so a time-out loses only the groups still training. Rerunning with the same file
+keeps its rows and skips groups already there.
+
+    python3 benchmarks/protocol_gpu.py --out $OUT/protocol_gpu.json --only table3:parity --workers 3
+    python3 benchmarks/protocol_gpu.py --quick --out /tmp/p.json          # CPU smoke run, tiny sizes
+"""
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import fnmatch
+import json
+import multiprocessing as mp
+import sys
+import time
+import traceback
+from pathlib import Path
+
+try:
+    import statetrack  # noqa: F401
+except ImportError:   # run from a checkout without PYTHONPATH=src
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+SEEDS = (0, 1, 2)
+SCHEMA = "statetrack.train.protocol/1"
+#: P1's Table 3 (scaled accuracy, best of 3 seeds) and P2's one-layer S5 finding, for the report
+PAPER = {
+    "parity_p1": {"diagonal/0,1": 0.000, "diagonal/-1,1": 1.000, "deltanet/0,1": 0.017, "deltanet/-1,1": 1.000,
+                  "transformer": 0.022},
+    "modular_arithmetic_p1": {"diagonal/0,1": 0.095, "diagonal/-1,1": 0.241, "deltanet/0,1": 0.314,
+                              "deltanet/-1,1": 0.971, "transformer": 0.031},
+    "modular_arithmetic_brackets_p1": {"diagonal/0,1": 0.123, "diagonal/-1,1": 0.116, "deltanet/0,1": 0.194,
+                                       "deltanet/-1,1": 0.260, "transformer": 0.067},
+}
+
+
+def groups(args) -> list[dict]:
+    """Every group of the protocol: {"name", "configs": [TrainConfig dicts], "names": [...]}."""
+    from statetrack.train.config import TrainConfig
+
+    cuda = not args.quick
+    out = []
+
+    def base(task: str, steps: int, wd: float, **kw) -> TrainConfig:
+        cfg = TrainConfig(task=task, steps=steps, batch_size=args.batch, lr=1e-3, weight_decay=wd,
+                          warmup_steps=max(1, steps // 10), min_lr_ratio=1e-3, grad_clip=1.0,
+                          train_min_len=3, train_max_len=40, test_min_len=40, test_max_len=256,
+                          eval_samples=args.eval_samples, log_every=max(1, min(500, steps // 10)),
+                          checkpoint_every=0, dtype="bfloat16" if cuda else "float32",
+                          device="cuda" if cuda else "cpu", analysis=args.analysis, **kw)
+        cfg.model.d_model, cfg.model.n_layers, cfg.model.n_heads, cfg.model.head_dim = 128, 2, 4, 32
+        cfg.model.backend = args.backend if cuda else "naive"
+        if args.quick:
+            cfg = cfg.replace(steps=30, warmup_steps=3, log_every=10, train_max_len=10, test_min_len=10,
+                              test_max_len=20, eval_samples=32)
+            cfg.model.d_model, cfg.model.n_heads, cfg.model.head_dim = 16, 2, 8
+        return cfg
+
+    def add(name: str, cfg, variants: list[tuple[str, int, dict]]):
+        cfgs = [cfg.replace(seed=seed, **change) for _, seed, change in variants]
+        out.append({"name": name, "configs": [c.to_dict() for c in cfgs], "names": [v[0] for v in variants]})
+
+    table3 = [("parity_p1", args.parity_steps, 0.0), ("modular_arithmetic_p1", args.ma_steps, 0.1),
+              ("modular_arithmetic_brackets_p1", args.ma_steps, 0.1)]
+    for task, steps, wd in table3:
+        for kind in ("deltanet", "diagonal"):
+            cfg = base(task, steps, wd)
+            cfg.model.kind = kind
+            add(f"table3:{task}:{kind}", cfg,
+                [(f"{kind}_{rng}_s{s}", s, {"model__eig_range": rng}) for rng in ("0,1", "-1,1") for s in SEEDS])
+        cfg = base(task, steps, wd)
+        cfg.model.kind, cfg.model.conv_size = "transformer", 0
+        add(f"table3:{task}:transformer", cfg, [(f"transformer_s{s}", s, {}) for s in SEEDS])
+    for group in ("S3", "S4", "A5", "S5"):
+        for n_h in (1, 2, 3, 4):
+            cfg = base(group, args.wp_steps, 0.0)
+            cfg = cfg.replace(train_min_len=args.wp_len, train_max_len=args.wp_len, test_min_len=args.wp_len + 1,
+                              test_max_len=4 * args.wp_len, warmup_steps=max(1, args.wp_steps // 10))
+            if args.quick:
+                cfg = cfg.replace(train_min_len=6, train_max_len=6, test_min_len=7, test_max_len=24, steps=30)
+            cfg.model.kind, cfg.model.n_layers, cfg.model.n_h = "deltaproduct", 1, n_h
+            ranges = ("0,1", "-1,1") if n_h == 1 else ("-1,1",)
+            add(f"words:{group}:nh{n_h}", cfg,
+                [(f"nh{n_h}_{rng}_s{s}", s, {"model__eig_range": rng}) for rng in ranges for s in SEEDS])
+    cfg = base("S5_swaps", args.wp_steps, 0.0).replace(train_min_len=args.wp_len, train_max_len=args.wp_len,
+                                                       test_min_len=args.wp_len + 1, test_max_len=4 * args.wp_len)
+    if args.quick:
+        cfg = cfg.replace(train_min_len=6, train_max_len=6, test_min_len=7, test_max_len=24, steps=30)
+    cfg.model.kind, cfg.model.n_layers = "deltanet", 1
+    add("words:S5_swaps:deltanet", cfg,
+        [(f"deltanet_{rng}_s{s}", s, {"model__eig_range": rng}) for rng in ("0,1", "-1,1") for s in SEEDS])
+    return out
+
+
+def run_group(group: dict, workdir: str) -> dict:
+    """Train one group in this (worker) process; returns its runs' results or the error."""
+    import torch
+
+    from statetrack.train.batched import train_group
+    from statetrack.train.config import TrainConfig
+
+    t0 = time.perf_counter()
+    try:
+        configs = [TrainConfig.from_dict(c) for c in group["configs"]]
+        res = train_group(configs, Path(workdir) / group["name"].replace(":", "_"), names=group["names"])
+        return {"name": group["name"], "ok": True, "results": res, "seconds": time.perf_counter() - t0,
+                "peak_mem_gb": torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None}
+    except Exception as e:  # noqa: BLE001 - a failed group is recorded, the others go on
+        return {"name": group["name"], "ok": False, "error": f"{type(e).__name__}: {e}",
+                "traceback": traceback.format_exc()[-3000:], "seconds": time.perf_counter() - t0}
+
+
+def row(group: str, name: str, res: dict) -> dict:
+    cfg, ev = res["config"], res["eval"]
+    return {"group": group, "run": name, "task": cfg["task"], "model": res["model"]["kind"],
+            "eig_range": res["model"]["eig_range"] if res["model"]["kind"] != "transformer" else None,
+            "n_h": res["model"]["n_h"], "layers": res["model"]["n_layers"], "d_model": res["model"]["d_model"],
+            "seed": res["seed"], "steps": res["steps"], "batch": cfg["batch_size"], "lr": cfg["lr"],
+            "train_lengths": [cfg["train_min_len"], cfg["train_max_len"]],
+            "test_lengths": [cfg["test_min_len"], cfg["test_max_len"]], "status": res["status"],
+            "test_scaled_accuracy": ev["test_range"]["scaled_accuracy"],
+            "test_sequence_accuracy": ev["test_range"]["sequence_accuracy"],
+            "train_scaled_accuracy": ev["train_range"]["scaled_accuracy"],
+            "accuracy_by_length": ev["accuracy"], "sequence_accuracy_by_length": ev["sequence_accuracy"],
+            "final_loss": res["final_loss"], "backend": res["backend"], "device": res["device"],
+            "commit": res["git"]["commit"], "train_time_s": res["train_time_s"]}
+
+
+def verdicts(rows: list[dict]) -> dict:
+    """The issue's parity bar per model, from the rows present."""
+    out = {}
+    for kind in ("deltanet", "diagonal"):
+        sel = [r for r in rows if r["task"] == "parity_p1" and r["model"] == kind]
+        neg = [r["test_scaled_accuracy"] for r in sel if r["eig_range"] == "-1,1"]
+        pos = [r["test_scaled_accuracy"] for r in sel if r["eig_range"] == "0,1"]
+        complete = len(neg) == 3 and len(pos) == 3
+        met = complete and sum(a is not None and a >= 0.95 for a in neg) >= 2 and all(
+            a is not None and a <= 0.1 for a in pos)
+        out[f"parity_{kind}"] = {"neg_range": neg, "pos_range": pos, "complete": complete, "met": met,
+                                 "bar": "[-1,1] >= 0.95 in >= 2 of 3 seeds; [0,1] <= 0.1 in all"}
+    return out
+
+
+def write(path: Path, data: dict) -> None:
+    from statetrack.train.results import write_results
+
+    data["rows"] = sorted(data["rows"], key=lambda r: (r["group"], r["run"]))
+    data["verdicts"] = verdicts(data["rows"])
+    write_results(path, data)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", required=True, help="bundle JSON to write (rows are added to an existing one)")
+    ap.add_argument("--workdir", default="/tmp/statetrack_protocol", help="run directories")
+    ap.add_argument("--only", nargs="*", default=["*"], help="group name patterns (e.g. 'table3:parity_p1:*')")
+    ap.add_argument("--workers", type=int, default=3, help="groups trained at once (processes sharing the GPU)")
+    ap.add_argument("--deadline", type=float, default=0, help="seconds after which no new group starts (0: none)")
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--parity-steps", type=int, default=20_000)
+    ap.add_argument("--ma-steps", type=int, default=20_000, help="modular arithmetic steps (P1: 100,000)")
+    ap.add_argument("--wp-steps", type=int, default=10_000, help="word-problem steps")
+    ap.add_argument("--wp-len", type=int, default=32, help="word-problem training length")
+    ap.add_argument("--eval-samples", type=int, default=8192)
+    ap.add_argument("--backend", default="fused_recurrent")
+    ap.add_argument("--no-analysis", dest="analysis", action="store_false")
+    ap.add_argument("--quick", action="store_true", help="tiny CPU smoke run")
+    ap.add_argument("--list", action="store_true", help="print the groups and exit")
+    args = ap.parse_args(argv)
+    import torch
+
+    from statetrack.train.results import device_name, git_info, versions
+
+    todo = [g for g in groups(args) if any(fnmatch.fnmatch(g["name"], p) for p in args.only)]
+    out = Path(args.out)
+    data = json.loads(out.read_text()) if out.exists() else {}
+    if data.get("schema") not in (None, SCHEMA):
+        print(f"{out} is not a protocol bundle", file=sys.stderr)
+        return 2
+    data = {"schema": SCHEMA, "runs": data.get("runs", {}), "rows": data.get("rows", []),
+            "groups": data.get("groups", {}), "paper": PAPER, "calls": data.get("calls", [])}
+    done = set(data["groups"])
+    todo = [g for g in todo if g["name"] not in done]
+    if args.list:
+        for g in todo:
+            print(g["name"], len(g["names"]), "runs")
+        return 0
+    data["calls"].append({"argv": sys.argv[1:], "device": device_name(torch.device("cuda" if torch.cuda.is_available()
+                                                                                    and not args.quick else "cpu")),
+                          "versions": versions(), "git": git_info(), "started": time.time()})
+    t0 = time.perf_counter()
+    print(f"{len(todo)} groups, {sum(len(g['names']) for g in todo)} runs, {args.workers} workers", flush=True)
+    ctx = mp.get_context("spawn")
+    with cf.ProcessPoolExecutor(max_workers=args.workers, mp_context=ctx) as pool:
+        pending = {}
+        queue = list(todo)
+
+        def submit():
+            while queue and len(pending) < args.workers:
+                if args.deadline and time.perf_counter() - t0 > args.deadline:
+                    print(f"deadline: {len(queue)} groups not started", flush=True)
+                    queue.clear()
+                    return
+                g = queue.pop(0)
+                pending[pool.submit(run_group, g, args.workdir)] = g
+
+        submit()
+        while pending:
+            fut = next(cf.as_completed(pending))
+            g = pending.pop(fut)
+            r = fut.result()
+            if r["ok"]:
+                for name, res in zip(g["names"], r["results"]):
+                    key = f"{g['name']}:{name}"
+                    data["runs"][key] = {"name": key, "ok": True, "results": res, "seconds": r["seconds"]}
+                    data["rows"] = [x for x in data["rows"] if (x["group"], x["run"]) != (g["name"], name)]
+                    data["rows"].append(row(g["name"], name, res))
+                data["groups"][g["name"]] = {"seconds": r["seconds"], "peak_mem_gb": r["peak_mem_gb"],
+                                             "runs": len(g["names"])}
+                accs = [round(x["eval"]["test_range"]["scaled_accuracy"] or 0, 3) for x in r["results"]]
+                print(f"[{time.perf_counter() - t0:6.0f}s] {g['name']}: {r['seconds']:.0f}s, test scaled {accs}",
+                      flush=True)
+            else:
+                print(f"[{time.perf_counter() - t0:6.0f}s] {g['name']} FAILED: {r['error']}\n{r['traceback']}",
+                      flush=True)
+                data.setdefault("failed", {})[g["name"]] = r["error"]
+            write(out, data)
+            submit()
+    print(json.dumps(data.get("verdicts", verdicts(data["rows"])), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

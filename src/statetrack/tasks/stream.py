@@ -1,0 +1,151 @@
+"""Batches drawn on the device, for many runs at once, as a pure function of (seed, step).
+
+The batched trainer (:mod:`statetrack.train.batched`) trains R runs in one step. Each run has its
+own data seed; its batch at step s is a function of (seed, s) alone, computed on the device with
+static shapes (no host round trip, so a whole step can be captured in a CUDA graph), the same on
+CPU and GPU, and the same whether the run trains alone or in a group:
+
+    stream = Stream(task, min_len=3, max_len=40)
+    x, y, m = stream.sample(seeds, step, batch)      # int64/int64/bool [R, B, max_len]
+
+Every word has its own length, uniform in ``min_len..max_len``; positions past it are padding
+(token 0, no label). Randomness is a counter-based hash of (seed, step, word, position), so no
+generator state exists to save: resuming at step s draws exactly what the uninterrupted run drew.
+
+Two ways to make words, picked per task:
+
+* **automaton** (every regular task whose sampler draws position t uniformly from a fixed token set,
+  :meth:`statetrack.tasks.base.Task.position_tokens`): tokens from the hash, labels by running the
+  task's automaton table over the word (``label_of_state``), all on the device;
+* **pool** (any other task, e.g. the context-free bracket task): ``pool_size`` words per length are
+  made once on the CPU by the task's own sampler and moved to the device; a step draws words from
+  the pool by hashed index (what is drawn is still a function of (seed, step) alone).
+
+Labels follow the task's format: a label at every labeled position, or only at the last one
+(:class:`statetrack.tasks.final_label.FinalLabel`, P1's format).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from statetrack.tasks.base import Task, TaskError
+from statetrack.tasks.final_label import FinalLabel
+
+_MASK32 = 0xFFFFFFFF
+_SALT_TOKEN, _SALT_LENGTH, _SALT_POOL = 0x5EED, 0x1E46, 0x9001
+
+
+def mix32(x: torch.Tensor) -> torch.Tensor:
+    """A 32-bit integer hash on int64 tensors holding values in ``0 .. 2^32 - 1`` (no overflow:
+    every product stays below 2^63)."""
+    x = x & _MASK32
+    x = ((x >> 16) ^ x) * 0x45D9F3B & _MASK32
+    x = ((x >> 16) ^ x) * 0x45D9F3B & _MASK32
+    return (x >> 16) ^ x
+
+
+def _mix32_int(x: int) -> int:
+    """:func:`mix32` of a Python int (no tensor, so nothing moves between devices)."""
+    x &= _MASK32
+    x = ((x >> 16) ^ x) * 0x45D9F3B & _MASK32
+    x = ((x >> 16) ^ x) * 0x45D9F3B & _MASK32
+    return (x >> 16) ^ x
+
+
+def hash_ints(*parts: torch.Tensor | int) -> torch.Tensor:
+    """Hash of a tuple of integers (int64 tensors broadcast together, or Python ints), values in
+    ``0 .. 2^32 - 1``; at least one part must be a tensor."""
+    h = None
+    for p in parts:
+        v = mix32(p.to(torch.int64)) if torch.is_tensor(p) else _mix32_int(int(p))
+        h = v if h is None else mix32((h * 0x27D4EB2D & _MASK32) ^ v)
+    return h
+
+
+class Stream:
+    """Device-side sampler of one task (see the module docstring).
+
+    Args:
+        task: the task (its format, every / final, comes with it).
+        min_len, max_len: word lengths, uniform in ``min_len..max_len``; batches are ``[R, B, max_len]``.
+        device: where batches are made.
+        pool_size: words per length in the pool (tasks without an on-device law only).
+        pool_seed: seed of the pool (fixed per task so every run of a group draws from one pool).
+    """
+
+    def __init__(self, task: Task, min_len: int, max_len: int, device: torch.device | str = "cpu", *,
+                 pool_size: int = 2048, pool_seed: int = 0):
+        if not 1 <= min_len <= max_len:
+            raise TaskError(f"stream lengths must satisfy 1 <= min_len <= max_len, got {min_len}..{max_len}")
+        self.task, self.min_len, self.max_len = task, min_len, max_len
+        self.device = torch.device(device)
+        self.final = isinstance(task, FinalLabel) or not task.prefix_closed
+        law = task.position_tokens()
+        self.mode = "pool" if law is None else "automaton"
+        if self.mode == "automaton":
+            dfa = task.automaton()
+            self._table = torch.tensor(np.array(dfa.table, dtype=np.int64), device=self.device).reshape(-1)
+            self._n_sym, self._start = len(dfa.alphabet), int(dfa.start)
+            self._label = torch.tensor(np.array(task.label_of_state, dtype=np.int64), device=self.device)
+            width = max(len(c) for c in law)
+            self._law = torch.tensor([c + [c[0]] * (width - len(c)) for c in law], device=self.device)   # (P, W)
+            self._law_n = torch.tensor([len(c) for c in law], device=self.device)                        # (P,)
+        else:
+            self._build_pool(pool_size, pool_seed)
+
+    # ------------------------------------------------------------------ pool
+    def _build_pool(self, size: int, seed: int) -> None:
+        n_len = self.max_len - self.min_len + 1
+        xs = torch.zeros(n_len, size, self.max_len, dtype=torch.int64)
+        ys = torch.zeros(n_len, size, self.max_len, dtype=torch.int64)
+        ms = torch.zeros(n_len, size, self.max_len, dtype=torch.bool)
+        gen = torch.Generator().manual_seed(seed)
+        for i, L in enumerate(range(self.min_len, self.max_len + 1)):
+            x, y, m = self.task.sample_batch(size, L, gen)
+            xs[i, :, :L], ys[i, :, :L], ms[i, :, :L] = x, y, m
+        self._pool = tuple(t.to(self.device) for t in (xs, ys, ms))
+
+    # ------------------------------------------------------------------ sampling
+    def lengths(self, seeds: torch.Tensor, step: torch.Tensor | int, batch: int, salt: int = 0) -> torch.Tensor:
+        """int64 ``[R, B]``: each word's length."""
+        b = torch.arange(batch, device=self.device)[None, :]
+        h = hash_ints(seeds[:, None], step, b, _SALT_LENGTH + salt)
+        return self.min_len + h % (self.max_len - self.min_len + 1)
+
+    def sample(self, seeds: torch.Tensor, step: torch.Tensor | int, batch: int, salt: int = 0):
+        """``(x, y, m)``: tokens, targets int64 and label mask bool, each ``[R, B, max_len]``.
+
+        Args:
+            seeds: int64 ``[R]`` data seeds, one per run, on the stream's device.
+            step: the step (int or a 0-dim int64 tensor on the device, for graph capture).
+            batch: words per run.
+            salt: separates streams of the same seeds (evaluation uses its own).
+        """
+        R, B, T = seeds.shape[0], batch, self.max_len
+        L = self.lengths(seeds, step, batch, salt)                                     # (R, B)
+        pos = torch.arange(T, device=self.device)                                      # (T,)
+        inside = pos[None, None, :] < L[..., None]                                     # (R, B, T)
+        if self.mode == "pool":
+            xs, ys, ms = self._pool
+            j = hash_ints(seeds[:, None], step, torch.arange(B, device=self.device)[None, :],
+                          _SALT_POOL + salt) % xs.shape[1]                             # (R, B)
+            li = L - self.min_len
+            return xs[li, j], ys[li, j], ms[li, j]
+        u = hash_ints(seeds[:, None, None], step, torch.arange(B, device=self.device)[None, :, None],
+                      pos[None, None, :], _SALT_TOKEN + salt)                          # (R, B, T)
+        cls = pos % self._law.shape[0]                                                 # (T,)
+        x = self._law[cls, u % self._law_n[cls]]                                       # (R, B, T)
+        q = torch.full((R * B,), self._start, dtype=torch.int64, device=self.device)
+        flat_x = x.reshape(R * B, T)
+        states = []
+        for t in range(T):
+            q = self._table[q * self._n_sym + flat_x[:, t]]
+            states.append(q)
+        lab = self._label[torch.stack(states, 1)].reshape(R, B, T)                     # (R, B, T)
+        m = (lab >= 0) & inside
+        if self.final:
+            last = torch.where(m, pos, torch.full_like(pos, -1)).amax(-1, keepdim=True)
+            m = m & (pos == last)
+        x = torch.where(inside, x, torch.zeros_like(x))
+        return x, torch.where(m, lab, torch.zeros_like(lab)), m

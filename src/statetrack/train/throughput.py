@@ -1,0 +1,117 @@
+"""``statetrack bench train``: run-steps per second of the single-run loop and of the batched trainer.
+
+Both are measured in one process on one device at P1's scale (2 layers, d_model 128, 4 heads,
+train lengths 3-40, bf16 on CUDA), on parity:
+
+* ``single``: :func:`statetrack.train.loop.train` itself (host-sampled batches, two host syncs per
+  step); its ``train_time_s`` over the timed steps, after a warm-up run of the same config;
+* ``batched N``: :class:`statetrack.train.batched.GroupTrainer` with N runs (seeds), CUDA graph on
+  CUDA; timed over ``steps`` steps after warm-up and capture.
+
+A run-step is one optimizer step of one run; ratio = batched run-steps/s / single run-steps/s at the
+same batch. The JSON holds the device, versions, commit and a ``verdicts`` block (bar: >= 10x at
+N = 24, batch 1024).
+
+    statetrack bench train --out benchmarks/results/train_throughput_gpu.json
+    statetrack bench train --quick --out /tmp/t.json        # CPU smoke run, tiny sizes
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+BAR, AIM = 10.0, 30.0
+
+
+def p1_config(batch: int, backend: str, device: str, quick: bool):
+    from statetrack.train.config import TrainConfig
+
+    cfg = TrainConfig(task="parity", batch_size=batch, lr=1e-3, warmup_steps=10, steps=100, analysis=False,
+                      device=device, dtype="bfloat16" if device.startswith("cuda") else "float32",
+                      eval_samples=16, test_min_len=40, test_max_len=40, log_every=10_000)
+    cfg.model.backend = backend
+    if quick:
+        cfg.model.d_model, cfg.model.n_heads, cfg.model.head_dim, cfg.train_max_len = 16, 2, 8, 12
+        cfg.test_min_len = cfg.test_max_len = 12
+    return cfg
+
+
+def time_single(cfg, steps: int, warm: int, tmp: Path) -> float:
+    """Seconds per step of the single-run loop (difference of two runs, so start-up cancels)."""
+    from statetrack.train.loop import train
+
+    times = []
+    for i, n in enumerate((warm, warm + steps)):
+        res = train(cfg.replace(steps=n), tmp / f"single_{cfg.batch_size}_{i}", resume=False, progress=False)
+        times.append(res["train_time_s"])
+    return max(1e-9, times[1] - times[0]) / steps
+
+
+def time_batched(cfg, n_runs: int, steps: int, graph: bool) -> float:
+    """Seconds per group step of the batched trainer with ``n_runs`` runs (after warm-up/capture)."""
+    from statetrack.train.batched import GroupTrainer
+
+    device = torch.device(cfg.device)
+    trainer = GroupTrainer([cfg.replace(seed=s) for s in range(n_runs)], device)
+    trainer.run_steps(8, graph=graph)                       # warm-up, Triton compile, graph capture
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    sync()
+    t0 = time.perf_counter()
+    trainer.run_steps(steps, graph=graph)
+    sync()
+    dt = (time.perf_counter() - t0) / steps
+    trainer.check()
+    return dt
+
+
+def main(argv: list[str] | None = None) -> int:
+    from statetrack.train.results import device_name, git_info, versions, write_results
+
+    ap = argparse.ArgumentParser(prog="statetrack bench train", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", default="benchmarks/results/train_throughput_gpu.json", help="JSON to write")
+    ap.add_argument("--batches", type=int, nargs="+", default=[256, 1024], help="batch sizes (per run)")
+    ap.add_argument("--runs", type=int, nargs="+", default=[1, 6, 24], help="group sizes N")
+    ap.add_argument("--steps", type=int, default=50, help="timed steps per measurement")
+    ap.add_argument("--backend", default="fused_recurrent", help="kernel backend on CUDA")
+    ap.add_argument("--no-graph", action="store_true", help="do not capture CUDA graphs")
+    ap.add_argument("--quick", action="store_true", help="tiny sizes (CPU smoke run)")
+    args = ap.parse_args(argv)
+    cuda = torch.cuda.is_available() and not args.quick
+    device = "cuda" if cuda else "cpu"
+    backend = args.backend if cuda else "naive"
+    out = Path(args.out)
+    tmp = out.parent / f".{out.stem}_runs"
+    rows, verdicts = [], {}
+    result = {"benchmark": "train_throughput", "device": device_name(torch.device(device)), "backend": backend,
+              "versions": versions(), "git": git_info(), "graph": cuda and not args.no_graph,
+              "task": "parity", "rows": rows, "verdicts": verdicts}
+
+    def flush():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_results(out, result)
+
+    for batch in args.batches:
+        cfg = p1_config(batch, backend, device, args.quick)
+        result["model"] = {k: getattr(cfg.model, k) for k in ("kind", "n_layers", "d_model", "n_heads", "head_dim")}
+        single = time_single(cfg, args.steps, 5, tmp)
+        rows.append({"trainer": "single", "batch": batch, "runs": 1, "ms_per_step": 1e3 * single,
+                     "run_steps_per_s": 1.0 / single})
+        print(f"batch {batch}: single-run loop {1e3 * single:.2f} ms/step", flush=True)
+        flush()
+        for n in args.runs:
+            dt = time_batched(cfg, n, args.steps, graph=not args.no_graph)
+            ratio = (n / dt) / (1.0 / single)
+            rows.append({"trainer": "batched", "batch": batch, "runs": n, "ms_per_step": 1e3 * dt,
+                         "ms_per_run_step": 1e3 * dt / n, "run_steps_per_s": n / dt, "ratio_vs_single": ratio})
+            print(f"batch {batch}: batched N={n} {1e3 * dt:.2f} ms/step, {n / dt:.0f} run-steps/s, "
+                  f"{ratio:.1f}x the single-run loop", flush=True)
+            if n == max(args.runs):
+                verdicts[f"batched_N{n}_batch{batch}_vs_single"] = {"ratio": ratio, "bar": BAR, "aim": AIM,
+                                                                    "met": ratio >= BAR}
+            flush()
+    print(json.dumps(verdicts, indent=1))
+    return 0

@@ -1,0 +1,116 @@
+"""The batched trainer: a run in a group equals the run alone, the stacked forward equals each run's
+own LRNN, resume is exact, and a run that diverges is rolled back and frozen without touching the others."""
+import pytest
+import torch
+
+from statetrack.train.batched import GroupTrainer, check_group, train_group
+from statetrack.errors import TrainingError
+
+from tests.train.conftest import tiny
+
+CPU = torch.device("cpu")
+
+
+def _configs():
+    return [tiny(seed=0), tiny(seed=1, lr=3e-3, model={**tiny().model.to_dict(), "eig_range": "0,1"}),
+            tiny(seed=2, weight_decay=0.0)]
+
+
+@pytest.mark.parametrize("kind", [pytest.param("deltanet", id="deltanet"), pytest.param("diagonal", id="diagonal"),
+                                  pytest.param("transformer", id="transformer"),
+                                  pytest.param("deltaproduct", id="deltaproduct-nh2")])
+def test_stacked_forward_equals_each_runs_own_model(kind):
+    extra = {"n_h": 2} if kind == "deltaproduct" else {}
+    cfgs = [c.replace(model__kind=kind, **{f"model__{k}": v for k, v in extra.items()}) for c in _configs()]
+    tr = GroupTrainer(cfgs, CPU)
+    x, _, _ = tr.stream.sample(tr.seeds, 0, 5)                              # (R, B, T)
+    with torch.no_grad():
+        stacked = tr.model.logits(x)
+        for r, cfg in enumerate(cfgs):
+            alone = tr.model.run_model(r, cfg)(x[r])
+            torch.testing.assert_close(stacked[r], alone, rtol=1e-5, atol=1e-5)
+
+
+def test_a_run_in_a_group_trains_as_it_does_alone():
+    cfgs = _configs()
+    group = GroupTrainer(cfgs, CPU)
+    group.run_steps(10)
+    for r, cfg in enumerate(cfgs):
+        alone = GroupTrainer([cfg], CPU)
+        alone.run_steps(10)
+        torch.testing.assert_close(group.model.theta[r], alone.model.theta[0], rtol=1e-4, atol=1e-6)
+    assert not torch.equal(group.model.theta[0], group.model.theta[1])
+
+
+def test_initial_weights_are_the_single_run_loops():
+    from statetrack.train.loop import build
+
+    cfg = tiny(seed=4)
+    _, model, _, _ = build(cfg, CPU)
+    tr = GroupTrainer([cfg], CPU)
+    for name, p in model.named_parameters():
+        assert torch.equal(tr.model.run_state_dict(0)[name], p.detach()), name
+
+
+def test_resume_replays_exactly(tmp_path):
+    cfgs = _configs()
+    full = train_group(cfgs, tmp_path / "full", resume=False)
+    assert train_group(cfgs, tmp_path / "cut", stop_after=6) is None
+    resumed = train_group(cfgs, tmp_path / "cut")
+    for a, b in zip(full, resumed):
+        assert a["loss_curve"] == b["loss_curve"]
+        assert a["eval"]["accuracy"] == b["eval"]["accuracy"]
+    from statetrack.train.checkpoint import read_checkpoint
+
+    t1, _ = read_checkpoint(tmp_path / "full" / "run1" / "checkpoint.safetensors")
+    t2, meta = read_checkpoint(tmp_path / "cut" / "run1" / "checkpoint.safetensors")
+    assert meta["weights_only"] and all(torch.equal(t1[k], t2[k]) for k in t1)
+
+
+def test_results_have_the_single_run_schema(tmp_path):
+    from statetrack.reports.load import check_results
+
+    res = train_group(_configs(), tmp_path / "g", names=["a", "b", "c"])
+    for r, name in zip(res, "abc"):
+        assert check_results(r, name) == "learned"
+        assert (tmp_path / "g" / name / "results.json").exists()
+        assert r["group"]["size"] == 3 and r["status"] == "completed"
+        assert len(r["eval"]["accuracy"]) == 10
+
+
+def test_a_diverging_run_is_rolled_back_and_frozen_alone():
+    cfgs = _configs()
+    tr = GroupTrainer(cfgs, CPU)
+    tr.run_steps(4)
+    tr.check()
+    good = tr.model.theta.clone()
+    with torch.no_grad():
+        tr.model.theta[1, :5] = float("nan")                              # run 1 breaks
+    tr.run_steps(2)
+    assert tr.check() == [1]
+    assert tr.status == ["training", "diverged", "training"] and tr.diverged_at[1] == 6
+    assert torch.equal(tr.model.theta[1], good[1])                        # rolled back to the last check
+    tr.run_steps(3)
+    assert torch.equal(tr.model.theta[1], good[1])                        # and frozen
+    # the other runs never noticed: they match a group trained without the accident
+    ref = GroupTrainer(cfgs, CPU)
+    ref.run_steps(9)
+    for r in (0, 2):
+        torch.testing.assert_close(tr.model.theta[r], ref.model.theta[r], rtol=1e-4, atol=1e-6)
+    assert torch.isfinite(tr.model.theta).all()
+
+
+def test_group_fields_that_must_agree_are_named():
+    with pytest.raises(TrainingError, match="batch_size"):
+        check_group([tiny(), tiny(batch_size=8)])
+    with pytest.raises(TrainingError, match="model"):
+        check_group([tiny(), tiny(model={**tiny().model.to_dict(), "d_model": 16})])
+    check_group([tiny(seed=1), tiny(seed=2, lr=0.1)])
+
+
+def test_corrupt_group_checkpoint_is_a_clear_error(tmp_path):
+    out = tmp_path / "g"
+    out.mkdir()
+    (out / "group.safetensors").write_bytes(b"not a checkpoint")
+    with pytest.raises(TrainingError, match="corrupt"):
+        train_group(_configs(), out)
