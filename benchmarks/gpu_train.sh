@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Issue 12's device work as one staged command: every stage has its own time limit and writes its
+# results into $OUT as soon as they exist, so a time-out loses only the stage that was running.
+#   STAGES="smoke bench parity" bash benchmarks/gpu_train.sh      (with .whl carried: automata-lib & deps)
+# Stages: smoke (graph vs eager, group vs alone on CUDA), bench (statetrack bench train),
+#         parity | words | modarith (protocol groups; PROTO_ARGS adds options, e.g. --ma-steps).
+set -uo pipefail
+export PYTHONUNBUFFERED=1
+OUT=${OUT:-/tmp/out}
+mkdir -p "$OUT"
+if ls .whl/*.whl >/dev/null 2>&1; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
+fi
+export PYTHONPATH=/tmp/site:$PWD/src
+export TRITON_CACHE_DIR=${TRITON_CACHE_DIR:-/tmp/triton_cache}
+nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv,noheader
+PROTO="python3 benchmarks/protocol_gpu.py --out $OUT/protocol_gpu.json --workdir /tmp/proto ${PROTO_ARGS:-}"
+for stage in ${STAGES:-smoke bench parity}; do
+    echo "=== stage $stage $(date +%T)"
+    case $stage in
+        smoke) timeout 150 python3 benchmarks/gpu_smoke.py 2>&1 | tee "$OUT/smoke.log" ;;
+        bench) timeout 260 python3 -m statetrack.cli bench train --out "$OUT/train_throughput_gpu.json" 2>&1 | tee "$OUT/bench.log" ;;
+        parity) timeout ${PARITY_S:-300} $PROTO --only 'table3:parity_p1:*' --workers 3 2>&1 | tee -a "$OUT/protocol.log" ;;
+        words) timeout ${WORDS_S:-300} $PROTO --only 'words:*' --workers ${WORKERS:-4} --deadline ${DEADLINE:-200} 2>&1 | tee -a "$OUT/protocol.log" ;;
+        modarith) timeout ${MA_S:-300} $PROTO --only 'table3:modular*' --workers ${WORKERS:-6} 2>&1 | tee -a "$OUT/protocol.log" ;;
+        *) echo "unknown stage $stage" ;;
+    esac
+    echo "=== stage $stage done $(date +%T), exit ${PIPESTATUS[0]}"
+done
