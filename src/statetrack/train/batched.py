@@ -109,6 +109,8 @@ class StackedModel:
         for cfg in configs:
             torch.manual_seed(cfg.seed)                     # as statetrack.train.loop.build
             models.append(LRNN(cfg.model))
+        self.buffers = {n: torch.stack([dict(m.named_buffers())[n] for m in models]).to(device)
+                        for n, _ in models[0].named_buffers()}                          # before any move
         self.template = models[0].to(device)
         self.names = [n for n, _ in self.template.named_parameters()]
         self.shapes = [tuple(p.shape) for _, p in self.template.named_parameters()]
@@ -129,8 +131,6 @@ class StackedModel:
         # weight decay on matrices only, as the single-run optimizer groups do
         self.decay_mask = torch.cat([torch.full((n,), 1.0 if len(s) >= 2 else 0.0)
                                      for n, s in zip(sizes, self.shapes)]).to(device)        # (P,)
-        self.buffers = {n: torch.stack([dict(m.named_buffers())[n] for m in models]).to(device)
-                        for n, _ in self.template.named_buffers()}
         self._stages = [(_Stage(b, "pre"), _Stage(b, "post"), b.mixer) for b in self.template.blocks]
         self._embed, self._head = self.template.embed, _Stage(self.template, "read")
 

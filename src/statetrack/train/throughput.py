@@ -41,14 +41,15 @@ def p1_config(batch: int, backend: str, device: str, quick: bool):
 
 
 def time_single(cfg, steps: int, warm: int, tmp: Path) -> float:
-    """Seconds per step of the single-run loop (difference of two runs, so start-up cancels)."""
+    """Seconds per step of the single-run loop: a discarded warm-up run (kernel compilation), then
+    the difference of a ``warm``-step and a ``warm + steps``-step run, so start-up cancels."""
     from statetrack.train.loop import train
 
     times = []
-    for i, n in enumerate((warm, warm + steps)):
+    for i, n in enumerate((warm, warm, warm + steps)):
         res = train(cfg.replace(steps=n), tmp / f"single_{cfg.batch_size}_{i}", resume=False, progress=False)
         times.append(res["train_time_s"])
-    return max(1e-9, times[1] - times[0]) / steps
+    return max(1e-9, times[2] - times[1]) / steps
 
 
 def time_batched(cfg, n_runs: int, steps: int, graph: bool) -> float:
@@ -84,7 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     device = "cuda" if cuda else "cpu"
     backend = args.backend if cuda else "naive"
     out = Path(args.out)
-    tmp = out.parent / f".{out.stem}_runs"
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix="statetrack_bench_train_"))
     rows, verdicts = [], {}
     result = {"benchmark": "train_throughput", "device": device_name(torch.device(device)), "backend": backend,
               "versions": versions(), "git": git_info(), "graph": cuda and not args.no_graph,
