@@ -20,9 +20,10 @@ PROTO="python3 benchmarks/protocol_gpu.py --out $OUT/protocol_gpu.json --workdir
 for stage in ${STAGES:-smoke bench parity}; do
     echo "=== stage $stage $(date +%T)"
     case $stage in
+        profile) timeout 90 python3 benchmarks/gpu_profile.py 6 256 2>&1 | tee "$OUT/profile.log" ;;
         smoke) timeout ${SMOKE_S:-150} python3 benchmarks/gpu_smoke.py 2>&1 | tee "$OUT/smoke.log" ;;
         bench) timeout ${BENCH_S:-260} python3 -m statetrack.cli bench train --out "$OUT/train_throughput_gpu.json" 2>&1 | tee "$OUT/bench.log" ;;
-        parity) timeout ${PARITY_S:-300} $PROTO --only 'table3:parity_p1:*' --workers 3 2>&1 | tee -a "$OUT/protocol.log" ;;
+        parity) timeout ${PARITY_S:-300} $PROTO --only 'table3:parity_p1:*' --workers ${WORKERS:-1} --deadline ${DEADLINE:-150} 2>&1 | tee -a "$OUT/protocol.log" ;;
         words) timeout ${WORDS_S:-300} $PROTO --only 'words:*' --workers ${WORKERS:-4} --deadline ${DEADLINE:-200} 2>&1 | tee -a "$OUT/protocol.log" ;;
         modarith) timeout ${MA_S:-300} $PROTO --only 'table3:modular*' --workers ${WORKERS:-6} 2>&1 | tee -a "$OUT/protocol.log" ;;
         *) echo "unknown stage $stage" ;;
