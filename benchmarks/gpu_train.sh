@@ -17,15 +17,18 @@ nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv,noheader
 # rows accumulate across calls: start from the committed bundle
 [ -f "$OUT/protocol_gpu.json" ] || cp benchmarks/results/protocol_gpu.json "$OUT/" 2>/dev/null || true
 PROTO="python3 benchmarks/protocol_gpu.py --out $OUT/protocol_gpu.json --workdir /tmp/proto ${PROTO_ARGS:-}"
+TOTAL=${TOTAL_S:-585}          # the whole command's budget; each stage gets at most what is left
+left() { local l=$((TOTAL - SECONDS)); [ "$1" -lt "$l" ] && echo "$1" || echo "$l"; }
 for stage in ${STAGES:-smoke bench parity}; do
-    echo "=== stage $stage $(date +%T)"
+    echo "=== stage $stage $(date +%T), ${SECONDS}s used of ${TOTAL}s"
+    [ $((TOTAL - SECONDS)) -gt 20 ] || { echo "no time left for $stage"; continue; }
     case $stage in
-        profile) timeout 90 python3 benchmarks/gpu_profile.py 6 256 2>&1 | tee "$OUT/profile.log" ;;
-        smoke) timeout ${SMOKE_S:-150} python3 benchmarks/gpu_smoke.py 2>&1 | tee "$OUT/smoke.log" ;;
-        bench) timeout ${BENCH_S:-260} python3 -m statetrack.cli bench train --out "$OUT/train_throughput_gpu.json" 2>&1 | tee "$OUT/bench.log" ;;
-        parity) timeout ${PARITY_S:-300} $PROTO --only 'table3:parity_p1:*' --workers ${WORKERS:-1} --deadline ${DEADLINE:-150} 2>&1 | tee -a "$OUT/protocol.log" ;;
-        words) timeout ${WORDS_S:-300} $PROTO --only 'words:*' --workers ${WORKERS:-4} --deadline ${DEADLINE:-200} 2>&1 | tee -a "$OUT/protocol.log" ;;
-        modarith) timeout ${MA_S:-300} $PROTO --only 'table3:modular*' --workers ${WORKERS:-6} 2>&1 | tee -a "$OUT/protocol.log" ;;
+        profile) timeout $(left 90) python3 benchmarks/gpu_profile.py 6 256 2>&1 | tee "$OUT/profile.log" ;;
+        smoke) timeout $(left ${SMOKE_S:-150}) python3 benchmarks/gpu_smoke.py 2>&1 | tee "$OUT/smoke.log" ;;
+        bench) timeout $(left ${BENCH_S:-260}) python3 -m statetrack.cli bench train --out "$OUT/train_throughput_gpu.json" 2>&1 | tee "$OUT/bench.log" ;;
+        parity) timeout $(left ${PARITY_S:-300}) $PROTO --only ${PARITY_ONLY:-'table3:parity_p1:*'} --workers ${WORKERS:-1} --deadline ${DEADLINE:-150} 2>&1 | tee -a "$OUT/protocol.log" ;;
+        words) timeout $(left ${WORDS_S:-300}) $PROTO --only 'words:*' --workers 1 --deadline ${WORDS_DEADLINE:-200} 2>&1 | tee -a "$OUT/protocol.log" ;;
+        modarith) timeout $(left ${MA_S:-300}) $PROTO --only 'table3:modular*' --workers 1 --deadline ${MA_DEADLINE:-200} 2>&1 | tee -a "$OUT/protocol.log" ;;
         *) echo "unknown stage $stage" ;;
     esac
     echo "=== stage $stage done $(date +%T), exit ${PIPESTATUS[0]}"
