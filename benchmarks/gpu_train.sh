@@ -33,3 +33,5 @@ for stage in ${STAGES:-smoke bench parity}; do
     esac
     echo "=== stage $stage done $(date +%T), exit ${PIPESTATUS[0]}"
 done
+# every finished run's results.json as well (the bundle can outgrow what a device call brings back)
+( cd /tmp/proto 2>/dev/null && tar czf "$OUT/protocol_runs.tgz" --exclude='*.safetensors' . ) || true

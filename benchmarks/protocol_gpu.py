@@ -167,6 +167,33 @@ def write(path: Path, data: dict) -> None:
     write_results(path, data)
 
 
+def collect(args, data: dict, out: Path) -> int:
+    """Rebuild bundle entries from run directories a protocol call left (e.g. when its bundle was lost)."""
+    names = {g["name"].replace(":", "_"): g for g in groups(args)}
+    added = 0
+    for root in map(Path, args.collect):
+        for gdir in sorted(p for p in root.iterdir() if p.is_dir()):
+            g = names.get(gdir.name)
+            if g is None:
+                print(f"skipping {gdir}: not a protocol group", file=sys.stderr)
+                continue
+            found = [gdir / n / "results.json" for n in g["names"]]
+            if not all(f.exists() for f in found):
+                print(f"skipping {gdir}: {sum(not f.exists() for f in found)} runs unfinished", file=sys.stderr)
+                continue
+            results = [json.loads(f.read_text()) for f in found]
+            for name, res in zip(g["names"], results):
+                key = f"{g['name']}:{name}"
+                data["runs"][key] = {"name": key, "ok": True, "results": res, "seconds": None}
+                data["rows"] = [x for x in data["rows"] if (x["group"], x["run"]) != (g["name"], name)]
+                data["rows"].append(row(g["name"], name, res))
+            data["groups"][g["name"]] = {"seconds": None, "runs": len(g["names"]), "collected_from": str(gdir)}
+            added += 1
+    write(out, data)
+    print(f"{added} groups added to {out}")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, help="bundle JSON to write (rows are added to an existing one)")
@@ -184,6 +211,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-analysis", dest="analysis", action="store_false")
     ap.add_argument("--quick", action="store_true", help="tiny CPU smoke run")
     ap.add_argument("--list", action="store_true", help="print the groups and exit")
+    ap.add_argument("--collect", nargs="+", metavar="DIR", help="add the finished runs found in these work "
+                    "directories (group/run/results.json) to --out instead of training")
     args = ap.parse_args(argv)
     import torch
 
@@ -203,6 +232,8 @@ def main(argv=None) -> int:
         for g in todo:
             print(g["name"], len(g["names"]), "runs")
         return 0
+    if args.collect:
+        return collect(args, data, out)
     data["calls"].append({"argv": sys.argv[1:], "device": device_name(torch.device("cuda" if torch.cuda.is_available()
                                                                                     and not args.quick else "cpu")),
                           "versions": versions(), "git": git_info(), "started": time.time()})
