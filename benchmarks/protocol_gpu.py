@@ -167,6 +167,31 @@ def write(path: Path, data: dict) -> None:
     write_results(path, data)
 
 
+def paper_notes(data: dict) -> list[str]:
+    """One line per P1 Table 3 cell pair: our best-of-3 beside P1's, and whether the direction
+    ([-1,1] above [0,1]) agrees; plus what differs from P1's protocol."""
+    notes = []
+    rows = data["rows"]
+    for task, cells in PAPER.items():
+        sel = [r for r in rows if r["task"] == task]
+        if not sel:
+            continue
+        steps = sorted({r["steps"] for r in sel})
+        for kind in ("deltanet", "diagonal"):
+            best = {}
+            for rng in ("0,1", "-1,1"):
+                acc = [r["test_scaled_accuracy"] for r in sel if r["model"] == kind and r["eig_range"] == rng]
+                best[rng] = max(acc) if acc else None
+            p0, p1 = cells[f"{kind}/0,1"], cells[f"{kind}/-1,1"]
+            if None in best.values():
+                continue
+            ours_up, paper_up = best["-1,1"] - best["0,1"] > 0.05, p1 - p0 > 0.05
+            verdict = "same direction" if ours_up == paper_up else "DIRECTION DIFFERS from P1"
+            notes.append(f"{task}, {kind}: ours [0,1] {best['0,1']:.3f} / [-1,1] {best['-1,1']:.3f} vs P1 "
+                         f"{p0:.3f} / {p1:.3f} (best of 3, {'/'.join(map(str, steps))} steps): {verdict}")
+    return notes
+
+
 def collect(args, data: dict, out: Path) -> int:
     """Rebuild bundle entries from run directories a protocol call left (e.g. when its bundle was lost)."""
     names = {g["name"].replace(":", "_"): g for g in groups(args)}
@@ -211,6 +236,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-analysis", dest="analysis", action="store_false")
     ap.add_argument("--quick", action="store_true", help="tiny CPU smoke run")
     ap.add_argument("--list", action="store_true", help="print the groups and exit")
+    ap.add_argument("--report", nargs="+", metavar="DIR", help="render the report of --out into the first DIR "
+                    "(further DIRs: constructed results to put beside it) instead of training")
     ap.add_argument("--collect", nargs="+", metavar="DIR", help="add the finished runs found in these work "
                     "directories (group/run/results.json) to --out instead of training")
     args = ap.parse_args(argv)
@@ -234,6 +261,16 @@ def main(argv=None) -> int:
         return 0
     if args.collect:
         return collect(args, data, out)
+    if args.report:
+        from statetrack.reports.render import render_report
+
+        notes = ["Learned: benchmarks/results/protocol_gpu.json (batched trainer, one H200; steps per task in the "
+                 "table; P1 trained modular arithmetic for 100,000 steps, we for far fewer: read those rows as "
+                 "early-training numbers)."] + paper_notes(data)
+        info = render_report([out] + args.report[1:], Path(args.report[0]), title="statetrack report: H200 "
+                             "protocol (P1 Table 3, word problems) versus constructions", notes=notes)
+        print(f"report: {info}")
+        return 0
     data["calls"].append({"argv": sys.argv[1:], "device": device_name(torch.device("cuda" if torch.cuda.is_available()
                                                                                     and not args.quick else "cpu")),
                           "versions": versions(), "git": git_info(), "started": time.time()})

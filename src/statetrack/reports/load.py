@@ -146,6 +146,8 @@ class TaskGroup:
 def task_title(task: dict) -> str:
     """A readable task name from a results file's ``task`` section."""
     name, opts = task["name"], dict(task.get("options") or {})
+    if opts.pop("labels", "every") == "final":       # P1's format: one label per word, at its end
+        return task_title({**task, "options": opts}) + ", P1 format (label at the end)"
     if name == "parity":
         return "Parity"
     if name == "counting":
@@ -160,6 +162,8 @@ def task_title(task: dict) -> str:
         return title
     if name == "modular_arithmetic":
         return f"Modular arithmetic mod {opts.get('m', '?')} (no brackets)"
+    if name == "modular_arithmetic_brackets":
+        return f"Modular arithmetic mod {opts.get('m', '?')} with brackets, P1 format (label at the end)"
     if name == "cycle_navigation":
         return f"Cycle navigation ({opts.get('n', 5)}-cycle)"
     if name == "even_pairs":

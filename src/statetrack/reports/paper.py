@@ -33,7 +33,7 @@ TABLE3 = {
 }
 
 #: our model kind -> P1's row name
-MODEL_ROW = {"deltanet": "DeltaNet", "diagonal": "Mamba"}
+MODEL_ROW = {"deltanet": "DeltaNet", "diagonal": "Mamba", "transformer": "Transformer"}
 
 
 def column_for(task: dict) -> str | None:
@@ -43,6 +43,8 @@ def column_for(task: dict) -> str | None:
         return "parity"
     if name == "modular_arithmetic" and opts.get("m", 5) == 5:
         return "mod_arith_no_brackets"
+    if name == "modular_arithmetic_brackets" and opts.get("m", 5) == 5:
+        return "mod_arith_brackets"
     return None
 
 
@@ -52,4 +54,4 @@ def value(task: dict, model_kind: str, eig_range: str) -> float | None:
     row = MODEL_ROW.get(model_kind)
     if col is None or row is None:
         return None
-    return TABLE3[col][row].get(eig_range)
+    return TABLE3[col][row].get("" if model_kind == "transformer" else eig_range)
