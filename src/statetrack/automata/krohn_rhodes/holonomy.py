@@ -245,13 +245,10 @@ class Holonomy:
 
 
 def _row_ids(rows: np.ndarray) -> np.ndarray:
-    """Number the distinct rows of rows (R, k) 0, 1, ... in order of first appearance -> (R,)."""
+    """Number the distinct rows of rows (R, k) 0, 1, ... in lexicographic order -> (R,)."""
     if rows.shape[1] == 0:
         return np.zeros(len(rows), dtype=np.int64)
-    _, first, inv = np.unique(rows, axis=0, return_index=True, return_inverse=True)
-    rank = np.empty(len(first), dtype=np.int64)
-    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
-    return rank[inv.reshape(-1)]
+    return np.unique(rows, axis=0, return_inverse=True)[1].reshape(-1).astype(np.int64)
 
 
 def _packable(keys: np.ndarray, x: np.ndarray, succ: np.ndarray) -> bool:
