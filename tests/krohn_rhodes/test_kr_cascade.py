@@ -36,11 +36,10 @@ def test_random_dfa_cascade_agrees_on_every_word(dfa):
         return
     assert cascade.counterexample(dfa) is None        # all words, every length
     assert_permutation_reset(cascade)
-    # the on-demand dependency functions and the tables agree on every reachable state
-    for state in cascade.reachable()[:300]:
-        for a in range(cascade.n_letters):
-            assert h.step(tuple(state), a) == cascade.step(tuple(state), a)
-            assert h.dfa_state(tuple(state)) == cascade.decode(state)
+    # the on-demand dependency functions (one level per depth) and the packed tables agree
+    codes = np.random.default_rng(1).integers(0, cascade.n_letters, size=(50, 12))
+    assert cascade.run_batch(codes).tolist() == [h.dfa_state(h.run(w)) for w in codes]
+    assert cascade.n_levels <= max(h.n_levels, 1)
 
 
 @pytest.mark.parametrize("name", list(NAMED))
@@ -131,9 +130,14 @@ def test_actions_must_be_permutations_or_constants():
 
 
 @pytest.mark.parametrize("limits, match", [
-    pytest.param(CascadeLimits(max_levels=3), "needs 4 levels, over the limit of 3", id="levels"),
-    pytest.param(CascadeLimits(max_width=1), "width 2, over the limit of 1", id="width"),
-    pytest.param(CascadeLimits(max_table_entries=40), "46 dependency-table entries, over the limit of 40", id="table"),
+    pytest.param(CascadeLimits(max_levels=3), r"needs 4 levels \(widths \[2, 2, 2, 2\]\), over the limit of 3 "
+                 r"\(max_levels\) by 1; raise max_levels \(--max-levels\) to at least 4", id="levels"),
+    pytest.param(CascadeLimits(max_width=1), r"needs 2 states on one level, over the limit of 1 \(max_width\) by 1; "
+                 r"raise max_width \(--max-width\) to at least 2", id="width"),
+    pytest.param(CascadeLimits(max_table_entries=40), r"needs 46 dependency-table entries .*over the limit of 40 "
+                 r"\(max_table_entries\) by 6; raise max_table_entries to at least 46", id="table"),
+    pytest.param(CascadeLimits(max_configurations=10), r"needs 11 reachable cascade states .*over the limit of 10 "
+                 r"\(max_configurations\) by 1; raise max_configurations to at least 11", id="configurations"),
 ])
 def test_limits_raise_a_clear_error(limits, match):
     with pytest.raises(LimitError, match=match):
@@ -155,12 +159,37 @@ def test_too_many_images_is_refused_quickly():
         decompose(dfa, CascadeLimits(max_images=500))
 
 
-def test_large_dfa_on_demand_cascade_agrees_on_random_words():
-    """Beyond the table limits the on-demand dependency functions still simulate the DFA."""
+def test_large_dfa_cascade_over_reachable_states_is_exact():
+    """A 12-state, 3-letter DFA whose dense tables (10^7 entries even packed) were refused: over reachable
+    states with depths packed it fits the default limits and agrees on every word; the on-demand
+    dependency functions agree on random words."""
     rng = np.random.default_rng(12)
     dfa = DFA(alphabet="abc", table=rng.integers(0, 12, size=(12, 3)), start=0, accepting={0})
     h = holonomy(dfa)
-    with pytest.raises(LimitError):
-        h.cascade()
+    cascade = h.cascade()
+    s = cascade.summary()
+    assert s["levels"] < h.n_levels and s["dense_table_entries"] > 10**7 > 10**5 > s["table_entries"]
+    assert cascade.counterexample(dfa) is None
+    assert_permutation_reset(cascade)
     codes = rng.integers(0, 3, size=(100, 40))
     assert [h.dfa_state(h.run(w)) for w in codes] == dfa.trajectory(codes)[:, -1].tolist()
+    assert cascade.run_batch(codes).tolist() == dfa.trajectory(codes)[:, -1].tolist()
+
+
+@given(random_dfas(max_states=12, max_symbols=3))
+@settings(max_examples=20, deadline=None)
+def test_random_dfas_up_to_12_states_cascade_exact(dfa):
+    """Up to 12 states: the packed cascade over reachable states is exact on every word (or refused
+    with a limit error that names its limit, and then the on-demand cascade agrees on random words)."""
+    h = holonomy(dfa)
+    try:
+        cascade = h.cascade(CascadeLimits(max_configurations=4096))
+    except LimitError as e:
+        assert "raise max_" in str(e)
+        dfa = dfa.complete()
+        codes = np.random.default_rng(0).integers(0, dfa.n_symbols, size=(100, 12))
+        assert [h.dfa_state(h.run(w)) for w in codes] == dfa.trajectory(codes)[:, -1].tolist()
+        return
+    assert cascade.counterexample(dfa) is None
+    assert_permutation_reset(cascade)
+    assert cascade.n_levels <= max(h.n_levels, 1)

@@ -128,7 +128,7 @@ def test_default_is_krohn_rhodes_with_a_documented_fallback():
     tight = CascadeLimits(max_levels=2)
     fallback = compile(shift_register(), limits=tight)
     assert fallback.construction == "direct"
-    assert "needs 4 levels, over the limit of 2" in fallback.info["default_fallback"]
+    assert "needs 4 levels (widths [2, 2, 2, 2]), over the limit of 2 (max_levels) by 2" in fallback.info["default_fallback"]
     with pytest.raises(LimitError, match="needs 4 levels"):       # named explicitly: no fallback
         compile(shift_register(), "krohn-rhodes", limits=tight)
 

@@ -45,7 +45,7 @@ from dataclasses import replace
 import numpy as np
 
 from statetrack.automata.dfa import DFA
-from statetrack.automata.krohn_rhodes import NAME, Action, Cascade, CascadeLimits, decompose
+from statetrack.automata.krohn_rhodes import NAME, Action, Cascade, CascadeLimits, decompose, table_entries
 from statetrack.constructions.common import dfa_source, permutation_swaps
 from statetrack.constructions.weights import Factor, Layer, LRNNWeights
 
@@ -64,23 +64,47 @@ def action_factors(action: Action) -> tuple[tuple[Factor, ...], np.ndarray]:
 
 
 def level_layer(cascade: Cascade, i: int) -> Layer:
-    """The LRNN layer of cascade level i: one layer symbol per distinct action."""
+    """The LRNN layer of cascade level i: one layer symbol per distinct action.
+
+    The weights format routes densely, ``route`` (n_letters, C_0, ..., C_{i-1}); tuples of lower
+    codes that the cascade never reaches get the identity (symbol 0): they are never read.
+    """
     n = cascade.widths[i]
     parts = [action_factors(a) for a in cascade.actions[i]]
     h0 = np.zeros((n, 1))
     h0[cascade.initial[i]] = 1.0
+    route = np.zeros((cascade.n_letters, *cascade.widths[:i]), dtype=np.int64)
+    if i == 0:
+        route[:] = cascade.tables[0][:, 0]
+    else:
+        route[(slice(None), *cascade.prefixes(i).T)] = cascade.tables[i]
     return Layer(factors=tuple(f for f, _ in parts), write=np.stack([b for _, b in parts]), h0=h0,
-                 codebook=np.eye(n)[:, :, None], route=cascade.tables[i].astype(np.int64))
+                 codebook=np.eye(n)[:, :, None], route=route)
 
 
-def from_cascade(cascade: Cascade, dfa: DFA, source: dict | None = None) -> LRNNWeights:
-    """Weights running ``cascade``, whose state map refers to the states of ``dfa`` (complete)."""
+def dense_state_map(cascade: Cascade, filler: int) -> np.ndarray:
+    """The state map over every tuple of level states (C_0, ..., C_{L-1}); ``filler`` where unreached."""
+    out = np.full(cascade.widths, filler, dtype=np.int64)
+    out[tuple(cascade.prefixes(cascade.n_levels).T)] = cascade.state_map
+    return out
+
+
+def from_cascade(cascade: Cascade, dfa: DFA, source: dict | None = None,
+                 limits: CascadeLimits | None = None) -> LRNNWeights:
+    """Weights running ``cascade``, whose state map refers to the states of ``dfa`` (complete).
+
+    LimitError when the dense route tables of the weights format exceed ``max_table_entries``."""
+    limits = limits or DEFAULT_LIMITS
+    dense = table_entries(cascade.widths, cascade.n_letters)
+    if dense > limits.max_table_entries:
+        raise limits.exceeded("max_table_entries", dense, "dense route-table entries in the LRNN weights",
+                              f" (level widths {list(cascade.widths)}; {cascade.table_entries} entries over "
+                              f"{cascade.n_configurations} reachable cascade states)")
     layers = tuple(level_layer(cascade, i) for i in range(cascade.n_levels))
-    unreached = cascade.state_map < 0
     weights = LRNNWeights(
         alphabet=dfa.alphabet,
         layers=layers,
-        state_map=np.where(unreached, dfa.start, cascade.state_map).astype(np.int64),  # filler: never decoded
+        state_map=dense_state_map(cascade, dfa.start),                 # filler: never decoded
         accepting=dfa.accepting_mask,
         construction="krohn-rhodes",
         source=source or dfa_source(dfa),
@@ -92,16 +116,18 @@ def from_cascade(cascade: Cascade, dfa: DFA, source: dict | None = None) -> LRNN
 def build(dfa: DFA, *, source: dict | None = None, limits: CascadeLimits | None = None) -> LRNNWeights:
     """Compile a DFA (completed first) through its holonomy cascade; LimitError beyond ``limits``."""
     dfa = dfa.complete()
-    return from_cascade(decompose(dfa, limits or DEFAULT_LIMITS), dfa, source)
+    limits = limits or DEFAULT_LIMITS
+    return from_cascade(decompose(dfa, limits), dfa, source, limits)
 
 
 def _info(cascade: Cascade, weights: LRNNWeights) -> dict:
     """Metadata: levels, widths, factors per letter (max over reachable cascade states), groups."""
     counts = [np.array(layer.factors_per_symbol(), dtype=np.int64) for layer in weights.layers]
     reach = cascade.reachable()
+    prefix_ids = [cascade.locate(reach, upto=i) for i in range(cascade.n_levels)]
     per_letter = {}
     for a, letter in enumerate(cascade.alphabet):
-        total = sum(counts[i][cascade.tables[i][(a, *reach[:, :i].T)]] for i in range(cascade.n_levels))
+        total = sum(counts[i][cascade.tables[i][a, prefix_ids[i]]] for i in range(cascade.n_levels))
         per_letter[letter] = int(np.max(total))
     kinds = [{k: sum(a.kind == k for a in acts) for k in ("permutation", "constant")} for acts in cascade.actions]
     return {
@@ -114,8 +140,10 @@ def _info(cascade: Cascade, weights: LRNNWeights) -> dict:
         "max_factors_per_layer_symbol": [int(c.max(initial=0)) for c in counts],
         "level_actions": kinds,
         "reachable_cascade_states": int(len(reach)),
-        "table_entries": cascade.summary()["table_entries"],
-        "holonomy": {k: cascade.info[k] for k in ("images", "classes", "sgpdec_widths") if k in cascade.info},
+        "table_entries": cascade.table_entries,
+        "dense_table_entries": table_entries(cascade.widths, cascade.n_letters),
+        "holonomy": {k: cascade.info[k] for k in ("images", "classes", "depths", "depth_groups", "sgpdec_widths")
+                     if k in cascade.info},
     }
 
 

@@ -10,7 +10,8 @@ tiles, equivalence and depth.
 chain* ``X = A_0 ⊃ A_1 ⊃ ... ⊃ {q}``, each set a tile of the one before. If ``A_k`` has depth
 i+1, level i holds the index j of the tile ``A_{k+1} = (tile j of rep(A_k)) · IN(A_k)``: the
 choice is recorded in the frame of the class representative, not of ``A_k`` itself. Depths the
-chain jumps over hold an arbitrary value that nothing reads.
+chain jumps over hold 0 (nothing reads them; a reset to 0 keeps the coordinates canonical, so
+the cascade reaches far fewer states than with the identity there).
 
 **Dependency functions.** Reading letter s, walk the levels top-down with two sets: P, the old
 chain's set whose tile level i would choose, and Q, the new chain's. Invariant: ``P·s ⊆ Q``.
@@ -25,6 +26,16 @@ Then Q moves to the new tile, P to its old one (each only when at this depth), w
 invariant. When Q skips depth i+1 the level's action is the identity. At the bottom P is a
 singleton {q} and Q = {q·s}. Each level's action depends only on s and the levels above it
 (through P and Q), so this is a cascade of permutation–reset automata (P1 Thm 4).
+
+**Explicit cascade over reachable states, levels grouped.** :meth:`Holonomy.cascade` explores the
+coordinates reachable from the start breadth first (budget ``max_configurations``) and then packs
+consecutive depths into one *product level* wherever that stays a permutation–reset level: for
+every letter and every reachable state of the levels above, the joint map on the reachable tuples
+of the packed depths must be injective (it extends to a permutation) or constant (a reset). The
+packed level's states are those reachable tuples. Dependency tables are stored for reachable
+prefixes only (:class:`~.cascade.Cascade`). SgpDec keeps one level per depth; the depth of the
+skeleton (tiles and letter images between classes both lower it) can exceed n - 1 for random
+automata, which is why the packing matters.
 
 **Level width.** SgpDec gives level i the disjoint union of the tile sets of all representatives
 at depth i+1. Only one representative is *active* at a time (the one the lower levels point to),
@@ -87,7 +98,7 @@ class Holonomy:
             "widths": list(self.widths),
             "sgpdec_widths": [sum(len(sk.tiles[r]) for r in self.level_reps(i)) for i in range(self.n_levels)]
             if sk.n_levels else [1],
-            "table_entries": table_entries(self.widths, len(self.alphabet)),
+            "dense_table_entries": table_entries(self.widths, len(self.alphabet)),
         }
 
     # ------------------------------------------------------------------ coordinates
@@ -118,7 +129,7 @@ class Holonomy:
 
     def step(self, coords, letter: int) -> tuple[int, ...]:
         """Coordinates after one letter (the cascade's dependency functions, evaluated on demand)."""
-        sk, new = self.skeleton, list(coords)
+        sk, new = self.skeleton, [0] * self.n_levels             # skipped depths: reset to 0
         p = q = 0
         for i in range(sk.n_levels):
             if sk.depth[q] == i + 1:
@@ -187,56 +198,151 @@ class Holonomy:
         return out
 
     # ------------------------------------------------------------------ explicit cascade
-    def cascade(self, limits: CascadeLimits | None = None) -> Cascade:
-        """The explicit cascade: dependency tables over every tuple of lower-level states.
+    def configurations(self, budget: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Coordinates reachable from the start, breadth first.
 
-        Raises LimitError when the tables would exceed ``limits``.
+        Returns (configs int64 (R, L) with row 0 the initial coordinates, successors int64
+        (R, n_letters) row indices, DFA state (R,) in the DFA's numbering). LimitError above ``budget``.
+        """
+        m = len(self.alphabet)
+        start = self.initial
+        index, order, succ = {start: 0}, [start], []
+        for c in order:
+            row = []
+            for a in range(m):
+                d = self.step(c, a)
+                j = index.get(d)
+                if j is None:
+                    if len(order) >= budget:
+                        raise CascadeLimits(max_configurations=budget).exceeded(
+                            "max_configurations", len(order) + 1, "reachable cascade states",
+                            " (breadth-first exploration stopped there)")
+                    j = index[d] = len(order)
+                    order.append(d)
+                row.append(j)
+            succ.append(row)
+        configs = np.array(order, dtype=np.int64).reshape(len(order), self.n_levels)
+        states = np.array([self.dfa_state(c) for c in order], dtype=np.int64)
+        return configs, np.array(succ, dtype=np.int64).reshape(len(order), m), states
+
+    def cascade(self, limits: CascadeLimits | None = None) -> Cascade:
+        """The explicit cascade over reachable states, consecutive depths packed into product levels.
+
+        Raises LimitError (which limit, by how much, what to raise) beyond ``limits``.
         """
         limits = limits or CascadeLimits()
-        m, widths, sk = len(self.alphabet), self.widths, self.skeleton
-        limits.check(widths, m)
-        L = self.n_levels
-        actions: list[dict[Action, int]] = [{Action.identity(w): 0} for w in widths]
-        tables = [np.zeros((m, *widths[:i]), dtype=np.int64) for i in range(L)]
-        state_map = None
-        for letter in range(m):
-            pairs, pair_of = [(0, 0)], np.zeros(1, dtype=np.int64)     # (P, Q) per prefix; P = -1: invalid
-            for i in range(sk.n_levels):
-                act = np.zeros(len(pairs), dtype=np.int64)
-                nxt = np.zeros((len(pairs), widths[i]), dtype=np.int64)
-                index: dict[tuple[int, int], int] = {}
-                new_pairs: list[tuple[int, int]] = []
-                for u, (p, q) in enumerate(pairs):
-                    a = Action.identity(widths[i])
-                    if p >= 0 and sk.depth[q] == i + 1:
-                        a = self.action(letter, p, q, i)
-                        act[u] = actions[i].setdefault(a, len(actions[i]))
-                    for x in range(widths[i]):
-                        p2, q2 = p, q
-                        if p >= 0 and sk.depth[p] == i + 1:
-                            p_tiles = sk.real_tiles(p)
-                            p2 = p_tiles[x] if x < len(p_tiles) else -1
-                        if p2 >= 0 and sk.depth[q] == i + 1:
-                            q2 = sk.real_tiles(q)[a(x)]
-                        key = (p2, q2) if p2 >= 0 else (-1, -1)
-                        nxt[u, x] = index.setdefault(key, len(new_pairs))
-                        if nxt[u, x] == len(new_pairs):
-                            new_pairs.append(key)
-                tables[i][letter] = act[pair_of].reshape(widths[:i])
-                pair_of = nxt[pair_of].reshape(-1)
-                pairs = new_pairs
-            if state_map is None:
-                if any(p >= 0 and sk.sets[p] & (sk.sets[p] - 1) for p, _ in pairs):
-                    raise RuntimeError("holonomy invariant broken: a tile chain does not end in a singleton")
-                final = np.array([self.states[bits(sk.sets[p])[0]] if p >= 0 else -1 for p, _ in pairs],
-                                 dtype=np.int64)
-                state_map = final[pair_of].reshape(widths)
-        if sk.n_levels == 0:                                         # one reachable state
-            state_map = np.array([self.states[0]], dtype=np.int64)
-        return Cascade(alphabet=self.alphabet, widths=widths,
-                       actions=tuple(tuple(sorted(acts, key=acts.get)) for acts in actions),
-                       tables=tuple(tables), initial=self.initial, state_map=state_map,
-                       name=NAME, info=self.summary())
+        configs, succ, states = self.configurations(limits.max_configurations)
+        groups = group_levels(configs, succ, limits.max_width)
+        coords = np.stack([_row_ids(configs[:, a:b]) for a, b in groups], axis=1)     # (R, L')
+        widths = tuple(int(coords[:, k].max()) + 1 for k in range(len(groups)))
+        info = self.summary()
+        info.update({"depths": info["levels"], "depth_widths": info["widths"], "depth_groups": [[a + 1, b] for a, b in groups], "levels": len(widths),
+                     "widths": list(widths)})
+        limits.check(widths, len(self.alphabet))
+        cascade = from_configurations(self.alphabet, coords, succ, states, name=NAME, info=info)
+        limits.check(widths, len(self.alphabet), cascade.table_entries)
+        return cascade
+
+
+def _row_ids(rows: np.ndarray) -> np.ndarray:
+    """Number the distinct rows of rows (R, k) 0, 1, ... in lexicographic order -> (R,)."""
+    if rows.shape[1] == 0:
+        return np.zeros(len(rows), dtype=np.int64)
+    return np.unique(rows, axis=0, return_inverse=True)[1].reshape(-1).astype(np.int64)
+
+
+def _packable(keys: np.ndarray, x: np.ndarray, succ: np.ndarray) -> bool:
+    """True when, for every letter and key (prefix id), the map x -> x[successor] on the reachable
+    x of that key is a function that is injective or constant. keys, x: (R,); succ (R, m)."""
+    for a in range(succ.shape[1]):
+        y = x[succ[:, a]]
+        kx = np.unique(np.stack([keys, x], axis=1), axis=0)
+        kxy = np.unique(np.stack([keys, x, y], axis=1), axis=0)
+        if len(kxy) != len(kx):
+            raise RuntimeError("holonomy invariant broken: a level's next state depends on lower levels")
+        ky = np.unique(np.stack([keys, y], axis=1), axis=0)
+        n_x = np.bincount(kx[:, 0], minlength=int(keys.max()) + 1)
+        n_y = np.bincount(ky[:, 0], minlength=int(keys.max()) + 1)
+        if np.any((n_y != n_x) & (n_y != 1) & (n_x > 0)):
+            return False
+    return True
+
+
+def group_levels(configs: np.ndarray, succ: np.ndarray, max_width: int) -> list[tuple[int, int]]:
+    """Consecutive holonomy levels packed greedily, top down, into product levels [a, b).
+
+    A block may grow while it stays a permutation–reset level (:func:`_packable`) no wider than
+    ``max_width`` reachable tuples. configs (R, L), succ (R, m) -> list of (a, b).
+    """
+    L = configs.shape[1]
+    out, a = [], 0
+    while a < L:
+        keys = _row_ids(configs[:, :a])
+        b = a + 1
+        while b < L:
+            x = _row_ids(configs[:, a:b + 1])
+            if int(x.max()) + 1 > max_width or not _packable(keys, x, succ):
+                break
+            b += 1
+        out.append((a, b))
+        a = b
+    return out
+
+
+def _level_action(width: int, xs: np.ndarray, ys: np.ndarray) -> Action:
+    """A permutation–reset action taking each xs[k] to ys[k] (xs distinct): constant when all ys agree
+    and there are several xs, else a permutation extending the injection (fixed points kept)."""
+    if len(xs) > 1 and np.all(ys == ys[0]):
+        return Action.constant(width, int(ys[0]))
+    if len(set(ys.tolist())) != len(ys):
+        raise RuntimeError("holonomy invariant broken: a product level's map is neither injective nor constant")
+    image = [-1] * width
+    for x, y in zip(xs.tolist(), ys.tolist()):
+        image[x] = y
+    free = sorted(set(range(width)) - set(ys.tolist()))
+    for x in range(width):                                   # keep the other states fixed where possible
+        if image[x] < 0 and x in free:
+            image[x] = x
+            free.remove(x)
+    rest = iter(free)
+    return Action(tuple(y if y >= 0 else next(rest) for y in image))
+
+
+def from_configurations(alphabet, coords: np.ndarray, succ: np.ndarray, states: np.ndarray,
+                        name: str, info: dict) -> Cascade:
+    """The sparse :class:`Cascade` of a reachable state graph whose levels are permutation–reset.
+
+    coords int64 (R, L): level states of each reachable cascade state, row 0 initial; succ (R, m):
+    successor rows; states (R,): DFA state of each. Tables and trie cover these rows only.
+    """
+    R, L = coords.shape
+    m = len(alphabet)
+    widths = tuple(int(coords[:, i].max()) + 1 for i in range(L))
+    prefix = np.zeros(R, dtype=np.int64)                    # prefix id of each row, length i
+    n_prefix = 1
+    tables, children, actions = [], [], []
+    for i in range(L):
+        acts: dict[Action, int] = {Action.identity(widths[i]): 0}
+        table = np.zeros((m, n_prefix), dtype=np.int64)
+        for a in range(m):
+            y = coords[succ[:, a], i]
+            trip = np.unique(np.stack([prefix, coords[:, i], y], axis=1), axis=0)
+            cuts = np.flatnonzero(np.diff(trip[:, 0])) + 1
+            for block in np.split(trip, cuts):
+                act = _level_action(widths[i], block[:, 1], block[:, 2])
+                table[a, block[0, 0]] = acts.setdefault(act, len(acts))
+        nxt = _row_ids(np.stack([prefix, coords[:, i]], axis=1))
+        child = np.full((n_prefix, widths[i]), -1, dtype=np.int64)
+        child[prefix, coords[:, i]] = nxt
+        tables.append(table)
+        children.append(child)
+        actions.append(tuple(sorted(acts, key=acts.get)))
+        prefix, n_prefix = nxt, int(nxt.max()) + 1
+    state_map = np.full(n_prefix, -1, dtype=np.int64)
+    state_map[prefix] = states
+    return Cascade(alphabet=tuple(alphabet), widths=widths, actions=tuple(actions), tables=tuple(tables),
+                   children=tuple(children), initial=tuple(int(x) for x in coords[0]), state_map=state_map,
+                   name=name, info=info)
 
 
 def holonomy(dfa: DFA, max_images: int = DEFAULT_MAX_IMAGES) -> Holonomy:
