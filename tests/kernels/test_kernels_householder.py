@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from statetrack.kernels import KernelArgumentError, delta_product, delta_rule
-from statetrack.kernels.testing import (NAMES, TOLERANCE, assert_close, make_inputs, outputs_and_grads,
-                                        poison_empty)
+from statetrack.kernels.testing import (NAMES, TOLERANCE, assert_close, forced_launch, make_inputs,
+                                        outputs_and_grads, poison_empty)
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 BACKENDS = ["chunk", "fused_recurrent"]
@@ -51,12 +51,21 @@ def test_delta_rule_matches_fp64_loop(backend, dtype, B, T, H, K, V, h0):
     check_against_naive(delta_rule, "delta_rule", backend, dtype, B, T, H, K, V, h0=h0)
 
 
+@pytest.mark.gpu
+@pytest.mark.parametrize("split", [dict(split_o=True, split_du=True), dict(split_o=True, state_bv=64)],
+                         ids=["split-o-du", "split-o-bv64"])
+def test_chunk_split_kernels_on_gpu(split):
+    """The launch settings `statetrack bench kernels` tunes at K = 128 compute the same function."""
+    with forced_launch(**split):
+        check_against_naive(delta_rule, "delta_rule", "chunk", BF16, 2, 300, 3, 128, 128)
+
+
 PRODUCT_CASES = [
     pytest.param(FP32, 2, 1, 40, 2, 32, 48, id="fp32-nh2", marks=CPU),
     pytest.param(FP32, 3, 2, 23, 2, 60, 28, id="fp32-nh3-chunk63", marks=CPU),
     pytest.param(BF16, 2, 2, 200, 2, 64, 64, id="bf16-nh2", marks=pytest.mark.gpu),
     pytest.param(BF16, 4, 2, 150, 3, 128, 128, id="bf16-nh4-K128", marks=pytest.mark.gpu),
-    pytest.param(FP32, 3, 2, 77, 2, 100, 60, id="fp32-nh3-chunk63-K100", marks=pytest.mark.gpu),
+    pytest.param(BF16, 3, 2, 77, 2, 100, 60, id="bf16-nh3-chunk63-K100", marks=pytest.mark.gpu),
 ]
 
 

@@ -9,11 +9,13 @@ import pytest
 import torch
 
 from statetrack.kernels import KernelArgumentError, delta_product, delta_rule
-from statetrack.kernels.delta_rule import chunk as chunk_mod
-from statetrack.kernels.testing import TOLERANCE, assert_close, make_inputs, poison_empty, relative_error
+from statetrack.kernels.testing import (TOLERANCE, assert_close, forced_launch, make_inputs, poison_empty,
+                                        relative_error)
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 FP32, BF16 = torch.float32, torch.bfloat16
+# interpreter-sized cases; on a GPU the gpu cases (one K = V = 64 shape) cover the same paths
+CPU = pytest.mark.skipif(torch.cuda.is_available(), reason="interpreter-sized; the gpu cases cover it")
 LENGTHS = (1, 63, 64, 65, 300)
 
 
@@ -46,6 +48,7 @@ def check_packed(fn, op, backend, dtype, lengths, H, K, V, n_h=None, seed=0):
         assert_close(f"{op}/{backend}/varlen {name}", r, out[name], TOLERANCE[dtype])
 
 
+@CPU
 @pytest.mark.parametrize("backend", ["chunk", "fused_recurrent"])
 def test_delta_rule_packed_matches_fp64_loop_per_sequence(backend):
     check_packed(delta_rule, "delta_rule", backend, FP32, LENGTHS, 1, 32, 16)
@@ -54,26 +57,39 @@ def test_delta_rule_packed_matches_fp64_loop_per_sequence(backend):
 @pytest.fixture
 def split_kernels():
     """Run the chunk backend with o and the local part of dUn in their own parallel kernels."""
-    chunk_mod.FORCED.update(split_o=True, split_du=True)
-    yield
-    chunk_mod.FORCED.clear()
+    with forced_launch(split_o=True, split_du=True):
+        yield
 
 
+@CPU
 def test_chunk_packed_with_split_kernels(split_kernels):
     check_packed(delta_rule, "delta_rule", "chunk", FP32, (1, 65, 70), 2, 32, 48)
 
 
+@CPU
 @pytest.mark.parametrize("backend", ["chunk", "fused_recurrent"])
 def test_delta_product_packed_matches_fp64_loop_per_sequence(backend):
     check_packed(delta_product, "delta_product", backend, FP32, (1, 31, 33), 1, 32, 16, n_h=2)
 
 
 @pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [BF16, FP32], ids=["bf16", "fp32"])
 @pytest.mark.parametrize("backend", ["chunk", "fused_recurrent"])
-def test_packed_bf16_on_gpu(backend):
-    check_packed(delta_rule, "delta_rule", backend, BF16, LENGTHS + (1000, 7), 3, 64, 64)
+def test_packed_on_gpu(backend, dtype):
+    check_packed(delta_rule, "delta_rule", backend, dtype, LENGTHS + (1000, 7), 3, 64, 64)
 
 
+@pytest.mark.gpu
+def test_packed_split_kernels_on_gpu(split_kernels):
+    check_packed(delta_rule, "delta_rule", "chunk", BF16, LENGTHS + (1000, 7), 3, 64, 64)
+
+
+@pytest.mark.gpu
+def test_packed_delta_product_on_gpu():
+    check_packed(delta_product, "delta_product", "chunk", BF16, (1, 31, 32, 33, 150), 3, 64, 64, n_h=2)
+
+
+@CPU
 def test_ignoring_the_boundaries_fails_the_comparison():
     """The comparison can fail: the same rows run as one sequence (no cu_seqlens) differ from the
     per-sequence reference far beyond the float32 budget."""

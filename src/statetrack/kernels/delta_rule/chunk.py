@@ -19,9 +19,19 @@ last two lines depend on S, so four kernels do the work:
     _state_bwd_kernel     sequential over chunks in reverse: dS (state gradients) and dUn
     _grads_bwd_kernel     parallel over chunks: dq, dk, dv, dbeta through Un, W, U, Tm and A
 
-Precision: float32 inputs use exact float32 products (``input_precision="ieee"``, no TF32);
-bfloat16/float16 inputs feed the tensor cores in that dtype with float32 accumulation, and the state
-is always carried in float32.
+With ``split_o`` / ``split_du`` (launch settings, :mod:`.chunk_config`) two parallel kernels take the
+S-independent products off the sequential walks: ``_o_fwd_kernel`` writes O from the saved S and Un
+after the forward walk, ``_du_local_kernel`` writes scale mask(Q K^T)^T dO before the reverse walk.
+
+Packed sequences (``cu_seqlens``, B = 1): every kernel addresses rows of the flattened time axis
+[B * T]; a chunk program looks up (sequence, chunk within it) in a chunk table, a sequential program
+walks its sequence's own chunks, and no chunk straddles two sequences. Without ``cu_seqlens`` batch
+row b is the sequence [b T, (b + 1) T) and the same code runs with the table replaced by arithmetic.
+
+Precision: float32 inputs use float32 operands at ``fp32_precision`` ("tf32x3": three TF32 products
+on split operands, float32-grade) on the state path and ``fp32_intra_precision`` on the intra-chunk
+products; bfloat16/float16 inputs feed the tensor cores in that dtype with float32 accumulation, and
+the state is always carried in float32.
 """
 from __future__ import annotations
 
@@ -30,6 +40,7 @@ import triton
 import triton.language as tl
 
 from statetrack.kernels._common import KernelArgumentError, resolve_scale
+from statetrack.kernels.delta_rule.chunk_config import CONFIG, FORCED, SHAPE_CONFIG, launch_config  # noqa: F401
 
 BT = 64      # rows of a chunk tile; a chunk holds CS <= BT sub-steps
 MAX_K = 128  # keys are held whole in each tile
@@ -526,44 +537,6 @@ def _grads_bwd_kernel(
 # ----------------------------------------------------------------------------------------------
 
 _TL_DTYPE = {torch.float32: tl.float32, torch.bfloat16: tl.bfloat16, torch.float16: tl.float16}
-
-# launch settings; statetrack.kernels.bench times alternatives per shape (--tune) and records them
-CONFIG = {
-    "wy_warps": 4,
-    "state_bv": 32,        # V-block of the sequential kernels (more blocks = more programs in flight)
-    "state_warps": 4,
-    "state_stages": 2,
-    "grads_warps": 8,
-    "grads_stages": 1,
-    "split_o": False,      # True: o in a parallel kernel after the state walk (off its critical path)
-    "split_du": False,     # True: dUn's output part in a parallel kernel before the reverse walk
-    "par_warps": 4,        # warps of those two parallel kernels
-    "fp32_precision": "tf32x3",   # float32 products on the state path: "ieee" (exact) or "tf32x3"
-    "fp32_intra_precision": "tf32x3",  # float32 intra-chunk products (K K^T, Q K^T, the gradient
-                                       # products): "tf32x3", or "tf32" (one TF32 product, ~1e-4)
-    "min_block": 64,              # smallest K / V / query tile (16-bit dots on 32-wide tiles
-                                  # miscompiled on H100 with triton 3.6; 64 is the tested shape)
-    "state_precision": "tf32",    # 16-bit inputs: "tf32" keeps the state path in float32, "bf16" not
-}
-
-# per-shape overrides of CONFIG, first match wins: (smallest K, smallest T, settings). Empty until
-# a measurement on the device says a row is faster than CONFIG (`statetrack bench kernels --tune`).
-SHAPE_CONFIG: list[tuple[int, int, dict]] = []
-
-# settings forced over CONFIG and SHAPE_CONFIG (the bench's --config and --tune write here)
-FORCED: dict = {}
-
-
-def launch_config(K: int, T: int) -> dict:
-    """CONFIG, then the first SHAPE_CONFIG row with K >= its K and T >= its T, then FORCED."""
-    cfg = dict(CONFIG)
-    for kmin, tmin, over in SHAPE_CONFIG:
-        if K >= kmin and T >= tmin:
-            cfg.update(over)
-            break
-    cfg.update(FORCED)
-    return cfg
-
 
 def _precision(dtype: torch.dtype, cfg: dict):
     """Operand dtype and precision of the products: (DT, PREC) in general, PREC_C for the C x C
