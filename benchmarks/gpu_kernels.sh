@@ -21,6 +21,7 @@ else
     echo "no wheels in .whl/: fla columns will be skipped"
 fi
 export TRITON_CACHE_DIR="${TRITON_CACHE_DIR:-$PWD/out/triton_cache}"
+export TRITON_CACHE_AUTOTUNING=1      # fla's autotuned kernels: timings cached on disk too (Triton >= 3.2)
 mkdir -p "$TRITON_CACHE_DIR"
 export STATETRACK_COMMIT="${STATETRACK_COMMIT:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv > "$OUT/device.txt" 2>&1
