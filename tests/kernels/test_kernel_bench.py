@@ -129,3 +129,21 @@ def test_bench_refuses_bad_options(capsys):
     with pytest.raises(SystemExit) as e:
         bench.main(["--skip", "nonsense"])
     assert e.value.code == 2 and "unknown stage" in capsys.readouterr().err
+
+
+def test_tuned_settings_count_only_when_faster_and_as_accurate():
+    shape = [4, 8192, 16, 128, 128]
+    shipped, fast_wrong, fast_ok = (dict(c) for c in bench.TUNE_CANDIDATES[:3])
+    res = {"delta_rule": [{"shape": shape, "ours_bf16_fwdbwd_ms": 5.0, "fla_bf16_fwdbwd_ms": 3.0,
+                           "ours_bf16_fwd_ms": 2.0, "fla_bf16_fwd_ms": 1.0}],
+           "tune": [{"shape": shape, "config": shipped, "ours_bf16_fwdbwd_ms": 5.0, "ours_bf16_fwd_ms": 2.0,
+                     "worst_err_vs_fp32": 1e-2},
+                    {"shape": shape, "config": fast_wrong, "ours_bf16_fwdbwd_ms": 1.0, "ours_bf16_fwd_ms": 0.5,
+                     "worst_err_vs_fp32": 5e-2},
+                    {"shape": shape, "config": fast_ok, "ours_bf16_fwdbwd_ms": 1.5, "ours_bf16_fwd_ms": 0.9,
+                     "worst_err_vs_fp32": 1.2e-2}]}
+    v = bench.verdicts(res)["delta_rule (4, 8192, 16, 128) fwdbwd bf16 vs fla"]
+    assert v["config"] == fast_ok and v["ratio"] == pytest.approx(2.0) and v["met"]
+    res["tune"][2]["worst_err_vs_fp32"] = 2e-2                 # now too inaccurate as well
+    v = bench.verdicts(res)["delta_rule (4, 8192, 16, 128) fwdbwd bf16 vs fla"]
+    assert v["config"] == "shipped" and not v["met"]
