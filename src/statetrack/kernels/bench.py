@@ -265,9 +265,8 @@ def section_env(torch, fla, args):
 
 def section_delta(torch, fla, args):
     from statetrack.kernels import delta_rule
-    from statetrack.kernels.delta_rule import chunk as chunk_mod
+    from statetrack.kernels.testing import forced_launch
     ours = lambda q, k, v, b: delta_rule(q, k, v, b, backend="chunk")  # noqa: E731
-    forced = dict(chunk_mod.FORCED)
     for (B, T, H, K) in (DELTA_SHAPES[:1] if args.quick else DELTA_SHAPES):
         row = {"op": "delta_rule", "shape": [B, T, H, K, K]}
         xs = [x.requires_grad_() for x in _inputs(torch, B, T, H, K, K, torch.bfloat16, 2.0)]
@@ -276,11 +275,8 @@ def section_delta(torch, fla, args):
             _time_pair(torch, fla["chunk"], xs, row, "fla_bf16")
         xs32 = [x.detach().float().requires_grad_() for x in xs]
         for prec, over in FP32_VARIANTS.items():
-            chunk_mod.FORCED.clear()
-            chunk_mod.FORCED.update(forced, **over)
-            _time_pair(torch, ours, xs32, row, f"ours_fp32_{prec}")
-        chunk_mod.FORCED.clear()
-        chunk_mod.FORCED.update(forced)
+            with forced_launch(**over):
+                _time_pair(torch, ours, xs32, row, f"ours_fp32_{prec}")
         if fla is not None:
             _time_pair(torch, fla["chunk"], xs32, row, "fla_fp32")
         del xs, xs32
@@ -308,7 +304,7 @@ def section_accuracy(torch, fla, args):
     arithmetic counts; beta <= 1 and <= 2; ours chunk (float32 also with tf32 intra-chunk products)
     and fused_recurrent, fla chunk and fused_recurrent (o)."""
     from statetrack.kernels import delta_rule
-    from statetrack.kernels.delta_rule import chunk as chunk_mod
+    from statetrack.kernels.testing import forced_launch
     B, T, H, K = ACCURACY_SHAPE
     for bmax in (1.0, 2.0):
         for dtype in (torch.float32, torch.bfloat16):
@@ -322,12 +318,10 @@ def section_accuracy(torch, fla, args):
             if dtype == torch.float32:
                 runs.append(("chunk_tf32", "chunk", FP32_VARIANTS["tf32"]))
             for label, backend, over in runs:
-                chunk_mod.FORCED.update(over)
                 xs = [x.clone().requires_grad_() for x in (q, k, v, beta)]
-                o, _ = delta_rule(*xs, backend=backend)
-                o.backward(do.to(dtype))
-                for key in over:
-                    chunk_mod.FORCED.pop(key)
+                with forced_launch(**over):
+                    o, _ = delta_rule(*xs, backend=backend)
+                    o.backward(do.to(dtype))
                 row[f"ours_{label}_o"] = _rel(ref_o, o)
                 for name, r, x in zip(("dq", "dk", "dv", "dbeta"), ref_x, xs):
                     row[f"ours_{label}_{name}"] = _rel(r.grad, x.grad)
@@ -461,7 +455,10 @@ def _apply_config(items, p, chunk_mod) -> None:
         if key not in chunk_mod.CONFIG:
             p.error(f"--config: unknown key {key!r} (known: {', '.join(chunk_mod.CONFIG)})")
         kind = type(chunk_mod.CONFIG[key])
-        chunk_mod.FORCED[key] = (value.lower() in ("1", "true", "yes")) if kind is bool else kind(value)
+        try:
+            chunk_mod.FORCED[key] = (value.lower() in ("1", "true", "yes")) if kind is bool else kind(value)
+        except ValueError:
+            p.error(f"--config: {key} takes a {kind.__name__}, got {value!r}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -479,6 +476,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
                    help="force a launch setting of the chunk kernels (see chunk.CONFIG)")
     p.add_argument("--section", choices=SECTIONS, help=argparse.SUPPRESS)
+    p.add_argument("--sweep", action="store_true", help=argparse.SUPPRESS)   # old flag: the tune stage replaced it
     args = p.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     if skip - set(SECTIONS):
