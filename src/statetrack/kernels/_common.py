@@ -151,7 +151,8 @@ def check_cu_seqlens(op: str, cu_seqlens: torch.Tensor, B: int, T: int) -> int:
             f"{op}: cu_seqlens must be a 1-D int32 or int64 tensor, got {cu_seqlens.dtype} "
             f"of shape {tuple(cu_seqlens.shape)}")
     if B != 1:
-        raise KernelArgumentError(f"{op}: with cu_seqlens the sequences are packed along time, so B must be 1 (got {B})")
+        raise KernelArgumentError(
+            f"{op}: with cu_seqlens the sequences are packed along time, so B must be 1 (got {B})")
     offs = cu_seqlens.tolist()
     if len(offs) < 2 or offs[0] != 0 or offs[-1] != T:
         raise KernelArgumentError(

@@ -49,7 +49,8 @@ def naive_delta_product(
         torch.Size([2, 5, 2, 4])
     """
     if cu_seqlens is not None:
-        return per_sequence(naive_delta_product, q, k, v, beta, cu_seqlens, initial_state, output_final_state, scale=scale)
+        return per_sequence(naive_delta_product, q, k, v, beta, cu_seqlens, initial_state, output_final_state,
+                            scale=scale)
     B, T, H, K = q.shape
     n_h, V = k.shape[2], v.shape[-1]
     dtype, acc = q.dtype, accumulation_dtype(q.dtype)
