@@ -52,11 +52,10 @@ def test_delta_rule_matches_fp64_loop(backend, dtype, B, T, H, K, V, h0):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("split", [dict(split_o=True, split_du=True), dict(split_o=True, state_bv=64)],
-                         ids=["split-o-du", "split-o-bv64"])
-def test_chunk_split_kernels_on_gpu(split):
-    """The launch settings `statetrack bench kernels` tunes at K = 128 compute the same function."""
-    with forced_launch(**split):
+def test_chunk_split_kernels_on_gpu():
+    """The parallel o / dUn kernels (tuned at K = 128 by `statetrack bench kernels`, whose tune stage
+    also checks every candidate setting's error) compute the same function."""
+    with forced_launch(split_o=True, split_du=True):
         check_against_naive(delta_rule, "delta_rule", "chunk", BF16, 2, 300, 3, 128, 128)
 
 

@@ -73,10 +73,10 @@ def test_delta_product_packed_matches_fp64_loop_per_sequence(backend):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("dtype", [BF16, FP32], ids=["bf16", "fp32"])
 @pytest.mark.parametrize("backend", ["chunk", "fused_recurrent"])
-def test_packed_on_gpu(backend, dtype):
-    check_packed(delta_rule, "delta_rule", backend, dtype, LENGTHS + (1000, 7), 3, 64, 64)
+def test_packed_on_gpu(backend):
+    """bf16 only: float32 packed input runs in the benchmark's varlen stage (each dtype compiles anew)."""
+    check_packed(delta_rule, "delta_rule", backend, BF16, LENGTHS + (1000, 7), 3, 64, 64)
 
 
 @pytest.mark.gpu
