@@ -8,7 +8,7 @@
 # out/triton_cache.tar.gz (git-ignored) and carry [".whl", "out/triton_cache.tar.gz"]; it is unpacked
 # before the tests, which with the benchmark then skip most compilation (and fla's autotuning).
 # Stages, each with its own limit, logs and results in $OUT:
-#   1. GPU kernel tests (tests/kernels), timeout 150 s       -> $OUT/kernel_tests.log
+#   1. GPU kernel tests (tests/kernels, 8 xdist workers), timeout 150 s -> $OUT/kernel_tests.log
 #   2. statetrack bench kernels, timeout 330 s (budget 300) -> $OUT/kernels_h200.json, $OUT/kernels.log
 #      (the JSON is rewritten after every shape, so a cut-off run keeps what it measured)
 set -u
@@ -29,8 +29,12 @@ export STATETRACK_COMMIT="${STATETRACK_COMMIT:-$(git rev-parse HEAD 2>/dev/null 
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv > "$OUT/device.txt" 2>&1
 echo "start $(date +%T), triton cache: $(du -sh "$TRITON_CACHE_DIR" | cut -f1)" | tee "$OUT/stages.txt"
 
+# compilation dominates the tests: spread them over 8 processes (pytest-xdist is in the device image)
+XDIST=""
+python3 -c "import xdist" 2> /dev/null && XDIST="-n 8"
 t0=$(date +%s)
-timeout 150 python3 -m pytest -q -p no:cacheprovider --durations=15 tests/kernels 2>&1 | tee "$OUT/kernel_tests.log" | tail -n 25
+timeout 150 python3 -m pytest -q -p no:cacheprovider $XDIST --durations=15 tests/kernels 2>&1 \
+    | tee "$OUT/kernel_tests.log" | tail -n 25
 echo "kernel tests: exit ${PIPESTATUS[0]}, $(( $(date +%s) - t0 )) s" | tee -a "$OUT/stages.txt"
 
 t0=$(date +%s)
