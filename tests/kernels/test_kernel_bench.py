@@ -63,6 +63,30 @@ def test_stage_emits_rows(section, tiny, capsys):
     assert not chunk_mod.FORCED, "a stage left launch settings forced"
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="interpreter run; on a GPU the bench itself runs")
+def test_compile_jobs_cover_the_stages_and_run(tiny):
+    jobs = bench.compile_jobs()
+    assert ("delta_rule", 40, 1, 16, 1, "float32", "chunk", bench.FP32_VARIANTS["tf32"]) in jobs
+    assert [j for j in jobs if j[0] == "delta_product"] and [j for j in jobs if j[6] == "fused_recurrent"]
+    assert len([j for j in jobs if j[7] in bench.TUNE_CANDIDATES[1:]]) == len(bench.TUNE_CANDIDATES) - 1
+    job, secs, err = bench._compile_job(("delta_rule", 40, 1, 16, 1, "float32", "chunk", {"split_o": True}))
+    assert err is None and secs > 0
+    job, secs, err = bench._compile_job(("delta_rule", 40, 1, 200, 1, "float32", "chunk", {}))
+    assert "K <= 128" in err                                  # a failing job is reported, not raised
+    assert not chunk_mod.FORCED
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="would compile a variant no other GPU test uses")
+def test_compile_stage_reports_every_job_from_its_worker_processes(monkeypatch, capsys):
+    """The pool machinery (spawned workers; on this CPU machine each job fails for want of CUDA)."""
+    jobs = [("delta_rule", 40, 1, 16, 1, "float32", "chunk", {})] * 3
+    monkeypatch.setattr(bench, "compile_jobs", lambda: jobs)
+    monkeypatch.setattr(bench, "COMPILE_WORKERS", 2)
+    bench.section_compile(torch, None, Args())
+    rows = rows_of(capsys)
+    assert len(rows) == 3 and all(r["section"] == "compile" and r["data"]["error"] for r in rows)
+
+
 def fake_rows():
     shape = [8, 2048, 8, 64, 64]
     delta = {"shape": shape, "ours_bf16_fwd_ms": 0.2, "ours_bf16_fwdbwd_ms": 0.6, "fla_bf16_fwd_ms": 0.3,

@@ -4,6 +4,8 @@
 measures on one CUDA device, in stages, each in a child process (a kernel fault costs one stage):
 
 * ``env``: the device's copy bandwidth and bf16 matrix rate (the roofline's two ceilings);
+* ``compile``: every variant of our kernels that the later stages run, compiled once by one call on
+  a one-row batch in several processes at a time (Triton's disk cache then serves the stages);
 * ``delta``: delta rule at every shape of issue 13, forward and forward + backward, bfloat16 and
   float32, ours and fla's; our float32 both with three-TF32 products and with single TF32 products
   on the intra-chunk dots; the roofline fraction of each bf16 time;
@@ -60,7 +62,8 @@ BAR_FWDBWD = {s: (2.5 if s in SMALL else 1.5) for s in DELTA_SHAPES}
 BAR_FWD = 1.0
 BAR_FP32 = 2.0           # our fp32 fwd+bwd ms / our bf16 fwd+bwd ms
 BAR_TESTS_S = 120.0
-SECTIONS = ("env", "delta", "product", "accuracy", "tune", "varlen")   # most needed first
+SECTIONS = ("env", "compile", "delta", "product", "accuracy", "tune", "varlen")   # most needed first
+COMPILE_WORKERS = 8      # processes that compile our kernel variants side by side before the timings
 DEVICE = "cuda"          # the CPU tests point the stages at the interpreter
 
 
@@ -256,6 +259,53 @@ def _time_pair(torch, call, xs, row, prefix):
 
 def _emit(section, data):
     print("ROW " + json.dumps({"section": section, "data": data}), flush=True)
+
+
+def compile_jobs() -> list:
+    """(op, T, H, K, n_h, dtype name, backend, forced settings) of every kernel variant the stages use.
+    B is left out: it is not a kernel argument, while T and H are (Triton specializes on them)."""
+    jobs = []
+    for (B, T, H, K) in DELTA_SHAPES:
+        jobs.append(("delta_rule", T, H, K, 1, "bfloat16", "chunk", {}))
+        jobs += [("delta_rule", T, H, K, 1, "float32", "chunk", over) for over in FP32_VARIANTS.values()]
+        if K >= TUNE_MIN_K:
+            jobs += [("delta_rule", T, H, K, 1, "bfloat16", "chunk", c) for c in TUNE_CANDIDATES[1:]]
+    B, T, H, K = PRODUCT_SHAPE
+    jobs += [("delta_product", T, H, K, n_h, "bfloat16", "chunk", {}) for n_h in PRODUCT_NH]
+    B, T, H, K = ACCURACY_SHAPE
+    jobs += [("delta_rule", T, H, K, 1, dt, "fused_recurrent", {}) for dt in ("float32", "bfloat16")]
+    return jobs
+
+
+def _compile_job(job) -> tuple:
+    """Run one job's forward (no grad) and forward + backward once; return (job, seconds, error)."""
+    import torch
+    from statetrack.kernels import delta_product, delta_rule
+    from statetrack.kernels.testing import forced_launch
+    op, T, H, K, n_h, dtype, backend, over = job
+    t0 = time.time()
+    try:
+        xs = _inputs(torch, 1, T, H, K, K, getattr(torch, dtype), 2.0, n_h=None if op == "delta_rule" else n_h)
+        fn = delta_rule if op == "delta_rule" else delta_product
+        with forced_launch(**over):
+            with torch.no_grad():
+                fn(*xs, backend=backend)
+            xs = [x.requires_grad_() for x in xs]
+            fn(*xs, backend=backend)[0].sum().backward()
+        if DEVICE == "cuda":
+            torch.cuda.synchronize()
+        return job, time.time() - t0, None
+    except Exception as exc:  # noqa: BLE001 - reported; the timing stage meets it again
+        return job, time.time() - t0, f"{type(exc).__name__}: {exc}"[:200]
+
+
+def section_compile(torch, fla, args):
+    import multiprocessing
+    jobs = compile_jobs()
+    workers = max(1, min(COMPILE_WORKERS, len(jobs), (os.cpu_count() or 2) // 2))
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        for job, secs, err in pool.imap_unordered(_compile_job, jobs):
+            _emit("compile", {"job": list(job), "s": round(secs, 1), "error": err})
 
 
 def section_env(torch, fla, args):
