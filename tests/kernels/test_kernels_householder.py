@@ -59,6 +59,14 @@ def test_chunk_split_kernels_on_gpu():
         check_against_naive(delta_rule, "delta_rule", "chunk", BF16, 2, 300, 3, 128, 128)
 
 
+@CPU
+def test_gradient_kernel_with_whole_key_and_value_blocks():
+    """grads_bk = grads_bv = 128 (a tune candidate): one K-block (no float32 dk scratch) and one
+    V-block, with masked columns (K = 100, V = 72)."""
+    with forced_launch(grads_bk=128, grads_bv=128):
+        check_against_naive(delta_rule, "delta_rule", "chunk", FP32, 1, 70, 1, 100, 72)
+
+
 PRODUCT_CASES = [
     pytest.param(FP32, 2, 1, 40, 2, 32, 48, id="fp32-nh2", marks=CPU),
     pytest.param(FP32, 3, 2, 23, 2, 60, 28, id="fp32-nh3-chunk63", marks=CPU),

@@ -53,6 +53,8 @@ TUNE_CANDIDATES = [
     {"split_o": True, "split_du": False, "state_bv": 16},
     {"split_o": True, "split_du": True, "state_stages": 3},
     {"split_o": True, "split_du": True, "state_precision": "bf16"},   # fla's rounding of W, S, Un
+    {"split_o": True, "split_du": True, "grads_bk": 128},
+    {"split_o": True, "split_du": True, "grads_bk": 128, "grads_bv": 128, "grads_warps": 8},
 ]
 TUNE_ERR_SLACK = 1.5     # a candidate counts only if its error is at most this times the shipped one's
 TUNE_MIN_K = 128

@@ -661,7 +661,7 @@ def chunk_bwd(q, k, v, beta, scale, initial_state, saved, do, dht, n_h, cu_seqle
         USE_DH0=dh0 is not None, LOCAL_DU=cfg["split_du"], VARLEN=varlen, **prec,
         num_warps=cfg["state_warps"], num_stages=cfg["state_stages"],
     )
-    bk2, bv2 = min(g["BK"], 64), min(g["BV"], 64)
+    bk2, bv2 = min(g["BK"], cfg["grads_bk"]), min(g["BV"], cfg["grads_bv"])
     nk, nv = triton.cdiv(K, bk2), triton.cdiv(V, bv2)
     dq = torch.empty_like(q)
     dk = torch.empty_like(k)

@@ -14,6 +14,8 @@ CONFIG = {
     "state_stages": 2,
     "grads_warps": 8,
     "grads_stages": 1,
+    "grads_bk": 64,        # K- and V-blocks of the gradient kernel (128: K = 128 in one block, no
+    "grads_bv": 64,        # float32 dk scratch round trip, but larger register tiles)
     "split_o": False,      # True: o in a parallel kernel after the state walk (off its critical path)
     "split_du": False,     # True: dUn's output part in a parallel kernel before the reverse walk
     "par_warps": 4,        # warps of those two parallel kernels
