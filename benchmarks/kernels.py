@@ -1,6 +1,6 @@
 """Kernel benchmark against fla, side by side; see statetrack.kernels.bench (`statetrack bench kernels`).
 
-    python benchmarks/kernels.py -o benchmarks/results/kernels_h100.json
+    python benchmarks/kernels.py -o benchmarks/results/kernels_h200.json   (on the device: benchmarks/gpu_kernels.sh)
 """
 import os
 import sys

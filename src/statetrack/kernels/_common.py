@@ -8,7 +8,10 @@ Conventions every op follows (see ``statetrack.kernels``):
   the state is accumulated in float32 (float64 when the inputs are float64);
   the output has the input dtype, the final state the accumulation dtype;
 * ``scale=None`` means ``K ** -0.5``;
-* every function returns ``(o, final_state_or_None)``.
+* every function returns ``(o, final_state_or_None)``;
+* packed variable-length input (delta rule, DeltaProduct): ``B = 1`` and ``cu_seqlens`` int32/int64
+  ``[N + 1]`` (0, the running sum of the N lengths, ..., T) cuts the time axis into N independent
+  sequences; initial and final states are then ``[N, H, K, V]``.
 
 Triton is imported only when a Triton backend is asked for, so ``import statetrack.kernels`` and
 ``backend="naive"`` work on a machine without it.
@@ -71,11 +74,13 @@ def check_inputs(
     gate_name: str,
     initial_state: torch.Tensor | None,
     n_h: int | None = None,
+    cu_seqlens: torch.Tensor | None = None,
 ) -> None:
     """Validate one call of ``op``; raise :class:`KernelArgumentError` naming the bad argument.
 
     ``n_h`` is None for one (k, v) per token (delta rule, diagonal) and the number of sub-steps for
-    DeltaProduct, whose k, v and beta carry an extra ``n_h`` axis after time.
+    DeltaProduct, whose k, v and beta carry an extra ``n_h`` axis after time. ``cu_seqlens`` (packed
+    sequences, see the module notes) is checked value by value, which reads it back to the host.
     """
     if backend not in BACKENDS:
         raise KernelArgumentError(f"{op}: unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
@@ -111,8 +116,13 @@ def check_inputs(
     if not gate.is_floating_point():
         raise KernelArgumentError(f"{op}: {gate_name} must be a floating-point tensor, got {gate.dtype}")
     devices = {t.device for t in (q, k, v, gate)}
+    N = B
+    if cu_seqlens is not None:
+        N = check_cu_seqlens(op, cu_seqlens, B, T)
+        devices.add(cu_seqlens.device)
     if initial_state is not None:
-        _shape("initial_state", initial_state, (B, H, K, V), "[B, H, K, V]")
+        _shape("initial_state", initial_state, (N, H, K, V),
+               "[B, H, K, V]" if cu_seqlens is None else "[N, H, K, V], N = len(cu_seqlens) - 1")
         if not initial_state.is_floating_point():
             raise KernelArgumentError(f"{op}: initial_state must be floating point, got {initial_state.dtype}")
         devices.add(initial_state.device)
@@ -128,6 +138,47 @@ def check_inputs(
             )
         if n_h is not None and n_h < 1:
             raise KernelArgumentError(f"{op}: n_h must be >= 1, got {n_h}")
+
+
+def check_cu_seqlens(op: str, cu_seqlens: torch.Tensor, B: int, T: int) -> int:
+    """Check packed-sequence offsets against a ``[B, T, ...]`` input; return the number of sequences N.
+
+    ``cu_seqlens`` must be an int32/int64 vector ``[N + 1]`` starting at 0, ending at T, strictly
+    increasing (every sequence at least one token), with B = 1.
+    """
+    if cu_seqlens.dtype not in (torch.int32, torch.int64) or cu_seqlens.dim() != 1:
+        raise KernelArgumentError(
+            f"{op}: cu_seqlens must be a 1-D int32 or int64 tensor, got {cu_seqlens.dtype} "
+            f"of shape {tuple(cu_seqlens.shape)}")
+    if B != 1:
+        raise KernelArgumentError(
+            f"{op}: with cu_seqlens the sequences are packed along time, so B must be 1 (got {B})")
+    offs = cu_seqlens.tolist()
+    if len(offs) < 2 or offs[0] != 0 or offs[-1] != T:
+        raise KernelArgumentError(
+            f"{op}: cu_seqlens must run from 0 to T = {T} with at least one sequence, got {offs[:4]}"
+            f"{'...' if len(offs) > 4 else ''} (length {len(offs)})")
+    bad = [i for i in range(len(offs) - 1) if offs[i + 1] <= offs[i]]
+    if bad:
+        i = bad[0]
+        raise KernelArgumentError(
+            f"{op}: cu_seqlens must be strictly increasing (sequence {i} spans {offs[i]}..{offs[i + 1]})")
+    return len(offs) - 1
+
+
+def per_sequence(fn: Callable, q, k, v, gate, cu_seqlens, initial_state, output_final_state, **kw):
+    """Run a dense op ``fn(q, k, v, gate, initial_state=, output_final_state=True, **kw)`` once per
+    packed sequence of ``cu_seqlens`` (inputs ``[1, T, ...]``) and join the results: ``o`` along time,
+    final states ``[N, H, K, V]``. The reference for the kernels' packed path (autograd flows through)."""
+    offs = cu_seqlens.tolist()
+    outs, states = [], []
+    for n in range(len(offs) - 1):
+        a, b = offs[n], offs[n + 1]
+        h0 = None if initial_state is None else initial_state[n:n + 1]
+        o, S = fn(q[:, a:b], k[:, a:b], v[:, a:b], gate[:, a:b], initial_state=h0, output_final_state=True, **kw)
+        outs.append(o)
+        states.append(S)
+    return torch.cat(outs, 1), (torch.cat(states, 0) if output_final_state else None)
 
 
 def dispatch(backend: str, op: str) -> Callable:

@@ -1,18 +1,23 @@
 """Kernel benchmark: statetrack's Triton kernels against fla (flash-linear-attention) side by side.
 
-``statetrack bench kernels`` and ``python benchmarks/kernels.py`` call :func:`main`. On one CUDA
-device it measures, in a single process so that both libraries see the same GPU state:
+``statetrack bench kernels -o benchmarks/results/kernels_h200.json`` (or ``python benchmarks/kernels.py``)
+measures on one CUDA device, in stages, each in a child process (a kernel fault costs one stage):
 
-* accuracy against the float64 loop (``backend="naive"``) with beta in [0, 1] and [0, 2], for our
-  chunk kernel in bfloat16 and float32 and for fla's chunk (bf16) and fused_recurrent (fp32);
-* milliseconds (median of ``triton.testing.do_bench``) for the forward pass and for forward +
-  backward, bfloat16, at the issue's shapes, ours and fla's, and the ratio fla / ours;
-* DeltaProduct with n_h = 2 and 4 against fla's ``chunk_gated_delta_product(g=None)``;
-* our float32 chunk time against our bfloat16 time.
+* ``env``: the device's copy bandwidth and bf16 matrix rate (the roofline's two ceilings);
+* ``compile``: every variant of our kernels that the later stages run, compiled once by one call on
+  a one-row batch in several processes at a time (Triton's disk cache then serves the stages);
+* ``delta``: delta rule at every shape of issue 13, forward and forward + backward, bfloat16 and
+  float32, ours and fla's; our float32 both with three-TF32 products and with single TF32 products
+  on the intra-chunk dots; the roofline fraction of each bf16 time;
+* ``product``: DeltaProduct n_h = 2 and 4 against fla's ``chunk_gated_delta_product(g=None)``;
+* ``accuracy``: relative error against the float64 loop (beta <= 1 and <= 2), ours and fla's;
+* ``varlen``: packed sequences (``cu_seqlens``) against the float64 loop run per sequence;
+* ``tune``: alternative launch settings of the chunk kernels at K = 128 (the shipped ones included).
 
-fla is optional: without it the fla columns are skipped with a message. Results go to a JSON file
-with the device, library versions and the git commit (``--commit`` or ``$STATETRACK_COMMIT``, else
-``git rev-parse HEAD``).
+Each child prints one ``ROW {json}`` line per shape; the parent adds it to the results and rewrites
+the JSON file at once, so a stage cut off by ``--budget`` keeps what it had finished. The file ends
+with ``verdicts``: one entry per bar of issue 13 (``ratio``/``value``, ``bar``, ``met``). fla is
+optional (its columns are skipped with a message). Versions, device and git commit are recorded.
 """
 from __future__ import annotations
 
@@ -20,20 +25,48 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
+import threading
 import time
 
 DELTA_SHAPES = [(8, 2048, 8, 64), (64, 256, 4, 32), (4, 8192, 16, 128)]   # (B, T, H, K = V)
 PRODUCT_SHAPE = (8, 2048, 8, 64)
+PRODUCT_NH = (2, 4)
 ACCURACY_SHAPE = (2, 1024, 2, 64)
-BARS = {  # minimum fla_ms / ours_ms, fwd+bwd bf16, from issue 6
-    "delta_rule (8, 2048, 8, 64)": 1.0,
-    "delta_rule (64, 256, 4, 32)": 1.5,
-    "delta_rule (4, 8192, 16, 128)": 1.0,
-    "delta_product n_h=2 (8, 2048, 8, 64)": 1.0,
-    "delta_product n_h=4 (8, 2048, 8, 64)": 1.0,
-}
+VARLEN_LENGTHS = (1, 63, 64, 65, 300, 1000)
+VARLEN_HEADS, VARLEN_K = 4, 64
+VARLEN_DTYPES = ("bfloat16", "float32")
+# float32 settings timed at every shape: the shipped one (three TF32 products per float32 product),
+# single TF32 products on the intra-chunk dots, and single TF32 products everywhere; the last two
+# count for the fp32/bf16 bar only where their error (accuracy stage) stays under TF32_HOLDS
+FP32_VARIANTS = {"tf32x3": {}, "tf32": {"fp32_intra_precision": "tf32"},
+                 "tf32all": {"fp32_intra_precision": "tf32", "fp32_precision": "tf32"}}
+TF32_HOLDS = 1e-3        # worst relative error (o and every gradient) for a tf32 float32 to count
+# launch settings tried at K = 128 (`tune`); the first is the shipped default
+TUNE_CANDIDATES = [
+    {"split_o": False, "split_du": False},
+    {"split_o": True, "split_du": True},
+    {"split_o": True, "split_du": True, "state_bv": 64},
+    {"split_o": True, "split_du": True, "state_warps": 8},
+    {"split_o": True, "split_du": False, "state_bv": 16},
+    {"split_o": True, "split_du": True, "state_stages": 3},
+    {"split_o": True, "split_du": True, "state_precision": "bf16"},   # fla's rounding of W, S, Un
+    {"split_o": True, "split_du": True, "grads_bk": 128},
+    {"split_o": True, "split_du": True, "grads_bk": 128, "grads_bv": 128, "grads_warps": 8},
+]
+TUNE_ERR_SLACK = 1.5     # a candidate counts only if its error is at most this times the shipped one's
+TUNE_MIN_K = 128
+# issue 13's bars: fla ms / ours ms (fwd+bwd, fwd), bfloat16
+SMALL = [(8, 2048, 8, 64), (64, 256, 4, 32)]
+BAR_FWDBWD = {s: (2.5 if s in SMALL else 1.5) for s in DELTA_SHAPES}
+BAR_FWD = 1.0
+BAR_FP32 = 2.0           # our fp32 fwd+bwd ms / our bf16 fwd+bwd ms
+BAR_TESTS_S = 120.0
+SECTIONS = ("env", "compile", "delta", "product", "accuracy", "tune", "varlen")   # most needed first
+COMPILE_WORKERS = 8      # processes that compile our kernel variants side by side before the timings
+DEVICE = "cuda"          # the CPU tests point the stages at the interpreter
 
 
 def _git_commit(explicit: str | None) -> str:
@@ -58,9 +91,141 @@ def _load_fla():
                 fused_recurrent=fused_recurrent_delta_rule, product=chunk_gated_delta_product)
 
 
-def _inputs(torch, B, T, H, K, V, dtype, beta_max, n_h=None, seed=0, device="cuda"):
+# ------------------------------------------------------------------ cost model (pure, tested on CPU)
+
+def min_bytes(B, T, H, K, V, itemsize, n_h=1, backward=False) -> int:
+    """Fewest bytes a delta-rule / DeltaProduct call must move: each input read once, each output
+    written once (q [B,T,H,K], k/v/beta with n_h sub-steps, o; backward adds do and four gradients)."""
+    q, o = B * T * H * K, B * T * H * V
+    k, v, beta = n_h * q, n_h * B * T * H * V, n_h * B * T * H
+    fwd = q + k + v + beta + o
+    return itemsize * (fwd + (fwd + o + q + k + v + beta if backward else 0))
+
+
+def chunk_flops(B, T, H, K, V, n_h=1, backward=False, C=64) -> float:
+    """Matrix-product FLOPs of the chunked form per C-row chunk: K K^T, T K, T V, W S, Q K^T, Q S,
+    (Q K^T) Un, K^T Un, i.e. 2 (3 C^2 K + 2 C^2 V + 3 C K V); the backward pass taken as twice that."""
+    chunks = B * H * -(-T * n_h // C)
+    fwd = 2.0 * chunks * (3 * C * C * K + 2 * C * C * V + 3 * C * K * V)
+    return fwd * (3.0 if backward else 1.0)
+
+
+def roofline_ms(nbytes, flops, ceilings) -> float:
+    """The floor: the larger of bytes / bandwidth and FLOPs / matrix rate, in ms."""
+    return max(nbytes / ceilings["copy_GBps"] / 1e6, flops / ceilings["bf16_TFLOPs"] / 1e9)
+
+
+def parse_pytest_log(text: str) -> dict:
+    """Counts and wall time from pytest's last summary line ('3 passed, 1 skipped in 41.2s')."""
+    lines = [ln for ln in text.splitlines() if re.search(r"\b(passed|failed|error|errors)\b.* in [\d.]+s", ln)]
+    if not lines:
+        return {"found": False}
+    line = lines[-1]
+    seconds = float(re.search(r" in ([\d.]+)s", line).group(1))
+    out = {"found": True, "line": line.strip("= ").strip(), "seconds": seconds}
+    for word in ("passed", "failed", "skipped", "error", "errors"):
+        m = re.search(rf"(\d+) {word}\b", line)
+        out[word] = int(m.group(1)) if m else 0
+    out["errors"] += out.pop("error")
+    return out
+
+
+def verdicts(res: dict) -> dict:
+    """One entry per bar of issue 13, from what the stages recorded (missing data: met = False)."""
+    v = {}
+    delta = {tuple(r["shape"][:4]): r for r in res.get("delta_rule", [])}
+    tuned = _best_tuned(res.get("tune", []))
+    acc = res.get("accuracy_vs_fp64") or []
+    holds = {prec: prec == "tf32x3" or _variant_holds(acc, prec) for prec in FP32_VARIANTS}
+    for shape in DELTA_SHAPES:
+        r = dict(delta.get(shape, {}))
+        name = f"delta_rule {shape}"
+        t = tuned.get(shape)
+        if t and "ours_bf16_fwdbwd_ms" in r and t["ours_bf16_fwdbwd_ms"] < r["ours_bf16_fwdbwd_ms"]:
+            r.update({k: t[k] for k in t if k.startswith("ours_")}, config=t["config"])
+        cfg = {"config": r.get("config", "shipped")}
+        for kind, bar in (("fwdbwd", BAR_FWDBWD[shape]), ("fwd", BAR_FWD)):
+            ours, fla = r.get(f"ours_bf16_{kind}_ms"), r.get(f"fla_bf16_{kind}_ms")
+            ratio = fla / ours if isinstance(ours, float) and isinstance(fla, float) else None
+            v[f"{name} {kind} bf16 vs fla"] = dict(ratio=ratio, bar=f">= {bar}",
+                                                   met=ratio is not None and ratio >= bar, **cfg)
+        best = None
+        for prec in FP32_VARIANTS:
+            ms = r.get(f"ours_fp32_{prec}_fwdbwd_ms")
+            if isinstance(ms, float) and holds[prec] and (best is None or ms < best[1]):
+                best = (prec, ms)
+        bf = r.get("ours_bf16_fwdbwd_ms")
+        ratio = best[1] / bf if best and isinstance(bf, float) else None
+        v[f"{name} fp32 / bf16 fwdbwd"] = dict(ratio=ratio, bar=f"<= {BAR_FP32}",
+                                              met=ratio is not None and ratio <= BAR_FP32,
+                                              fp32_products=None if best is None else best[0], **cfg)
+    for r in res.get("delta_product", []):
+        for kind, bar in (("fwdbwd", 1.5), ("fwd", 1.0)):
+            ours, fla = r.get(f"ours_bf16_{kind}_ms"), r.get(f"fla_bf16_{kind}_ms")
+            ratio = fla / ours if isinstance(ours, float) and isinstance(fla, float) else None
+            v[f"delta_product n_h={r['n_h']} {tuple(r['shape'][:4])} {kind} bf16 vs fla"] = dict(
+                ratio=ratio, bar=f">= {bar}", met=ratio is not None and ratio >= bar)
+    for n_h in PRODUCT_NH:
+        for kind, bar in (("fwdbwd", 1.5), ("fwd", 1.0)):
+            v.setdefault(f"delta_product n_h={n_h} {PRODUCT_SHAPE} {kind} bf16 vs fla",
+                         dict(ratio=None, bar=f">= {bar}", met=False))
+    exact = [{k: val for k, val in r.items() if "@" not in k} for r in acc]
+    worst = _worst(exact, "ours_chunk_")
+    v["float32 chunk accuracy vs fp64 (tf32x3 products, shipped)"] = dict(
+        value=worst, bar="<= 1e-05", met=worst is not None and worst <= 1e-5)
+    for prec in list(FP32_VARIANTS)[1:]:
+        v[f"float32 chunk accuracy vs fp64 ({prec} products)"] = dict(
+            value=_worst(acc, f"ours_chunk@{prec}_"), bar=f"<= {TF32_HOLDS:g} to count for the fp32 ratio",
+            met=holds[prec])
+    vl = res.get("varlen") or []
+    v["varlen on GPU vs per-sequence fp64 loop"] = dict(
+        value=max((r["worst_over_tolerance"] for r in vl), default=None), bar="every error <= its dtype's tolerance",
+        met=bool(vl) and all(r["worst_over_tolerance"] <= 1.0 for r in vl))
+    tests = res.get("gpu_tests") or {}
+    v["GPU kernel tests green"] = dict(value=tests.get("line"), bar=f"no failure, < {BAR_TESTS_S:g} s",
+                                       met=bool(tests.get("found")) and tests.get("failed", 1) == 0
+                                       and tests.get("errors", 1) == 0 and tests.get("passed", 0) > 0
+                                       and tests["seconds"] < BAR_TESTS_S)
+    return v
+
+
+def _best_tuned(rows) -> dict:
+    """Per shape: the tune row with the fastest bf16 fwd+bwd, with the float32 times of that config."""
+    best, shipped = {}, {}
+    for r in rows:
+        if r.get("config") == TUNE_CANDIDATES[0] and not r.get("fp32_of_best"):
+            shipped.setdefault(tuple(r["shape"][:4]), r)
+    for r in rows:
+        s = tuple(r["shape"][:4])
+        if r.get("fp32_of_best") or s not in shipped or not _admissible(r, shipped[s]):
+            continue
+        if s not in best or r["ours_bf16_fwdbwd_ms"] < best[s]["ours_bf16_fwdbwd_ms"]:
+            best[s] = dict(r)
+    for r in rows:
+        s = tuple(r["shape"][:4])
+        if r.get("fp32_of_best") and s in best and best[s]["config"] == r["config"]:
+            best[s].update({k: val for k, val in r.items() if k.startswith("ours_fp32_")})
+    return best
+
+
+def _worst(acc: list, prefix: str) -> float | None:
+    """Largest float32 error among the accuracy rows' entries named prefix*."""
+    errs = [val for row in acc if "float32" in row.get("key", "") for n, val in row.items()
+            if n.startswith(prefix) and isinstance(val, float)]
+    return max(errs) if errs else None
+
+
+def _variant_holds(acc: list, prec: str) -> bool:
+    worst = _worst(acc, f"ours_chunk@{prec}_")
+    return worst is not None and worst <= TF32_HOLDS
+
+
+# ------------------------------------------------------------------ measurements (child processes)
+
+def _inputs(torch, B, T, H, K, V, dtype, beta_max, n_h=None, seed=0, device=None):
     """q, k (unit rows), v, beta in [0, beta_max]; with n_h, k/v/beta carry a sub-step axis."""
     import torch.nn.functional as F
+    device = device or DEVICE
     g = torch.Generator(device=device).manual_seed(seed)
     extra = () if n_h is None else (n_h,)
     q = torch.randn(B, T, H, K, device=device, generator=g)
@@ -70,31 +235,138 @@ def _inputs(torch, B, T, H, K, V, dtype, beta_max, n_h=None, seed=0, device="cud
     return [x.to(dtype) for x in (q, k, v, beta)]
 
 
-def _rel(torch, ref, out) -> float:
+def _rel(ref, out) -> float:
     return ((out.double() - ref.double()).norm() / ref.double().norm()).item()
 
 
-def _bench(fn, grad_to_none=None, warmup=25, rep=100) -> float:
+def _bench(fn, grad_to_none=None, warmup=10, rep=50) -> float:
     from triton.testing import do_bench
     return float(do_bench(fn, warmup=warmup, rep=rep, grad_to_none=grad_to_none, return_mode="median"))
 
 
-def _fwd_bwd(torch, call, xs):
-    do = torch.randn_like(call(*[x.detach() for x in xs])[0])
+def _time_pair(torch, call, xs, row, prefix):
+    """row[prefix_fwd_ms], row[prefix_fwdbwd_ms] for call(*xs); an exception is recorded, not raised."""
+    try:
+        with torch.no_grad():
+            row[f"{prefix}_fwd_ms"] = _bench(lambda: call(*xs))
+        do = torch.randn_like(call(*[x.detach() for x in xs])[0])
 
-    def run():
-        o = call(*xs)[0]
-        o.backward(do)
-    return run
+        def run():
+            call(*xs)[0].backward(do)
+        row[f"{prefix}_fwdbwd_ms"] = _bench(run, grad_to_none=xs)
+    except Exception as exc:  # noqa: BLE001 - e.g. fla refusing float32, out of memory
+        row[f"{prefix}_error"] = f"{type(exc).__name__}: {exc}"[:200]
+        torch.cuda.empty_cache()
 
 
-def accuracy(torch, fla, log) -> dict:
-    """Relative error against the float64 loop run on the same (already rounded) inputs, so that only
-    the kernels' own arithmetic is measured (as in shared/bench/anchor_fla_bench.py); beta <= 1 and <= 2.
-    Ours: o and every gradient, chunk and fused_recurrent; fla: chunk (o, grads) and fused_recurrent (o)."""
-    from statetrack.kernels import delta_rule
+def _emit(section, data):
+    print("ROW " + json.dumps({"section": section, "data": data}), flush=True)
+
+
+def compile_jobs() -> list:
+    """(op, T, H, K, n_h, dtype name, backend, forced settings) of every kernel variant the stages use.
+    B is left out: it is not a kernel argument, while T and H are (Triton specializes on them)."""
+    jobs = []
+    for (B, T, H, K) in DELTA_SHAPES:
+        jobs.append(("delta_rule", T, H, K, 1, "bfloat16", "chunk", {}))
+        jobs += [("delta_rule", T, H, K, 1, "float32", "chunk", over) for over in FP32_VARIANTS.values()]
+        if K >= TUNE_MIN_K:
+            jobs += [("delta_rule", T, H, K, 1, "bfloat16", "chunk", c) for c in TUNE_CANDIDATES[1:]]
+    B, T, H, K = PRODUCT_SHAPE
+    jobs += [("delta_product", T, H, K, n_h, "bfloat16", "chunk", {}) for n_h in PRODUCT_NH]
     B, T, H, K = ACCURACY_SHAPE
-    out = {}
+    jobs += [("delta_rule", T, H, K, 1, dt, "fused_recurrent", {}) for dt in ("float32", "bfloat16")]
+    return jobs
+
+
+def _compile_job(job) -> tuple:
+    """Run one job's forward (no grad) and forward + backward once; return (job, seconds, error)."""
+    import torch
+    from statetrack.kernels import delta_product, delta_rule
+    from statetrack.kernels.testing import forced_launch
+    op, T, H, K, n_h, dtype, backend, over = job
+    t0 = time.time()
+    try:
+        xs = _inputs(torch, 1, T, H, K, K, getattr(torch, dtype), 2.0, n_h=None if op == "delta_rule" else n_h)
+        fn = delta_rule if op == "delta_rule" else delta_product
+        with forced_launch(**over):
+            with torch.no_grad():
+                fn(*xs, backend=backend)
+            xs = [x.requires_grad_() for x in xs]
+            fn(*xs, backend=backend)[0].sum().backward()
+        if DEVICE == "cuda":
+            torch.cuda.synchronize()
+        return job, time.time() - t0, None
+    except Exception as exc:  # noqa: BLE001 - reported; the timing stage meets it again
+        return job, time.time() - t0, f"{type(exc).__name__}: {exc}"[:200]
+
+
+def section_compile(torch, fla, args):
+    import multiprocessing
+    jobs = compile_jobs()
+    workers = max(1, min(COMPILE_WORKERS, len(jobs), (os.cpu_count() or 2) // 2))
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        for job, secs, err in pool.imap_unordered(_compile_job, jobs):
+            _emit("compile", {"job": list(job), "s": round(secs, 1), "error": err})
+
+
+def section_env(torch, fla, args):
+    n = 256 * 2**20                                    # 1 GiB of float32, copied: 2 GiB moved
+    a = torch.empty(n, device="cuda")
+    b = torch.empty_like(a)
+    a.normal_()
+    ms = _bench(lambda: b.copy_(a))
+    x = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
+    y = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
+    mm = _bench(lambda: x @ y)
+    _emit("env", {"copy_GBps": 2 * 4 * n / ms / 1e6, "bf16_TFLOPs": 2 * 8192**3 / mm / 1e9,
+                  "method": "median do_bench of a 1 GiB float32 device copy (read + write) and an "
+                            "8192^3 bf16 matmul on random data"})
+
+
+def section_delta(torch, fla, args):
+    from statetrack.kernels import delta_rule
+    from statetrack.kernels.testing import forced_launch
+    ours = lambda q, k, v, b: delta_rule(q, k, v, b, backend="chunk")  # noqa: E731
+    for (B, T, H, K) in (DELTA_SHAPES[:1] if args.quick else DELTA_SHAPES):
+        row = {"op": "delta_rule", "shape": [B, T, H, K, K]}
+        xs = [x.requires_grad_() for x in _inputs(torch, B, T, H, K, K, torch.bfloat16, 2.0)]
+        _time_pair(torch, ours, xs, row, "ours_bf16")
+        if fla is not None:
+            _time_pair(torch, fla["chunk"], xs, row, "fla_bf16")
+        xs32 = [x.detach().float().requires_grad_() for x in xs]
+        for prec, over in FP32_VARIANTS.items():
+            with forced_launch(**over):
+                _time_pair(torch, ours, xs32, row, f"ours_fp32_{prec}")
+        if fla is not None:
+            _time_pair(torch, fla["chunk"], xs32, row, "fla_fp32")
+        del xs, xs32
+        torch.cuda.empty_cache()
+        _emit("delta_rule", row)
+
+
+def section_product(torch, fla, args):
+    from statetrack.kernels import delta_product
+    ours = lambda q, k, v, b: delta_product(q, k, v, b, backend="chunk")  # noqa: E731
+    B, T, H, K = PRODUCT_SHAPE
+    for n_h in PRODUCT_NH:
+        row = {"op": "delta_product", "n_h": n_h, "shape": [B, T, H, K, K]}
+        xs = [x.requires_grad_() for x in _inputs(torch, B, T, H, K, K, torch.bfloat16, 2.0, n_h=n_h)]
+        _time_pair(torch, ours, xs, row, "ours_bf16")
+        if fla is not None:
+            def theirs(q, k, v, b, n_h=n_h):
+                return fla["product"](q, k.flatten(1, 2), v.flatten(1, 2), None, b.flatten(1, 2), num_householder=n_h)
+            _time_pair(torch, theirs, xs, row, "fla_bf16")
+        _emit("delta_product", row)
+
+
+def section_accuracy(torch, fla, args):
+    """Error against the float64 loop on the same (already rounded) inputs, so that only the kernels'
+    arithmetic counts; beta <= 1 and <= 2; ours chunk (float32 also with tf32 intra-chunk products)
+    and fused_recurrent, fla chunk and fused_recurrent (o)."""
+    from statetrack.kernels import delta_rule
+    from statetrack.kernels.testing import forced_launch
+    B, T, H, K = ACCURACY_SHAPE
     for bmax in (1.0, 2.0):
         for dtype in (torch.float32, torch.bfloat16):
             q, k, v, beta = _inputs(torch, B, T, H, K, K, dtype, bmax, seed=1)
@@ -102,205 +374,183 @@ def accuracy(torch, fla, log) -> dict:
             ref_x = [x.double().requires_grad_() for x in (q, k, v, beta)]
             ref_o, _ = delta_rule(*ref_x, backend="naive")
             ref_o.backward(do.double())
-            ref_g = [x.grad for x in ref_x]
-            row = {}
-            for backend in ("chunk", "fused_recurrent"):
+            row = {"key": f"beta<={bmax:g} {str(dtype).removeprefix('torch.')}"}
+            runs = [("chunk", "chunk", {}), ("fused_recurrent", "fused_recurrent", {})]
+            if dtype == torch.float32:
+                runs += [(f"chunk@{prec}", "chunk", over) for prec, over in list(FP32_VARIANTS.items())[1:]]
+            for label, backend, over in runs:
                 xs = [x.clone().requires_grad_() for x in (q, k, v, beta)]
-                o, _ = delta_rule(*xs, backend=backend)
-                o.backward(do.to(dtype))
-                row[f"ours_{backend}_o"] = _rel(torch, ref_o, o)
-                for name, r, x in zip(("dq", "dk", "dv", "dbeta"), ref_g, xs):
-                    row[f"ours_{backend}_{name}"] = _rel(torch, r, x.grad)
+                with forced_launch(**over):
+                    o, _ = delta_rule(*xs, backend=backend)
+                    o.backward(do.to(dtype))
+                row[f"ours_{label}_o"] = _rel(ref_o, o)
+                for name, r, x in zip(("dq", "dk", "dv", "dbeta"), ref_x, xs):
+                    row[f"ours_{label}_{name}"] = _rel(r.grad, x.grad)
             if fla is not None:
-                xs = [x.clone().requires_grad_() for x in (q, k, v, beta)]
                 try:
+                    xs = [x.clone().requires_grad_() for x in (q, k, v, beta)]
                     o, _ = fla["chunk"](*xs)
                     o.backward(do.to(dtype))
-                    row["fla_chunk_o"] = _rel(torch, ref_o, o)
-                    for name, r, x in zip(("dq", "dk", "dv", "dbeta"), ref_g, xs):
-                        row[f"fla_chunk_{name}"] = _rel(torch, r, x.grad)
-                except Exception as exc:  # noqa: BLE001 - fla refuses float32
-                    row["fla_chunk_o"] = f"error: {exc}"[:120]
-                row["fla_fused_recurrent_o"] = _rel(torch, ref_o, fla["fused_recurrent"](q, k, v, beta)[0])
-            key = f"beta<={bmax:g} {str(dtype).removeprefix('torch.')}"
-            out[key] = row
-            log(f"accuracy {key}: " + ", ".join(
-                f"{n}={val:.2e}" if isinstance(val, float) else f"{n}={val}" for n, val in row.items()))
-    return out
-
-
-def timing_delta_rule(torch, fla, shapes, log, fp32=True) -> list:
-    from statetrack.kernels import delta_rule
-    rows = []
-    for (B, T, H, K) in shapes:
-        row = {"op": "delta_rule", "shape": [B, T, H, K, K], "dtype": "bfloat16"}
-        xs = [x.requires_grad_() for x in _inputs(torch, B, T, H, K, K, torch.bfloat16, 2.0)]
-        ours = lambda q, k, v, b: delta_rule(q, k, v, b, backend="chunk")  # noqa: E731
-        with torch.no_grad():
-            row["ours_fwd_ms"] = _bench(lambda: ours(*xs))
-        row["ours_fwdbwd_ms"] = _bench(_fwd_bwd(torch, ours, xs), grad_to_none=xs)
-        if fla is not None:
-            with torch.no_grad():
-                row["fla_fwd_ms"] = _bench(lambda: fla["chunk"](*xs))
-            row["fla_fwdbwd_ms"] = _bench(_fwd_bwd(torch, fla["chunk"], xs), grad_to_none=xs)
-            row["ratio_fwd"] = row["fla_fwd_ms"] / row["ours_fwd_ms"]
-            row["ratio_fwdbwd"] = row["fla_fwdbwd_ms"] / row["ours_fwdbwd_ms"]
-        if fp32:
-            xs32 = [x.detach().float().requires_grad_() for x in xs]
-            row["ours_fp32_fwdbwd_ms"] = _bench(_fwd_bwd(torch, ours, xs32), grad_to_none=xs32)
-            row["fp32_over_bf16"] = row["ours_fp32_fwdbwd_ms"] / row["ours_fwdbwd_ms"]
-        rows.append(row)
-        log("timing " + json.dumps(row))
-    return rows
-
-
-def timing_delta_product(torch, fla, log, n_hs=(2, 4)) -> list:
-    from statetrack.kernels import delta_product
-    rows = []
-    B, T, H, K = PRODUCT_SHAPE
-    for n_h in n_hs:
-        row = {"op": "delta_product", "n_h": n_h, "shape": [B, T, H, K, K], "dtype": "bfloat16"}
-        xs = [x.requires_grad_() for x in _inputs(torch, B, T, H, K, K, torch.bfloat16, 2.0, n_h=n_h)]
-        ours = lambda q, k, v, b: delta_product(q, k, v, b, backend="chunk")  # noqa: E731
-        with torch.no_grad():
-            row["ours_fwd_ms"] = _bench(lambda: ours(*xs))
-        row["ours_fwdbwd_ms"] = _bench(_fwd_bwd(torch, ours, xs), grad_to_none=xs)
-        if fla is not None:
-            def theirs(q, k, v, b, n_h=n_h):
-                return fla["product"](q, k.flatten(1, 2), v.flatten(1, 2), None, b.flatten(1, 2),
-                                      num_householder=n_h)
-            try:
-                with torch.no_grad():
-                    row["fla_fwd_ms"] = _bench(lambda: theirs(*xs))
-                row["ratio_fwd"] = row["fla_fwd_ms"] / row["ours_fwd_ms"]
-                row["fla_fwdbwd_ms"] = _bench(_fwd_bwd(torch, theirs, xs), grad_to_none=xs)
-                row["ratio_fwdbwd"] = row["fla_fwdbwd_ms"] / row["ours_fwdbwd_ms"]
-            except Exception as exc:  # noqa: BLE001 - record fla failures instead of dying
-                row["fla_error"] = f"{type(exc).__name__}: {exc}"[:200]
-        rows.append(row)
-        log("timing " + json.dumps(row))
-    return rows
-
-
-SWEEP = {"state_bv": (16, 32, 64), "grads_warps": (4, 8)}
-
-
-def sweep(torch, shapes, log) -> tuple[list, dict]:
-    """Time fwd+bwd (bf16) for each alternative launch setting, one knob at a time from the defaults,
-    summed over ``shapes``; return the rows and the best value of each knob."""
-    from statetrack.kernels import delta_rule
-    from statetrack.kernels.delta_rule import chunk as chunk_mod
-    base = dict(chunk_mod.CONFIG)
-    rows, best = [], {}
-    data = [[x.requires_grad_() for x in _inputs(torch, B, T, H, K, K, torch.bfloat16, 2.0)]
-            for (B, T, H, K) in shapes]
-    ours = lambda q, k, v, b: delta_rule(q, k, v, b, backend="chunk")  # noqa: E731
-    for knob, values in SWEEP.items():
-        totals = {}
-        for value in values:
-            chunk_mod.CONFIG.clear()
-            chunk_mod.CONFIG.update(base)
-            chunk_mod.CONFIG[knob] = value
-            total = 0.0
-            for (B, T, H, K), xs in zip(shapes, data):
-                try:
-                    ms = _bench(_fwd_bwd(torch, ours, xs), grad_to_none=xs, warmup=10, rep=50)
+                    row["fla_chunk_o"] = _rel(ref_o, o)
+                    for name, r, x in zip(("dq", "dk", "dv", "dbeta"), ref_x, xs):
+                        row[f"fla_chunk_{name}"] = _rel(r.grad, x.grad)
                 except Exception as exc:  # noqa: BLE001
-                    ms = float("inf")
-                    log(f"sweep {knob}={value} {(B, T, H, K)}: {type(exc).__name__}: {exc}"[:200])
-                total += ms
-                rows.append({"shape": [B, T, H, K], knob: value, "fwdbwd_ms": ms})
-                log("sweep " + json.dumps(rows[-1]))
-            totals[value] = total
-        best[knob] = min(totals, key=totals.get)
-    chunk_mod.CONFIG.clear()
-    chunk_mod.CONFIG.update(base)
-    return rows, best
+                    row["fla_chunk_o"] = f"error: {exc}"[:120]
+                row["fla_fused_recurrent_o"] = _rel(ref_o, fla["fused_recurrent"](q, k, v, beta)[0])
+            _emit("accuracy_vs_fp64", row)
 
 
-def _verdicts(rows_dr, rows_dp, acc) -> dict:
-    v = {}
-    for r in rows_dr:
-        key = f"delta_rule ({', '.join(map(str, r['shape'][:4]))})"
-        if "ratio_fwdbwd" in r:
-            v[key] = {"ratio": r["ratio_fwdbwd"], "bar": BARS.get(key), "met": r["ratio_fwdbwd"] >= BARS.get(key, 1.0)}
-        if "fp32_over_bf16" in r:
-            v[key + " fp32/bf16"] = {"ratio": r["fp32_over_bf16"], "bar": "<= 2", "met": r["fp32_over_bf16"] <= 2.0}
-    for r in rows_dp:
-        key = f"delta_product n_h={r['n_h']} ({', '.join(map(str, r['shape'][:4]))})"
-        if "ratio_fwdbwd" in r:
-            v[key] = {"ratio": r["ratio_fwdbwd"], "bar": BARS.get(key), "met": r["ratio_fwdbwd"] >= BARS.get(key, 1.0)}
-    for key, row in (acc or {}).items():
-        if "float32" in key:
-            worst = max(val for n, val in row.items() if n.startswith("ours") and isinstance(val, float))
-            v[f"accuracy {key}"] = {"worst_rel_err": worst, "bar": "<= 1e-5", "met": worst <= 1e-5}
-        elif isinstance(row.get("fla_chunk_o"), float):
-            v[f"accuracy {key}"] = {"ours": row["ours_chunk_o"], "fla": row["fla_chunk_o"],
-                                    "bar": "ours <= fla", "met": row["ours_chunk_o"] <= row["fla_chunk_o"]}
-    return v
+def section_varlen(torch, fla, args):
+    from statetrack.kernels import delta_rule
+    from statetrack.kernels.testing import TOLERANCE
+    lengths = VARLEN_LENGTHS
+    cu = torch.tensor([0] + torch.tensor(lengths).cumsum(0).tolist(), device=DEVICE, dtype=torch.int32)
+    T, H, K = sum(lengths), VARLEN_HEADS, VARLEN_K
+    for dtype in (getattr(torch, name) for name in VARLEN_DTYPES):
+        q, k, v, beta = _inputs(torch, 1, T, H, K, K, dtype, 2.0, seed=3)
+        h0 = torch.randn(len(lengths), H, K, K, device=DEVICE)
+        do = torch.randn(q.shape, device=DEVICE, dtype=torch.float64)
+        results = {}
+        for backend in ("naive", "chunk", "fused_recurrent"):
+            wide = torch.float64 if backend == "naive" else dtype
+            xs = [x.detach().to(wide).requires_grad_() for x in (q, k, v, beta)]
+            h = h0.detach().to(torch.float64 if backend == "naive" else torch.float32).requires_grad_()
+            o, S = delta_rule(*xs, initial_state=h, output_final_state=True, backend=backend, cu_seqlens=cu)
+            ((o.double() * do).sum() + S.double().square().sum()).backward()
+            results[backend] = [o, S] + [x.grad for x in xs] + [h.grad]
+        row = {"lengths": list(lengths), "dtype": str(dtype).removeprefix("torch."), "tolerance": TOLERANCE[dtype]}
+        worst = 0.0
+        for backend in ("chunk", "fused_recurrent"):
+            names = ("o", "final_state", "dq", "dk", "dv", "dbeta", "dh0")
+            for name, r, x in zip(names, results["naive"], results[backend]):
+                e = _rel(r, x) if torch.isfinite(x).all() else float("inf")
+                row[f"{backend}_{name}"] = e
+                worst = max(worst, e / TOLERANCE[dtype])
+        row["worst_over_tolerance"] = worst
+        _emit("varlen", row)
 
 
-SECTIONS = ("sweep", "accuracy", "delta", "product")
+def _outputs(call, xs, do):
+    """o and the gradients of <o, do> for call(*xs) (fresh leaves)."""
+    xs = [x.clone().requires_grad_() for x in xs]
+    o = call(*xs)[0]
+    o.backward(do.to(o.dtype))
+    return [o.detach()] + [x.grad for x in xs]
 
 
-def _run_section(section: str, args, configs: list[str], log) -> dict:
-    """Run one section in a fresh process (a kernel fault cannot take the others down)."""
-    import tempfile
-    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
-        path = f.name
-    cmd = [sys.executable, "-m", "statetrack.kernels.bench", "--section", section, "--section-out", path]
-    cmd += sum((["--config", c] for c in configs), [])
-    if args.no_fla:
-        cmd.append("--no-fla")
-    if args.quick:
-        cmd.append("--quick")
+def _admissible(row, shipped) -> bool:
+    """A tune row counts if it was timed and its error is within TUNE_ERR_SLACK of the shipped row's."""
+    if not isinstance(row.get("ours_bf16_fwdbwd_ms"), float):
+        return False
+    e, e0 = row.get("worst_err_vs_fp32"), shipped.get("worst_err_vs_fp32")
+    return row is shipped or (isinstance(e, float) and isinstance(e0, float) and e <= TUNE_ERR_SLACK * e0)
+
+
+def section_tune(torch, fla, args):
+    """bf16 fwd and fwd+bwd for every candidate launch setting at K >= TUNE_MIN_K, with its worst
+    relative error (o and every gradient) against our float32 result on the same inputs; float32
+    (both product settings) for the fastest candidate when it is not the shipped one."""
+    from statetrack.kernels import delta_rule
+    from statetrack.kernels.testing import forced_launch
+    ours = lambda q, k, v, b: delta_rule(q, k, v, b, backend="chunk")  # noqa: E731
+    for (B, T, H, K) in [s for s in DELTA_SHAPES if s[3] >= TUNE_MIN_K]:
+        xs = [x.requires_grad_() for x in _inputs(torch, B, T, H, K, K, torch.bfloat16, 2.0)]
+        do = torch.randn(B, T, H, K, device=DEVICE, generator=torch.Generator(DEVICE).manual_seed(4))
+        ref = _outputs(ours, [x.detach().float() for x in xs], do)
+        rows = []
+        for cand in TUNE_CANDIDATES:
+            row = {"shape": [B, T, H, K, K], "config": cand}
+            with forced_launch(**cand):
+                _time_pair(torch, ours, xs, row, "ours_bf16")
+                try:
+                    out = _outputs(ours, [x.detach() for x in xs], do)
+                    row["worst_err_vs_fp32"] = max(_rel(r, o) for r, o in zip(ref, out))
+                except Exception as exc:  # noqa: BLE001
+                    row["ours_bf16_error"] = f"{type(exc).__name__}: {exc}"[:200]
+            rows.append(row)
+            _emit("tune", row)
+        timed = [r for r in rows if _admissible(r, rows[0])]
+        best = min(timed, key=lambda r: r["ours_bf16_fwdbwd_ms"], default=None)
+        if best is not None and best is not rows[0]:
+            xs32 = [x.detach().float().requires_grad_() for x in xs]
+            row = {"shape": best["shape"], "config": best["config"], "fp32_of_best": True}
+            for prec, over in FP32_VARIANTS.items():
+                with forced_launch(**best["config"], **over):
+                    _time_pair(torch, ours, xs32, row, f"ours_fp32_{prec}")
+            _emit("tune", row)
+
+
+# ------------------------------------------------------------------ driver
+
+def _run_child(section, args, deadline, log, on_row) -> dict:
+    """Run one stage in a child process until it ends or the deadline passes; rows go to on_row."""
+    cmd = [sys.executable, "-m", "statetrack.kernels.bench", "--section", section]
+    cmd += sum((["--config", c] for c in args.config), [])
+    cmd += ["--no-fla"] if args.no_fla else []
+    cmd += ["--quick"] if args.quick else []
     env = dict(os.environ)
     src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
     t0 = time.time()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    for line in proc.stdout.splitlines():
-        log(line)
-    if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        log(f"section {section} failed (exit {proc.returncode}): {' | '.join(tail)}")
-        return {"error": " | ".join(tail)[-400:], "elapsed_s": time.time() - t0}
-    with open(path) as f:
-        out = json.load(f)
-    os.unlink(path)
-    out["elapsed_s"] = time.time() - t0
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    killed = []
+    timer = threading.Timer(max(1.0, deadline - time.time()), lambda: (killed.append(1), proc.kill()))
+    timer.start()
+    tail = []
+    for line in proc.stdout:
+        if line.startswith("ROW "):
+            on_row(json.loads(line[4:]))
+        else:
+            log(f"[{section}] {line.rstrip()}")
+            tail = (tail + [line.rstrip()])[-3:]
+    proc.wait()
+    timer.cancel()
+    status = "ok" if proc.returncode == 0 else ("cut at the time budget" if killed else f"exit {proc.returncode}")
+    out = {"status": status, "elapsed_s": round(time.time() - t0, 1)}
+    if status != "ok" and not killed:
+        out["tail"] = " | ".join(tail)[-400:]
     return out
 
 
-def _section(section: str, args, fla, log) -> dict:
-    import torch
-    shapes = DELTA_SHAPES[:1] if args.quick else DELTA_SHAPES
-    if section == "sweep":
-        rows, best = sweep(torch, [s for s in shapes if s[3] != 32], log)
-        return {"rows": rows, "best": best}
-    if section == "accuracy":
-        return {"accuracy_vs_fp64": accuracy(torch, fla, log)}
-    if section == "delta":
-        return {"rows": timing_delta_rule(torch, fla, shapes, log, fp32=True)}
-    if section == "product":
-        return {"rows": timing_delta_product(torch, fla, log)}
-    raise ValueError(section)
+def _apply_config(items, p, chunk_mod) -> None:
+    for item in items:
+        key, _, value = item.partition("=")
+        if key not in chunk_mod.CONFIG:
+            p.error(f"--config: unknown key {key!r} (known: {', '.join(chunk_mod.CONFIG)})")
+        kind = type(chunk_mod.CONFIG[key])
+        try:
+            chunk_mod.FORCED[key] = (value.lower() in ("1", "true", "yes")) if kind is bool else kind(value)
+        except ValueError:
+            p.error(f"--config: {key} takes a {kind.__name__}, got {value!r}")
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="statetrack bench kernels", description=__doc__.split("\n")[0])
-    p.add_argument("-o", "--out", default=None, help="JSON file to write (default: print only)")
+    p.add_argument("-o", "--out", default=None, help="JSON file to write (rewritten after every shape)")
     p.add_argument("--commit", default=None, help="git commit to record (default: $STATETRACK_COMMIT or git)")
     p.add_argument("--no-fla", action="store_true", help="skip fla even if it is installed")
-    p.add_argument("--quick", action="store_true", help="anchor shape only")
-    p.add_argument("--sweep", action="store_true",
-                   help="first time a few launch settings and use the fastest for the measurements")
-    p.add_argument("--skip", default="", help="comma list of sections to skip: accuracy,delta,product")
+    p.add_argument("--quick", action="store_true", help="first delta-rule shape only")
+    p.add_argument("--skip", default="", help=f"comma list of stages to skip: {','.join(SECTIONS)}")
+    p.add_argument("--budget", type=float, default=300.0, help="seconds for all stages (default 300); "
+                   "a stage still running then is stopped and the rest skipped")
+    p.add_argument("--tests-log", default=None, help="pytest output of the GPU kernel tests, for their verdict")
+    p.add_argument("--triton-cache", default=None, metavar="DIR",
+                   help="Triton's compilation cache directory (kept between runs; default: Triton's own)")
     p.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a launch setting of the chunk kernels (see chunk.CONFIG)")
+                   help="force a launch setting of the chunk kernels (see chunk.CONFIG)")
     p.add_argument("--section", choices=SECTIONS, help=argparse.SUPPRESS)
-    p.add_argument("--section-out", help=argparse.SUPPRESS)
+    p.add_argument("--sweep", action="store_true", help=argparse.SUPPRESS)   # old flag: the tune stage replaced it
     args = p.parse_args(argv)
+    skip = set(filter(None, args.skip.split(",")))
+    if skip - set(SECTIONS):
+        p.error(f"--skip: unknown stage(s) {', '.join(sorted(skip - set(SECTIONS)))} (known: {', '.join(SECTIONS)})")
+    if args.budget <= 0:
+        p.error("--budget must be positive")
+    if args.tests_log and not os.path.isfile(args.tests_log):
+        p.error(f"--tests-log: no such file {args.tests_log!r}")
+    if args.triton_cache:
+        os.makedirs(args.triton_cache, exist_ok=True)
+        os.environ["TRITON_CACHE_DIR"] = os.path.abspath(args.triton_cache)
 
     import torch
     if not torch.cuda.is_available():
@@ -308,61 +558,94 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import triton
     from statetrack.kernels.delta_rule import chunk as chunk_mod
-
+    _apply_config(args.config, p, chunk_mod)
     log = lambda msg: print(msg, flush=True)  # noqa: E731
-    for item in args.config:
-        key, _, value = item.partition("=")
-        if key not in chunk_mod.CONFIG:
-            p.error(f"--config: unknown key {key!r} (known: {', '.join(chunk_mod.CONFIG)})")
-        chunk_mod.CONFIG[key] = type(chunk_mod.CONFIG[key])(value)
 
-    if args.section:  # child process: one section, results to --section-out
+    if args.section:  # child process: one stage, rows on stdout
         fla = None if args.no_fla else _load_fla()
-        out = _section(args.section, args, fla, log)
-        with open(args.section_out, "w") as f:
-            json.dump(out, f)
+        globals()[f"section_{args.section}"](torch, fla, args)
         return 0
 
     fla = None if args.no_fla else _load_fla()
     res = {
         "device": torch.cuda.get_device_name(),
-        "torch": torch.__version__,
-        "triton": triton.__version__,
+        "torch": torch.__version__, "triton": triton.__version__,
         "fla": None if fla is None else fla["version"],
         "python": platform.python_version(),
         "commit": _git_commit(args.commit),
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "timing_method": "triton.testing.do_bench median (L2 flushed); fwd+bwd = forward, then o.backward(do); "
-                         "bfloat16 inputs, k unit rows, beta uniform in [0, 2]; ratio = fla ms / ours ms",
-        "backend": "chunk",
+        "seed": 0,
+        "timing_method": "triton.testing.do_bench median over 50 ms after 10 ms warm-up (L2 flushed); "
+                         "fwd = forward under no_grad, fwdbwd = forward then o.backward(do); k unit rows, "
+                         "beta uniform in [0, 2]; ratio = fla ms / ours ms",
+        "backend": "chunk (ours and fla's); dtypes bfloat16 and float32, as named in each key",
+        "roofline": "floor = max(min_bytes / copy bandwidth, chunk_flops / bf16 matmul rate), both measured in `env`; "
+                    "fraction = floor / measured",
+        "shipped_config": dict(chunk_mod.CONFIG), "shape_config": chunk_mod.SHAPE_CONFIG,
+        "forced_config": dict(chunk_mod.FORCED),
+        "fp32_variants": FP32_VARIANTS, "tf32_counts_if_worst_error_below": TF32_HOLDS,
+        "stages": {},
     }
+    if args.tests_log:
+        with open(args.tests_log, errors="replace") as f:
+            res["gpu_tests"] = parse_pytest_log(f.read())
+
+    def write():
+        res["verdicts"] = verdicts(res)
+        res["suggested_shape_config"] = [
+            [r["shape"][3], r["shape"][1], r["config"]] for r in _best_tuned(res.get("tune", [])).values()
+            if r["config"] != TUNE_CANDIDATES[0]]
+        if args.out:
+            os.makedirs(os.path.dirname(os.path.abspath(args.out)) or ".", exist_ok=True)
+            tmp = args.out + ".tmp"
+            with open(tmp, "w") as f:
+                json.dump(res, f, indent=1)
+            os.replace(tmp, args.out)
+
+    def on_row(msg):
+        sec, data = msg["section"], msg["data"]
+        if sec == "env":
+            res["ceilings"] = data
+        else:
+            _add_roofline(data, res.get("ceilings"))
+            res.setdefault(sec, []).append(data)
+        log(f"{sec}: " + json.dumps(data))
+        write()
+
     t0 = time.time()
-    configs = list(args.config)
-    skip = set(filter(None, args.skip.split(",")))
-    if args.sweep:
-        res["sweep"] = _run_section("sweep", args, configs, log)
-        best = res["sweep"].get("best", {})
-        configs += [f"{k}={v}" for k, v in best.items() if f"{k}=" not in " ".join(args.config)]
-    cfg = dict(chunk_mod.CONFIG)
-    for item in configs:
-        key, _, value = item.partition("=")
-        cfg[key] = type(cfg[key])(value)
-    res["config"] = cfg
-    res["accuracy_vs_fp64"] = None if "accuracy" in skip else \
-        _run_section("accuracy", args, configs, log).get("accuracy_vs_fp64")
-    res["delta_rule"] = [] if "delta" in skip else _run_section("delta", args, configs, log).get("rows", [])
-    res["delta_product"] = [] if "product" in skip else _run_section("product", args, configs, log).get("rows", [])
-    res["verdicts"] = _verdicts(res["delta_rule"], res["delta_product"], res["accuracy_vs_fp64"])
-    res["elapsed_s"] = time.time() - t0
-    if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as f:
-            json.dump(res, f, indent=1)
-    log("\nbar                                          value   bar    met")
+    deadline = t0 + args.budget
+    for section in SECTIONS:
+        if section in skip:
+            res["stages"][section] = {"status": "skipped (--skip)"}
+        elif time.time() >= deadline:
+            res["stages"][section] = {"status": "skipped (time budget spent)"}
+        else:
+            res["stages"][section] = _run_child(section, args, deadline, log, on_row)
+        write()
+    res["elapsed_s"] = round(time.time() - t0, 1)
+    write()
+    for row in res["suggested_shape_config"]:
+        log(f"faster than the shipped settings: SHAPE_CONFIG row {tuple(row)} (chunk_config.py)")
+    log("\nbar                                                        value     bar        met")
     for key, val in res["verdicts"].items():
-        r = val.get("ratio", val.get("worst_rel_err", val.get("ours")))
-        log(f"{key:44s} {r:7.3g}  {val['bar']!s:6s} {val['met']}")
+        x = val.get("ratio", val.get("value"))
+        log(f"{key:58s} {x if not isinstance(x, float) else f'{x:.3g}'!s:9s} {val['bar']!s:10s} {val['met']}")
     return 0
+
+
+def _add_roofline(row: dict, ceilings: dict | None) -> None:
+    """Add the floor and the fraction of it reached to a timing row (bf16 times only)."""
+    if not ceilings or "shape" not in row or not any(k.endswith("_ms") for k in row):
+        return
+    B, T, H, K, V = row["shape"]
+    n_h = row.get("n_h", 1)
+    for kind, bwd in (("fwd", False), ("fwdbwd", True)):
+        floor = roofline_ms(min_bytes(B, T, H, K, V, 2, n_h, bwd), chunk_flops(B, T, H, K, V, n_h, bwd), ceilings)
+        row[f"roofline_bf16_{kind}_ms"] = floor
+        for who in ("ours", "fla"):
+            ms = row.get(f"{who}_bf16_{kind}_ms")
+            if isinstance(ms, float):
+                row[f"{who}_bf16_{kind}_roofline_fraction"] = floor / ms
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@
   gradient, for one fixed random cotangent;
 * :func:`assert_close` compares one named tensor by relative error ``||out - ref|| / ||ref||``;
 * :func:`poison_empty` makes ``torch.empty`` / ``torch.empty_like`` return NaN-filled memory, so a
-  kernel that leaves part of an output (or a buffer it later reads) unwritten fails loudly.
+  kernel that leaves part of an output (or a buffer it later reads) unwritten fails loudly;
+* :func:`forced_launch` runs a block with chunk-kernel launch settings forced (e.g. the split kernels).
 """
 from __future__ import annotations
 
@@ -97,3 +98,17 @@ def poison_empty():
         yield
     finally:
         torch.empty, torch.empty_like = real_empty, real_like
+
+
+@contextlib.contextmanager
+def forced_launch(**settings):
+    """Within the block, the delta-rule chunk kernels launch with ``settings`` over their defaults."""
+    from statetrack.kernels.delta_rule import chunk as chunk_mod
+
+    saved = dict(chunk_mod.FORCED)
+    chunk_mod.FORCED.update(settings)
+    try:
+        yield
+    finally:
+        chunk_mod.FORCED.clear()
+        chunk_mod.FORCED.update(saved)

@@ -15,6 +15,7 @@ def delta_product(
     initial_state: torch.Tensor | None = None,
     output_final_state: bool = False,
     backend: str = "chunk",
+    cu_seqlens: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """DeltaProduct (P2): each token's transition is a product of n_h generalized Householder factors.
 
@@ -27,7 +28,8 @@ def delta_product(
     Args:
         q: ``[B, T, H, K]``; k: ``[B, T, n_h, H, K]``; v: ``[B, T, n_h, H, V]``;
         beta: ``[B, T, n_h, H]`` in [0, 2].
-        scale, initial_state, output_final_state, backend: as in :func:`delta_rule`.
+        scale, initial_state, output_final_state, backend, cu_seqlens: as in :func:`delta_rule`
+            (``cu_seqlens`` counts tokens, not sub-steps).
 
     Returns:
         ``(o, S_T)``: ``o`` ``[B, T, H, V]`` in the input dtype; ``S_T`` ``[B, H, K, V]`` float32
@@ -46,9 +48,11 @@ def delta_product(
     if k.dim() != 5:
         from statetrack.kernels._common import KernelArgumentError
         raise KernelArgumentError(f"delta_product: k must be [B, T, n_h, H, K], got shape {tuple(k.shape)}")
-    check_inputs("delta_product", backend, q, k, v, beta, "beta", initial_state, n_h=k.shape[2])
+    check_inputs("delta_product", backend, q, k, v, beta, "beta", initial_state, n_h=k.shape[2],
+                 cu_seqlens=cu_seqlens)
     fn = dispatch(backend, "delta_product")
-    return fn(q, k, v, beta, scale=scale, initial_state=initial_state, output_final_state=output_final_state)
+    return fn(q, k, v, beta, scale=scale, initial_state=initial_state, output_final_state=output_final_state,
+              cu_seqlens=cu_seqlens)
 
 
 __all__ = ["delta_product"]

@@ -22,6 +22,7 @@ def chunk_delta_product(
     scale: float | None = None,
     initial_state: torch.Tensor | None = None,
     output_final_state: bool = False,
+    cu_seqlens: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Chunked DeltaProduct: n_h Householder sub-steps per token, output after the last.
 
@@ -31,6 +32,7 @@ def chunk_delta_product(
         scale: output scale, ``None`` for ``K ** -0.5``.
         initial_state: ``[B, H, K, V]`` (float32) or None.
         output_final_state: also return the final state ``[B, H, K, V]`` float32.
+        cu_seqlens: packed sequences (B = 1, int ``[N + 1]``, counting tokens); states ``[N, H, K, V]``.
 
     Returns:
         ``(o [B, T, H, V] in the input dtype, final state or None)``, differentiable in every input.
@@ -49,4 +51,5 @@ def chunk_delta_product(
     k = k.reshape(B, T * n_h, H, K)
     v = v.reshape(B, T * n_h, H, V)
     beta = beta.reshape(B, T * n_h, H)
-    return chunk_householder(q, k, v, beta, resolve_scale(scale, K), initial_state, output_final_state, n_h)
+    return chunk_householder(q, k, v, beta, resolve_scale(scale, K), initial_state, output_final_state, n_h,
+                             cu_seqlens)

@@ -17,13 +17,14 @@ def fused_recurrent_delta_product(
     scale: float | None = None,
     initial_state: torch.Tensor | None = None,
     output_final_state: bool = False,
+    cu_seqlens: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """DeltaProduct, one Householder sub-step at a time.
 
     Args:
         q: ``[B, T, H, K]``; k: ``[B, T, n_h, H, K]``; v: ``[B, T, n_h, H, V]``;
         beta: ``[B, T, n_h, H]`` in [0, 2]; float32, bfloat16 or float16 on a CUDA device.
-        scale, initial_state, output_final_state: as in the chunked version.
+        scale, initial_state, output_final_state, cu_seqlens: as in the chunked version.
 
     Returns:
         ``(o [B, T, H, V] in the input dtype, final state [B, H, K, V] float32 or None)``.
@@ -39,5 +40,5 @@ def fused_recurrent_delta_product(
     V = v.shape[-1]
     return fused_recurrent_householder(
         q, k.reshape(B, T * n_h, H, K), v.reshape(B, T * n_h, H, V), beta.reshape(B, T * n_h, H),
-        resolve_scale(scale, K), initial_state, output_final_state, n_h,
+        resolve_scale(scale, K), initial_state, output_final_state, n_h, cu_seqlens,
     )

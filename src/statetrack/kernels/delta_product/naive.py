@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from statetrack.kernels._common import accumulation_dtype, resolve_scale
+from statetrack.kernels._common import accumulation_dtype, per_sequence, resolve_scale
 
 
 def naive_delta_product(
@@ -23,6 +23,7 @@ def naive_delta_product(
     scale: float | None = None,
     initial_state: torch.Tensor | None = None,
     output_final_state: bool = False,
+    cu_seqlens: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Sequential DeltaProduct.
 
@@ -32,6 +33,8 @@ def naive_delta_product(
         scale: output scale, ``None`` for ``K ** -0.5``.
         initial_state: ``[B, H, K, V]`` or None (zeros).
         output_final_state: also return the state after the last token.
+        cu_seqlens: packed sequences (``B = 1``, int ``[N + 1]``): the loop runs once per sequence,
+            initial/final states ``[N, H, K, V]``.
 
     Returns:
         ``o`` ``[B, T, H, V]`` in q's dtype, and the final state ``[B, H, K, V]`` (float32, or float64
@@ -45,6 +48,9 @@ def naive_delta_product(
         >>> o.shape
         torch.Size([2, 5, 2, 4])
     """
+    if cu_seqlens is not None:
+        return per_sequence(naive_delta_product, q, k, v, beta, cu_seqlens, initial_state, output_final_state,
+                            scale=scale)
     B, T, H, K = q.shape
     n_h, V = k.shape[2], v.shape[-1]
     dtype, acc = q.dtype, accumulation_dtype(q.dtype)

@@ -15,6 +15,7 @@ def delta_rule(
     initial_state: torch.Tensor | None = None,
     output_final_state: bool = False,
     backend: str = "chunk",
+    cu_seqlens: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Delta rule with beta in [0, 2] (transition eigenvalue ``1 - beta`` in [-1, 1], P1 Prop 1a).
 
@@ -29,6 +30,9 @@ def delta_rule(
         output_final_state: return ``S_T`` as well.
         backend: ``"chunk"`` (chunked WY form, the fast one), ``"fused_recurrent"`` (one step at a
             time on the GPU) or ``"naive"`` (PyTorch loop, also float64).
+        cu_seqlens: packed variable-length input: int32/int64 ``[N + 1]`` offsets (0, ..., T) of N
+            sequences laid end to end along time with ``B = 1``; each starts from its own initial
+            state (``[N, H, K, V]``) and ends in its own final state. None: B sequences of length T.
 
     Returns:
         ``(o, S_T)``: ``o`` ``[B, T, H, V]`` in the input dtype; ``S_T`` ``[B, H, K, V]`` float32
@@ -43,9 +47,10 @@ def delta_rule(
         >>> o.shape, S.shape
         (torch.Size([2, 16, 4, 32]), torch.Size([2, 4, 32, 32]))
     """
-    check_inputs("delta_rule", backend, q, k, v, beta, "beta", initial_state)
+    check_inputs("delta_rule", backend, q, k, v, beta, "beta", initial_state, cu_seqlens=cu_seqlens)
     fn = dispatch(backend, "delta_rule")
-    return fn(q, k, v, beta, scale=scale, initial_state=initial_state, output_final_state=output_final_state)
+    return fn(q, k, v, beta, scale=scale, initial_state=initial_state, output_final_state=output_final_state,
+              cu_seqlens=cu_seqlens)
 
 
 __all__ = ["delta_rule"]

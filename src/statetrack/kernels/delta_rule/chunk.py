@@ -19,9 +19,19 @@ last two lines depend on S, so four kernels do the work:
     _state_bwd_kernel     sequential over chunks in reverse: dS (state gradients) and dUn
     _grads_bwd_kernel     parallel over chunks: dq, dk, dv, dbeta through Un, W, U, Tm and A
 
-Precision: float32 inputs use exact float32 products (``input_precision="ieee"``, no TF32);
-bfloat16/float16 inputs feed the tensor cores in that dtype with float32 accumulation, and the state
-is always carried in float32.
+With ``split_o`` / ``split_du`` (launch settings, :mod:`.chunk_config`) two parallel kernels take the
+S-independent products off the sequential walks: ``_o_fwd_kernel`` writes O from the saved S and Un
+after the forward walk, ``_du_local_kernel`` writes scale mask(Q K^T)^T dO before the reverse walk.
+
+Packed sequences (``cu_seqlens``, B = 1): every kernel addresses rows of the flattened time axis
+[B * T]; a chunk program looks up (sequence, chunk within it) in a chunk table, a sequential program
+walks its sequence's own chunks, and no chunk straddles two sequences. Without ``cu_seqlens`` batch
+row b is the sequence [b T, (b + 1) T) and the same code runs with the table replaced by arithmetic.
+
+Precision: float32 inputs use float32 operands at ``fp32_precision`` ("tf32x3": three TF32 products
+on split operands, float32-grade) on the state path and ``fp32_intra_precision`` on the intra-chunk
+products; bfloat16/float16 inputs feed the tensor cores in that dtype with float32 accumulation, and
+the state is always carried in float32.
 """
 from __future__ import annotations
 
@@ -30,6 +40,7 @@ import triton
 import triton.language as tl
 
 from statetrack.kernels._common import KernelArgumentError, resolve_scale
+from statetrack.kernels.delta_rule.chunk_config import CONFIG, FORCED, SHAPE_CONFIG, launch_config  # noqa: F401
 
 BT = 64      # rows of a chunk tile; a chunk holds CS <= BT sub-steps
 MAX_K = 128  # keys are held whole in each tile
@@ -56,11 +67,48 @@ def _mm32(a, b, PREC: tl.constexpr):
 
 
 @triton.jit
-def _load_rows16(ptr, beta, base, bbase, t0, i: tl.constexpr, CS, Tn,
+def _chunk_of(cu, cidx, i_b, i_c, T, NT, VARLEN: tl.constexpr):
+    """Chunk program i_c of batch row i_b: (its sequence, its index within the sequence, the sequence's
+    tokens [bos, eos) as rows of the flattened [B*T] time axis, its global chunk index for h)."""
+    if VARLEN:
+        i_n = tl.load(cidx + 2 * i_c).to(tl.int64)
+        i_t = tl.load(cidx + 2 * i_c + 1).to(tl.int64)
+        bos = tl.load(cu + i_n).to(tl.int64)
+        eos = tl.load(cu + i_n + 1).to(tl.int64)
+        i_g = i_c.to(tl.int64)
+    else:
+        i_n = i_b
+        i_t = i_c.to(tl.int64)
+        bos = i_b * T
+        eos = bos + T
+        i_g = i_b * NT + i_t
+    return i_n, i_t, bos, eos, i_g
+
+
+@triton.jit
+def _seq_of(cu, coff, i_n, T, NT, TPC, VARLEN: tl.constexpr):
+    """Sequence i_n: its tokens [bos, eos) on the flattened time axis, its chunk count, its first
+    global chunk index."""
+    if VARLEN:
+        bos = tl.load(cu + i_n).to(tl.int64)
+        eos = tl.load(cu + i_n + 1).to(tl.int64)
+        nt = (eos - bos + TPC - 1) // TPC
+        boh = tl.load(coff + i_n).to(tl.int64)
+    else:
+        bos = i_n * T
+        eos = bos + T
+        nt = NT
+        boh = i_n * NT
+    return bos, eos, nt, boh
+
+
+@triton.jit
+def _load_rows16(ptr, beta, base, bbase, t0, i: tl.constexpr, CS, end,
                  H, D: tl.constexpr, BD: tl.constexpr):
-    """Rows 16*i .. 16*i+15 of a chunk: a [16, BD] tile of ptr (row stride H*D) and its betas."""
+    """Rows t0 + 16*i .. t0 + 16*i + 15 (below ``end``) of the flattened time axis: a [16, BD] tile
+    of ptr (row stride H*D) and its betas."""
     r = 16 * i + tl.arange(0, 16)
-    m = (r < CS) & (t0 + r < Tn)
+    m = (r < CS) & (t0 + r < end)
     od = tl.arange(0, BD)
     x = tl.load(ptr + base + (t0 + r)[:, None] * (H * D) + od[None, :],
                 mask=m[:, None] & (od < D)[None, :], other=0.0)
@@ -69,20 +117,20 @@ def _load_rows16(ptr, beta, base, bbase, t0, i: tl.constexpr, CS, Tn,
 
 
 @triton.jit
-def _store_rows16(ptr, x, base, t0, i: tl.constexpr, CS, Tn,
+def _store_rows16(ptr, x, base, t0, i: tl.constexpr, CS, end,
                   H, D: tl.constexpr, BD: tl.constexpr):
     r = 16 * i + tl.arange(0, 16)
-    m = (r < CS) & (t0 + r < Tn)
+    m = (r < CS) & (t0 + r < end)
     od = tl.arange(0, BD)
     tl.store(ptr + base + (t0 + r)[:, None] * (H * D) + od[None, :], x.to(ptr.dtype.element_ty),
              mask=m[:, None] & (od < D)[None, :])
 
 
 @triton.jit
-def _store_tm16(tm, x, base, t0, i: tl.constexpr, j: tl.constexpr, CS, Tn, H):
-    """Block (i, j) of the chunk's 64 x 64 Tm into tm[b, t0 + 16 i + r, h, 16 j + c]."""
+def _store_tm16(tm, x, base, t0, i: tl.constexpr, j: tl.constexpr, CS, end, H):
+    """Block (i, j) of the chunk's 64 x 64 Tm into tm[t0 + 16 i + r, h, 16 j + c] (flattened time)."""
     r = 16 * i + tl.arange(0, 16)
-    m = (r < CS) & (t0 + r < Tn)
+    m = (r < CS) & (t0 + r < end)
     c = 16 * j + tl.arange(0, 16)
     tl.store(tm + base + (t0 + r)[:, None] * (H * 64) + c[None, :], x.to(tm.dtype.element_ty),
              mask=m[:, None])
@@ -106,17 +154,20 @@ def _unit_lower_inverse16(A):
 
 @triton.jit
 def _wy_fwd_kernel(
-    k, v, beta, w, u, tm, Tn, CS,
-    H, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+    k, v, beta, w, u, tm, cu, cidx, T, NT, CS,
+    H, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+    VARLEN: tl.constexpr,
     DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
 ):
     i_bh, i_c = tl.program_id(0), tl.program_id(1)
     i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
-    t0 = i_c * CS
-    kb = (i_b * Tn * H + i_h) * K
-    vb = (i_b * Tn * H + i_h) * V
-    bb = i_b * Tn * H + i_h
-    tb = (i_b * Tn * H + i_h) * 64
+    _, i_t, bos, eos, _ = _chunk_of(cu, cidx, i_b, i_c, T, NT, VARLEN)
+    t0 = bos * NH + i_t * CS                      # first sub-step row of the chunk
+    Tn = eos * NH                                 # end of its sequence, in sub-step rows
+    kb = i_h * K
+    vb = i_h * V
+    bb = i_h
+    tb = i_h * 64
 
     k0, b0 = _load_rows16(k, beta, kb, bb, t0, 0, CS, Tn, H, K, BK)
     k1, b1 = _load_rows16(k, beta, kb, bb, t0, 1, CS, Tn, H, K, BK)
@@ -190,15 +241,18 @@ def _wy_fwd_kernel(
 
 @triton.jit
 def _state_fwd_kernel(
-    q, k, w, u, o, h, h0, ht, T, Tn, CS, TPC, NT, scale,
+    q, k, w, u, o, h, h0, ht, cu, coff, T, CS, TPC, NT, scale,
     H, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
     BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
-    USE_H0: tl.constexpr, STORE_HT: tl.constexpr, SAVE: tl.constexpr,
+    USE_H0: tl.constexpr, STORE_HT: tl.constexpr, SAVE: tl.constexpr, OUT: tl.constexpr,
+    VARLEN: tl.constexpr,
     DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
 ):
-    """Walk the chunks in order: Un = U - W S (written over U), O, S += K^T Un; S saved per chunk."""
+    """Walk the chunks in order: Un = U - W S (written over U), O (unless OUT is off: then
+    _o_fwd_kernel writes it afterwards), S += K^T Un; S saved per chunk."""
     i_bh, i_v = tl.program_id(0), tl.program_id(1)
-    i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
+    i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)       # i_b: the sequence
+    bos, eos, nt, boh = _seq_of(cu, coff, i_b, T, NT, TPC, VARLEN)
     s = tl.arange(0, 64)
     r = tl.arange(0, BQ)
     ok = tl.arange(0, BK)
@@ -206,35 +260,37 @@ def _state_fwd_kernel(
     mk, mv = ok < K, ov < V
     m_kv = mk[:, None] & mv[None, :]
     visible = s[None, :] < (r[:, None] + 1) * NH                       # key j seen by token i
-    kb = (i_b * Tn * H + i_h) * K
-    vb = (i_b * Tn * H + i_h) * V
-    qb = (i_b * T * H + i_h) * K
-    ob = (i_b * T * H + i_h) * V
+    kb = i_h * K
+    vb = i_h * V
+    qb = i_h * K
+    ob = i_h * V
     sb = (i_b * H + i_h) * K * V
 
     S = tl.zeros([BK, BV], dtype=tl.float32)
     if USE_H0:
         S += tl.load(h0 + sb + ok[:, None] * V + ov[None, :], mask=m_kv, other=0.0).to(tl.float32)
-    for c in range(NT):
-        t = c * CS + s
-        mt = (s < CS) & (t < Tn)
-        tq = c * TPC + r
-        mq = (r < TPC) & (tq < T)
+    for c in range(nt):
+        t = bos * NH + c * CS + s
+        mt = (s < CS) & (t < eos * NH)
+        tq = bos + c * TPC + r
+        mq = (r < TPC) & (tq < eos)
         kc = tl.load(k + kb + t[:, None] * (H * K) + ok[None, :], mask=mt[:, None] & mk[None, :], other=0.0)
         wc = tl.load(w + kb + t[:, None] * (H * K) + ok[None, :], mask=mt[:, None] & mk[None, :], other=0.0)
         uc = tl.load(u + vb + t[:, None] * (H * V) + ov[None, :], mask=mt[:, None] & mv[None, :], other=0.0)
-        qc = tl.load(q + qb + tq[:, None] * (H * K) + ok[None, :], mask=mq[:, None] & mk[None, :], other=0.0)
         if SAVE:
-            hb = ((i_b * NT + c) * H + i_h) * K * V
+            hb = ((boh + c) * H + i_h) * K * V
             tl.store(h + hb + ok[:, None] * V + ov[None, :], S.to(h.dtype.element_ty), mask=m_kv)
         un = uc.to(tl.float32) - _mm(wc, S, SDT, SPREC)                  # [64, BV]
         if SAVE:
             tl.store(u + vb + t[:, None] * (H * V) + ov[None, :], un.to(u.dtype.element_ty),
                      mask=mt[:, None] & mv[None, :])
-        qk = tl.where(visible, _mm(qc, tl.trans(kc), DT, PREC), 0.0)     # [BQ, 64]
-        oc = (_mm(qc, S, SDT, SPREC) + _mm(qk, un, SDT, SPREC)) * scale
-        tl.store(o + ob + tq[:, None] * (H * V) + ov[None, :], oc.to(o.dtype.element_ty),
-                 mask=mq[:, None] & mv[None, :])
+        if OUT:
+            qc = tl.load(q + qb + tq[:, None] * (H * K) + ok[None, :], mask=mq[:, None] & mk[None, :],
+                         other=0.0)
+            qk = tl.where(visible, _mm(qc, tl.trans(kc), DT, PREC), 0.0)     # [BQ, 64]
+            oc = (_mm(qc, S, SDT, SPREC) + _mm(qk, un, SDT, SPREC)) * scale
+            tl.store(o + ob + tq[:, None] * (H * V) + ov[None, :], oc.to(o.dtype.element_ty),
+                     mask=mq[:, None] & mv[None, :])
         S += _mm(tl.trans(kc), un, SDT, SPREC)
     if STORE_HT:
         tl.store(ht + sb + ok[:, None] * V + ov[None, :], S, mask=m_kv)
@@ -242,16 +298,18 @@ def _state_fwd_kernel(
 
 @triton.jit
 def _state_bwd_kernel(
-    q, k, w, do, dun, dh, dht, dh0, T, Tn, CS, TPC, NT, scale,
+    q, k, w, do, dun, dh, dht, dh0, cu, coff, T, CS, TPC, NT, scale,
     H, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
     BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
-    USE_DHT: tl.constexpr, USE_DH0: tl.constexpr,
+    USE_DHT: tl.constexpr, USE_DH0: tl.constexpr, LOCAL_DU: tl.constexpr, VARLEN: tl.constexpr,
     DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
 ):
     """Walk the chunks backwards carrying dS = dL/dS(end of chunk):
-    dUn = scale mask(Q K^T)^T dO + K dS;  dS <- dS + scale Q^T dO - W^T dUn."""
+    dUn = scale mask(Q K^T)^T dO + K dS;  dS <- dS + scale Q^T dO - W^T dUn.
+    With LOCAL_DU the first term is already in dun (_du_local_kernel) and only K dS is added."""
     i_bh, i_v = tl.program_id(0), tl.program_id(1)
-    i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
+    i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)       # i_b: the sequence
+    bos, eos, nt, boh = _seq_of(cu, coff, i_b, T, NT, TPC, VARLEN)
     s = tl.arange(0, 64)
     r = tl.arange(0, BQ)
     ok = tl.arange(0, BK)
@@ -259,29 +317,33 @@ def _state_bwd_kernel(
     mk, mv = ok < K, ov < V
     m_kv = mk[:, None] & mv[None, :]
     visible = s[None, :] < (r[:, None] + 1) * NH
-    kb = (i_b * Tn * H + i_h) * K
-    vb = (i_b * Tn * H + i_h) * V
-    qb = (i_b * T * H + i_h) * K
-    ob = (i_b * T * H + i_h) * V
+    kb = i_h * K
+    vb = i_h * V
+    qb = i_h * K
+    ob = i_h * V
     sb = (i_b * H + i_h) * K * V
 
     dS = tl.zeros([BK, BV], dtype=tl.float32)
     if USE_DHT:
         dS += tl.load(dht + sb + ok[:, None] * V + ov[None, :], mask=m_kv, other=0.0).to(tl.float32)
-    for cc in range(NT):
-        c = NT - 1 - cc
-        t = c * CS + s
-        mt = (s < CS) & (t < Tn)
-        tq = c * TPC + r
-        mq = (r < TPC) & (tq < T)
+    for cc in range(nt):
+        c = nt - 1 - cc
+        t = bos * NH + c * CS + s
+        mt = (s < CS) & (t < eos * NH)
+        tq = bos + c * TPC + r
+        mq = (r < TPC) & (tq < eos)
         kc = tl.load(k + kb + t[:, None] * (H * K) + ok[None, :], mask=mt[:, None] & mk[None, :], other=0.0)
         wc = tl.load(w + kb + t[:, None] * (H * K) + ok[None, :], mask=mt[:, None] & mk[None, :], other=0.0)
         qc = tl.load(q + qb + tq[:, None] * (H * K) + ok[None, :], mask=mq[:, None] & mk[None, :], other=0.0)
         doc = tl.load(do + ob + tq[:, None] * (H * V) + ov[None, :], mask=mq[:, None] & mv[None, :], other=0.0)
-        hb = ((i_b * NT + c) * H + i_h) * K * V
+        hb = ((boh + c) * H + i_h) * K * V
         tl.store(dh + hb + ok[:, None] * V + ov[None, :], dS.to(dh.dtype.element_ty), mask=m_kv)
-        qk = tl.where(visible, _mm(qc, tl.trans(kc), DT, PREC), 0.0)     # [BQ, 64]
-        du = _mm(tl.trans(qk), doc, DT, PREC) * scale + _mm(kc, dS, DT, PREC)
+        if LOCAL_DU:
+            du = tl.load(dun + vb + t[:, None] * (H * V) + ov[None, :], mask=mt[:, None] & mv[None, :],
+                         other=0.0).to(tl.float32) + _mm(kc, dS, DT, PREC)
+        else:
+            qk = tl.where(visible, _mm(qc, tl.trans(kc), DT, PREC), 0.0)     # [BQ, 64]
+            du = _mm(tl.trans(qk), doc, DT, PREC) * scale + _mm(kc, dS, DT, PREC)
         tl.store(dun + vb + t[:, None] * (H * V) + ov[None, :], du.to(dun.dtype.element_ty),
                  mask=mt[:, None] & mv[None, :])
         dS += _mm(tl.trans(qc), doc, DT, PREC) * scale - _mm(tl.trans(wc), du, DT, PREC)
@@ -290,10 +352,73 @@ def _state_bwd_kernel(
 
 
 @triton.jit
+def _o_fwd_kernel(
+    q, k, un, h, o, cu, cidx, T, CS, TPC, NT, scale,
+    H, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
+    BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr, VARLEN: tl.constexpr,
+    DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
+):
+    """One (chunk, V-block): O = scale (Q S + mask(Q K^T) Un) from the S and Un the state walk saved."""
+    i_bh, i_c, i_v = tl.program_id(0), tl.program_id(1), tl.program_id(2)
+    i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
+    _, i_t, bos, eos, i_g = _chunk_of(cu, cidx, i_b, i_c, T, NT, VARLEN)
+    s = tl.arange(0, 64)
+    r = tl.arange(0, BQ)
+    ok = tl.arange(0, BK)
+    ov = i_v * BV + tl.arange(0, BV)
+    mk, mv = ok < K, ov < V
+    t = bos * NH + i_t * CS + s
+    mt = (s < CS) & (t < eos * NH)
+    tq = bos + i_t * TPC + r
+    mq = (r < TPC) & (tq < eos)
+    visible = s[None, :] < (r[:, None] + 1) * NH
+    kc = tl.load(k + i_h * K + t[:, None] * (H * K) + ok[None, :], mask=mt[:, None] & mk[None, :], other=0.0)
+    qc = tl.load(q + i_h * K + tq[:, None] * (H * K) + ok[None, :], mask=mq[:, None] & mk[None, :], other=0.0)
+    unc = tl.load(un + i_h * V + t[:, None] * (H * V) + ov[None, :], mask=mt[:, None] & mv[None, :], other=0.0)
+    S = tl.load(h + (i_g * H + i_h) * K * V + ok[:, None] * V + ov[None, :], mask=mk[:, None] & mv[None, :],
+                other=0.0)
+    qk = tl.where(visible, _mm(qc, tl.trans(kc), DT, PREC), 0.0)
+    oc = (_mm(qc, S, SDT, SPREC) + _mm(qk, unc, SDT, SPREC)) * scale
+    tl.store(o + i_h * V + tq[:, None] * (H * V) + ov[None, :], oc.to(o.dtype.element_ty),
+             mask=mq[:, None] & mv[None, :])
+
+
+@triton.jit
+def _du_local_kernel(
+    q, k, do, dun, cu, cidx, T, CS, TPC, NT, scale,
+    H, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
+    BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr, VARLEN: tl.constexpr,
+    DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
+):
+    """One (chunk, V-block): the part of dUn that needs no state, scale mask(Q K^T)^T dO, into dun."""
+    i_bh, i_c, i_v = tl.program_id(0), tl.program_id(1), tl.program_id(2)
+    i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
+    _, i_t, bos, eos, _ = _chunk_of(cu, cidx, i_b, i_c, T, NT, VARLEN)
+    s = tl.arange(0, 64)
+    r = tl.arange(0, BQ)
+    ok = tl.arange(0, BK)
+    ov = i_v * BV + tl.arange(0, BV)
+    mk, mv = ok < K, ov < V
+    t = bos * NH + i_t * CS + s
+    mt = (s < CS) & (t < eos * NH)
+    tq = bos + i_t * TPC + r
+    mq = (r < TPC) & (tq < eos)
+    visible = s[None, :] < (r[:, None] + 1) * NH
+    kc = tl.load(k + i_h * K + t[:, None] * (H * K) + ok[None, :], mask=mt[:, None] & mk[None, :], other=0.0)
+    qc = tl.load(q + i_h * K + tq[:, None] * (H * K) + ok[None, :], mask=mq[:, None] & mk[None, :], other=0.0)
+    doc = tl.load(do + i_h * V + tq[:, None] * (H * V) + ov[None, :], mask=mq[:, None] & mv[None, :], other=0.0)
+    qk = tl.where(visible, _mm(qc, tl.trans(kc), DT, PREC), 0.0)
+    du = _mm(tl.trans(qk), doc, DT, PREC) * scale
+    tl.store(dun + i_h * V + t[:, None] * (H * V) + ov[None, :], du.to(dun.dtype.element_ty),
+             mask=mt[:, None] & mv[None, :])
+
+
+@triton.jit
 def _grads_bwd_kernel(
-    q, k, v, beta, tm, h, dh, un, dun, do, dq, dk, dv, dbeta, dk32, T, Tn, CS, TPC, NT, scale,
+    q, k, v, beta, tm, h, dh, un, dun, do, dq, dk, dv, dbeta, dk32, cu, cidx, T, CS, TPC, NT, scale,
     H, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
     BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr, NK: tl.constexpr, NV: tl.constexpr,
+    VARLEN: tl.constexpr,
     DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
 ):
     """One chunk: gradients of q, k, v, beta given S, dS(end), Un and dUn of that chunk.
@@ -305,19 +430,20 @@ def _grads_bwd_kernel(
     """
     i_bh, i_c = tl.program_id(0), tl.program_id(1)
     i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
+    _, i_t, bos, eos, i_g = _chunk_of(cu, cidx, i_b, i_c, T, NT, VARLEN)
     s = tl.arange(0, 64)
     r = tl.arange(0, BQ)
-    t = i_c * CS + s
-    mt = (s < CS) & (t < Tn)
-    tq = i_c * TPC + r
-    mq = (r < TPC) & (tq < T)
+    t = bos * NH + i_t * CS + s
+    mt = (s < CS) & (t < eos * NH)
+    tq = bos + i_t * TPC + r
+    mq = (r < TPC) & (tq < eos)
     visible = (s[None, :] < (r[:, None] + 1) * NH) & mq[:, None]
-    kb = (i_b * Tn * H + i_h) * K
-    vb = (i_b * Tn * H + i_h) * V
-    qb = (i_b * T * H + i_h) * K
-    ob = (i_b * T * H + i_h) * V
-    hb = ((i_b * NT + i_c) * H + i_h) * K * V
-    bb = i_b * Tn * H + i_h
+    kb = i_h * K
+    vb = i_h * V
+    qb = i_h * K
+    ob = i_h * V
+    hb = (i_g * H + i_h) * K * V
+    bb = i_h
 
     b = tl.load(beta + bb + t * H, mask=mt, other=0.0).to(tl.float32)
     tmc = tl.load(tm + (bb * 64) + t[:, None] * (H * 64) + s[None, :],
@@ -412,109 +538,140 @@ def _grads_bwd_kernel(
 
 _TL_DTYPE = {torch.float32: tl.float32, torch.bfloat16: tl.bfloat16, torch.float16: tl.float16}
 
-# launch settings, keyed by what they depend on; benchmarks/kernels.py measures alternatives
-CONFIG = {
-    "wy_warps": 4,
-    "state_bv": 32,        # V-block of the sequential kernels (more blocks = more programs in flight)
-    "state_warps": 4,
-    "state_stages": 2,
-    "grads_warps": 8,
-    "grads_stages": 1,
-    "fp32_precision": "tf32x3",   # float32 products: "ieee" (exact, CUDA cores) or "tf32x3"
-    "min_block": 64,              # smallest K / V / query tile (16-bit dots on 32-wide tiles
-                                  # miscompiled on H100 with triton 3.6; 64 is the tested shape)
-    "state_precision": "tf32",    # 16-bit inputs: "tf32" keeps the state path in float32, "bf16" not
-}
-
-
-def _precision(dtype: torch.dtype):
+def _precision(dtype: torch.dtype, cfg: dict):
     """Operand dtype and precision of the products: (DT, PREC) in general, PREC_C for the C x C
     products through the inverse, (SDT, SPREC) on the state path (W, U, Un and the products with S).
 
-    float32 inputs use float32 operands everywhere at CONFIG["fp32_precision"]. 16-bit inputs feed
-    the tensor cores in their own dtype, except on the state path when CONFIG["state_precision"] is
-    "tf32": there W and U are kept in float32 and S, Un are not rounded to 16 bits, which removes the
-    rounding that otherwise compounds from chunk to chunk through the recurrence.
+    float32 inputs use float32 operands everywhere, at cfg["fp32_precision"] on the state path and
+    cfg["fp32_intra_precision"] elsewhere. 16-bit inputs feed the tensor cores in their own dtype,
+    except on the state path when cfg["state_precision"] is "tf32": there W and U are kept in float32
+    and S, Un are not rounded to 16 bits, which removes the rounding that otherwise compounds from
+    chunk to chunk through the recurrence.
     """
     if dtype == torch.float32:
-        p = CONFIG["fp32_precision"]
-        return tl.float32, p, p, tl.float32, p
+        p, pi = cfg["fp32_precision"], cfg["fp32_intra_precision"]
+        return tl.float32, pi, p, tl.float32, p
     dt = _TL_DTYPE[dtype]
-    if CONFIG["state_precision"] == "tf32":
+    if cfg["state_precision"] == "tf32":
         return dt, "tf32", "tf32", tl.float32, "tf32"
     return dt, "tf32", "tf32", dt, "tf32"
 
 
-def _geometry(T: int, n_h: int, K: int, V: int) -> dict:
+def _geometry(T: int, n_h: int, K: int, V: int, cfg: dict) -> dict:
     tpc = BT // n_h if n_h <= BT else 1          # tokens per chunk
     if n_h > BT:
         raise ValueError(f"n_h = {n_h} > {BT} sub-steps per token is not supported by the chunk kernels")
     cs = tpc * n_h                                # sub-steps per chunk
     bk = triton.next_power_of_2(K)
     bv = triton.next_power_of_2(V)
-    mb = CONFIG["min_block"]
+    mb = cfg["min_block"]
     return dict(TPC=tpc, CS=cs, NT=triton.cdiv(T, tpc), BQ=max(mb, triton.next_power_of_2(tpc)),
                 BK=max(mb, bk), BV=max(mb, bv))
 
 
-def chunk_fwd(q, k, v, beta, scale, initial_state, output_final_state, n_h, save):
+def _chunk_plan(B: int, T: int, tpc: int, cu_seqlens):
+    """Where the chunks are: (N sequences, chunks per batch row NT, chunk programs per batch row,
+    chunk table [chunks, 2] int32 (sequence, chunk within it) or None, first chunk of each sequence
+    [N + 1] int32 or None, total chunks = rows of h).
+
+    Without cu_seqlens every batch row is one sequence of T tokens cut into NT chunks; with it (B = 1)
+    sequence n owns ceil(len_n / tpc) chunks, none shared with its neighbours.
+    """
+    if cu_seqlens is None:
+        NT = triton.cdiv(T, tpc)
+        return B, NT, NT, None, None, B * NT
+    cu = cu_seqlens.to(torch.int64)
+    nts = (cu[1:] - cu[:-1] + tpc - 1) // tpc
+    first = torch.cat([nts.new_zeros(1), nts.cumsum(0)])
+    total = int(first[-1])
+    if total > 65_535:
+        raise KernelArgumentError(
+            f"packed input of {total} chunks: the chunk backend allows 65,535 per call "
+            f"({65_535 * tpc} tokens); split the batch")
+    seq = torch.repeat_interleave(torch.arange(len(nts), device=cu.device), nts)
+    within = torch.arange(total, device=cu.device) - first[seq]
+    cidx = torch.stack([seq, within], 1).to(torch.int32).contiguous()
+    return len(nts), 0, total, cidx, first.to(torch.int32).contiguous(), total
+
+
+def chunk_fwd(q, k, v, beta, scale, initial_state, output_final_state, n_h, save, cu_seqlens=None):
     """Forward pass on the flattened layout: q [B, T, H, K], k [B, T*n_h, H, K], v [B, T*n_h, H, V],
-    beta [B, T*n_h, H]. Returns o, final state, and the tensors the backward pass needs."""
+    beta [B, T*n_h, H] (B = 1 with cu_seqlens). Returns o, the final state [N, H, K, V] and the
+    tensors the backward pass needs."""
     B, T, H, K = q.shape
     Tn, V = k.shape[1], v.shape[-1]
-    g = _geometry(T, n_h, K, V)
-    DT, PREC, PREC_C, SDT, SPREC = _precision(q.dtype)
-    NT = g["NT"]
+    cfg = launch_config(K, T if cu_seqlens is None else T // max(1, len(cu_seqlens) - 1))
+    g = _geometry(T, n_h, K, V, cfg)
+    DT, PREC, PREC_C, SDT, SPREC = _precision(q.dtype, cfg)
+    N, NT, NC, cidx, coff, total = _chunk_plan(B, T, g["TPC"], cu_seqlens)
+    varlen = cu_seqlens is not None
+    prec = dict(DT=DT, PREC=PREC, PREC_C=PREC_C, SDT=SDT, SPREC=SPREC)
     wide = SDT == tl.float32                      # state path in float32: W, U (then Un) stored so
     w = torch.empty(k.shape, device=q.device, dtype=torch.float32 if wide else q.dtype)
     u = torch.empty(v.shape, device=q.device, dtype=torch.float32 if wide else q.dtype)
     tm = torch.empty(B, Tn, H, BT, device=q.device, dtype=q.dtype)
-    _wy_fwd_kernel[(B * H, NT)](
-        k, v, beta, w, u, tm, Tn, g["CS"], H=H, K=K, V=V, BK=g["BK"], BV=g["BV"], DT=DT, PREC=PREC, PREC_C=PREC_C, SDT=SDT, SPREC=SPREC,
-        num_warps=CONFIG["wy_warps"],
+    _wy_fwd_kernel[(B * H, NC)](
+        k, v, beta, w, u, tm, cu_seqlens, cidx, T, NT, g["CS"], H=H, K=K, V=V, NH=n_h, BK=g["BK"],
+        BV=g["BV"], VARLEN=varlen, **prec, num_warps=cfg["wy_warps"],
     )
-    bv = max(min(g["BV"], CONFIG["state_bv"]), 16)
+    split = cfg["split_o"]
+    bv = max(min(g["BV"], cfg["state_bv"]), 16)
     o = torch.empty(B, T, H, V, device=q.device, dtype=q.dtype)
-    h = torch.empty(B, NT, H, K, V, device=q.device, dtype=q.dtype) if save else None
-    ht = torch.empty(B, H, K, V, device=q.device, dtype=torch.float32) if output_final_state else None
-    _state_fwd_kernel[(B * H, triton.cdiv(V, bv))](
-        q, k, w, u, o, h, initial_state, ht, T, Tn, g["CS"], g["TPC"], NT, scale,
-        H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=g["BK"], BV=bv,
-        USE_H0=initial_state is not None, STORE_HT=output_final_state, SAVE=save, DT=DT, PREC=PREC, PREC_C=PREC_C, SDT=SDT, SPREC=SPREC,
-        num_warps=CONFIG["state_warps"], num_stages=CONFIG["state_stages"],
+    h = torch.empty(total, H, K, V, device=q.device, dtype=q.dtype) if (save or split) else None
+    ht = torch.empty(N, H, K, V, device=q.device, dtype=torch.float32) if output_final_state else None
+    _state_fwd_kernel[(N * H, triton.cdiv(V, bv))](
+        q, k, w, u, o, h, initial_state, ht, cu_seqlens, coff, T, g["CS"], g["TPC"], NT, scale,
+        H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=g["BK"], BV=bv, USE_H0=initial_state is not None,
+        STORE_HT=output_final_state, SAVE=save or split, OUT=not split, VARLEN=varlen, **prec,
+        num_warps=cfg["state_warps"], num_stages=cfg["state_stages"],
     )
+    if split:
+        bvo = min(g["BV"], 64)
+        _o_fwd_kernel[(B * H, NC, triton.cdiv(V, bvo))](
+            q, k, u, h, o, cu_seqlens, cidx, T, g["CS"], g["TPC"], NT, scale, H=H, K=K, V=V, NH=n_h,
+            BQ=g["BQ"], BK=g["BK"], BV=bvo, VARLEN=varlen, **prec, num_warps=cfg["par_warps"],
+        )
     return o, ht, (w, u, tm, h)
 
 
-def chunk_bwd(q, k, v, beta, scale, initial_state, saved, do, dht, n_h):
+def chunk_bwd(q, k, v, beta, scale, initial_state, saved, do, dht, n_h, cu_seqlens=None):
     """Backward pass matching :func:`chunk_fwd`; returns dq, dk, dv, dbeta, dh0 (flattened layout)."""
     w, un, tm, h = saved
     B, T, H, K = q.shape
-    Tn, V = k.shape[1], v.shape[-1]
-    g = _geometry(T, n_h, K, V)
-    DT, PREC, PREC_C, SDT, SPREC = _precision(q.dtype)
-    NT = g["NT"]
-    bv = min(g["BV"], CONFIG["state_bv"])
+    V = v.shape[-1]
+    cfg = launch_config(K, T if cu_seqlens is None else T // max(1, len(cu_seqlens) - 1))
+    g = _geometry(T, n_h, K, V, cfg)
+    DT, PREC, PREC_C, SDT, SPREC = _precision(q.dtype, cfg)
+    N, NT, NC, cidx, coff, total = _chunk_plan(B, T, g["TPC"], cu_seqlens)
+    varlen = cu_seqlens is not None
+    prec = dict(DT=DT, PREC=PREC, PREC_C=PREC_C, SDT=SDT, SPREC=SPREC)
+    bv = min(g["BV"], cfg["state_bv"])
     dh = torch.empty_like(h)
     dun = torch.empty_like(v)
-    dh0 = torch.empty(B, H, K, V, device=q.device, dtype=torch.float32) if initial_state is not None else None
-    _state_bwd_kernel[(B * H, triton.cdiv(V, bv))](
-        q, k, w, do, dun, dh, dht, dh0, T, Tn, g["CS"], g["TPC"], NT, scale,
-        H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=g["BK"], BV=bv,
-        USE_DHT=dht is not None, USE_DH0=dh0 is not None, DT=DT, PREC=PREC, PREC_C=PREC_C, SDT=SDT, SPREC=SPREC,
-        num_warps=CONFIG["state_warps"], num_stages=CONFIG["state_stages"],
+    dh0 = torch.empty(N, H, K, V, device=q.device, dtype=torch.float32) if initial_state is not None else None
+    if cfg["split_du"]:
+        bvd = min(g["BV"], 64)
+        _du_local_kernel[(B * H, NC, triton.cdiv(V, bvd))](
+            q, k, do, dun, cu_seqlens, cidx, T, g["CS"], g["TPC"], NT, scale, H=H, K=K, V=V, NH=n_h,
+            BQ=g["BQ"], BK=g["BK"], BV=bvd, VARLEN=varlen, **prec, num_warps=cfg["par_warps"],
+        )
+    _state_bwd_kernel[(N * H, triton.cdiv(V, bv))](
+        q, k, w, do, dun, dh, dht, dh0, cu_seqlens, coff, T, g["CS"], g["TPC"], NT, scale,
+        H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=g["BK"], BV=bv, USE_DHT=dht is not None,
+        USE_DH0=dh0 is not None, LOCAL_DU=cfg["split_du"], VARLEN=varlen, **prec,
+        num_warps=cfg["state_warps"], num_stages=cfg["state_stages"],
     )
-    bk2, bv2 = min(g["BK"], 64), min(g["BV"], 64)
+    bk2, bv2 = min(g["BK"], cfg["grads_bk"]), min(g["BV"], cfg["grads_bv"])
     nk, nv = triton.cdiv(K, bk2), triton.cdiv(V, bv2)
     dq = torch.empty_like(q)
     dk = torch.empty_like(k)
     dv = torch.empty_like(v)
     dbeta = torch.empty(beta.shape, device=q.device, dtype=torch.float32)
     dk32 = torch.empty(k.shape, device=q.device, dtype=torch.float32) if nk > 1 else None
-    _grads_bwd_kernel[(B * H, NT)](
-        q, k, v, beta, tm, h, dh, un, dun, do, dq, dk, dv, dbeta, dk32, T, Tn, g["CS"], g["TPC"], NT, scale,
-        H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=bk2, BV=bv2, NK=nk, NV=nv, DT=DT, PREC=PREC, PREC_C=PREC_C, SDT=SDT, SPREC=SPREC,
-        num_warps=CONFIG["grads_warps"], num_stages=CONFIG["grads_stages"],
+    _grads_bwd_kernel[(B * H, NC)](
+        q, k, v, beta, tm, h, dh, un, dun, do, dq, dk, dv, dbeta, dk32, cu_seqlens, cidx, T, g["CS"],
+        g["TPC"], NT, scale, H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=bk2, BV=bv2, NK=nk, NV=nv,
+        VARLEN=varlen, **prec, num_warps=cfg["grads_warps"], num_stages=cfg["grads_stages"],
     )
     return dq, dk, dv, dbeta, dh0
 
@@ -527,37 +684,40 @@ class ChunkHouseholderFunction(torch.autograd.Function):
     """Autograd for the flattened n_h-sub-step recurrence (n_h = 1: the delta rule)."""
 
     @staticmethod
-    def forward(ctx, q, k, v, beta, scale, initial_state, output_final_state, n_h):
+    def forward(ctx, q, k, v, beta, scale, initial_state, output_final_state, n_h, cu_seqlens):
         h0 = None if initial_state is None else initial_state.detach().to(torch.float32).contiguous()
-        save = ctx.needs_input_grad[0] or ctx.needs_input_grad[1] or ctx.needs_input_grad[2] \
-            or ctx.needs_input_grad[3] or ctx.needs_input_grad[5]
-        o, ht, saved = chunk_fwd(q, k, v, beta, scale, h0, output_final_state, n_h, save)
+        save = any(ctx.needs_input_grad[i] for i in (0, 1, 2, 3, 5))
+        o, ht, saved = chunk_fwd(q, k, v, beta, scale, h0, output_final_state, n_h, save, cu_seqlens)
         if save:
-            ctx.save_for_backward(q, k, v, beta, h0, *saved)
+            ctx.save_for_backward(q, k, v, beta, h0, cu_seqlens, *saved)
         ctx.scale, ctx.n_h, ctx.h0_dtype = scale, n_h, None if initial_state is None else initial_state.dtype
         return o, ht
 
     @staticmethod
     def backward(ctx, do, dht):
-        q, k, v, beta, h0, w, un, tm, h = ctx.saved_tensors
+        q, k, v, beta, h0, cu_seqlens, w, un, tm, h = ctx.saved_tensors
         dq, dk, dv, dbeta, dh0 = chunk_bwd(
             q, k, v, beta, ctx.scale, h0, (w, un, tm, h), do.contiguous(),
-            None if dht is None else dht.contiguous(), ctx.n_h,
+            None if dht is None else dht.contiguous(), ctx.n_h, cu_seqlens,
         )
         if dh0 is not None:
             dh0 = dh0.to(ctx.h0_dtype)
-        return dq, dk, dv, dbeta.to(beta.dtype), None, dh0, None, None
+        return dq, dk, dv, dbeta.to(beta.dtype), None, dh0, None, None, None
 
 
-def chunk_householder(q, k, v, beta, scale, initial_state, output_final_state, n_h):
-    """Shared entry for delta rule and DeltaProduct on the flattened [B, T*n_h, H, *] layout."""
+def chunk_householder(q, k, v, beta, scale, initial_state, output_final_state, n_h, cu_seqlens=None):
+    """Shared entry for delta rule and DeltaProduct on the flattened [B, T*n_h, H, *] layout
+    (``cu_seqlens`` counts tokens, B = 1)."""
     if q.shape[-1] > MAX_K:
         raise KernelArgumentError(
             f"the chunk backend holds a whole key row per tile and supports K <= {MAX_K} (got "
             f"K = {q.shape[-1]}); use backend='fused_recurrent' for wider keys"
         )
     q, k, v, beta = (x.contiguous() for x in (q, k, v, beta))
-    o, ht = ChunkHouseholderFunction.apply(q, k, v, beta, scale, initial_state, output_final_state, n_h)
+    if cu_seqlens is not None:
+        cu_seqlens = cu_seqlens.contiguous()
+    o, ht = ChunkHouseholderFunction.apply(q, k, v, beta, scale, initial_state, output_final_state, n_h,
+                                           cu_seqlens)
     return o, (ht if output_final_state else None)
 
 
@@ -573,6 +733,7 @@ def chunk_delta_rule(
     scale: float | None = None,
     initial_state: torch.Tensor | None = None,
     output_final_state: bool = False,
+    cu_seqlens: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Chunked delta rule, ``S_t = (I - beta_t k_t k_t^T) S_{t-1} + beta_t k_t v_t^T``, beta in [0, 2].
 
@@ -582,6 +743,7 @@ def chunk_delta_rule(
         scale: output scale, ``None`` for ``K ** -0.5``.
         initial_state: ``[B, H, K, V]`` (float32) or None.
         output_final_state: also return ``S_T`` ``[B, H, K, V]`` float32.
+        cu_seqlens: packed sequences (B = 1, int ``[N + 1]``); states are then ``[N, H, K, V]``.
 
     Returns:
         ``(o [B, T, H, V] in the input dtype, S_T or None)``; differentiable in q, k, v, beta and
@@ -596,4 +758,4 @@ def chunk_delta_rule(
         >>> o, S = chunk_delta_rule(q, k, v, beta, output_final_state=True)
     """
     return chunk_householder(q, k, v, beta, resolve_scale(scale, q.shape[-1]), initial_state,
-                             output_final_state, 1)
+                             output_final_state, 1, cu_seqlens)

@@ -15,6 +15,10 @@ I - k k^T is singular). Per sub-step, with du = dS^T k:
 
 dq, dk and dbeta sum over the value axis, so with several V-blocks each block writes a float32
 partial that is summed afterwards.
+
+Packed input (``cu_seqlens``, B = 1): program (n, h, V-block) walks sequence n's rows
+[bos, eos) of the time axis from state n of initial_state; without it, batch row b is the sequence
+[b T, (b + 1) T) of the flattened [B * T] time axis.
 """
 from __future__ import annotations
 
@@ -23,17 +27,18 @@ import triton
 import triton.language as tl
 
 from statetrack.kernels._common import resolve_scale
+from statetrack.kernels.delta_rule.chunk import _seq_of
 
 
 @triton.jit
 def _recurrent_fwd_kernel(
-    q, k, v, beta, o, ubuf, h0, ht, T, scale, H,
+    q, k, v, beta, o, ubuf, h0, ht, cu, T, scale, H,
     K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
-    USE_H0: tl.constexpr, STORE_HT: tl.constexpr, SAVE: tl.constexpr,
+    USE_H0: tl.constexpr, STORE_HT: tl.constexpr, SAVE: tl.constexpr, VARLEN: tl.constexpr,
 ):
     i_bh, i_v = tl.program_id(0), tl.program_id(1)
-    i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
-    Tn = T * NH
+    i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)     # i_b: the sequence
+    bos, eos, L, _ = _seq_of(cu, cu, i_b, T, T, 1, VARLEN)
     ok = tl.arange(0, BK)
     ov = i_v * BV + tl.arange(0, BV)
     mk, mv = ok < K, ov < V
@@ -42,14 +47,14 @@ def _recurrent_fwd_kernel(
     S = tl.zeros([BK, BV], dtype=tl.float32)
     if USE_H0:
         S += tl.load(h0 + sb + ok[:, None] * V + ov[None, :], mask=m_kv, other=0.0).to(tl.float32)
-    pk = k + (i_b * Tn * H + i_h) * K + ok
-    pv = v + (i_b * Tn * H + i_h) * V + ov
+    pk = k + (bos * NH * H + i_h) * K + ok
+    pv = v + (bos * NH * H + i_h) * V + ov
     if SAVE:
-        pu = ubuf + (i_b * Tn * H + i_h) * V + ov
-    pb = beta + i_b * Tn * H + i_h
-    pq = q + (i_b * T * H + i_h) * K + ok
-    po = o + (i_b * T * H + i_h) * V + ov
-    for t in range(T):
+        pu = ubuf + (bos * NH * H + i_h) * V + ov
+    pb = beta + bos * NH * H + i_h
+    pq = q + (bos * H + i_h) * K + ok
+    po = o + (bos * H + i_h) * V + ov
+    for t in range(L):
         for j in tl.static_range(NH):
             row = t * NH + j
             kt = tl.load(pk + row * H * K, mask=mk, other=0.0).to(tl.float32)
@@ -67,13 +72,13 @@ def _recurrent_fwd_kernel(
 
 @triton.jit
 def _recurrent_bwd_kernel(
-    q, k, v, beta, ubuf, ht, do, dht, dq, dk, dv, dbeta, dh0, T, scale, H, B,
+    q, k, v, beta, ubuf, ht, do, dht, dq, dk, dv, dbeta, dh0, cu, T, R, scale, H,
     K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
-    USE_DHT: tl.constexpr, USE_DH0: tl.constexpr,
+    USE_DHT: tl.constexpr, USE_DH0: tl.constexpr, VARLEN: tl.constexpr,
 ):
     i_bh, i_v = tl.program_id(0), tl.program_id(1)
-    i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
-    Tn = T * NH
+    i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)     # i_b: the sequence
+    bos, eos, L, _ = _seq_of(cu, cu, i_b, T, T, 1, VARLEN)
     ok = tl.arange(0, BK)
     ov = i_v * BV + tl.arange(0, BV)
     mk, mv = ok < K, ov < V
@@ -83,19 +88,19 @@ def _recurrent_bwd_kernel(
     dS = tl.zeros([BK, BV], dtype=tl.float32)
     if USE_DHT:
         dS += tl.load(dht + sb + ok[:, None] * V + ov[None, :], mask=m_kv, other=0.0).to(tl.float32)
-    pk = k + (i_b * Tn * H + i_h) * K + ok
-    pv = v + (i_b * Tn * H + i_h) * V + ov
-    pu = ubuf + (i_b * Tn * H + i_h) * V + ov
-    pb = beta + i_b * Tn * H + i_h
-    pq = q + (i_b * T * H + i_h) * K + ok
-    pdo = do + (i_b * T * H + i_h) * V + ov
-    pdv = dv + (i_b * Tn * H + i_h) * V + ov
-    # float32 partials over V-blocks: [NV, B, T(n), H, ...]
-    pdq = dq + ((i_v * B + i_b) * T * H + i_h) * K + ok
-    pdk = dk + ((i_v * B + i_b) * Tn * H + i_h) * K + ok
-    pdb = dbeta + (i_v * B + i_b) * Tn * H + i_h
-    for tt in range(T):
-        t = T - 1 - tt
+    pk = k + (bos * NH * H + i_h) * K + ok
+    pv = v + (bos * NH * H + i_h) * V + ov
+    pu = ubuf + (bos * NH * H + i_h) * V + ov
+    pb = beta + bos * NH * H + i_h
+    pq = q + (bos * H + i_h) * K + ok
+    pdo = do + (bos * H + i_h) * V + ov
+    pdv = dv + (bos * NH * H + i_h) * V + ov
+    # float32 partials over V-blocks: [NV, R, H, ...] with R = B * T token rows (R * NH sub-step rows)
+    pdq = dq + ((i_v * R + bos) * H + i_h) * K + ok
+    pdk = dk + ((i_v * R + bos) * NH * H + i_h) * K + ok
+    pdb = dbeta + (i_v * R + bos) * NH * H + i_h
+    for tt in range(L):
+        t = L - 1 - tt
         qt = tl.load(pq + t * H * K, mask=mk, other=0.0).to(tl.float32)
         dot = tl.load(pdo + t * H * V, mask=mv, other=0.0).to(tl.float32)
         tl.store(pdq + t * H * K, tl.sum(S * dot[None, :], 1) * scale, mask=mk)
@@ -125,33 +130,37 @@ def _blocks(K: int, V: int) -> tuple[int, int]:
     return bk, bv
 
 
-def recurrent_fwd(q, k, v, beta, scale, h0, n_h, save):
+def recurrent_fwd(q, k, v, beta, scale, h0, n_h, save, cu_seqlens=None):
+    """Forward on the flattened layout; N = B sequences, or len(cu_seqlens) - 1 packed ones (B = 1)."""
     B, T, H, K = q.shape
     Tn, V = k.shape[1], v.shape[-1]
+    N = B if cu_seqlens is None else len(cu_seqlens) - 1
     BK, BV = _blocks(K, V)
     o = torch.empty(B, T, H, V, device=q.device, dtype=q.dtype)
     ubuf = torch.empty(B, Tn, H, V, device=q.device, dtype=torch.float32) if save else None
-    ht = torch.empty(B, H, K, V, device=q.device, dtype=torch.float32)
-    _recurrent_fwd_kernel[(B * H, triton.cdiv(V, BV))](
-        q, k, v, beta, o, ubuf, h0, ht, T, scale, H, K=K, V=V, NH=n_h, BK=BK, BV=BV,
-        USE_H0=h0 is not None, STORE_HT=True, SAVE=save, num_warps=4,
+    ht = torch.empty(N, H, K, V, device=q.device, dtype=torch.float32)
+    _recurrent_fwd_kernel[(N * H, triton.cdiv(V, BV))](
+        q, k, v, beta, o, ubuf, h0, ht, cu_seqlens, T, scale, H, K=K, V=V, NH=n_h, BK=BK, BV=BV,
+        USE_H0=h0 is not None, STORE_HT=True, SAVE=save, VARLEN=cu_seqlens is not None, num_warps=4,
     )
     return o, ht, ubuf
 
 
-def recurrent_bwd(q, k, v, beta, scale, h0, ubuf, ht, do, dht, n_h):
+def recurrent_bwd(q, k, v, beta, scale, h0, ubuf, ht, do, dht, n_h, cu_seqlens=None):
     B, T, H, K = q.shape
     Tn, V = k.shape[1], v.shape[-1]
+    N = B if cu_seqlens is None else len(cu_seqlens) - 1
     BK, BV = _blocks(K, V)
     NV = triton.cdiv(V, BV)
     dq = torch.empty(NV, B, T, H, K, device=q.device, dtype=torch.float32)
     dk = torch.empty(NV, B, Tn, H, K, device=q.device, dtype=torch.float32)
     dbeta = torch.empty(NV, B, Tn, H, device=q.device, dtype=torch.float32)
     dv = torch.empty_like(v)
-    dh0 = torch.empty(B, H, K, V, device=q.device, dtype=torch.float32) if h0 is not None else None
-    _recurrent_bwd_kernel[(B * H, NV)](
-        q, k, v, beta, ubuf, ht, do, dht, dq, dk, dv, dbeta, dh0, T, scale, H, B,
-        K=K, V=V, NH=n_h, BK=BK, BV=BV, USE_DHT=dht is not None, USE_DH0=h0 is not None, num_warps=4,
+    dh0 = torch.empty(N, H, K, V, device=q.device, dtype=torch.float32) if h0 is not None else None
+    _recurrent_bwd_kernel[(N * H, NV)](
+        q, k, v, beta, ubuf, ht, do, dht, dq, dk, dv, dbeta, dh0, cu_seqlens, T, B * T, scale, H,
+        K=K, V=V, NH=n_h, BK=BK, BV=BV, USE_DHT=dht is not None, USE_DH0=h0 is not None,
+        VARLEN=cu_seqlens is not None, num_warps=4,
     )
     return dq.sum(0), dk.sum(0), dv, dbeta.sum(0), dh0
 
@@ -160,33 +169,37 @@ class FusedRecurrentHouseholderFunction(torch.autograd.Function):
     """Autograd for the flattened n_h-sub-step recurrence, one step at a time."""
 
     @staticmethod
-    def forward(ctx, q, k, v, beta, scale, initial_state, output_final_state, n_h):
+    def forward(ctx, q, k, v, beta, scale, initial_state, output_final_state, n_h, cu_seqlens):
         h0 = None if initial_state is None else initial_state.detach().to(torch.float32).contiguous()
         save = any(ctx.needs_input_grad[i] for i in (0, 1, 2, 3, 5))
-        o, ht, ubuf = recurrent_fwd(q, k, v, beta, scale, h0, n_h, save)
+        o, ht, ubuf = recurrent_fwd(q, k, v, beta, scale, h0, n_h, save, cu_seqlens)
         if save:
-            ctx.save_for_backward(q, k, v, beta, h0, ubuf, ht)
+            ctx.save_for_backward(q, k, v, beta, h0, ubuf, ht, cu_seqlens)
         ctx.scale, ctx.n_h = scale, n_h
         ctx.h0_dtype = None if initial_state is None else initial_state.dtype
         return o, (ht.clone() if output_final_state else None)
 
     @staticmethod
     def backward(ctx, do, dht):
-        q, k, v, beta, h0, ubuf, ht = ctx.saved_tensors
+        q, k, v, beta, h0, ubuf, ht, cu_seqlens = ctx.saved_tensors
         dq, dk, dv, dbeta, dh0 = recurrent_bwd(
             q, k, v, beta, ctx.scale, h0, ubuf, ht, do.contiguous(),
-            None if dht is None else dht.contiguous(), ctx.n_h,
+            None if dht is None else dht.contiguous(), ctx.n_h, cu_seqlens,
         )
         if dh0 is not None:
             dh0 = dh0.to(ctx.h0_dtype)
-        return (dq.to(q.dtype), dk.to(k.dtype), dv, dbeta.to(beta.dtype), None, dh0, None, None)
+        return (dq.to(q.dtype), dk.to(k.dtype), dv, dbeta.to(beta.dtype), None, dh0, None, None, None)
 
 
-def fused_recurrent_householder(q, k, v, beta, scale, initial_state, output_final_state, n_h):
-    """Shared entry for delta rule and DeltaProduct on the flattened [B, T*n_h, H, *] layout."""
+def fused_recurrent_householder(q, k, v, beta, scale, initial_state, output_final_state, n_h,
+                                cu_seqlens=None):
+    """Shared entry for delta rule and DeltaProduct on the flattened [B, T*n_h, H, *] layout
+    (``cu_seqlens`` counts tokens, B = 1)."""
     q, k, v, beta = (x.contiguous() for x in (q, k, v, beta))
+    if cu_seqlens is not None:
+        cu_seqlens = cu_seqlens.contiguous()
     o, ht = FusedRecurrentHouseholderFunction.apply(q, k, v, beta, scale, initial_state,
-                                                    output_final_state, n_h)
+                                                    output_final_state, n_h, cu_seqlens)
     return o, (ht if output_final_state else None)
 
 
@@ -198,6 +211,7 @@ def fused_recurrent_delta_rule(
     scale: float | None = None,
     initial_state: torch.Tensor | None = None,
     output_final_state: bool = False,
+    cu_seqlens: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Delta rule, one step at a time: ``S_t = (I - beta_t k_t k_t^T) S_{t-1} + beta_t k_t v_t^T``.
 
@@ -207,6 +221,7 @@ def fused_recurrent_delta_rule(
         scale: output scale, ``None`` for ``K ** -0.5``.
         initial_state: ``[B, H, K, V]`` (float32) or None.
         output_final_state: also return ``S_T`` ``[B, H, K, V]`` float32.
+        cu_seqlens: packed sequences (B = 1, int ``[N + 1]``); states are then ``[N, H, K, V]``.
 
     Returns:
         ``(o [B, T, H, V] in the input dtype, S_T or None)``, differentiable in every input.
@@ -219,4 +234,4 @@ def fused_recurrent_delta_rule(
         ...                                   output_final_state=True)
     """
     return fused_recurrent_householder(q, k, v, beta, resolve_scale(scale, q.shape[-1]), initial_state,
-                                       output_final_state, 1)
+                                       output_final_state, 1, cu_seqlens)

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Issue 13 on one H200, as one device call (under 8 minutes): GPU kernel tests, then the kernel benchmark.
+# From the repository root, with fla's wheel carried in .whl/ (git-ignored):
+#
+#   run(command="bash benchmarks/gpu_kernels.sh", carry=[".whl"], timeout_s=600)
+#
+# Optionally carry the Triton cache of an earlier call: copy its $OUT/triton_cache.tar.gz to
+# out/triton_cache.tar.gz (git-ignored) and carry [".whl", "out/triton_cache.tar.gz"]; it is unpacked
+# before the tests, which with the benchmark then skip most compilation (and fla's autotuning).
+# Stages, each with its own limit, logs and results in $OUT:
+#   1. GPU kernel tests (tests/kernels, 8 xdist workers), timeout 150 s -> $OUT/kernel_tests.log
+#   2. statetrack bench kernels, timeout 330 s (budget 300) -> $OUT/kernels_h200.json, $OUT/kernels.log
+#      (the JSON is rewritten after every shape, so a cut-off run keeps what it measured)
+set -u
+OUT=${OUT:-out}
+mkdir -p "$OUT"
+export PYTHONPATH="$PWD/src"
+if ls .whl/*.whl > /dev/null 2>&1; then
+    python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl \
+        && export PYTHONPATH="/tmp/site:$PWD/src"
+else
+    echo "no wheels in .whl/: fla columns will be skipped"
+fi
+export TRITON_CACHE_DIR="${TRITON_CACHE_DIR:-/tmp/triton_cache}"
+export TRITON_CACHE_AUTOTUNING=1      # fla's autotuned kernels: timings cached on disk too (Triton >= 3.2)
+mkdir -p "$TRITON_CACHE_DIR"
+[ -f out/triton_cache.tar.gz ] && tar -xzf out/triton_cache.tar.gz -C "$TRITON_CACHE_DIR"
+export STATETRACK_COMMIT="${STATETRACK_COMMIT:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv > "$OUT/device.txt" 2>&1
+echo "start $(date +%T), triton cache: $(du -sh "$TRITON_CACHE_DIR" | cut -f1)" | tee "$OUT/stages.txt"
+
+# compilation dominates the tests: spread them over 8 processes (pytest-xdist is in the device image)
+XDIST=""
+python3 -c "import xdist" 2> /dev/null && XDIST="-n 8"
+t0=$(date +%s)
+timeout 150 python3 -m pytest -q -p no:cacheprovider $XDIST --durations=15 tests/kernels 2>&1 \
+    | tee "$OUT/kernel_tests.log" | tail -n 25
+echo "kernel tests: exit ${PIPESTATUS[0]}, $(( $(date +%s) - t0 )) s" | tee -a "$OUT/stages.txt"
+
+t0=$(date +%s)
+timeout 330 python3 -m statetrack.cli bench kernels --budget 300 --tests-log "$OUT/kernel_tests.log" \
+    -o "$OUT/kernels_h200.json" 2>&1 | tee "$OUT/kernels.log" | grep -v '^\[' | tail -n 40
+echo "kernel benchmark: exit ${PIPESTATUS[0]}, $(( $(date +%s) - t0 )) s" | tee -a "$OUT/stages.txt"
+
+# the cache for the next call (see the top); carry allows 64 MiB with the wheels
+tar -czf "$OUT/triton_cache.tar.gz" -C "$TRITON_CACHE_DIR" . 2>/dev/null
+size=$(du -sm "$OUT/triton_cache.tar.gz" | cut -f1)
+if [ "$size" -gt 56 ]; then
+    rm -f "$OUT/triton_cache.tar.gz"
+    echo "triton cache ${size} MB compressed: too large to carry, not kept" | tee -a "$OUT/stages.txt"
+fi
+cat "$OUT/stages.txt"

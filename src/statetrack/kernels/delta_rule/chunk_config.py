@@ -1,0 +1,46 @@
+"""Launch settings of the chunked delta-rule kernels (:mod:`statetrack.kernels.delta_rule.chunk`).
+
+``CONFIG`` holds the defaults, ``SHAPE_CONFIG`` per-shape rows that a device measurement showed to be
+faster, and ``FORCED`` what a caller imposes over both (``statetrack bench kernels --config`` and its
+``tune`` stage, :func:`statetrack.kernels.testing.forced_launch`). :func:`launch_config` merges them.
+"""
+from __future__ import annotations
+
+# defaults; `statetrack bench kernels` times alternatives in its tune stage and records them
+CONFIG = {
+    "wy_warps": 4,
+    "state_bv": 32,        # V-block of the sequential kernels (more blocks = more programs in flight)
+    "state_warps": 4,
+    "state_stages": 2,
+    "grads_warps": 8,
+    "grads_stages": 1,
+    "grads_bk": 64,        # K- and V-blocks of the gradient kernel (128: K = 128 in one block, no
+    "grads_bv": 64,        # float32 dk scratch round trip, but larger register tiles)
+    "split_o": False,      # True: o in a parallel kernel after the state walk (off its critical path)
+    "split_du": False,     # True: dUn's output part in a parallel kernel before the reverse walk
+    "par_warps": 4,        # warps of those two parallel kernels
+    "fp32_precision": "tf32x3",   # float32 products on the state path: "ieee" (exact) or "tf32x3"
+    "fp32_intra_precision": "tf32x3",  # float32 intra-chunk products (K K^T, Q K^T, the gradient
+                                       # products): "tf32x3", or "tf32" (one TF32 product, ~1e-4)
+    "min_block": 64,              # smallest K / V / query tile (16-bit dots on 32-wide tiles
+                                  # miscompiled on H100 with triton 3.6; 64 is the tested shape)
+    "state_precision": "tf32",    # 16-bit inputs: "tf32" keeps the state path in float32, "bf16" not
+}
+
+# per-shape overrides of CONFIG, first match wins: (smallest K, smallest T, settings). Empty until
+# a measurement on the device says a row is faster than CONFIG (the bench's tune stage).
+SHAPE_CONFIG: list[tuple[int, int, dict]] = []
+
+# settings forced over CONFIG and SHAPE_CONFIG (the bench's --config and tune stage write here)
+FORCED: dict = {}
+
+
+def launch_config(K: int, T: int) -> dict:
+    """CONFIG, then the first SHAPE_CONFIG row with K >= its K and T >= its T, then FORCED."""
+    cfg = dict(CONFIG)
+    for kmin, tmin, over in SHAPE_CONFIG:
+        if K >= kmin and T >= tmin:
+            cfg.update(over)
+            break
+    cfg.update(FORCED)
+    return cfg

@@ -1,0 +1,176 @@
+"""`statetrack bench kernels` without a GPU: its stages on tiny shapes under the interpreter (one
+call per timing instead of do_bench), the parent's per-row JSON writes and verdicts, the cost model."""
+import json
+
+import pytest
+import torch
+
+from statetrack.kernels import bench
+from statetrack.kernels.delta_rule import chunk as chunk_mod
+
+
+@pytest.fixture
+def tiny(monkeypatch):
+    """Stages on the CPU with interpreter-sized shapes; a 'timing' is one call, in ms of wall time."""
+    import time
+
+    def once(fn, grad_to_none=None, **kw):
+        t = time.perf_counter()
+        fn()
+        return (time.perf_counter() - t) * 1e3
+
+    monkeypatch.setattr(bench, "DEVICE", "cpu")
+    monkeypatch.setattr(bench, "_bench", once)
+    monkeypatch.setattr(bench, "DELTA_SHAPES", [(1, 40, 1, 16)])
+    monkeypatch.setattr(bench, "PRODUCT_SHAPE", (1, 20, 1, 16))
+    monkeypatch.setattr(bench, "PRODUCT_NH", (2,))
+    monkeypatch.setattr(bench, "ACCURACY_SHAPE", (1, 40, 1, 16))
+    monkeypatch.setattr(bench, "VARLEN_LENGTHS", (1, 65))
+    monkeypatch.setattr(bench, "VARLEN_HEADS", 1)
+    monkeypatch.setattr(bench, "VARLEN_K", 16)
+    monkeypatch.setattr(bench, "VARLEN_DTYPES", ("float16", "float32"))   # no bf16 dots in the interpreter
+    monkeypatch.setattr(bench, "TUNE_MIN_K", 16)
+    monkeypatch.setattr(bench, "TUNE_CANDIDATES", bench.TUNE_CANDIDATES[:2])
+    yield
+    chunk_mod.FORCED.clear()
+
+
+def rows_of(capsys):
+    out = capsys.readouterr().out
+    return [json.loads(line[4:]) for line in out.splitlines() if line.startswith("ROW ")]
+
+
+class Args:
+    quick = False
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="interpreter run of the stages; on a GPU the bench itself runs")
+@pytest.mark.parametrize("section", ["delta", "product", "accuracy", "varlen", "tune"])
+def test_stage_emits_rows(section, tiny, capsys):
+    getattr(bench, f"section_{section}")(torch, None, Args())
+    rows = rows_of(capsys)
+    assert rows, "no ROW line"
+    for msg in rows:
+        data = msg["data"]
+        assert not [k for k in data if k.endswith("_error")], data
+        if section == "delta":
+            for key in ["ours_bf16_fwd_ms", "ours_bf16_fwdbwd_ms"] + [f"ours_fp32_{p}_fwdbwd_ms" for p in bench.FP32_VARIANTS]:
+                assert data[key] > 0, key
+        if section == "accuracy" and "float32" in data["key"]:
+            assert data["ours_chunk_o"] < 1e-5 and data["ours_chunk@tf32_o"] < 1e-2 and data["ours_chunk@tf32all_o"] < 1e-2
+        if section == "varlen":
+            assert data["worst_over_tolerance"] <= 1.0, data
+    assert not chunk_mod.FORCED, "a stage left launch settings forced"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="interpreter run; on a GPU the bench itself runs")
+def test_compile_jobs_cover_the_stages_and_run(tiny):
+    jobs = bench.compile_jobs()
+    assert ("delta_rule", 40, 1, 16, 1, "float32", "chunk", bench.FP32_VARIANTS["tf32"]) in jobs
+    assert [j for j in jobs if j[0] == "delta_product"] and [j for j in jobs if j[6] == "fused_recurrent"]
+    assert len([j for j in jobs if j[7] in bench.TUNE_CANDIDATES[1:]]) == len(bench.TUNE_CANDIDATES) - 1
+    job, secs, err = bench._compile_job(("delta_rule", 40, 1, 16, 1, "float32", "chunk", {"split_o": True}))
+    assert err is None and secs > 0
+    job, secs, err = bench._compile_job(("delta_rule", 40, 1, 200, 1, "float32", "chunk", {}))
+    assert "K <= 128" in err                                  # a failing job is reported, not raised
+    assert not chunk_mod.FORCED
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="would compile a variant no other GPU test uses")
+def test_compile_stage_reports_every_job_from_its_worker_processes(monkeypatch, capsys):
+    """The pool machinery (spawned workers; on this CPU machine each job fails for want of CUDA)."""
+    jobs = [("delta_rule", 40, 1, 16, 1, "float32", "chunk", {})] * 3
+    monkeypatch.setattr(bench, "compile_jobs", lambda: jobs)
+    monkeypatch.setattr(bench, "COMPILE_WORKERS", 2)
+    bench.section_compile(torch, None, Args())
+    rows = rows_of(capsys)
+    assert len(rows) == 3 and all(r["section"] == "compile" and r["data"]["error"] for r in rows)
+
+
+def fake_rows():
+    shape = [8, 2048, 8, 64, 64]
+    delta = {"shape": shape, "ours_bf16_fwd_ms": 0.2, "ours_bf16_fwdbwd_ms": 0.6, "fla_bf16_fwd_ms": 0.3,
+             "fla_bf16_fwdbwd_ms": 1.8, "ours_fp32_tf32x3_fwdbwd_ms": 2.0, "ours_fp32_tf32_fwdbwd_ms": 1.0,
+             "ours_fp32_tf32all_fwdbwd_ms": 0.7}   # fastest, but its error (2e-3) is over TF32_HOLDS
+    return [("env", {"copy_GBps": 4000.0, "bf16_TFLOPs": 700.0}), ("delta_rule", delta),
+            ("accuracy_vs_fp64", {"key": "beta<=2 float32", "ours_chunk_o": 1e-6, "ours_chunk@tf32_o": 5e-4,
+                                  "ours_chunk@tf32all_o": 2e-3})]
+
+
+def test_parent_writes_json_after_every_row_and_judges_bars(tmp_path, monkeypatch):
+    out = tmp_path / "k.json"
+    log = tmp_path / "tests.log"
+    log.write_text("===== 40 passed, 2 skipped in 95.3s =====\n")
+    sizes = []
+
+    def fake_child(section, args, deadline, log_fn, on_row):
+        for sec, data in (fake_rows() if section == "env" else []):
+            on_row({"section": sec, "data": dict(data)})
+            sizes.append(("ceilings" if sec == "env" else sec) in json.loads(out.read_text()))
+        return {"status": "ok", "elapsed_s": 0.0}
+
+    monkeypatch.setattr(bench, "_run_child", fake_child)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "fake")
+    assert bench.main(["-o", str(out), "--no-fla", "--tests-log", str(log), "--commit", "abc"]) == 0
+    assert sizes == [True, True, True], "the JSON file was not rewritten after each row"
+    res = json.loads(out.read_text())
+    assert res["commit"] == "abc" and res["device"] == "fake" and "torch" in res and "triton" in res
+    v = res["verdicts"]
+    small = v["delta_rule (8, 2048, 8, 64) fwdbwd bf16 vs fla"]
+    assert small["ratio"] == pytest.approx(3.0) and small["met"]
+    assert v["delta_rule (8, 2048, 8, 64) fwd bf16 vs fla"]["ratio"] == pytest.approx(1.5)
+    fp32 = v["delta_rule (8, 2048, 8, 64) fp32 / bf16 fwdbwd"]
+    assert fp32["fp32_products"] == "tf32" and fp32["ratio"] == pytest.approx(1.0 / 0.6) and fp32["met"]
+    assert not v["delta_rule (4, 8192, 16, 128) fwdbwd bf16 vs fla"]["met"]      # no data: not met
+    assert v["GPU kernel tests green"]["met"]
+    row = res["delta_rule"][0]
+    assert 0 < row["ours_bf16_fwdbwd_roofline_fraction"] < 1
+
+
+def test_verdicts_fail_on_slow_or_inaccurate_numbers():
+    res = {"delta_rule": [{"shape": [4, 8192, 16, 128, 128], "ours_bf16_fwdbwd_ms": 5.3, "fla_bf16_fwdbwd_ms": 2.85,
+                           "ours_bf16_fwd_ms": 1.0, "fla_bf16_fwd_ms": 1.2, "ours_fp32_tf32x3_fwdbwd_ms": 40.0,
+                           "ours_fp32_tf32_fwdbwd_ms": 6.0}],
+           "accuracy_vs_fp64": [{"key": "beta<=2 float32", "ours_chunk_o": 2e-5, "ours_chunk@tf32_o": 3e-3,
+                                   "ours_chunk@tf32all_o": 3e-3}],
+           "gpu_tests": bench.parse_pytest_log("== 1 failed, 60 passed in 99.0s ==")}
+    v = bench.verdicts(res)
+    name = "delta_rule (4, 8192, 16, 128)"
+    assert not v[f"{name} fwdbwd bf16 vs fla"]["met"] and v[f"{name} fwd bf16 vs fla"]["met"]
+    fp32 = v[f"{name} fp32 / bf16 fwdbwd"]                 # tf32 too inaccurate: tf32x3 counts, 7.5x
+    assert fp32["fp32_products"] == "tf32x3" and not fp32["met"]
+    assert not v["float32 chunk accuracy vs fp64 (tf32x3 products, shipped)"]["met"]
+    assert not v["GPU kernel tests green"]["met"]
+    slow = bench.parse_pytest_log("== 61 passed in 196.0s ==")
+    assert not bench.verdicts({"gpu_tests": slow})["GPU kernel tests green"]["met"]
+
+
+def test_cost_model_matches_the_issue():
+    """Issue 13: fwd+bwd at (4, 8192, 16, 128) bf16 moves about 1.5 GB."""
+    assert bench.min_bytes(4, 8192, 16, 128, 128, 2, backward=True) == pytest.approx(1.5e9, rel=0.1)
+    assert bench.chunk_flops(1, 64, 1, 64, 64) == 2.0 * (3 + 2 + 3) * 64**3
+
+
+def test_bench_refuses_bad_options(capsys):
+    with pytest.raises(SystemExit) as e:
+        bench.main(["--skip", "nonsense"])
+    assert e.value.code == 2 and "unknown stage" in capsys.readouterr().err
+
+
+def test_tuned_settings_count_only_when_faster_and_as_accurate():
+    shape = [4, 8192, 16, 128, 128]
+    shipped, fast_wrong, fast_ok = (dict(c) for c in bench.TUNE_CANDIDATES[:3])
+    res = {"delta_rule": [{"shape": shape, "ours_bf16_fwdbwd_ms": 5.0, "fla_bf16_fwdbwd_ms": 3.0,
+                           "ours_bf16_fwd_ms": 2.0, "fla_bf16_fwd_ms": 1.0}],
+           "tune": [{"shape": shape, "config": shipped, "ours_bf16_fwdbwd_ms": 5.0, "ours_bf16_fwd_ms": 2.0,
+                     "worst_err_vs_fp32": 1e-2},
+                    {"shape": shape, "config": fast_wrong, "ours_bf16_fwdbwd_ms": 1.0, "ours_bf16_fwd_ms": 0.5,
+                     "worst_err_vs_fp32": 5e-2},
+                    {"shape": shape, "config": fast_ok, "ours_bf16_fwdbwd_ms": 1.5, "ours_bf16_fwd_ms": 0.9,
+                     "worst_err_vs_fp32": 1.2e-2}]}
+    v = bench.verdicts(res)["delta_rule (4, 8192, 16, 128) fwdbwd bf16 vs fla"]
+    assert v["config"] == fast_ok and v["ratio"] == pytest.approx(2.0) and v["met"]
+    res["tune"][2]["worst_err_vs_fp32"] = 2e-2                 # now too inaccurate as well
+    v = bench.verdicts(res)["delta_rule (4, 8192, 16, 128) fwdbwd bf16 vs fla"]
+    assert v["config"] == "shipped" and not v["met"]

@@ -1,0 +1,125 @@
+"""Packed variable-length input (``cu_seqlens``) against the float64 loop run once per sequence.
+
+Sequences of lengths 1, 63, 64, 65 and 300 laid end to end (B = 1): a length-1 sequence, one just
+under, at and over a chunk, and one of several chunks. Output, per-sequence final states and every
+gradient (initial states included) are compared with NaN-poisoned allocations. A chunk or a state
+that leaks across a boundary shows in the next sequence's output, which the last test demonstrates.
+"""
+import pytest
+import torch
+
+from statetrack.kernels import KernelArgumentError, delta_product, delta_rule
+from statetrack.kernels.testing import (TOLERANCE, assert_close, forced_launch, make_inputs, poison_empty,
+                                        relative_error)
+
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+FP32, BF16 = torch.float32, torch.bfloat16
+# interpreter-sized cases; on a GPU the gpu cases (one K = V = 64 shape) cover the same paths
+CPU = pytest.mark.skipif(torch.cuda.is_available(), reason="interpreter-sized; the gpu cases cover it")
+LENGTHS = (1, 63, 64, 65, 300)
+
+
+def packed(lengths, device=DEVICE, dtype=torch.int32):
+    return torch.tensor([0] + list(torch.tensor(lengths).cumsum(0).tolist()), dtype=dtype, device=device)
+
+
+def outputs(fn, inputs, h0, cu, dtype, backend):
+    """o, final states and all gradients of <o, do> + <S, dS> for one packed call."""
+    xs = [inputs[n].detach().to(dtype).clone().requires_grad_() for n in ("q", "k", "v", "gate")]
+    state_dtype = torch.float64 if dtype == torch.float64 else torch.float32
+    h = h0.detach().to(state_dtype).clone().requires_grad_()
+    o, S = fn(*xs, initial_state=h, output_final_state=True, backend=backend, cu_seqlens=cu)
+    dS = torch.randn(S.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(5)).to(S.device)
+    ((o.double() * inputs["do"]).sum() + (S.double() * dS).sum()).backward()
+    return dict(o=o, final_state=S, dq=xs[0].grad, dk=xs[1].grad, dv=xs[2].grad, dbeta=xs[3].grad, dh0=h.grad)
+
+
+def check_packed(fn, op, backend, dtype, lengths, H, K, V, n_h=None, seed=0):
+    T = sum(lengths)
+    inputs = make_inputs(op, 1, T, H, K, V, n_h=n_h, h0=False, seed=seed, device=DEVICE)
+    h0 = torch.randn(len(lengths), H, K, V, dtype=torch.float64,
+                     generator=torch.Generator().manual_seed(seed + 1)).to(DEVICE)
+    cu = packed(lengths)
+    ref = outputs(fn, inputs, h0, cu, torch.float64, "naive")
+    with poison_empty():
+        out = outputs(fn, inputs, h0, cu, dtype, backend)
+    assert out["final_state"].shape == (len(lengths), H, K, V)
+    for name, r in ref.items():
+        assert_close(f"{op}/{backend}/varlen {name}", r, out[name], TOLERANCE[dtype])
+
+
+@CPU
+@pytest.mark.parametrize("backend", ["chunk", "fused_recurrent"])
+def test_delta_rule_packed_matches_fp64_loop_per_sequence(backend):
+    check_packed(delta_rule, "delta_rule", backend, FP32, LENGTHS, 1, 32, 16)
+
+
+@pytest.fixture
+def split_kernels():
+    """Run the chunk backend with o and the local part of dUn in their own parallel kernels."""
+    with forced_launch(split_o=True, split_du=True):
+        yield
+
+
+@CPU
+def test_chunk_packed_with_split_kernels(split_kernels):
+    check_packed(delta_rule, "delta_rule", "chunk", FP32, (1, 65, 70), 2, 32, 48)
+
+
+@CPU
+@pytest.mark.parametrize("backend", ["chunk", "fused_recurrent"])
+def test_delta_product_packed_matches_fp64_loop_per_sequence(backend):
+    check_packed(delta_product, "delta_product", backend, FP32, (1, 31, 33), 1, 32, 16, n_h=2)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("backend", ["chunk", "fused_recurrent"])
+def test_packed_on_gpu(backend):
+    """bf16 only: float32 packed input runs in the benchmark's varlen stage (each dtype compiles anew)."""
+    check_packed(delta_rule, "delta_rule", backend, BF16, LENGTHS + (1000, 7), 3, 64, 64)
+
+
+@pytest.mark.gpu
+def test_packed_split_kernels_on_gpu(split_kernels):
+    check_packed(delta_rule, "delta_rule", "chunk", BF16, LENGTHS + (1000, 7), 3, 64, 64)
+
+
+@pytest.mark.gpu
+def test_packed_delta_product_on_gpu():
+    check_packed(delta_product, "delta_product", "chunk", BF16, (1, 31, 32, 33, 150), 3, 64, 64, n_h=2)
+
+
+@CPU
+def test_ignoring_the_boundaries_fails_the_comparison():
+    """The comparison can fail: the same rows run as one sequence (no cu_seqlens) differ from the
+    per-sequence reference far beyond the float32 budget."""
+    lengths = (5, 70)
+    inputs = make_inputs("delta_rule", 1, sum(lengths), 1, 16, 16, h0=False, device=DEVICE)
+    xs = [inputs[n].float() for n in ("q", "k", "v", "gate")]
+    ref, _ = delta_rule(*[x.double() for x in xs], backend="naive", cu_seqlens=packed(lengths))
+    joined, _ = delta_rule(*xs, backend="chunk")
+    assert relative_error(ref, joined) > 100 * TOLERANCE[FP32]
+    with pytest.raises(AssertionError, match="relative error"):
+        assert_close("o", ref, joined, TOLERANCE[FP32])
+
+
+@pytest.mark.parametrize("cu, h0_n, message", [
+    (torch.tensor([0.0, 4.0]), 1, "int32 or int64"),
+    (torch.tensor([1, 4]), 1, "from 0 to T"),
+    (torch.tensor([0, 3]), 1, "from 0 to T"),
+    (torch.tensor([0, 2, 2, 4]), 3, "strictly increasing"),
+    (torch.tensor([0, 1, 4]), 3, r"\(2, 1, 8, 8\)"),
+])
+def test_bad_cu_seqlens_is_one_clear_error(cu, h0_n, message):
+    x = torch.zeros(1, 4, 1, 8, device=DEVICE)
+    h0 = torch.zeros(h0_n, 1, 8, 8, device=DEVICE)
+    with pytest.raises(KernelArgumentError, match=message):
+        delta_rule(x, x, x, torch.zeros(1, 4, 1, device=DEVICE), initial_state=h0, backend="naive",
+                   cu_seqlens=cu.to(DEVICE))
+
+
+def test_packed_needs_batch_of_one():
+    x = torch.zeros(2, 4, 1, 8, device=DEVICE)
+    with pytest.raises(KernelArgumentError, match="B must be 1"):
+        delta_rule(x, x, x, torch.zeros(2, 4, 1, device=DEVICE), backend="naive",
+                   cu_seqlens=torch.tensor([0, 4], device=DEVICE))
