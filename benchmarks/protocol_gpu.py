@@ -187,6 +187,8 @@ def paper_notes(data: dict) -> list[str]:
                 continue
             ours_up, paper_up = best["-1,1"] - best["0,1"] > 0.05, p1 - p0 > 0.05
             verdict = "same direction" if ours_up == paper_up else "DIRECTION DIFFERS from P1"
+            if ours_up != paper_up and max(best.values()) < 0.05:
+                verdict += " (neither range learned the task in our steps)"
             notes.append(f"{task}, {kind}: ours [0,1] {best['0,1']:.3f} / [-1,1] {best['-1,1']:.3f} vs P1 "
                          f"{p0:.3f} / {p1:.3f} (best of 3, {'/'.join(map(str, steps))} steps): {verdict}")
     return notes

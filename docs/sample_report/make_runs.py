@@ -8,7 +8,7 @@ on parity, counting mod 3 and the S5 word problem (the three-way comparison the 
 1,500 steps, lr 1e-2; d_model 32 for S5's 120 tokens), train 3-40 and test 40-100 (S5: 3-32 /
 32-100); about 1-2 minutes per run on one core. ``gpu``: 2 layers, d_model 64 (S5: 128), batch 256,
 1,500-2,500 steps, test to 256 (S5: 128). Both are far shorter than P1's 100k steps of batch 1024:
-they illustrate the report, they do not reproduce the paper (benchmarks/train_protocol.py is the
+they illustrate the report, they do not reproduce the paper (benchmarks/protocol_gpu.py is the
 protocol). Each run directory keeps its results.json; checkpoints are deleted unless
 --keep-checkpoints.
 """

@@ -107,7 +107,7 @@ def test_generalized_loop_equals_kernel_when_keys_are_symmetric():
 def test_backends_agree_with_naive(kind, n_h, op, backend):
     importlib.import_module(f"statetrack.kernels.{op}.{backend}")
     """The model gives the same logits with the Triton backends (interpreter on CPU; the chunk kernels
-    of all three ops run on the GPU in benchmarks/train_protocol.py and the kernels' own tests)."""
+    of all three ops run on the GPU in benchmarks/protocol_gpu.py and the kernels' own tests)."""
     torch.manual_seed(0)
     model = LRNN(ModelConfig(kind=kind, n_h=n_h, d_model=16, n_heads=2, n_layers=1, vocab_size=2, n_classes=2))
     x = torch.randint(0, 2, (2, 20))

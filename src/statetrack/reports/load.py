@@ -5,7 +5,7 @@
 
 A path may be a ``results.json`` file, a run directory holding one, or any directory with run
 directories below it (a sweep's output, ``benchmarks/results``). A *bundle* — one JSON file whose
-``runs`` map names to ``{"ok": ..., "results": {...}}``, as ``benchmarks/train_protocol.py``
+``runs`` map names to ``{"ok": ..., "results": {...}}``, as ``benchmarks/protocol_gpu.py``
 writes (schema ``statetrack.train.protocol/1``) — counts as all its successful runs; directories
 are searched for bundles too. Training results
 (``statetrack.train.results/1``) are *learned* runs; ``statetrack analyze`` writes *constructed*
@@ -31,7 +31,8 @@ FILENAME = "results.json"
 REQUIRED = ("task.name", "task.options", "task.chance", "model.kind", "eval.lengths", "eval.accuracy",
             "eval.test_range", "eval.train_range")
 
-MODEL_NAMES = {"deltanet": "DeltaNet", "deltaproduct": "DeltaProduct", "diagonal": "Mamba-like diagonal"}
+MODEL_NAMES = {"deltanet": "DeltaNet", "deltaproduct": "DeltaProduct", "diagonal": "Mamba-like diagonal",
+               "transformer": "Transformer"}
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,9 @@ class Run:
         m = self.data["model"]
         if self.kind == "constructed":
             return ("constructed", str(m.get("construction", "?")))
-        return (str(m["kind"]), str(m.get("eig_range", "?")), int(m.get("n_h") or 1), self.setup)
+        # attention has no transition matrix: its config's eigenvalue range means nothing
+        rng = "" if m["kind"] == "transformer" else str(m.get("eig_range", "?"))
+        return (str(m["kind"]), rng, int(m.get("n_h") or 1), self.setup)
 
     @property
     def setup(self) -> tuple:
@@ -107,7 +110,7 @@ class Variant:
         name = MODEL_NAMES.get(kind, kind)
         if kind == "deltaproduct":
             name += f" n_h={n_h}"
-        return f"{name} [{rng}]" + (f" ({self.detail})" if self.detail else "")
+        return f"{name}{f' [{rng}]' if rng else ''}" + (f" ({self.detail})" if self.detail else "")
 
     @property
     def short(self) -> str:

@@ -110,6 +110,10 @@ def summary_rows(groups: list[TaskGroup]) -> tuple[list[str], list[list[str]]]:
             vs = {v.eig_range: v for v in g.learned if (v.key[0], v.key[2], v.key[3]) == (kind, n_h, setup)}
             detail = next(iter(vs.values())).detail if vs else ""
             name = "—" if kind is None else Variant(key=(kind, "", n_h), detail=detail).label.replace(" []", "")
+            if "" in vs:      # a model without an eigenvalue range (attention): one score, across both columns
+                rows.append([g.title, name, "n/a (no transition)", score_text(vs[""]), "n/a",
+                             fmt(paper.value(g.task, kind, ""), 3), construction_text(g), protocol_text(list(vs.values()))])
+                continue
             rows.append([g.title, name,
                          score_text(vs["0,1"]) if "0,1" in vs else "—",
                          score_text(vs["-1,1"]) if "-1,1" in vs else "—",
