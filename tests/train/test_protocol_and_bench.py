@@ -1,0 +1,45 @@
+"""The GPU protocol runner and the throughput benchmark, run at their CPU smoke sizes: every finished
+group lands in the bundle at once (rows, runs, verdicts), a lost bundle is rebuilt from the run
+directories, and the benchmark writes ratios with their bar."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_protocol_smoke_run_collect_and_verdicts(tmp_path):
+    out, work = tmp_path / "p.json", tmp_path / "work"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "protocol_gpu.py"), "--quick", "--out", str(out),
+           "--workdir", str(work), "--workers", "1", "--only", "words:S3:nh2", "--no-analysis"]
+    env = {"PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
+    subprocess.run(cmd, check=True, env=env, capture_output=True, timeout=600)
+    data = json.loads(out.read_text())
+    assert data["schema"] == "statetrack.train.protocol/1"
+    assert sorted(r["run"] for r in data["rows"]) == ["nh2_-1,1_s0", "nh2_-1,1_s1", "nh2_-1,1_s2"]
+    assert all(r["test_scaled_accuracy"] is not None and len(r["accuracy_by_length"]) == 24 for r in data["rows"])
+    assert data["verdicts"]["parity_deltanet"]["complete"] is False          # no parity rows: the bar is not claimed
+    # the bundle is lost; the run directories rebuild it
+    out.unlink()
+    subprocess.run(cmd[:2] + ["--quick", "--out", str(out), "--collect", str(work)], check=True, env=env,
+                   capture_output=True, timeout=300)
+    again = json.loads(out.read_text())
+    assert [r["test_scaled_accuracy"] for r in again["rows"]] == [r["test_scaled_accuracy"] for r in data["rows"]]
+
+
+@pytest.mark.slow
+def test_bench_train_writes_ratios_and_verdicts(tmp_path):
+    from statetrack.train.throughput import main
+
+    out = tmp_path / "t.json"
+    assert main(["--quick", "--out", str(out), "--batches", "4", "--runs", "1", "2", "--steps", "2"]) == 0
+    data = json.loads(out.read_text())
+    kinds = [(r["trainer"], r["runs"]) for r in data["rows"]]
+    assert kinds == [("single", 1), ("batched", 1), ("batched", 2)]
+    v = data["verdicts"]["batched_N2_batch4_vs_single"]
+    assert v["bar"] == 10.0 and v["met"] == (v["ratio"] >= 10.0) and v["ratio"] > 0
+    assert data["device"] == "cpu" and data["git"].keys() >= {"commit", "dirty"}
