@@ -226,7 +226,9 @@ def main(argv=None) -> int:
     ap.add_argument("--out", required=True, help="bundle JSON to write (rows are added to an existing one)")
     ap.add_argument("--workdir", default="/tmp/statetrack_protocol", help="run directories")
     ap.add_argument("--only", nargs="*", default=["*"], help="group name patterns (e.g. 'table3:parity_p1:*')")
-    ap.add_argument("--workers", type=int, default=3, help="groups trained at once (processes sharing the GPU)")
+    ap.add_argument("--workers", type=int, default=3, help="groups trained at once (one process each)")
+    ap.add_argument("--gpus", type=int, default=1, help="spread the groups over this many GPUs (group i on "
+                    "cuda:i mod gpus; use --workers >= --gpus)")
     ap.add_argument("--deadline", type=float, default=0, help="seconds after which no new group starts (0: none)")
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--parity-steps", type=int, default=20_000)
@@ -290,6 +292,9 @@ def main(argv=None) -> int:
                     queue.clear()
                     return
                 g = queue.pop(0)
+                if args.gpus > 1 and not args.quick:
+                    gpu = f"cuda:{todo.index(g) % args.gpus}"
+                    g = {**g, "configs": [{**c, "device": gpu} for c in g["configs"]]}
                 pending[pool.submit(run_group, g, args.workdir)] = g
 
         submit()
