@@ -108,3 +108,33 @@ def compare(learned: Moore, target: Moore, network=None) -> Comparison:
                       equivalent=word is None,
                       counterexample=None if word is None else tuple(learned_m.dfa.alphabet[c] for c in word),
                       network_fails_at=fails)
+
+
+def network_check(net, words: list[np.ndarray]) -> dict:
+    """The network against its target on test words, without any extracted machine.
+
+    Args:
+        net: a Network with a target.
+        words: groups of words, each int (N, L) (every prefix of every word is tested).
+    Returns:
+        JSON-ready: words and positions tested, the longest length, and the shortest failing prefix
+        (symbols) with its length, or None when the network matches the target everywhere tested.
+    """
+    best: tuple[int, ...] | None = None
+    tested = positions = longest = 0
+    for group in words:
+        if group.shape[1] == 0:
+            continue
+        got = np.stack(net.outputs([tuple(w) for w in group.tolist()]))                     # (N, L+1)
+        want = net.target.run_outputs(group)                                                  # (N, L+1)
+        bad = (want >= 0) & (got != want)
+        tested, positions, longest = tested + len(group), positions + group.size, max(longest, group.shape[1])
+        if bad.any():
+            first = np.where(bad.any(1), bad.argmax(1), np.iinfo(np.int64).max)
+            i = int(first.argmin())
+            word = tuple(int(c) for c in group[i, :first[i]])
+            if best is None or (len(word), word) < (len(best), best):
+                best = word
+    return {"words": tested, "positions": positions, "max_len": longest, "agrees": best is None,
+            "shortest_failure": None if best is None else [net.alphabet[c] for c in best],
+            "fails_at": None if best is None else len(best)}

@@ -25,6 +25,7 @@ running out raises :class:`~statetrack.extract.errors.BudgetExceeded` carrying t
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -55,8 +56,10 @@ class Budget:
 
     def validate(self) -> Budget:
         for name, value in asdict(self).items():
-            if name != "seed" and (not isinstance(value, (int, float)) or isinstance(value, bool) or value < 1):
-                raise ExtractionError(f"budget {name} must be a positive number, got {value!r}")
+            low = 0 if name == "seed" else 1
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < low:
+                raise ExtractionError(f"budget {name} must be a {'non-negative' if low == 0 else 'positive'} "
+                                      f"number, got {value!r}")
         return self
 
 
@@ -144,14 +147,21 @@ def _first_mismatch(words: np.ndarray, net_out: np.ndarray, hyp_out: np.ndarray)
     return tuple(int(c) for c in words[i, :first[i]])
 
 
+def exhaustive_words(m: int, budget: Budget) -> np.ndarray:
+    """Every word of the longest length <= ``exhaustive_len`` with at most ``max_exhaustive`` words:
+    int64 (m^L, L), lexicographic (their prefixes are every shorter word)."""
+    ex_len = min(budget.exhaustive_len, int(math.log(budget.max_exhaustive) / math.log(max(m, 2)) + 1e-9))
+    if ex_len <= 0:
+        return np.zeros((1, 0), dtype=np.int64)
+    return np.indices((m,) * ex_len).reshape(ex_len, -1).T.astype(np.int64)
+
+
 def _make_oracle(net: Network, sul, budget: Budget, clock: _Clock):
     from aalpy.base import Oracle
 
     m = len(net.alphabet)
     rng = np.random.default_rng(budget.seed)
-    ex_len = min(budget.exhaustive_len, int(math.log(budget.max_exhaustive) / math.log(max(m, 2)) + 1e-9))
-    exhaustive = (np.indices((m,) * ex_len).reshape(ex_len, -1).T.astype(np.int64) if ex_len > 0
-                  else np.zeros((1, 0), dtype=np.int64))
+    exhaustive = exhaustive_words(m, budget)
 
     class BatchEquivalence(Oracle):
         """Target-guided, exhaustive and random tests, each one batch (see the module docstring)."""
@@ -217,6 +227,37 @@ def _access_words(m: Moore) -> list[tuple[int, ...]]:
     return [words[q] for q in sorted(words)]
 
 
+@contextlib.contextmanager
+def _batched_tables(net: Network, clock: _Clock):
+    """While L* runs, fill each observation-table update with one batched network call.
+
+    AALpy's ``ObservationTable.update_obs_table`` asks for the cells one word at a time; wrapped
+    here, it first hands every word it is about to ask (rows x suffixes) to ``net.prefetch``, so the
+    queries that follow are cache hits. AALpy's own logic runs unchanged; the original method is
+    restored on exit. It also stops learning once the table has more rows than ``max_states``.
+    """
+    from aalpy.learning_algs.deterministic.ObservationTable import ObservationTable
+
+    original = ObservationTable.update_obs_table
+
+    def update_obs_table(self, s_set=None, e_set=None):
+        if len(self.S) > clock.budget.max_states:     # every row of S is a distinct state of the next hypothesis
+            raise BudgetExceeded(f"the observation table grew to {len(self.S)} distinct rows (states), over "
+                                 f"--max-states {clock.budget.max_states}", clock.last,
+                                 {"max_states": clock.budget.max_states})
+        clock.check()
+        rows = s_set if s_set else list(self.S) + list(self.s_dot_a())
+        suffixes = e_set if e_set else self.E
+        net.prefetch([tuple(s) + tuple(e) for s in rows for e in suffixes])
+        return original(self, s_set, e_set)
+
+    ObservationTable.update_obs_table = update_obs_table
+    try:
+        yield
+    finally:
+        ObservationTable.update_obs_table = original
+
+
 def learn(net: Network, budget: Budget | None = None, algorithm: str = "lstar") -> Extraction:
     """Learn the minimal Moore machine the network implements (see the module docstring).
 
@@ -234,8 +275,9 @@ def learn(net: Network, budget: Budget | None = None, algorithm: str = "lstar") 
     oracle = _make_oracle(net, sul, budget, clock)
     alphabet = list(range(len(net.alphabet)))
     if algorithm == "lstar":
-        hyp, data = run_Lstar(alphabet, sul, oracle, automaton_type="moore", cache_and_non_det_check=False,
-                              return_data=True, print_level=0)
+        with _batched_tables(net, clock):
+            hyp, data = run_Lstar(alphabet, sul, oracle, automaton_type="moore", cache_and_non_det_check=False,
+                                  return_data=True, print_level=0)
     else:
         hyp, data = run_KV(alphabet, sul, oracle, automaton_type="moore", cache_and_non_det_check=False,
                            return_data=True, print_level=0)

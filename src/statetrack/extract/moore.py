@@ -67,7 +67,7 @@ class Moore:
         outputs = np.asarray(outputs, dtype=np.int64)
         accepting = {q for q, o in enumerate(outputs.tolist()) if o in set(accept_classes)}
         dfa = DFA(alphabet=tuple(alphabet), table=table, start=start, accepting=accepting,
-                  labels=tuple(str(classes[o]) if o >= 0 else "-" for o in outputs.tolist()))
+                  labels=tuple(str(classes[o]) if 0 <= o < len(classes) else "-" for o in outputs.tolist()))
         return cls(dfa, outputs, tuple(classes))
 
     @property

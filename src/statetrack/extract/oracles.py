@@ -61,8 +61,9 @@ class Network(abc.ABC):
         """Class after each prefix: codes int64 (N, T), T >= 1 -> int64 (N, T)."""
 
     @abc.abstractmethod
-    def hidden(self, codes: np.ndarray) -> np.ndarray:
-        """Per-position features for state abstraction: codes (N, T) -> float (N, T, D)."""
+    def hidden(self, codes: np.ndarray) -> list[np.ndarray]:
+        """Per-position features for state abstraction, one array per layer: codes (N, T) ->
+        a list of float64 (N, T, D_layer)."""
 
     @property
     @abc.abstractmethod
@@ -186,9 +187,10 @@ class CompiledNetwork(Network):
         states = self.weights.state_map[tuple(np.moveaxis(lc, -1, 0))]                      # (N, T)
         return self._class_of_state[states]
 
-    def hidden(self, codes: np.ndarray) -> np.ndarray:
-        """Each layer's decoded code (the read-out after the codebook): (N, T, n_layers)."""
-        return self._codes(codes).astype(np.float64)
+    def hidden(self, codes: np.ndarray) -> list[np.ndarray]:
+        """Each layer's decoded code (the read-out after its codebook): n_layers arrays (N, T, 1)."""
+        lc = self._codes(codes).astype(np.float64)
+        return [lc[..., i:i + 1] for i in range(lc.shape[-1])]
 
     def describe(self) -> dict:
         return {"kind": "compiled", "path": self.name, "construction": self.weights.construction,
@@ -270,12 +272,10 @@ class TrainedNetwork(Network):
         logits, _ = self._forward(codes)                                                    # (N, T, C)
         return logits.argmax(-1).numpy()
 
-    def hidden(self, codes: np.ndarray) -> np.ndarray:
-        """The residual stream after every block, concatenated: (N, T, n_layers * d_model)."""
-        import torch
-
+    def hidden(self, codes: np.ndarray) -> list[np.ndarray]:
+        """The residual stream after each block: n_layers arrays (N, T, d_model)."""
         _, hidden = self._forward(codes)
-        return torch.cat(hidden, dim=-1).to(torch.float64).numpy()
+        return [h.double().numpy() for h in hidden]
 
     def describe(self) -> dict:
         m = self.cfg.model
