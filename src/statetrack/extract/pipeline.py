@@ -85,21 +85,27 @@ def _aalpy_version() -> str | None:
 
 
 def summary_line(record: dict) -> str:
-    """One line per record for reports: ``extracted 2 / target 2 states, equivalent yes, ...``."""
+    """One line per record for reports: ``extracted 2 / target 2 states, equivalent yes`` (with the
+    shortest counterexample and where the network first fails when not equivalent), or the budget
+    L* ran out of, plus the network's own first failure against the target on the test words."""
     part = record.get("lstar") or record.get("abstraction") or {}
     c = part.get("comparison")
     if part.get("converged") is False:
-        return f"L* did not converge ({part.get('message')})" + ("" if c is None else "; partial hypothesis: " +
-                                                                 summary_line({"lstar": {"comparison": c}}))
-    if c is None:
-        return f"extracted {part.get('states', '?')} states (no target: {record.get('no_target') or 'none given'})"
-    eq = "yes" if c["equivalent"] else "no"
-    text = f"extracted {c['learned_states']} / target {c['target_states']} states, equivalent {eq}"
-    if not c["equivalent"]:
-        word = " ".join(c["counterexample"]) or "(empty word)"
-        fails = c["network_fails_at"]
-        text += (f", shortest counterexample {word!r} ({len(c['counterexample'])} letters), network first fails "
-                 f"at length {fails if fails is not None else '-'}")
+        text = f"L* did not converge: {part.get('message')}"
+    elif c is None:
+        text = f"extracted {part.get('states', '?')} states (no target: {record.get('no_target') or 'none given'})"
+    else:
+        text = f"extracted {c['learned_states']} / target {c['target_states']} states, equivalent " + \
+            ("yes" if c["equivalent"] else "no")
+        if not c["equivalent"]:
+            word = " ".join(c["counterexample"]) or "(empty word)"
+            fails = c["network_fails_at"]
+            text += (f", shortest counterexample '{word}' ({len(c['counterexample'])} letters), network first "
+                     f"fails at length {fails if fails is not None else '-'}")
+    nc = record.get("network_check")
+    if nc and not nc["agrees"]:
+        text += (f"; network vs target on test words up to {nc['max_len']}: first fails at length {nc['fails_at']}"
+                 f" on '{' '.join(nc['shortest_failure'])}'")
     return text
 
 
