@@ -112,3 +112,26 @@ def test_state_abstraction_of_a_lower_layer_alone_is_inconsistent():
     net = CompiledNetwork(statetrack.compile(dfa, "krohn-rhodes"))
     a = abstract(net, length=8, layer=0)
     assert a.clusters is None and a.consistency < 1.0
+
+
+def test_network_check_finds_the_broken_state_and_passes_the_good_one():
+    from dataclasses import replace
+
+    from statetrack.extract.equivalence import network_check
+    from statetrack.extract.lstar import exhaustive_words
+
+    dfa = statetrack.DFA.from_regex("(a|b)*abb", "ab")
+    good = statetrack.compile(dfa, "krohn-rhodes")
+    words = [exhaustive_words(2, QUICK)]
+    assert network_check(CompiledNetwork(good), words)["agrees"]
+    acc = np.array(good.accepting, copy=True)
+    acc[dfa.run("abb")] = False
+    check = network_check(CompiledNetwork(replace(good, accepting=acc)), words)
+    assert not check["agrees"] and check["shortest_failure"] == ["a", "b", "b"] and check["fails_at"] == 3
+
+
+def test_kearns_vazirani_learns_the_same_machine():
+    dfa = statetrack.DFA.from_regex("(a|b)*a(a|b)", "ab")
+    net = CompiledNetwork(statetrack.compile(dfa, "direct"))
+    learned = learn(net, QUICK, algorithm="kv").machine
+    assert compare(learned, net.target).equivalent and learned.n_states == minimize(dfa).n_states
