@@ -106,3 +106,16 @@ def test_report_shows_the_extraction_beside_the_run(tiny_run, tmp_path):
     (tiny_run / RECORD_FILE).write_text("{not json")
     render_report([tiny_run], tmp_path / "rep2")
     assert f"unreadable {RECORD_FILE}" in (tmp_path / "rep2" / "report.md").read_text()
+
+
+def test_a_bundled_run_carries_its_extraction_in_its_results(tmp_path):
+    from statetrack.reports.load import Run
+    from statetrack.reports.render import extraction_text
+
+    record = {"lstar": {"converged": True, "comparison": {"learned_states": 3, "target_states": 2,
+                                                          "equivalent": False, "counterexample": ["1", "1"],
+                                                          "network_fails_at": 2}}}
+    run = Run(path=tmp_path / "bundle.json", data={"extraction": record}, kind="learned", name="parity/x")
+    assert extraction_text(run) == ("extracted 3 / target 2 states, equivalent no, shortest counterexample '1 1' "
+                                    "(2 letters), network first fails at length 2")
+    assert extraction_text(Run(path=tmp_path / "b.json", data={}, kind="learned", name="y")) == "—"
