@@ -116,21 +116,40 @@ def _quotient(labels: np.ndarray, parent: np.ndarray, letter: np.ndarray, output
     return machine, consistency, unseen
 
 
-def abstract(net: Network, *, length: int = 8, max_nodes: int = 1 << 14, max_clusters: int = 64,
-             layer: int | None = None, seed: int = 0) -> Abstraction:
-    """Cluster the network's hidden states on all words up to ``length`` (fewer if that is over
-    ``max_nodes`` prefix-tree nodes) and return the smallest consistent quotient, minimized.
-
-    ``layer``: which layer's features (None: all layers concatenated).
-    """
-    m = len(net.alphabet)
+def _tree_words(m: int, length: int, max_nodes: int) -> np.ndarray:
+    """Every word of the longest length <= ``length`` whose prefix tree has <= max_nodes nodes:
+    int64 (m^L, L), lexicographic."""
+    if length < 1:
+        raise ExtractionError("state abstraction needs words of length >= 1")
     L = length
     while L > 1 and (m ** (L + 1) - 1) // max(m - 1, 1) > max_nodes:
         L -= 1
-    if L < 1:
-        raise ExtractionError("state abstraction needs words of length >= 1")
-    words = np.indices((m,) * L).reshape(L, -1).T.astype(np.int64)                      # (m^L, L)
+    return np.indices((m,) * L).reshape(L, -1).T.astype(np.int64)
+
+
+def abstract_layers(net: Network, *, length: int = 8, max_nodes: int = 1 << 14, max_clusters: int = 64,
+                    seed: int = 0) -> list[Abstraction]:
+    """:func:`abstract` on all layers together, then on each layer alone (one forward pass)."""
+    words = _tree_words(len(net.alphabet), length, max_nodes)
     hidden = net.hidden(words)
+    layers = [None] + (list(range(len(hidden))) if len(hidden) > 1 else [])
+    return [abstract(net, length=length, max_nodes=max_nodes, max_clusters=max_clusters, layer=i, seed=seed,
+                     hidden=hidden) for i in layers]
+
+
+def abstract(net: Network, *, length: int = 8, max_nodes: int = 1 << 14, max_clusters: int = 64,
+             layer: int | None = None, seed: int = 0, hidden: list[np.ndarray] | None = None) -> Abstraction:
+    """Cluster the network's hidden states on all words up to ``length`` (fewer if that is over
+    ``max_nodes`` prefix-tree nodes) and return the smallest consistent quotient, minimized.
+
+    ``layer``: which layer's features (None: all layers concatenated). ``hidden``: the network's
+    features on those words, if already computed.
+    """
+    m = len(net.alphabet)
+    words = _tree_words(m, length, max_nodes)                                            # (m^L, L)
+    L = words.shape[1]
+    if hidden is None:
+        hidden = net.hidden(words)
     if layer is not None and not 0 <= layer < len(hidden):
         raise ExtractionError(f"layer {layer} does not exist; the network has {len(hidden)} layer(s)")
     feats = hidden[layer] if layer is not None else np.concatenate(hidden, axis=-1)      # (m^L, L, D)

@@ -120,6 +120,10 @@ def format_record(record: dict, out: Path) -> str:
                      f"{a['states']} states after minimizing (consistency {a['consistency']:.4f}), {a['seconds']:.2f} s"
                      + ("" if record.get("lstar", {}).get("states") is not None else f" -> {out}"))
         lines.append("  " + _comparison(a.get("comparison"), target))
+        for x in a.get("per_layer", []):
+            k = f"{x['clusters']} clusters, {x['states']} states" if x["clusters"] is not None else \
+                f"no consistent quotient (consistency {x['consistency']:.4f})"
+            lines.append(f"  {x['features']} alone: {k}")
     return "\n".join(lines)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from statetrack.extract.abstraction import abstract
+from statetrack.extract.abstraction import abstract_layers
 import numpy as np
 
 from statetrack.extract.equivalence import compare, network_check
@@ -64,9 +64,10 @@ def extract(net: Network, budget: Budget | None = None, *, algorithm: str = "lst
             net, [exhaustive_words(m, budget), rng.integers(0, m, size=(budget.random_words, budget.random_len))])
     if method in ("abstraction", "both"):
         t = time.perf_counter()
-        a = abstract(net, length=abstraction_len, max_clusters=max_clusters, seed=budget.seed)
+        a, *per_layer = abstract_layers(net, length=abstraction_len, max_clusters=max_clusters, seed=budget.seed)
         record["abstraction"] = {**a.to_json(), "seconds": round(time.perf_counter() - t, 3),
-                                 "comparison": _compare(a.machine, net)}
+                                 "comparison": _compare(a.machine, net),
+                                 "per_layer": [x.to_json() for x in per_layer]}
         machine = machine or a.machine
     return record, machine
 
