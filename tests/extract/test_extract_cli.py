@@ -119,3 +119,33 @@ def test_a_bundled_run_carries_its_extraction_in_its_results(tmp_path):
     assert extraction_text(run) == ("extracted 3 / target 2 states, equivalent no, shortest counterexample '1 1' "
                                     "(2 letters), network first fails at length 2")
     assert extraction_text(Run(path=tmp_path / "b.json", data={}, kind="learned", name="y")) == "—"
+
+
+@pytest.mark.parametrize("task, options", [
+    pytest.param("even_pairs", {}, id="even-pairs-unlabelled-start"),
+    pytest.param("counting", {"m": 3}, id="counting-mod-3"),
+    pytest.param("word_problem", {"group": "S3", "tokens_per_element": 2}, id="S3-2-tokens-unlabelled-phases"),
+])
+def test_multi_class_and_partly_unlabelled_tasks(task, options, tmp_path):
+    """A barely trained run: whatever it learned, unlabelled positions read -1 and never count."""
+    import numpy as np
+
+    from statetrack.extract.lstar import Budget
+    from statetrack.extract.oracles import load_network
+    from statetrack.extract.pipeline import extract
+    from statetrack.tasks import make_task
+    from statetrack.train import train
+    from tests.train.conftest import tiny
+
+    train(tiny(task=task, task_options=options), tmp_path / "run", resume=False, progress=False)
+    net = load_network(tmp_path / "run")
+    t = make_task(task, options)
+    labels = np.asarray(t.label_of_state)
+    words = np.random.default_rng(0).integers(0, t.vocab_size, size=(64, 7))
+    got = np.stack(net.outputs([tuple(w) for w in words.tolist()]))                        # (64, 8)
+    want = net.target.run_outputs(words)
+    assert np.array_equal(got < 0, want < 0) and (labels < 0).any() == (want < 0).any()
+    record, machine = extract(net, Budget(max_states=40, exhaustive_len=4, random_words=30, random_len=8,
+                                          max_seconds=60), abstraction_len=4)
+    assert record["target"]["states"] == net.target.minimize().n_states and machine is not None
+    assert record["network_check"]["words"] > 0

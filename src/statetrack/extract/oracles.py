@@ -256,7 +256,7 @@ class TrainedNetwork(Network):
             self.accept_classes = frozenset(acc) if not acc & rej else frozenset()
             self.target = Moore.from_table(dfa.alphabet, dfa.table, dfa.start, labels, self.classes,
                                            self.accept_classes)
-            self._empty = max(0, int(labels[dfa.start]))
+            self._empty = int(labels[dfa.start])          # -1 when the task leaves it unlabelled
 
     @property
     def empty_output(self) -> int:
@@ -269,8 +269,13 @@ class TrainedNetwork(Network):
             return self.model(torch.as_tensor(codes, dtype=torch.int64), return_hidden=True)
 
     def classify(self, codes: np.ndarray) -> np.ndarray:
+        """Argmax class after each prefix; -1 where the task gives no label (the target's state is
+        unlabelled there), so the network's unused outputs add no states to what is learned."""
         logits, _ = self._forward(codes)                                                    # (N, T, C)
-        return logits.argmax(-1).numpy()
+        out = logits.argmax(-1).numpy()
+        if self.target is not None and (self.target.outputs < 0).any():
+            out[self.target.run_outputs(codes)[:, 1:] < 0] = -1
+        return out
 
     def hidden(self, codes: np.ndarray) -> list[np.ndarray]:
         """The residual stream after each block: n_layers arrays (N, T, d_model)."""
