@@ -19,7 +19,6 @@ Moves never seen (clusters holding only length-L nodes) go to one extra state wi
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
