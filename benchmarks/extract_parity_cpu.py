@@ -32,6 +32,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--runs", default="/tmp/statetrack_extract_parity", help="training run directories")
+    ap.add_argument("--random-len", type=int, default=BUDGET["random_len"],
+                    help="length of the random test words (default %(default)s; the runs train on 3-40)")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "extract_parity_cpu.json"))
     args = ap.parse_args(argv)
     import torch
@@ -45,6 +47,7 @@ def main(argv=None) -> int:
     from statetrack.train.results import write_results
     from train_cpu_parity import config
 
+    budget = {**BUDGET, "random_len": args.random_len}
     runs = []
     for eig_range in ("-1,1", "0,1"):
         for seed in args.seeds:
@@ -55,7 +58,7 @@ def main(argv=None) -> int:
             train_s = time.perf_counter() - t
             results = json.loads((run_dir / "results.json").read_text())
             t = time.perf_counter()
-            record, _ = extract(load_network(run_dir), Budget(**BUDGET, seed=seed))
+            record, _ = extract(load_network(run_dir), Budget(**budget, seed=seed))
             extract_s = time.perf_counter() - t
             line = summary_line(record)
             ab = record["abstraction"]
@@ -73,7 +76,7 @@ def main(argv=None) -> int:
               and all(not r["record"]["network_check"]["agrees"] for r in pos))
     result = {"schema": "statetrack.bench.extract_parity_cpu/1",
               "bar": "[-1,1] run extracts to a 2-state DFA equivalent to parity; [0,1] does not, counterexample printed",
-              "passed": passed, "budget": BUDGET, "seeds": args.seeds, "device": "cpu",
+              "passed": passed, "budget": budget, "seeds": args.seeds, "device": "cpu",
               "meta": run_metadata(torch=torch.__version__, aalpy=_aalpy_version(), torch_threads=1,
                                    load_avg_1min=os.getloadavg()[0]),
               "runs": runs}

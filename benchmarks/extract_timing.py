@@ -71,6 +71,7 @@ def main(argv=None) -> int:
     cases.append(("(a|b)*a(a|b){3} (16 states)", statetrack.DFA.from_regex("(a|b)*a(a|b){3}", "ab"), "krohn-rhodes"))
     cases.append(("group D10 (20 elements)", statetrack.group("D10"), "group"))
     cases.append(("group Z20 (20 elements)", statetrack.group("Z20"), "rotation"))
+    cases.append(("beyond the bar: group S5 (120 elements, 120 letters)", statetrack.group("S5"), "group"))
     runs = []
     for name, obj, construction in cases:
         weights = statetrack.compile(obj, construction)
@@ -85,7 +86,7 @@ def main(argv=None) -> int:
         print(f"{name:45s} {weights.construction:13s} {seconds:6.2f} s  {cmp.line()}", flush=True)
     result = {"schema": "statetrack.bench.extract_timing/1",
               "bar": "extract a 20-state target from compiled weights in < 60 s on one CPU core",
-              "passed": all(r["within_bar"] and r["equivalent"] for r in runs),
+              "passed": all(r["within_bar"] and r["equivalent"] for r in runs if "beyond" not in r["case"]),
               "budget": Budget().__dict__, "seed": args.seeds, "device": "cpu",
               "meta": run_metadata(torch=torch.__version__, aalpy=_aalpy_version(), torch_threads=1,
                                    load_avg_1min=os.getloadavg()[0]),

@@ -101,6 +101,11 @@ def format_record(record: dict, out: Path) -> str:
         r = record["lstar"]
         partial = f"partial hypothesis ({r['states']} states) -> {out}" if r["states"] is not None else "no hypothesis yet"
         lines.append(f"L* did not converge: {r['message']}; budget {json.dumps(r['budget_exceeded'])}; {partial}")
+        last = r.get("last_counterexample")
+        if last:
+            fails = last["network_fails_at"]
+            lines.append(f"  the network's last counterexample: {' '.join(last['word'])}" +
+                         ("" if fails is None else f"; the network fails the target on it at length {fails}"))
         if r.get("comparison"):
             lines.append("  the partial hypothesis (the network disagrees with it) vs " + _comparison(r["comparison"], target))
     elif "lstar" in record:

@@ -13,6 +13,8 @@ class BudgetExceeded(StatetrackError):
     Attributes:
         partial: the last hypothesis (a :class:`~statetrack.extract.moore.Moore`), or None.
         budget: the budget that ran out, as a JSON-ready dict.
+        counterexample: the last word (symbol indices) on which the network contradicted the
+            partial hypothesis, or None.
     The CLI writes the partial hypothesis, names the budget and exits 1.
     """
 
@@ -20,3 +22,4 @@ class BudgetExceeded(StatetrackError):
         super().__init__(message)
         self.partial = partial
         self.budget = budget or {}
+        self.counterexample = None

@@ -90,19 +90,25 @@ class _Clock:
     def __init__(self, net: Network, budget: Budget):
         self.net, self.budget, self.t0 = net, budget, time.perf_counter()
         self.last: Moore | None = None
+        self.last_cex: tuple[int, ...] | None = None     # the network's word against self.last
         self.rounds = 0
+
+    def exceeded(self, message: str, budget: dict, partial: Moore | None = None) -> BudgetExceeded:
+        e = BudgetExceeded(message, partial if partial is not None else self.last, budget)
+        e.counterexample = self.last_cex
+        return e
 
     @property
     def seconds(self) -> float:
         return time.perf_counter() - self.t0
 
     def check(self) -> None:
-        b, partial = self.budget, self.last
+        b = self.budget
         if self.seconds > b.max_seconds:
-            raise BudgetExceeded(f"no convergence within {b.max_seconds:g} s", partial, {"max_seconds": b.max_seconds})
+            raise self.exceeded(f"no convergence within {b.max_seconds:g} s", {"max_seconds": b.max_seconds})
         if self.net.words_run > b.max_words:
-            raise BudgetExceeded(f"no convergence within {b.max_words:,} words sent to the network", partial,
-                                 {"max_words": b.max_words})
+            raise self.exceeded(f"no convergence within {b.max_words:,} words sent to the network",
+                                {"max_words": b.max_words})
 
 
 def _make_sul(net: Network, clock: _Clock):
@@ -180,12 +186,12 @@ def _make_oracle(net: Network, sul, budget: Budget, clock: _Clock):
 
         def find_cex(self, hypothesis):
             hyp = to_moore(hypothesis, net)
-            clock.last, clock.rounds = hyp, clock.rounds + 1
+            clock.last, clock.last_cex, clock.rounds = hyp, None, clock.rounds + 1
             if hyp.n_states > budget.max_states:
-                raise BudgetExceeded(f"the hypothesis grew to {hyp.n_states} states, over --max-states "
-                                     f"{budget.max_states}", hyp, {"max_states": budget.max_states})
+                raise clock.exceeded(f"the hypothesis grew to {hyp.n_states} states, over --max-states "
+                                     f"{budget.max_states}", {"max_states": budget.max_states})
             if clock.rounds > budget.max_rounds:
-                raise BudgetExceeded(f"no convergence within {budget.max_rounds} rounds", hyp,
+                raise clock.exceeded(f"no convergence within {budget.max_rounds} rounds",
                                      {"max_rounds": budget.max_rounds})
             clock.check()
             if net.target is not None:
@@ -194,10 +200,12 @@ def _make_oracle(net: Network, sul, budget: Budget, clock: _Clock):
                     cex = self._test(np.array([w], dtype=np.int64), hyp)
                     if cex is not None:
                         self.stage_hits["target"] += 1
+                        clock.last_cex = cex
                         return cex
             cex = self._test(exhaustive, hyp)
             if cex is not None:
                 self.stage_hits["exhaustive"] += 1
+                clock.last_cex = cex
                 return cex
             n, L = budget.random_words, budget.random_len
             plain = rng.integers(0, m, size=(n, L))
@@ -210,6 +218,7 @@ def _make_oracle(net: Network, sul, budget: Budget, clock: _Clock):
             cex = self._test(np.concatenate([plain, np.array(prefixed, dtype=np.int64).reshape(n, L)]), hyp)
             if cex is not None:
                 self.stage_hits["random"] += 1
+                clock.last_cex = cex
             return cex
 
     return BatchEquivalence()
@@ -242,9 +251,8 @@ def _batched_tables(net: Network, clock: _Clock):
 
     def update_obs_table(self, s_set=None, e_set=None):
         if len(self.S) > clock.budget.max_states:     # every row of S is a distinct state of the next hypothesis
-            raise BudgetExceeded(f"the observation table grew to {len(self.S)} distinct rows (states), over "
-                                 f"--max-states {clock.budget.max_states}", clock.last,
-                                 {"max_states": clock.budget.max_states})
+            raise clock.exceeded(f"the observation table grew to {len(self.S)} distinct rows (states), over "
+                                 f"--max-states {clock.budget.max_states}", {"max_states": clock.budget.max_states})
         clock.check()
         rows = s_set if s_set else list(self.S) + list(self.s_dot_a())
         suffixes = e_set if e_set else self.E

@@ -15,7 +15,7 @@ import time
 from statetrack.extract.abstraction import abstract_layers
 import numpy as np
 
-from statetrack.extract.equivalence import compare, network_check
+from statetrack.extract.equivalence import compare, first_failure, network_check
 from statetrack.extract.errors import BudgetExceeded
 from statetrack.extract.lstar import Budget, exhaustive_words, learn
 from statetrack.extract.oracles import Network
@@ -53,6 +53,11 @@ def extract(net: Network, budget: Budget | None = None, *, algorithm: str = "lst
             if e.partial is not None:
                 machine = e.partial.minimize()
                 record["lstar"]["comparison"] = _compare(machine, net)
+            if e.counterexample:
+                w = e.counterexample
+                fails = None if net.target is None else first_failure(net.outputs([w])[0][1:], net.target, w)
+                record["lstar"]["last_counterexample"] = {"word": [net.alphabet[c] for c in w],
+                                                          "network_fails_at": fails}
         else:
             machine = result.machine
             record["lstar"] = {"converged": True, "states": machine.n_states, "stats": result.stats,
@@ -93,6 +98,10 @@ def summary_line(record: dict) -> str:
     c = part.get("comparison")
     if part.get("converged") is False:
         text = f"L* did not converge: {part.get('message')}"
+        last = part.get("last_counterexample")
+        if last and last["network_fails_at"] is not None:
+            text += (f"; the network's last counterexample fails the target at length {last['network_fails_at']}"
+                     f" ('{' '.join(last['word'][:last['network_fails_at']])}')")
     elif c is None:
         text = f"extracted {part.get('states', '?')} states (no target: {record.get('no_target') or 'none given'})"
     else:
