@@ -24,6 +24,7 @@ _EXTENSIONS = (
     "statetrack.reports.cli",
     "statetrack.train.cli",
     "statetrack.proofs_check.cli",
+    "statetrack.extract.cli",
 )
 
 DTYPE_CHOICES = ("float64", "float32", "bfloat16", "float16")

@@ -178,8 +178,26 @@ def size_rows(g: TaskGroup) -> tuple[list[str], list[list[str]]]:
     return head, rows
 
 
+def extraction_text(run) -> str:
+    """The run's automaton extraction in one line (``statetrack extract``): from an ``extraction``
+    entry in its results, else from ``extraction.json`` beside its results.json; "—" if none."""
+    import json
+
+    from statetrack.extract.pipeline import RECORD_FILE, summary_line
+
+    record = run.data.get("extraction")
+    path = run.path.parent / RECORD_FILE
+    if record is None and not run.name and path.is_file():
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return f"unreadable {RECORD_FILE}"
+    return summary_line(record) if isinstance(record, dict) else "—"
+
+
 def run_rows(g: TaskGroup, root: Path | None) -> tuple[list[str], list[list[str]]]:
-    head = ["variant", "seed", "device", "steps", "train scaled acc", "test scaled acc", "final loss", "commit", "file"]
+    head = ["variant", "seed", "device", "steps", "train scaled acc", "test scaled acc", "final loss",
+            "extracted automaton", "commit", "file"]
     rows = []
     for v in g.variants:
         for r in v.runs:
@@ -196,7 +214,8 @@ def run_rows(g: TaskGroup, root: Path | None) -> tuple[list[str], list[list[str]
             rows.append([v.label, str(d.get("seed", "—")), str(d.get("device", "—")), str(d.get("steps", "—")),
                          fmt((e.get("train_range") or {}).get("scaled_accuracy")),
                          fmt((e.get("test_range") or {}).get("scaled_accuracy")),
-                         fmt(d.get("final_loss"), 4) if d.get("final_loss") is not None else "—", commit, shown])
+                         fmt(d.get("final_loss"), 4) if d.get("final_loss") is not None else "—",
+                         extraction_text(r) if r.kind == "learned" else "—", commit, shown])
     return head, rows
 
 
