@@ -114,3 +114,29 @@ def test_candidates_list_the_permutation_fallback():
     names = [r.name for r in candidates(group("S5"))]
     assert names == ["permutation (P1)"]                 # no smaller representation of S5 in the search
     assert isinstance(best(group("S5")), Representation)
+
+
+@pytest.mark.parametrize("name, construction", [
+    pytest.param("S4", "orthogonal", id="S4-orthogonal"),
+    pytest.param("D5", "dihedral-cascade", id="D5-cascade"),
+])
+def test_models_load_the_new_constructions(name, construction):
+    torch = pytest.importorskip("torch")
+    from statetrack.models import from_weights
+    from statetrack.tasks.base import run_table
+
+    g = group(name)
+    model = from_weights(compile(g, construction), dtype=torch.float64)
+    words = torch.randint(0, g.order, (8, 60), generator=torch.Generator().manual_seed(2))
+    dfa = g.to_dfa()
+    assert torch.equal(model(words), run_table(torch.tensor(np.array(dfa.table, dtype=np.int64)), 0, words))
+
+
+def test_cli_compiles_with_the_new_construction_names(tmp_path, capsys):
+    from statetrack.cli import main
+
+    assert main(["compile", "--group", "D5", "--construction", "dihedral-cascade", "-o", str(tmp_path / "d5")]) == 0
+    assert "2 layer(s), widths [1, 2]" in capsys.readouterr().out
+    assert main(["compile", "--regex", "a*", "--alphabet", "a", "--construction", "orthogonal",
+                 "-o", str(tmp_path / "x")]) == 2
+    assert "group word problems" in capsys.readouterr().err
