@@ -57,7 +57,7 @@ def letter_matrices(rep: Representation, f: np.ndarray) -> tuple[np.ndarray, np.
         for tau in (0, 1):
             ms = [np.linalg.matrix_power(f, a ^ tau) @ r @ np.linalg.matrix_power(f, a) for a in (0, 1)]
             options.append((max(reflection_length(m) for m in ms), tau, ms))
-        cost, tau, ms = min(options, key=lambda o: (o[0], o[1]))
+        _, tau, ms = min(options, key=lambda o: (o[0], o[1]))
         taus.append(tau)
         mats.append(ms)
     return np.array(taus, dtype=np.int64), np.array(mats)

@@ -251,8 +251,13 @@ def embed(g: Group, target: np.ndarray, *, max_tries: int = 20_000) -> np.ndarra
     gens = generating_set(table)
     if not gens:                                           # the trivial group
         return np.eye(target.shape[1])[None]
-    t_orders = np.array([_matrix_order(m) for m in target])
-    pools = [np.flatnonzero(t_orders == _element_order(table, s)) for s in gens]
+    g_orders = np.array([_element_order(table, x) for x in range(g.order)])
+    t_orders = np.array([_matrix_order(m, limit=int(g_orders.max())) for m in target])   # 0: larger than any
+    # an injective image has at least as many elements of each order as the group
+    for k, count in zip(*np.unique(g_orders, return_counts=True)):
+        if (t_orders == k).sum() < count:
+            return None
+    pools = [np.flatnonzero(t_orders == g_orders[s]) for s in gens]
     for tries, choice in enumerate(itertools.product(*pools)):
         if tries >= max_tries:
             break
