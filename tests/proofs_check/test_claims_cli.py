@@ -10,9 +10,11 @@ from statetrack.cli import main
 from statetrack.proofs_check import runner
 from statetrack.proofs_check.result import ClaimResult
 
-CLAIMS = ("parity.float8_exhaustive", "parity.per_step_triangular", "parity.per_step_scope",
-          "parity.reflection_solves", "mod3.triangular_period", "mod3.counters", "gh.norm_bound",
-          "gh.factorization", "gh.real_spectrum", "gh.k3_complex_witness", "one_hot.merge_needs_nonsymmetric")
+CLAIMS = ("parity.float8_exhaustive", "parity.per_step_triangular", "parity.general_nonneg_exact_state",
+          "parity.per_step_scope", "parity.reflection_solves", "mod3.non_triangular_needed",
+          "mod3.per_factor_real_spectrum_counts", "mod3.counters", "gh.norm_bound",
+          "gh.factorization", "gh.real_spectrum", "gh.k3_complex_witness", "one_hot.merge_needs_nonsymmetric",
+          "p2.norm_rank", "p2.reachable_eigenvalues", "p2.one_layer_groups")
 
 
 def test_quick_run_holds_and_writes_json(tmp_path):
@@ -26,6 +28,9 @@ def test_quick_run_holds_and_writes_json(tmp_path):
     assert [c["claim"] for c in record["claims"]] == list(CLAIMS)
     assert all(c["verdict"] == "holds" for c in record["claims"])
     assert record["environment"]["numpy"] and "seconds" in record["claims"][0]["details"]
+    assert all(c["details"]["rounding"] != "-" for c in record["claims"])         # every row states its model
+    renamed = next(c for c in record["claims"] if c["claim"] == "mod3.non_triangular_needed")
+    assert renamed["details"]["renamed_from"] == "mod3.triangular_period"
     for c in record["claims"]:
         assert set(c) == {"claim", "reference", "fmt", "verdict", "evidence", "witness", "details"}
     assert "statetrack claims" in proc.stdout and f"{len(CLAIMS)} of {len(CLAIMS)} checks hold" in proc.stdout

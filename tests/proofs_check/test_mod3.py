@@ -4,7 +4,7 @@ import dataclasses
 import numpy as np
 
 from statetrack.constructions.weights import Factor
-from statetrack.proofs_check.mod3_needs_complex import check_counters, check_triangular_period, z3_counters
+from statetrack.proofs_check.mod3_non_triangular import check_counters, check_triangular_period, z3_counters
 from statetrack.proofs_check.systems import fixed_system
 
 

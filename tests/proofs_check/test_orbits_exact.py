@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from statetrack.proofs_check.exact import spectrum_facts
-from statetrack.proofs_check.mod3_needs_complex import z3_counters
+from statetrack.proofs_check.mod3_non_triangular import z3_counters
 from statetrack.proofs_check.orbits import Orbit, automaton_orbit, engine_agrees, first_disagreement, weights_orbit
 
 FORMATS = [pytest.param(f, id=f) for f in ("float64", "float32", "float16", "bfloat16")]

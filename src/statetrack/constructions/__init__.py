@@ -26,7 +26,11 @@ CONSTRUCTIONS = {
     "rotation": "statetrack.constructions.rotation",
     "direct": "statetrack.constructions.direct",
     "krohn-rhodes": "statetrack.constructions.krohn_rhodes",
+    "orthogonal": "statetrack.constructions.orthogonal",
+    "dihedral-cascade": "statetrack.constructions.dihedral_cascade",
 }
+#: constructions that take a Group as it is (the others run its Cayley-table DFA)
+GROUP_CONSTRUCTIONS = ("group", "rotation", "orthogonal", "dihedral-cascade")
 DEFAULT_FOR_DFA = "krohn-rhodes"
 #: used for a DFA, when no construction was named, if DEFAULT_FOR_DFA exceeds its limits
 FALLBACK_FOR_DFA = "direct"
@@ -45,7 +49,7 @@ def compile(obj: DFA | Group, construction: str | None = None, *, source: dict |
     name = construction or default_construction(obj)
     if name not in CONSTRUCTIONS:
         raise ConstructionError(f"unknown construction {name!r}; choose from {', '.join(CONSTRUCTIONS)}")
-    if isinstance(obj, Group) and name not in ("group", "rotation"):
+    if isinstance(obj, Group) and name not in GROUP_CONSTRUCTIONS:
         # any DFA construction runs a word problem through its Cayley-table DFA
         obj, source = obj.to_dfa(), {"kind": "group", "name": obj.name}
     try:

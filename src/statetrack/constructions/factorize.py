@@ -11,6 +11,8 @@ matrix:
 - :func:`contraction_factors`: any n x n matrix of spectral norm <= 1, at most 3n factors:
   ``M = U diag(s) V^T`` (SVD) with V^T and U written as reflections, and each singular value s_i in
   [0, 1] as the factor ``I - (1 - s_i) e_i e_i^T`` (beta = 1 - s_i scales coordinate i by s_i).
+- :func:`fewest_reflections`: an orthogonal matrix as exactly rank(I - Q) reflections, the fewest
+  possible (Cartan-Dieudonne; every reflection changes the fixed space's dimension by one).
 - :func:`gh_factors`: picks the tightest of the three for the given matrix.
 
 Bad input (not square, not orthogonal, norm above 1, not a permutation) raises ConstructionError.
@@ -81,6 +83,38 @@ def orthogonal_factors(q, tol: float = TOL) -> list[Factor]:
         e[n - 1] = 1.0
         found.append(Factor.householder(e, 2.0))
     # H_m ... H_1 q = I, so q = H_1 ... H_m: H_m acts first
+    return found[::-1]
+
+
+def reflection_length(q, tol: float = 1e-9) -> int:
+    """rank(I - q) of an orthogonal (n, n) matrix: the fewest reflections whose product is q."""
+    q = _square(q)
+    return int(np.linalg.matrix_rank(np.eye(len(q)) - q, tol=tol))
+
+
+def fewest_reflections(q, tol: float = TOL) -> list[Factor]:
+    """rank(I - q) reflections (beta = 2) whose product is the orthogonal matrix q (n, n).
+
+    Greedy: while q != I take a basis vector e_j that q moves and the reflection H with normal
+    v = q e_j - e_j. H swaps q e_j and e_j, and v is orthogonal to every fixed vector of q, so
+    H q fixes e_j and everything q fixed: its fixed space grows by one dimension per step. With
+    integer or dyadic q (signed permutations) v has the same entries, so the factors are exact.
+    """
+    q = _square(q)
+    n = len(q)
+    if np.abs(q.T @ q - np.eye(n)).max() > tol:
+        raise ConstructionError(f"the matrix is not orthogonal (|Q^T Q - I| = {np.abs(q.T @ q - np.eye(n)).max():.3g})")
+    r, found = q.copy(), []
+    for _ in range(n):
+        moved = np.abs(r - np.eye(n)).max(axis=0)              # how far each e_j moves
+        j = int(np.argmax(moved))
+        if moved[j] <= tol:
+            break
+        v = r[:, j] - np.eye(n)[j]
+        h = Factor.householder(v, 2.0)
+        r = h.matrix() @ r
+        found.append(h)
+    # H_k ... H_1 q = I, so q = H_1 ... H_k: H_k acts first
     return found[::-1]
 
 

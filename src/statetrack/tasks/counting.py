@@ -1,4 +1,4 @@
-"""Counting mod m: how many 1s so far, mod m? (P1 Thm 2: needs complex eigenvalues unless m = 2^k.)
+"""Counting mod m: how many 1s so far, mod m? (P1 Thm 2: needs non-triangular transitions unless m = 2^k.)
 
 Tokens ``0`` .. ``{n_symbols-1}``; token ``1`` counts, the others do not (with ``n_symbols=1``
 the only token, ``1``, always counts: the input ``1^t`` of P1 Thm 2). Classes ``0..m-1``; a label

@@ -2,7 +2,7 @@
 
 Tokens ``-1`` (0), ``0`` (1, stay), ``+1`` (2); classes the positions ``0..4``; start at 0; a
 label at every position. The automaton is the group Z_5 (counting mod 5, so P1 Thm 2 applies:
-it needs complex eigenvalues or a non-triangular product, e.g. a rotation = two reflections).
+it needs a non-triangular transition, e.g. a rotation = two reflections).
 
     input   +1 +1 -1  0 -1 -1
     target   1  2  1  1  0  4

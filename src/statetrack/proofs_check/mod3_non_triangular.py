@@ -1,4 +1,11 @@
-"""P1 Thm 2: counting mod 3 needs a non-triangular transition (complex eigenvalues).
+"""P1 Thm 2 (final wording, seed 004): counting mod 3 needs non-triangular matrices.
+
+P1's first version said "complex eigenvalues are needed"; its final abstract says "non-triangular
+matrices are needed", and that is what is checked here. The difference matters: under per-factor
+rounding a product of two GH factors with a certified real spectrum in [0, 1] can cycle with
+period 3 (``per_step_mod3``), so real eigenvalues alone do not rule out counting mod 3; triangular
+structure does. Claim ids: this module was ``mod3_needs_complex`` and its first row was
+``mod3.triangular_period``; the row is now ``mod3.non_triangular_needed`` (``details.renamed_from``).
 
 On 1^t, a stack of L layers whose transitions are real triangular (negative eigenvalues allowed)
 ends in a period dividing 2^L; 3 divides no power of two, so no decoder outputs t mod 3. Per-step
@@ -73,8 +80,9 @@ def check_triangular_period(fmts=("float16", "bfloat16", "float32"), *, samples:
     evidence = (f"{total - bad - undecided:,} of {total:,} sampled triangular stacks end in a period dividing 2^L "
                 f"(periods seen {seen}), so none outputs t mod 3; {bad} violate it, {undecided} undecided within "
                 f"{max_steps} steps")
-    return ClaimResult("mod3.triangular_period", REFERENCE + " (per-step rounding)", ", ".join(fmts), verdict(ok),
-                       evidence, witness, {"by_format_family": table, "seed": seed})
+    return ClaimResult("mod3.non_triangular_needed", REFERENCE + " (final wording: non-triangular)", ", ".join(fmts),
+                       verdict(ok), evidence, witness,
+                       {"by_format_family": table, "seed": seed, "renamed_from": "mod3.triangular_period"})
 
 
 # ---------------------------------------------------------------------- constructive side
