@@ -23,8 +23,9 @@ computation:
   rolled back to its last good state (kept on the device at every check), marked ``diverged`` and
   frozen, while the other runs go on.
 * **Checkpoints**: the group state (``theta``, AdamW moments, step, run status, loss history) is
-  written atomically every ``checkpoint_every`` steps to ``out/group.safetensors``; a rerun with the
-  same configs resumes from it and replays the remaining steps exactly.
+  written atomically every ``checkpoint_every`` steps (0: about every tenth of the run) to
+  ``out/group.safetensors``; a rerun with the same configs resumes from it and replays the remaining
+  steps exactly.
 * **Results**: every run gets ``out/<name>/results.json`` (the schema of
   :mod:`statetrack.train.results`, plus ``"group"``), ``config.json`` and ``checkpoint.safetensors``
   (its weights), as if trained alone.
@@ -226,6 +227,7 @@ class GroupTrainer:
         self.diverged_at: list[int | None] = [None] * R
         self._good = None
         self._graph = None
+        self.train_time_s = 0.0
 
     # ---------------------------------------------------------------- one step
     def _autocast(self):
@@ -363,6 +365,7 @@ class GroupTrainer:
             self.step_t.fill_(int(tensors["step"][0]))
             self.active.copy_(tensors["active"])
         self.history, self.status, self.diverged_at = meta["history"], meta["status"], meta["diverged_at"]
+        self.train_time_s = float(meta.get("train_time_s", 0.0))
         self._good = tuple(t.clone() for t in (self.model.theta, self.m, self.v))
         return int(tensors["step"][0])
 
@@ -460,9 +463,10 @@ def train_group(configs: list[TrainConfig], out: str | Path, *, names: list[str]
     gpath = out / GROUP_FILE
     out.mkdir(parents=True, exist_ok=True)
     start = trainer.load(gpath, cfg_json) if resume and gpath.exists() else 0
-    train_s = 0.0
+    train_s = trainer.train_time_s
     every = max(1, c0.log_every)
-    ck_every = c0.checkpoint_every or 0
+    # checkpoint_every 0: about ten group checkpoints per run (on a multiple of the check interval)
+    ck_every = c0.checkpoint_every or max(every, (c0.steps // 10) // every * every)
     end = c0.steps if stop_after is None else min(c0.steps, stop_after)
     trainer.check()                                   # snapshot of the last good state
     step = start
