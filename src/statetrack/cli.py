@@ -158,10 +158,13 @@ def cmd_check(args) -> int:
                     seed=args.seed)
     print(format_check(weights, reports))
     if args.json:
-        from statetrack.constructions.weights import atomic_write_bytes
+        from statetrack.provenance import provenance, write_json
 
-        doc = {"file": str(args.file), "summary": weights.summary(), "formats": [r.to_json() for r in reports]}
-        atomic_write_bytes(Path(args.json), (json.dumps(doc, indent=1) + "\n").encode())
+        doc = {"file": str(args.file), "summary": weights.summary(), "passed": all(r.passed for r in reports),
+               "max_len": args.max_len, "long_words": args.long_words, "long_len": args.long_len,
+               **provenance(seed=args.seed, dtype=",".join(args.dtypes), backend="numpy"),
+               "formats": [r.to_json() for r in reports]}
+        write_json(args.json, doc)
     return 0 if all(r.passed for r in reports) else 1
 
 

@@ -25,7 +25,7 @@ def test_quick_run_holds_and_writes_json(tmp_path):
     assert record["all_hold"] and record["quick"]
     assert [c["claim"] for c in record["claims"]] == list(CLAIMS)
     assert all(c["verdict"] == "holds" for c in record["claims"])
-    assert record["environment"]["numpy"] and "seconds" in record["claims"][0]["details"]
+    assert record["environment"]["versions"]["numpy"] and record["environment"]["git"]["commit"] and "seconds" in record["claims"][0]["details"]
     for c in record["claims"]:
         assert set(c) == {"claim", "reference", "fmt", "verdict", "evidence", "witness", "details"}
     assert "statetrack claims" in proc.stdout and f"{len(CLAIMS)} of {len(CLAIMS)} checks hold" in proc.stdout

@@ -20,8 +20,6 @@ the tuple of codes to a state of the source automaton.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -30,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from statetrack.errors import WeightsFileError
+from statetrack.provenance import atomic_write_bytes  # noqa: F401  (re-exported: older callers import it here)
 
 FORMAT_VERSION = 1
 _META_KEY = "statetrack"
@@ -276,21 +275,6 @@ class LRNNWeights:
         data = save({k: np.ascontiguousarray(v) for k, v in tensors.items()},
                     metadata={_META_KEY: json.dumps(meta)})
         atomic_write_bytes(Path(path), data)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path`` and rename it over, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load(path: str | Path) -> LRNNWeights:

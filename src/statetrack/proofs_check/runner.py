@@ -74,21 +74,13 @@ def run_claims(quick: bool = False, only: str | None = None, progress: Callable[
 
 
 def environment() -> dict:
-    """Versions, machine and git commit, for the JSON record."""
-    import ml_dtypes
-    import numpy
-    import sympy
-    import torch
+    """Versions, machine and git commit, for the JSON record (statetrack.provenance)."""
+    from statetrack.provenance import provenance
 
-    from statetrack import __version__
-
-    from statetrack.train.results import git_info
-
-    commit = git_info()["commit"]
-    return {"statetrack": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
-            "torch": torch.__version__, "ml_dtypes": ml_dtypes.__version__, "sympy": sympy.__version__,
-            "machine": platform.machine(), "processor": platform.processor() or None, "system": platform.system(),
-            "commit": commit}
+    env = provenance(dtype="float64")
+    env["machine"] = {"machine": platform.machine(), "processor": platform.processor() or None,
+                      "system": platform.system()}
+    return env
 
 
 def to_json(results: list[ClaimResult], *, quick: bool, seconds: float) -> dict:
@@ -98,9 +90,9 @@ def to_json(results: list[ClaimResult], *, quick: bool, seconds: float) -> dict:
 
 def write_json(record: dict, path: str | Path) -> None:
     """Write the record atomically (a reader never sees half a file)."""
-    from statetrack.constructions.weights import atomic_write_bytes
+    from statetrack.provenance import write_json as write
 
-    atomic_write_bytes(Path(path), (json.dumps(jsonable(record), indent=1) + "\n").encode("utf-8"))
+    write(path, record)
 
 
 def short_witness(w, width: int = 56) -> str:

@@ -309,7 +309,7 @@ def analyze(weights, task, *, train_min_len: int = 3, train_max_len: int = 40, t
     """The ``results.json`` of a construction on a task (schema in the module docstring)."""
     from statetrack.constructions.engine import DTYPES
     from statetrack.train.evaluate import range_summary
-    from statetrack.train.results import git_info, versions
+    from statetrack.provenance import provenance
 
     for d in (dtype, *norm_dtypes):
         if d not in DTYPES:
@@ -349,7 +349,7 @@ def analyze(weights, task, *, train_min_len: int = 3, train_max_len: int = 40, t
         "model": {"kind": KIND, "construction": weights.construction, "eig_range": _eig_range(summary),
                   "n_layers": weights.n_layers},
         "construction": summary, "source": weights.source,
-        "seed": seed, "dtype": dtype, "device": "cpu", "versions": versions(), "git": git_info(),
+        **provenance(seed=seed, dtype=dtype, backend="numpy"),
         "eval": curve, "analysis": analysis, "verify": verify,
         "wall_time_s": time.perf_counter() - t0,
     }

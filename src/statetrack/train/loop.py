@@ -24,7 +24,8 @@ from statetrack.train import checkpoint as ckpt
 from statetrack.train import ddp
 from statetrack.train.config import TrainConfig
 from statetrack.train.results import FILENAME as RESULTS_FILE
-from statetrack.train.results import SCHEMA, device_name, git_info, versions, write_results
+from statetrack.provenance import provenance, write_json
+from statetrack.train.results import SCHEMA, write_results
 
 
 def batch_generator(seed: int, step: int, rank: int) -> torch.Generator:
@@ -142,9 +143,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = True, progress: b
             start, extra = int(meta["step"]), meta["extra"]
         if info.is_main:
             out.mkdir(parents=True, exist_ok=True)
-            from statetrack.constructions.weights import atomic_write_bytes
-
-            atomic_write_bytes(out / "config.json", (cfg.to_json() + "\n").encode())
+            write_json(out / "config.json", cfg.to_dict())
         net = model
         if torch.distributed.is_initialized():      # under torchrun, even with one process
             net = torch.nn.parallel.DistributedDataParallel(
@@ -236,8 +235,8 @@ def _finish(model, task, cfg, info, extra, t_wall, out: Path) -> dict:
         "schema": SCHEMA, "status": "completed", "config": cfg.to_dict(), "task": task.describe(),
         "model": {k: getattr(cfg.model, k) for k in ("kind", "eig_range", "n_layers", "d_model", "n_heads",
                                                       "head_dim", "n_h", "backend")},
-        "seed": cfg.seed, "dtype": cfg.dtype, "backend": cfg.model.backend, "device": device_name(info.device),
-        "world_size": info.world_size, "versions": versions(), "git": git_info(),
+        **provenance(seed=cfg.seed, dtype=cfg.dtype, backend=cfg.model.backend, device=info.device),
+        "world_size": info.world_size,
         "steps": cfg.steps, "final_loss": losses[-1][1] if losses else None, "loss_curve": losses,
         "eval": curve, "checkpoint": ckpt.FILENAME,
     }

@@ -173,7 +173,7 @@ def run_sweep(config_path: str, workers: int | None = None, progress: bool = Tru
 def write_summary(spec: dict) -> dict:
     import optuna
 
-    from statetrack.constructions.weights import atomic_write_bytes
+    from statetrack.provenance import provenance, write_json
 
     study = _study(spec)
     rows = []
@@ -182,9 +182,9 @@ def write_summary(spec: dict) -> dict:
                      "value": t.value if t.state == optuna.trial.TrialState.COMPLETE else None,
                      "run_dir": t.user_attrs.get("run_dir")})
     summary = {"name": spec["sweep"]["name"], "metric": spec["sweep"]["metric"], "grid": spec["grid"],
-               "trials": rows}
+               "trials": rows, **provenance()}
     out = Path(spec["sweep"]["out"])
-    atomic_write_bytes(out / SUMMARY, (json.dumps(summary, indent=1) + "\n").encode())
+    write_json(out / SUMMARY, summary)
     return summary
 
 
