@@ -17,6 +17,7 @@ import json
 import sys
 from pathlib import Path
 
+from statetrack.cli_args import Parser, nonneg_int, pos_int
 from statetrack.errors import StatetrackError
 
 #: Packages that add subcommands through ``register(subparsers)``.
@@ -36,8 +37,8 @@ def _add_source_args(p: argparse.ArgumentParser) -> None:
     src.add_argument("--dfa", metavar="FILE", help="DFA as JSON (see README)")
     src.add_argument("--group", metavar="NAME", help="group word problem: S<n>, A<n>, Z<n>, D<n>, products like A4xZ5")
     p.add_argument("--alphabet", metavar="SYMBOLS", help="with --regex: each character is one symbol")
-    p.add_argument("--max-states", type=int, default=None, metavar="N",
-                   help="refuse automata with more states (default %(default)s -> 4096)")
+    p.add_argument("--max-states", type=pos_int, default=None, metavar="N",
+                   help="refuse automata with more states (default: 4096)")
 
 
 def load_source(args):
@@ -78,13 +79,16 @@ def cmd_compile(args) -> int:
         limits = replace(DEFAULT_LIMITS, **{k: v for k, v in (("max_levels", args.max_levels),
                                                                ("max_width", args.max_width)) if v is not None})
         options["limits"] = limits
+    from statetrack.provenance import check_output_path
+
+    check_output_path(args.out)
     weights = compile_weights(obj, args.construction, source=source, **options)
-    weights.save(args.output)
+    weights.save(args.out)
     s = weights.summary()
     if "default_fallback" in weights.info:
         print(f"note: default construction exceeded its limits ({weights.info['default_fallback']}); "
               f"used {weights.construction}")
-    print(f"wrote {args.output}: construction {s['construction']}, {s['layers']} layer(s), widths {s['widths']}, "
+    print(f"wrote {args.out}: construction {s['construction']}, {s['layers']} layer(s), widths {s['widths']}, "
           f"{s['total_factors']} factors in all, at most {s['max_factors_per_symbol']} per letter (n_h)")
     print(format_table(["layer", "width", "symbols", "factors per symbol (min/mean/max)", "betas"],
                        [_layer_row(i, layer) for i, layer in enumerate(weights.layers)]))
@@ -136,7 +140,7 @@ def cmd_run(args) -> int:
     from statetrack.constructions.weights import load
 
     weights = load(args.file)
-    words = read_words(weights, sys.stdin.read().splitlines())
+    words = read_words(weights, _stdin_lines())
     states = weights.run_encoded(words, args.dtype)
     if weights.is_group:
         lines = [weights.state_labels[q] for q in states]
@@ -152,8 +156,10 @@ def cmd_check(args) -> int:
     from statetrack.verify import check
 
     weights = load(args.file)
-    if args.max_len < 0:
-        raise StatetrackError("--max-len must be >= 0")
+    if args.json:
+        from statetrack.provenance import check_output_path
+
+        check_output_path(args.json)
     reports = check(weights, args.max_len, args.dtypes, long_words=args.long_words, long_len=args.long_len,
                     seed=args.seed)
     print(format_check(weights, reports))
@@ -210,40 +216,43 @@ def build_parser() -> argparse.ArgumentParser:
     from statetrack import __version__
     from statetrack.constructions import CONSTRUCTIONS
 
-    parser = argparse.ArgumentParser(prog="statetrack", description="State tracking in linear RNNs, made executable.")
+    parser = Parser(prog="statetrack", description="State tracking in linear RNNs, made executable.")
     parser.add_argument("--version", action="version", version=f"statetrack {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("compile", help="compile a regex, DFA or group word problem into LRNN weights")
     _add_source_args(p)
     p.add_argument("--construction", choices=sorted(CONSTRUCTIONS), default=None,
-                   help="default: group for groups, the package default for regexes/DFAs")
-    p.add_argument("-o", "--output", required=True, metavar="FILE", help="safetensors file to write")
-    p.add_argument("--max-levels", type=int, default=None, metavar="N", help="krohn-rhodes: most cascade levels (16)")
-    p.add_argument("--max-width", type=int, default=None, metavar="N", help="krohn-rhodes: widest level (64)")
+                   help="default: group for groups, krohn-rhodes for regexes/DFAs (direct when over its limits)")
+    p.add_argument("-o", "--out", required=True, metavar="FILE", help="safetensors file to write")
+    p.add_argument("--max-levels", type=pos_int, default=None, metavar="N",
+                   help="krohn-rhodes: most cascade levels (default: 16)")
+    p.add_argument("--max-width", type=pos_int, default=None, metavar="N",
+                   help="krohn-rhodes: widest level (default: 64)")
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("run", help="run compiled weights on words read from stdin, one per line")
-    p.add_argument("file", metavar="FILE")
-    p.add_argument("--dtype", choices=DTYPE_CHOICES, default="float64")
+    p.add_argument("file", metavar="FILE", help="weights file written by `statetrack compile`")
+    p.add_argument("--dtype", choices=DTYPE_CHOICES, default="float64", help="float format to run in")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("check", help="verify compiled weights against their automaton in every float format")
-    p.add_argument("file", metavar="FILE")
-    p.add_argument("--max-len", type=int, required=True, metavar="L", help="check every word up to this length")
-    p.add_argument("--dtypes", nargs="+", choices=DTYPE_CHOICES, default=list(DTYPE_CHOICES), metavar="D")
-    p.add_argument("--long-words", type=int, default=16, metavar="N", help="random long words (default 16)")
-    p.add_argument("--long-len", type=int, default=10_000, metavar="T", help="their length (default 10,000)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    p.add_argument("file", metavar="FILE", help="weights file written by `statetrack compile`")
+    p.add_argument("--max-len", type=nonneg_int, required=True, metavar="L", help="check every word up to this length")
+    p.add_argument("--dtypes", nargs="+", choices=DTYPE_CHOICES, default=list(DTYPE_CHOICES), metavar="D",
+                   help=f"float formats to check, from {', '.join(DTYPE_CHOICES)} (default: all)")
+    p.add_argument("--long-words", type=nonneg_int, default=16, metavar="N", help="how many random long words")
+    p.add_argument("--long-len", type=nonneg_int, default=10_000, metavar="T", help="their length (0: none)")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="seed of the random long words")
+    p.add_argument("--json", metavar="FILE", help="also write the results as JSON (with seed, versions, commit)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("demo", help="compile and verify parity, mod-3 counting, (a|b)*abb and the S5 word problem")
-    p.add_argument("--quick", action="store_true", help="shorter checks")
+    p.add_argument("--quick", action="store_true", help="shorter checks (default: off)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("bench", help="benchmarks: `statetrack bench kernels [--help]` (GPU; fla side by side)")
-    p.add_argument("suite", choices=sorted(BENCH_SUITES))
+    p.add_argument("suite", choices=sorted(BENCH_SUITES), help="which benchmark suite")
     p.add_argument("args", nargs=argparse.REMAINDER, help="options of the suite")
     p.set_defaults(func=cmd_bench)
 
@@ -256,13 +265,32 @@ def main(argv: list[str] | None = None) -> int:
     return run_command(build_parser().parse_args(argv))
 
 
+def _stdin_lines() -> list[str]:
+    """stdin as text lines (UTF-8; a NUL byte or other control character is refused by the alphabet)."""
+    return sys.stdin.read().splitlines()
+
+
 def run_command(args) -> int:
-    """Run a parsed command; a StatetrackError becomes one line on stderr and exit status 2."""
+    """Run a parsed command; bad input becomes one line on stderr and exit status 2.
+
+    Bad input is a StatetrackError, a file that cannot be read or written (OSError, named with its
+    path) or input bytes that are not UTF-8 text.
+    """
+    def fail(message: str) -> int:
+        print(f"statetrack {args.command}: error: {message}", file=sys.stderr)
+        return 2
+
     try:
         return int(args.func(args) or 0)
     except StatetrackError as e:
-        print(f"statetrack {args.command}: error: {e}", file=sys.stderr)
-        return 2
+        return fail(str(e))
+    except UnicodeDecodeError as e:
+        return fail(f"input is not UTF-8 text (byte {e.object[e.start:e.start + 1]!r} at offset {e.start})")
+    except OSError as e:
+        if isinstance(e, BrokenPipeError):
+            return 0
+        where = f"{e.filename}: " if e.filename else ""
+        return fail(f"{where}{e.strerror or e}")
     except BrokenPipeError:  # e.g. `statetrack run ... | head`
         return 0
     except KeyboardInterrupt:

@@ -64,6 +64,9 @@ class DFA:
         for s in alphabet:
             if not isinstance(s, str) or not s:
                 raise AlphabetError(f"alphabet symbols must be non-empty strings, got {s!r}")
+            if any(ch.isspace() or not ch.isprintable() for ch in s):
+                raise AlphabetError(f"alphabet symbol {s!r} holds a blank or control character; words are "
+                                    "read as whitespace-separated text, so it could never be given")
         if len(set(alphabet)) != len(alphabet):
             dup = next(s for s in alphabet if alphabet.count(s) > 1)
             raise AlphabetError(f"symbol {dup!r} appears twice in the alphabet")
@@ -282,9 +285,11 @@ class DFA:
         """Read a DFA JSON file; raises DFAError / LimitError with the file named."""
         p = Path(path)
         try:
-            text = p.read_text()
+            text = p.read_text(encoding="utf-8")
         except OSError as e:
             raise DFAError(f"cannot read DFA file {str(p)!r}: {e.strerror}") from None
+        except UnicodeDecodeError:
+            raise DFAError(f"DFA file {str(p)!r} is not UTF-8 text (a JSON file is expected)") from None
         try:
             dfa = cls.from_json(text)
         except DFAError as e:
