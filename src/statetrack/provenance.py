@@ -74,9 +74,9 @@ def check_output_path(path: str | Path, *, directory: bool = False) -> Path:
     ``directory=True``: ``path`` will be a directory (it must not be an existing regular file).
     Either way no ancestor may be a regular file. Returns ``path`` as a Path.
     """
+    if not str(path).strip():
+        raise StatetrackError("the output path is empty")
     path = Path(path)
-    if str(path) == "":
-        raise StatetrackError("empty output path")
     if not directory and path.is_dir():
         raise StatetrackError(f"{path} is a directory; give a file path")
     if directory and path.exists() and not path.is_dir():

@@ -138,7 +138,7 @@ def test_cli_reads_negative_range(form):
 
 
 @pytest.mark.parametrize("flags,head_dim", [pytest.param(["--d-model", "16", "--heads", "2"], 8, id="derived"),
-                                             pytest.param(["--heads", "2"], 64, id="heads-only"),
+                                             pytest.param(["--heads", "2", "--preset", "gpu"], 64, id="heads-only"),
                                              pytest.param(["--d-model", "16", "--head-dim", "4"], 4, id="explicit")])
 def test_cli_head_dim_follows_d_model_and_heads(flags, head_dim):
     import argparse

@@ -12,7 +12,6 @@ lengths of a training run so both sides are measured alike. ``report`` renders r
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from statetrack.cli_args import nonneg_int, pos_int
@@ -102,10 +101,27 @@ def cmd_report(args) -> int:
     return 0
 
 
+_ANALYZE = """Measure explicit weights on a task, as a training run is measured, and write OUT/results.json.
+
+examples:
+  statetrack analyze --task parity -o runs/constructed/parity
+  statetrack analyze --task counting_mod3 --construction group -o runs/constructed/mod3_group
+  statetrack analyze s5.safetensors --task S5 --like runs/s5_seed0 -o runs/constructed/s5
+
+--like RUN copies the training and test lengths and the seed of a training run.
+"""
+_REPORT = """Render results files (training runs and `statetrack analyze` output) as report.html (figures
+embedded) and report.md with figures/. Nothing is run or measured.
+
+example:
+  statetrack report runs/ runs/constructed/ -o report/
+"""
+
+
 def register(subparsers) -> None:
     """Add ``analyze`` and ``report`` to the main CLI's subcommands."""
     p = subparsers.add_parser("analyze", help="measure a construction on a task and write results.json (kind constructed)",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                              description=_ANALYZE)
     p.add_argument("weights", nargs="?", metavar="WEIGHTS",
                    help="weights file from `statetrack compile` (default: compile the task's automaton)")
     p.add_argument("--task", required=True, metavar="TASK",
@@ -130,7 +146,7 @@ def register(subparsers) -> None:
     p.set_defaults(func=cmd_analyze)
 
     p = subparsers.add_parser("report", help="render learned-vs-constructed reports (Markdown + HTML) from results JSON",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                              description=_REPORT)
     p.add_argument("runs", nargs="+", metavar="RUN_DIR",
                    help="run directories, results.json files, or directories with runs below them")
     p.add_argument("-o", "--out", required=True, metavar="REPORT_DIR", help="where report.html, report.md, figures/ go")

@@ -126,6 +126,11 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = True, progress: b
     """
     t_wall = time.perf_counter()
     out = Path(out)
+    if resume and (done := finished_results(cfg, out)) is not None:
+        if progress:
+            print(f"{out} holds a finished run of this config ({cfg.steps} steps); not training again "
+                  "(--fresh trains anew)", flush=True)
+        return done
     info = ddp.setup(cfg.device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -141,6 +146,8 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = True, progress: b
                 raise TrainingError(f"{ckpt_path} was written by a different config; use a new --out "
                                     "directory or start over with --fresh")
             start, extra = int(meta["step"]), meta["extra"]
+            if info.is_main and progress:
+                print(f"resuming from step {start} of {cfg.steps} ({ckpt_path})", flush=True)
         if info.is_main:
             out.mkdir(parents=True, exist_ok=True)
             write_json(out / "config.json", cfg.to_dict())
@@ -210,6 +217,25 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = True, progress: b
         return results
     finally:
         ddp.teardown(info)
+
+
+def finished_results(cfg: TrainConfig, out: Path) -> dict | None:
+    """The results of a completed run of exactly ``cfg`` in ``out``, or None."""
+    from statetrack.errors import StatetrackError
+    from statetrack.provenance import jsonable
+    from statetrack.train.results import read_results
+
+    path = out / RESULTS_FILE
+    if not path.is_file():
+        return None
+    try:
+        results = read_results(path)
+    except StatetrackError:          # unreadable: train again and overwrite it
+        return None
+    if not isinstance(results, dict) or results.get("status") != "completed" \
+            or results.get("config") != jsonable(cfg.to_dict()):
+        return None
+    return results
 
 
 def _intermediate_eval(model, task, cfg, device, step, extra, elapsed: float) -> None:

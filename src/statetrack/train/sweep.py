@@ -134,12 +134,15 @@ def worker(config_path: str, progress: bool = False) -> None:
     if _all_done(study, spec["grid"]):
         return
     out = Path(spec["sweep"]["out"])
+    points = _points(spec["grid"])
 
     def objective(trial) -> float:
         params = {k: trial.suggest_categorical(k, v) for k, v in spec["grid"].items()}
         cfg = spec["base"].replace(**{k.replace(".", "__"): v for k, v in params.items()})
         run_dir = out / run_dirname(params)
         trial.set_user_attr("run_dir", str(run_dir))
+        k = points.index(params) + 1 if params in points else trial.number + 1
+        print(f"[sweep {spec['sweep']['name']}] run {k}/{len(points)}: {run_dirname(params)}", flush=True)
         results = train(cfg, run_dir, resume=True, progress=progress)
         return metric_of(results, spec["sweep"]["metric"])
 
