@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 
 from statetrack.cli_args import Parser, nonneg_int, pos_int
-from statetrack.errors import StatetrackError
+from statetrack.errors import AlphabetError, StatetrackError
+from statetrack.tables import format_check, format_table  # noqa: F401  (re-exported)
 
 #: Packages that add subcommands through ``register(subparsers)``.
 _EXTENSIONS = (
@@ -62,12 +63,28 @@ def load_source(args):
     return g, {"kind": "group", "name": g.name}
 
 
+def check_readable_alphabet(alphabet) -> None:
+    """Refuse symbols that `statetrack run` could never read from a line of stdin.
+
+    A line break ends a word, so no symbol may hold one. A one-character blank (space, tab) is
+    fine: with such a symbol `run` reads each line character by character. Multi-character symbols
+    are separated by blanks, so they may not hold one.
+    """
+    for s in alphabet:
+        if len("".join(f"{s}x".splitlines())) != len(s) + 1:
+            raise AlphabetError(f"symbol {s!r} holds a line break; `statetrack run` reads one word per line")
+        if len(s) > 1 and any(ch.isspace() for ch in s):
+            raise AlphabetError(f"symbol {s!r} holds a blank; `statetrack run` separates multi-character "
+                                "symbols by blanks")
+
+
 def cmd_compile(args) -> int:
     from statetrack.automata.dfa import DFA
     from statetrack.constructions import compile as compile_weights
     from statetrack.constructions import default_construction
 
     obj, source = load_source(args)
+    check_readable_alphabet(obj.alphabet if isinstance(obj, DFA) else ())
     options, limits = {}, None
     if args.max_levels is not None or args.max_width is not None:
         from dataclasses import replace
@@ -123,12 +140,17 @@ def _layer_row(i, layer) -> list:
 
 # ---------------------------------------------------------------------- run
 def read_words(weights, lines) -> list:
-    """Encode stdin lines as letter arrays; errors name the line."""
+    """Encode stdin lines as letter arrays; errors name the line.
+
+    One-character symbols: blanks between them are ignored, unless a blank is itself a symbol, in
+    which case every character of the line is a symbol. Longer symbols: separated by blanks.
+    """
     single = all(len(s) == 1 for s in weights.alphabet)
+    verbatim = single and any(s.isspace() for s in weights.alphabet)
     words = []
     for k, line in enumerate(lines, 1):
         tokens = line.split()
-        word = [ch for tok in tokens for ch in tok] if single else tokens
+        word = list(line) if verbatim else [ch for tok in tokens for ch in tok] if single else tokens
         try:
             words.append(weights.encode(word))
         except StatetrackError as e:
@@ -174,27 +196,6 @@ def cmd_check(args) -> int:
     return 0 if all(r.passed for r in reports) else 1
 
 
-def format_check(weights, reports) -> str:
-    s = weights.summary()
-    head = (f"{s['construction']}: {s['layers']} layer(s), widths {s['widths']}, "
-            f"at most {s['max_factors_per_symbol']} factors per layer symbol")
-    rows = []
-    for r in reports:
-        long = (f"{r.long_words} x {r.long_len:,}: " +
-                ("all exact" if r.long_failed == 0 else f"{r.long_failed} wrong, first at length {r.first_fail_len:,}"))
-        rows.append([r.dtype, f"{r.words:,} (<= {r.max_len})",
-                     "0" if r.mismatches == 0 else f"{r.mismatches:,} (e.g. {r.first_mismatch})",
-                     long if r.long_len else "-", "ok" if r.passed else "MISMATCH", f"{r.seconds:.2f}s"])
-    return head + "\n" + format_table(["dtype", "words checked", "mismatches", "long random words", "verdict", "time"], rows)
-
-
-def format_table(headers: list, rows: list) -> str:
-    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
-    return "\n".join([line(cells[0]), line(["-" * w for w in widths])] + [line(r) for r in cells[1:]])
-
-
 # ---------------------------------------------------------------------- demo
 def cmd_demo(args) -> int:
     from statetrack.demo import main as demo_main
@@ -213,7 +214,7 @@ def cmd_bench(args) -> int:
 
 # ---------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
-    from statetrack import __version__
+    from statetrack.version import __version__
     from statetrack.constructions import CONSTRUCTIONS
 
     parser = Parser(prog="statetrack", description="State tracking in linear RNNs, made executable.")

@@ -12,11 +12,22 @@ import math
 import sys
 
 
+class LazyHelp(str):
+    """Help text computed only when --help is shown: ``LazyHelp(lambda: "...")``.
+
+    For defaults that live in modules too heavy to import at start-up (torch)."""
+
+    def __new__(cls, make):
+        obj = super().__new__(cls, "(computed when shown)")
+        obj.make = make
+        return obj
+
+
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Keeps the description's line breaks; appends ``(default: X)`` where a default is set."""
 
     def _get_help_string(self, action):
-        text = action.help or ""
+        text = action.help.make() if isinstance(action.help, LazyHelp) else (action.help or "")
         if "%(default)" in text or action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
             return text
         if isinstance(action.default, list) and not action.default:

@@ -154,7 +154,7 @@ def read_json(path: str | Path, what: str = "JSON file"):
 
 def versions() -> dict:
     """Versions of statetrack, Python and the recorded packages (null for one not installed)."""
-    from statetrack import __version__
+    from statetrack.version import __version__
 
     out = {"statetrack": __version__, "python": platform.python_version()}
     for name in RECORDED_PACKAGES:

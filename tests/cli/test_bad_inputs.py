@@ -23,6 +23,8 @@ def files(tmp_path_factory):
     (d / "garbage").write_bytes(b"\xff\xfe\x00garbage")
     (d / "list.json").write_text("[1, 2]\n")
     (d / "broken.json").write_text('{"alphabet": ')
+    (d / "blank_symbol.json").write_text('{"alphabet": ["x y", "z"], "start": 0, "accepting": [0], '
+                                         '"transitions": [[0, 0]]}')
     (d / "folder").mkdir()
     (d / "folder" / "x.txt").write_text("no results here\n")
     return d
@@ -36,8 +38,8 @@ CASES = [
     pytest.param(REGEX + ["-o", "{d}/folder"], None, id="compile-o-existing-directory"),
     pytest.param(REGEX + ["-o", "{d}/plain/x.safetensors"], None, id="compile-o-under-a-file"),
     pytest.param(REGEX + ["-o", ""], None, id="compile-o-empty"),
-    pytest.param(["compile", "--regex", "ab", "--alphabet", "ab ", "-o", "{d}/o1"], None, id="compile-blank-symbol"),
-    pytest.param(["compile", "--regex", "ab", "--alphabet", "a\tb", "-o", "{d}/o2"], None, id="compile-tab-symbol"),
+    pytest.param(["compile", "--regex", "ab", "--alphabet", "a\nb", "-o", "{d}/o1"], None, id="compile-newline-symbol"),
+    pytest.param(["compile", "--dfa", "{d}/blank_symbol.json", "-o", "{d}/o2"], None, id="compile-symbol-with-a-blank"),
     pytest.param(["compile", "--regex", "ab", "--alphabet", "aab", "-o", "{d}/o3"], None, id="compile-repeated-symbol"),
     pytest.param(["compile", "--regex", "ab", "--alphabet", "", "-o", "{d}/o4"], None, id="compile-empty-alphabet"),
     pytest.param(["compile", "--regex", "(ab", "--alphabet", "ab", "-o", "{d}/o5"], None, id="compile-bad-regex"),
@@ -102,7 +104,7 @@ CASES = [
     pytest.param(TRAIN + ["--device", "tpu", "--out", "{d}/t11b"], None, id="train-device-unknown"),
     pytest.param(["train", "--task", "nosuch", "--out", "{d}/t12"], None, id="train-task-unknown"),
     pytest.param(TRAIN + ["--task-opt", "nonsense", "--out", "{d}/t13"], None, id="train-task-opt-malformed"),
-    pytest.param(["train", "--regex", "ab", "--alphabet", "a b", "--out", "{d}/t14"], None, id="train-blank-symbol"),
+    pytest.param(["train", "--regex", "ab", "--alphabet", "aab", "--out", "{d}/t14"], None, id="train-repeated-symbol"),
     pytest.param(["train", "--regex", "(", "--alphabet", "ab", "--out", "{d}/t15"], None, id="train-bad-regex"),
     pytest.param(["train", "--dfa", "{d}/missing.json", "--out", "{d}/t16"], None, id="train-dfa-missing"),
     pytest.param(TRAIN + ["--config", "{d}/missing.json", "--out", "{d}/t17"], None, id="train-config-missing"),
@@ -152,3 +154,17 @@ def test_bad_input_exits_2_with_one_line(files, argv, stdin, capsys, monkeypatch
     assert code == 2, err
     assert len(lines) == 1 and "Traceback" not in err, err
     assert lines[0].startswith("statetrack"), err
+
+
+@pytest.mark.parametrize("alphabet, regex, stdin, expected", [
+    pytest.param("ab ", "a b", "a b\nab\n a\n", ["accept", "reject", "reject"], id="space"),
+    pytest.param("ab\t", "a\tb", "a\tb\na b\n", ["accept", "reject"], id="tab"),
+])
+def test_a_blank_symbol_works_end_to_end(tmp_path, alphabet, regex, stdin, expected, capsys, monkeypatch):
+    """A blank in the alphabet is read as a symbol by `run` (each character of the line is one)."""
+    path = tmp_path / "w.safetensors"
+    assert main(["compile", "--regex", regex, "--alphabet", alphabet, "-o", str(path)]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    assert main(["run", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines() == expected

@@ -64,9 +64,6 @@ class DFA:
         for s in alphabet:
             if not isinstance(s, str) or not s:
                 raise AlphabetError(f"alphabet symbols must be non-empty strings, got {s!r}")
-            if any(ch.isspace() or not ch.isprintable() for ch in s):
-                raise AlphabetError(f"alphabet symbol {s!r} holds a blank or control character; words are "
-                                    "read as whitespace-separated text, so it could never be given")
         if len(set(alphabet)) != len(alphabet):
             dup = next(s for s in alphabet if alphabet.count(s) > 1)
             raise AlphabetError(f"symbol {dup!r} appears twice in the alphabet")
@@ -297,19 +294,8 @@ class DFA:
         return dfa.check_size(max_states, what=f"DFA in {p}")
 
     # ------------------------------------------------------------------ construction helpers
-    @classmethod
-    def from_regex(cls, pattern: str, alphabet: str | Iterable[str], *,
-                   max_states: int = DEFAULT_MAX_STATES) -> DFA:
-        """The minimal complete DFA of ``pattern`` over ``alphabet`` (see statetrack.automata.regex)."""
-        from statetrack.automata.regex import regex_to_dfa
-
-        return regex_to_dfa(pattern, alphabet, max_states=max_states)
-
-    def minimize(self) -> DFA:
-        """The minimal complete DFA of the same language (see statetrack.automata.minimize)."""
-        from statetrack.automata.minimize import minimize
-
-        return minimize(self)
+    # ``DFA.from_regex(pattern, alphabet)`` and ``dfa.minimize()`` are attached by statetrack.automata
+    # (their algorithms live in regex.py and minimize.py, which build on this file, not the reverse).
 
     def __repr__(self) -> str:
         return (f"DFA(states={self.n_states}, alphabet={_show_alphabet(self.alphabet)}, "

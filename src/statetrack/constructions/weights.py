@@ -266,7 +266,7 @@ class LRNNWeights:
             tensors[f"layer{i}.h0"] = layer.h0.astype(np.float64)
             tensors[f"layer{i}.codebook"] = layer.codebook.astype(np.float64)
             tensors[f"layer{i}.route"] = layer.route.astype(np.int64)
-        from statetrack import __version__
+        from statetrack.version import __version__
 
         meta = {"format": FORMAT_VERSION, "statetrack_version": __version__,
                 "construction": self.construction, "alphabet": list(self.alphabet),

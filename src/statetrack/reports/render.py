@@ -337,7 +337,7 @@ def html_page(ctx: dict) -> str:
 # ---------------------------------------------------------------------- driver
 def build_context(paths, *, title: str | None = None, notes: tuple[str, ...] = ()) -> dict:
     """Load runs and draw every figure; returns what markdown() and html_page() render."""
-    from statetrack import __version__
+    from statetrack.version import __version__
     from statetrack.provenance import git_info
 
     runs = load_runs(paths)

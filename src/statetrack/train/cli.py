@@ -51,19 +51,31 @@ def _allow_negative_ranges(p: argparse.ArgumentParser) -> None:
     p._negative_number_matcher = re.compile(r"^-\d+$|^-\d*\.\d+$|^-\d+(,-?\d+)+$")
 
 
-def _default(path: str) -> str:
-    """Help text for a flag's default: the gpu value, and the cpu preset's where it differs."""
+def _default(*paths: str) -> str:
+    """``(default: X)`` for config fields (gpu values), plus the cpu preset's where they differ."""
     from statetrack.train.config import PRESETS, TrainConfig
 
     gpu = TrainConfig().to_dict()
-    node, cpu = gpu, PRESETS["cpu"]
-    for part in path.split("."):
-        node = node[part]
-        cpu = cpu.get(part, {}) if isinstance(cpu, dict) else {}
-    text = f"{node!r}" if isinstance(node, str) else f"{node}"
-    if cpu != {} and cpu != node:
-        return f"(default: {text}; {cpu} with the cpu preset)"
-    return f"(default: {text})"
+    gpu["model"]["head_dim"] = 0                 # "derive from d_model // n_heads"
+    gpu_vals, cpu_vals = [], []
+    for path in paths:
+        node, cpu = gpu, PRESETS["cpu"]
+        for part in path.split("."):
+            node = node[part]
+            cpu = cpu.get(part, node) if isinstance(cpu, dict) else node
+        gpu_vals.append(node)
+        cpu_vals.append(node if isinstance(cpu, dict) else cpu)
+    show = lambda vals: " ".join(repr(v) if isinstance(v, str) else str(v) for v in vals)  # noqa: E731
+    if cpu_vals != gpu_vals:
+        return f"(default: {show(gpu_vals)}; {show(cpu_vals)} with the cpu preset)"
+    return f"(default: {show(gpu_vals)})"
+
+
+def _help(text: str, *paths: str):
+    """``text`` followed by the defaults of config fields, computed when --help is shown (no torch at start-up)."""
+    from statetrack.cli_args import LazyHelp
+
+    return LazyHelp(lambda: f"{text} {_default(*paths)}")
 
 
 def add_train_args(p: argparse.ArgumentParser) -> None:
@@ -81,53 +93,52 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     t.add_argument("--label", choices=("accept", "state"),
                    help="regex/DFA tasks: the label at each position is the accept bit or the state (default: accept)")
     m = p.add_argument_group("model")
-    m.add_argument("--model", choices=("deltanet", "deltaproduct", "diagonal"), help="mixer " + _default("model.kind"))
+    m.add_argument("--model", choices=("deltanet", "deltaproduct", "diagonal"), help=_help("mixer", "model.kind"))
     m.add_argument("--eig-range", metavar="R",
-                   help="0,1 or -1,1 (beta = sigmoid or 2 sigmoid; a = s or 2s-1) " + _default("model.eig_range"))
-    m.add_argument("--n-h", type=pos_int, metavar="N", help="DeltaProduct sub-steps per token " + _default("model.n_h"))
-    m.add_argument("--layers", type=pos_int, metavar="N", help="blocks " + _default("model.n_layers"))
-    m.add_argument("--d-model", type=pos_int, metavar="N", help="residual width " + _default("model.d_model"))
-    m.add_argument("--heads", type=pos_int, metavar="N", help="heads per mixer " + _default("model.n_heads"))
+                   help=_help("0,1 or -1,1 (beta = sigmoid or 2 sigmoid; a = s or 2s-1)", "model.eig_range"))
+    m.add_argument("--n-h", type=pos_int, metavar="N", help=_help("DeltaProduct sub-steps per token", "model.n_h"))
+    m.add_argument("--layers", type=pos_int, metavar="N", help=_help("blocks", "model.n_layers"))
+    m.add_argument("--d-model", type=pos_int, metavar="N", help=_help("residual width", "model.d_model"))
+    m.add_argument("--heads", type=pos_int, metavar="N", help=_help("heads per mixer", "model.n_heads"))
     m.add_argument("--head-dim", type=nonneg_int, metavar="N",
-                   help="key/value size per head, 0: d_model / heads " + _default("model.head_dim"))
+                   help=_help("key/value size per head, 0: d_model / heads", "model.head_dim"))
     m.add_argument("--conv-size", type=nonneg_int, metavar="N",
-                   help="short causal convolution, 0: none " + _default("model.conv_size"))
-    m.add_argument("--mlp-ratio", type=nonneg_int, metavar="N", help="MLP width / d_model " + _default("model.mlp_ratio"))
+                   help=_help("short causal convolution, 0: none", "model.conv_size"))
+    m.add_argument("--mlp-ratio", type=nonneg_int, metavar="N", help=_help("MLP width / d_model", "model.mlp_ratio"))
     m.add_argument("--backend", choices=("naive", "fused_recurrent", "chunk"),
-                   help="kernel backend " + _default("model.backend"))
+                   help=_help("kernel backend", "model.backend"))
     o = p.add_argument_group("optimization")
-    o.add_argument("--steps", type=pos_int, help="optimizer steps " + _default("steps"))
-    o.add_argument("--batch-size", type=pos_int, help="sequences per step " + _default("batch_size"))
-    o.add_argument("--lr", type=pos_float, help="peak learning rate " + _default("lr"))
-    o.add_argument("--weight-decay", type=nonneg_float, help="AdamW weight decay " + _default("weight_decay"))
-    o.add_argument("--warmup", type=nonneg_int, metavar="STEPS", help="linear warm-up steps " + _default("warmup_steps"))
-    o.add_argument("--min-lr-ratio", type=nonneg_float, help="cosine decay floor / lr " + _default("min_lr_ratio"))
-    o.add_argument("--grad-clip", type=nonneg_float, help="gradient norm clip, 0: none " + _default("grad_clip"))
+    o.add_argument("--steps", type=pos_int, help=_help("optimizer steps", "steps"))
+    o.add_argument("--batch-size", type=pos_int, help=_help("sequences per step", "batch_size"))
+    o.add_argument("--lr", type=pos_float, help=_help("peak learning rate", "lr"))
+    o.add_argument("--weight-decay", type=nonneg_float, help=_help("AdamW weight decay", "weight_decay"))
+    o.add_argument("--warmup", type=nonneg_int, metavar="STEPS", help=_help("linear warm-up steps", "warmup_steps"))
+    o.add_argument("--min-lr-ratio", type=nonneg_float, help=_help("cosine decay floor / lr", "min_lr_ratio"))
+    o.add_argument("--grad-clip", type=nonneg_float, help=_help("gradient norm clip, 0: none", "grad_clip"))
     o.add_argument("--train-len", type=pos_int, nargs=2, metavar=("MIN", "MAX"),
-                   help="training lengths " + _default("train_min_len") + " " + _default("train_max_len"))
-    o.add_argument("--seed", type=nonneg_int, help="seed of the model and every batch " + _default("seed"))
+                   help=_help("training lengths", "train_min_len", "train_max_len"))
+    o.add_argument("--seed", type=nonneg_int, help=_help("seed of the model and every batch", "seed"))
     e = p.add_argument_group("evaluation")
     e.add_argument("--test-len", type=pos_int, nargs=2, metavar=("MIN", "MAX"),
-                   help="test lengths of the headline score " + _default("test_min_len") + " " + _default("test_max_len"))
+                   help=_help("test lengths of the headline score", "test_min_len", "test_max_len"))
     e.add_argument("--eval-max-len", type=nonneg_int, metavar="L",
-                   help="accuracy at every length 1..L, 0: test max " + _default("eval_max_len"))
-    e.add_argument("--eval-samples", type=pos_int, metavar="N", help="words per length " + _default("eval_samples"))
+                   help=_help("accuracy at every length 1..L, 0: test max", "eval_max_len"))
+    e.add_argument("--eval-samples", type=pos_int, metavar="N", help=_help("words per length", "eval_samples"))
     e.add_argument("--eval-every", type=nonneg_int, metavar="STEPS",
-                   help="steps between intermediate evaluations, 0: end only " + _default("eval_every"))
+                   help=_help("steps between intermediate evaluations, 0: end only", "eval_every"))
     e.add_argument("--norm-length-factor", type=pos_int, metavar="F",
-                   help="state norms up to F x train max length " + _default("norm_length_factor"))
+                   help=_help("state norms up to F x train max length", "norm_length_factor"))
     e.add_argument("--no-analysis", action="store_true",
                    help="skip eigenvalues, probes and state norms (default: analysis on; off with the cpu preset)")
     r = p.add_argument_group("runtime")
     r.add_argument("--preset", default="auto", choices=("auto", "cpu", "gpu"),
                    help="starting sizes below --config and flags; auto: gpu with a CUDA device, else cpu")
     r.add_argument("--device", metavar="D", help="auto, cpu, cuda or cuda:N (default: auto)")
-    r.add_argument("--dtype", choices=("float32", "bfloat16"), help="compute type on CUDA " + _default("dtype"))
-    r.add_argument("--threads", type=nonneg_int, metavar="N", help="CPU threads for torch, 0: torch's choice "
-                   + _default("threads"))
+    r.add_argument("--dtype", choices=("float32", "bfloat16"), help=_help("compute type on CUDA", "dtype"))
+    r.add_argument("--threads", type=nonneg_int, metavar="N", help=_help("CPU threads for torch, 0: torch's choice", "threads"))
     r.add_argument("--checkpoint-every", type=nonneg_int, metavar="STEPS",
-                   help="steps between checkpoints, 0: at the end only " + _default("checkpoint_every"))
-    r.add_argument("--log-every", type=pos_int, metavar="STEPS", help="steps between loss records " + _default("log_every"))
+                   help=_help("steps between checkpoints, 0: at the end only", "checkpoint_every"))
+    r.add_argument("--log-every", type=pos_int, metavar="STEPS", help=_help("steps between loss records", "log_every"))
     r.add_argument("--config", metavar="FILE", help="start from this TrainConfig (JSON or TOML; default: none)")
     r.add_argument("--fresh", action="store_true",
                    help="ignore an existing checkpoint or finished run in --out and start over (default: resume)")
