@@ -284,7 +284,7 @@ def run_command(args) -> int:
     try:
         return int(args.func(args) or 0)
     except StatetrackError as e:
-        return fail(str(e))
+        return fail(e.cli_message())
     except UnicodeDecodeError as e:
         return fail(f"input is not UTF-8 text (byte {e.object[e.start:e.start + 1]!r} at offset {e.start})")
     except OSError as e:

@@ -85,7 +85,8 @@ def check(weights: LRNNWeights, max_len: int, dtypes=DTYPES, *, long_words: int 
     total = exhaustive_words(m, max_len)
     if total > MAX_EXHAUSTIVE_WORDS:
         raise LimitError(f"all words up to length {max_len} over {m} symbols are {total:,} words, over the "
-                         f"limit of {MAX_EXHAUSTIVE_WORDS:,}; use a smaller --max-len")
+                         f"limit of {MAX_EXHAUSTIVE_WORDS:,}", api_hint="use a smaller max_len",
+                         cli_hint="use a smaller --max-len")
     rng = np.random.default_rng(seed)
     long_codes = rng.integers(0, m, size=(long_words, long_len))
     long_truth = dfa.trajectory(long_codes)

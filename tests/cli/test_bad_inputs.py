@@ -168,3 +168,29 @@ def test_a_blank_symbol_works_end_to_end(tmp_path, alphabet, regex, stdin, expec
     monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
     assert main(["run", str(path)]) == 0
     assert capsys.readouterr().out.splitlines() == expected
+
+
+def test_python_api_refuses_one_string_as_a_list_of_words():
+    from statetrack import DFA, compile
+    from statetrack.errors import ArgumentError
+
+    model = compile(DFA.from_regex("(a|b)*abb", "ab"))
+    with pytest.raises(ArgumentError, match=r"\['abb'\]"):
+        model.accepts("abb")
+    assert model.accepts(["abb", "ab"]) == [True, False]
+
+
+@pytest.mark.parametrize("call", [
+    pytest.param(lambda: __import__("statetrack").DFA.from_regex("(a|b)*a(a|b){12}", "ab", max_states=64),
+                 id="regex-state-limit"),
+    pytest.param(lambda: __import__("statetrack").group("S6", max_order=100), id="group-order-limit"),
+    pytest.param(lambda: __import__("statetrack.verify").verify.check(
+        __import__("statetrack").compile(__import__("statetrack").group("S3")), max_len=12), id="check-word-limit"),
+])
+def test_python_api_errors_name_no_cli_flag(call):
+    from statetrack.errors import StatetrackError
+
+    with pytest.raises(StatetrackError) as info:
+        call()
+    assert "--" not in str(info.value) and "max_" in str(info.value)      # the API's own keyword
+    assert "--max-" in info.value.cli_message()                          # what `statetrack` prints

@@ -128,8 +128,8 @@ class DFA:
     def check_size(self, max_states: int = DEFAULT_MAX_STATES, what: str = "automaton") -> DFA:
         """Return self, or raise LimitError when there are more than ``max_states`` states."""
         if self.n_states > max_states:
-            raise LimitError(f"the {what} has {self.n_states} states, over the limit of {max_states} "
-                             f"(raise it with --max-states)")
+            raise LimitError(f"the {what} has {self.n_states} states, over the limit of {max_states}",
+                             api_hint="raise max_states", cli_hint="raise it with --max-states")
         return self
 
     # ------------------------------------------------------------------ words

@@ -57,7 +57,8 @@ def _build_permutation_dfa(dfa: DFA, source: dict | None) -> LRNNWeights:
             q1, q2 = _collision(col)
             raise ConstructionError(
                 f"the group construction needs every letter to permute the states, but {s!r} sends "
-                f"states {q1} and {q2} to the same state; use --construction direct or krohn-rhodes")
+                f"states {q1} and {q2} to the same state", api_hint="use construction='direct' or 'krohn-rhodes'",
+                cli_hint="use --construction direct or krohn-rhodes")
     n = dfa.n_states
     per_letter = [swap_factors(dfa.table[:, c], n) for c in range(dfa.n_symbols)]
     return LRNNWeights(alphabet=dfa.alphabet, layers=(one_hot_layer(per_letter, n, dfa.start),),

@@ -229,7 +229,14 @@ class LRNNWeights:
             raise AlphabetError(f"symbol {e.args[0]!r} is not in the alphabet {_show_alphabet(self.alphabet)}") from None
 
     def run_states(self, words: Sequence, dtype: str = "float64") -> list[int]:
-        """Decoded automaton state after each word (words: str or sequences of symbols)."""
+        """Decoded automaton state after each word (words: a list of str or of sequences of symbols).
+
+        One string is refused (ArgumentError), not read as one word per character."""
+        if isinstance(words, (str, bytes)):
+            from statetrack.errors import ArgumentError
+
+            raise ArgumentError(f"expected a list of words, got the string {words!r}; "
+                                f"for one word pass [{words!r}]")
         return self.run_encoded([self.encode(w) for w in words], dtype).tolist()
 
     def run_encoded(self, words: Sequence[np.ndarray], dtype: str = "float64") -> np.ndarray:

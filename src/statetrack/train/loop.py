@@ -143,8 +143,9 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = True, progress: b
         if resume and ckpt_path.exists():
             meta = ckpt.load_checkpoint(ckpt_path, model=model, optimizer=opt, scheduler=sched)
             if meta["config"] != cfg_json:
-                raise TrainingError(f"{ckpt_path} was written by a different config; use a new --out "
-                                    "directory or start over with --fresh")
+                raise TrainingError(f"{ckpt_path} was written by a different config",
+                                    api_hint="use another out directory or resume=False",
+                                    cli_hint="use a new --out directory or start over with --fresh")
             start, extra = int(meta["step"]), meta["extra"]
             if info.is_main and progress:
                 print(f"resuming from step {start} of {cfg.steps} ({ckpt_path})", flush=True)
