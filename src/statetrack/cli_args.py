@@ -24,15 +24,20 @@ class LazyHelp(str):
 
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Keeps the description's line breaks; appends ``(default: X)`` where a default is set."""
+    """Keeps the description's line breaks; appends ``(default: X)`` to every optional option's help
+    that does not state its default (``none`` for no value, ``off`` for a flag)."""
 
     def _get_help_string(self, action):
         text = action.help.make() if isinstance(action.help, LazyHelp) else (action.help or "")
-        if "%(default)" in text or action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+        if "default" in text or not action.option_strings or action.required or action.default is argparse.SUPPRESS:
             return text
-        if isinstance(action.default, list) and not action.default:
-            return text
-        return f"{text} (default: %(default)s)" if text else "(default: %(default)s)"
+        if action.default is None or (isinstance(action.default, list) and not action.default):
+            shown = "none"
+        elif action.default is False and action.nargs == 0:
+            shown = "off"
+        else:
+            shown = "%(default)s"
+        return f"{text} (default: {shown})" if text else f"(default: {shown})"
 
 
 class Parser(argparse.ArgumentParser):

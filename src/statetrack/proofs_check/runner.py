@@ -103,16 +103,16 @@ def short_witness(w, width: int = 56) -> str:
 
 
 def render(results: list[ClaimResult], console=None) -> None:
-    """Print the claims table (rich)."""
+    """Print the claims table (rich), as wide as the terminal (``COLUMNS`` when set, else 100)."""
     from rich.console import Console
     from rich.table import Table
 
     if console is None:
         import shutil
 
-        console = Console(width=max(160, shutil.get_terminal_size((160, 24)).columns))
+        console = Console(width=max(60, shutil.get_terminal_size((100, 24)).columns))
     table = Table(title="statetrack claims", show_lines=True)
-    table.add_column("claim", no_wrap=True)
+    table.add_column("claim", overflow="fold")
     table.add_column("P1 reference", max_width=22)
     table.add_column("format", max_width=18)
     table.add_column("verdict", no_wrap=True)
