@@ -64,3 +64,16 @@ class TrainingError(StatetrackError):
 
 class ArgumentError(StatetrackError, TypeError):
     """A Python API argument of the wrong kind (e.g. one string where a list of words is expected)."""
+
+
+class TaskError(StatetrackError):
+    """A task name or option that does not exist or does not make sense."""
+
+
+class ModelError(StatetrackError):
+    """A model configuration that cannot be built (unknown kind, range, backend, bad sizes)."""
+
+
+class ReportError(StatetrackError):
+    """Results that cannot be read or rendered (missing directory or file, wrong schema), or
+    weights that do not compute the task they are analysed on."""

@@ -15,13 +15,9 @@ import numpy as np
 
 from statetrack.automata.dfa import DFA
 from statetrack.automata.groups import Group
-from statetrack.constructions.common import dfa_source, one_hot_layer, permutation_swaps
-from statetrack.constructions.weights import Factor, Layer, LRNNWeights
+from statetrack.constructions.common import dfa_source, one_hot_layer, swap_factors  # noqa: F401 (re-export)
+from statetrack.constructions.weights import Layer, LRNNWeights
 from statetrack.errors import ConstructionError
-
-
-def swap_factors(perm, n: int) -> list[Factor]:
-    return [Factor.swap(i, j, n) for i, j in permutation_swaps(perm)]
 
 
 def build(obj: Group | DFA, *, source: dict | None = None) -> LRNNWeights:

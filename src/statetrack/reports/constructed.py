@@ -44,8 +44,9 @@ from statetrack.reports.errors import ReportError
 
 SCHEMA = "statetrack.constructed.results/1"
 KIND = "constructed"
-EVAL_SEED_OFFSET = 1_000_003      # the same offset as training evaluation: same words for the same seed
-NORM_SEED_OFFSET = 2_000_029
+# the same offsets as a training run's evaluation and analysis: same words for the same seed
+from statetrack.seeds import ANALYSIS_SEED_OFFSET as NORM_SEED_OFFSET  # noqa: E402
+from statetrack.seeds import EVAL_SEED_OFFSET  # noqa: E402
 
 #: task name -> construction used when none is named (others: statetrack.constructions' default)
 DEFAULT_CONSTRUCTION = {
