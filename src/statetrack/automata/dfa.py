@@ -275,7 +275,10 @@ class DFA:
                    start=data["start"], accepting=frozenset(data["accepting"]), labels=data.get("labels"))
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_json(), indent=1) + "\n")
+        """Write the DFA as JSON, atomically (statetrack.provenance.write_json)."""
+        from statetrack.provenance import write_json
+
+        write_json(path, self.to_json())
 
     @classmethod
     def load(cls, path: str | Path, max_states: int = DEFAULT_MAX_STATES) -> DFA:
