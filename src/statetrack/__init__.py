@@ -5,7 +5,7 @@
     model.accepts(["abb", "ab"])          # [True, False]
     model.save("abb.safetensors"); statetrack.load("abb.safetensors")
 """
-__version__ = "0.1.0"
+from statetrack.version import __version__  # noqa: E402
 
 from statetrack.automata import DFA, Group, group  # noqa: E402
 from statetrack.constructions import compile  # noqa: E402

@@ -17,7 +17,9 @@ import json
 import sys
 from pathlib import Path
 
-from statetrack.errors import StatetrackError
+from statetrack.cli_args import Parser, nonneg_int, pos_int
+from statetrack.errors import AlphabetError, StatetrackError
+from statetrack.tables import format_check, format_table  # noqa: F401  (re-exported)
 
 #: Packages that add subcommands through ``register(subparsers)``.
 _EXTENSIONS = (
@@ -37,8 +39,8 @@ def _add_source_args(p: argparse.ArgumentParser) -> None:
     src.add_argument("--dfa", metavar="FILE", help="DFA as JSON (see README)")
     src.add_argument("--group", metavar="NAME", help="group word problem: S<n>, A<n>, Z<n>, D<n>, products like A4xZ5")
     p.add_argument("--alphabet", metavar="SYMBOLS", help="with --regex: each character is one symbol")
-    p.add_argument("--max-states", type=int, default=None, metavar="N",
-                   help="refuse automata with more states (default %(default)s -> 4096)")
+    p.add_argument("--max-states", type=pos_int, default=None, metavar="N",
+                   help="refuse automata with more states (default: 4096)")
 
 
 def load_source(args):
@@ -62,12 +64,28 @@ def load_source(args):
     return g, {"kind": "group", "name": g.name}
 
 
+def check_readable_alphabet(alphabet) -> None:
+    """Refuse symbols that `statetrack run` could never read from a line of stdin.
+
+    A line break ends a word, so no symbol may hold one. A one-character blank (space, tab) is
+    fine: with such a symbol `run` reads each line character by character. Multi-character symbols
+    are separated by blanks, so they may not hold one.
+    """
+    for s in alphabet:
+        if len("".join(f"{s}x".splitlines())) != len(s) + 1:
+            raise AlphabetError(f"symbol {s!r} holds a line break; `statetrack run` reads one word per line")
+        if len(s) > 1 and any(ch.isspace() for ch in s):
+            raise AlphabetError(f"symbol {s!r} holds a blank; `statetrack run` separates multi-character "
+                                "symbols by blanks")
+
+
 def cmd_compile(args) -> int:
     from statetrack.automata.dfa import DFA
     from statetrack.constructions import compile as compile_weights
     from statetrack.constructions import default_construction
 
     obj, source = load_source(args)
+    check_readable_alphabet(obj.alphabet if isinstance(obj, DFA) else ())
     options, limits = {}, None
     if args.max_levels is not None or args.max_width is not None:
         from dataclasses import replace
@@ -79,13 +97,16 @@ def cmd_compile(args) -> int:
         limits = replace(DEFAULT_LIMITS, **{k: v for k, v in (("max_levels", args.max_levels),
                                                                ("max_width", args.max_width)) if v is not None})
         options["limits"] = limits
+    from statetrack.provenance import check_output_path
+
+    check_output_path(args.out)
     weights = compile_weights(obj, args.construction, source=source, **options)
-    weights.save(args.output)
+    weights.save(args.out)
     s = weights.summary()
     if "default_fallback" in weights.info:
         print(f"note: default construction exceeded its limits ({weights.info['default_fallback']}); "
               f"used {weights.construction}")
-    print(f"wrote {args.output}: construction {s['construction']}, {s['layers']} layer(s), widths {s['widths']}, "
+    print(f"wrote {args.out}: construction {s['construction']}, {s['layers']} layer(s), widths {s['widths']}, "
           f"{s['total_factors']} factors in all, at most {s['max_factors_per_symbol']} per letter (n_h)")
     print(format_table(["layer", "width", "symbols", "factors per symbol (min/mean/max)", "betas"],
                        [_layer_row(i, layer) for i, layer in enumerate(weights.layers)]))
@@ -120,12 +141,17 @@ def _layer_row(i, layer) -> list:
 
 # ---------------------------------------------------------------------- run
 def read_words(weights, lines) -> list:
-    """Encode stdin lines as letter arrays; errors name the line."""
+    """Encode stdin lines as letter arrays; errors name the line.
+
+    One-character symbols: blanks between them are ignored, unless a blank is itself a symbol, in
+    which case every character of the line is a symbol. Longer symbols: separated by blanks.
+    """
     single = all(len(s) == 1 for s in weights.alphabet)
+    verbatim = single and any(s.isspace() for s in weights.alphabet)
     words = []
     for k, line in enumerate(lines, 1):
         tokens = line.split()
-        word = [ch for tok in tokens for ch in tok] if single else tokens
+        word = list(line) if verbatim else [ch for tok in tokens for ch in tok] if single else tokens
         try:
             words.append(weights.encode(word))
         except StatetrackError as e:
@@ -137,7 +163,7 @@ def cmd_run(args) -> int:
     from statetrack.constructions.weights import load
 
     weights = load(args.file)
-    words = read_words(weights, sys.stdin.read().splitlines())
+    words = read_words(weights, _stdin_lines())
     states = weights.run_encoded(words, args.dtype)
     if weights.is_group:
         lines = [weights.state_labels[q] for q in states]
@@ -153,38 +179,22 @@ def cmd_check(args) -> int:
     from statetrack.verify import check
 
     weights = load(args.file)
-    if args.max_len < 0:
-        raise StatetrackError("--max-len must be >= 0")
+    if args.json:
+        from statetrack.provenance import check_output_path
+
+        check_output_path(args.json)
     reports = check(weights, args.max_len, args.dtypes, long_words=args.long_words, long_len=args.long_len,
                     seed=args.seed)
     print(format_check(weights, reports))
     if args.json:
-        from statetrack.constructions.weights import atomic_write_bytes
+        from statetrack.provenance import provenance, write_json
 
-        doc = {"file": str(args.file), "summary": weights.summary(), "formats": [r.to_json() for r in reports]}
-        atomic_write_bytes(Path(args.json), (json.dumps(doc, indent=1) + "\n").encode())
+        doc = {"file": str(args.file), "summary": weights.summary(), "passed": all(r.passed for r in reports),
+               "max_len": args.max_len, "long_words": args.long_words, "long_len": args.long_len,
+               **provenance(seed=args.seed, dtype=",".join(args.dtypes), backend="numpy"),
+               "formats": [r.to_json() for r in reports]}
+        write_json(args.json, doc)
     return 0 if all(r.passed for r in reports) else 1
-
-
-def format_check(weights, reports) -> str:
-    s = weights.summary()
-    head = (f"{s['construction']}: {s['layers']} layer(s), widths {s['widths']}, "
-            f"at most {s['max_factors_per_symbol']} factors per layer symbol")
-    rows = []
-    for r in reports:
-        long = (f"{r.long_words} x {r.long_len:,}: " +
-                ("all exact" if r.long_failed == 0 else f"{r.long_failed} wrong, first at length {r.first_fail_len:,}"))
-        rows.append([r.dtype, f"{r.words:,} (<= {r.max_len})",
-                     "0" if r.mismatches == 0 else f"{r.mismatches:,} (e.g. {r.first_mismatch})",
-                     long if r.long_len else "-", "ok" if r.passed else "MISMATCH", f"{r.seconds:.2f}s"])
-    return head + "\n" + format_table(["dtype", "words checked", "mismatches", "long random words", "verdict", "time"], rows)
-
-
-def format_table(headers: list, rows: list) -> str:
-    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
-    return "\n".join([line(cells[0]), line(["-" * w for w in widths])] + [line(r) for r in cells[1:]])
 
 
 # ---------------------------------------------------------------------- demo
@@ -205,43 +215,47 @@ def cmd_bench(args) -> int:
 
 # ---------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
-    from statetrack import __version__
+    from statetrack.version import __version__
     from statetrack.constructions import CONSTRUCTIONS
 
-    parser = argparse.ArgumentParser(prog="statetrack", description="State tracking in linear RNNs, made executable.")
+    parser = Parser(prog="statetrack", description="State tracking in linear RNNs, made executable.")
     parser.add_argument("--version", action="version", version=f"statetrack {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("compile", help="compile a regex, DFA or group word problem into LRNN weights")
     _add_source_args(p)
     p.add_argument("--construction", choices=sorted(CONSTRUCTIONS), default=None,
-                   help="default: group for groups, the package default for regexes/DFAs")
-    p.add_argument("-o", "--output", required=True, metavar="FILE", help="safetensors file to write")
-    p.add_argument("--max-levels", type=int, default=None, metavar="N", help="krohn-rhodes: most cascade levels (16)")
-    p.add_argument("--max-width", type=int, default=None, metavar="N", help="krohn-rhodes: widest level (64)")
+                   help="default: group for groups, krohn-rhodes for regexes/DFAs (direct when over its limits)")
+    p.add_argument("-o", "--out", required=True, metavar="FILE", help="safetensors file to write")
+    p.add_argument("--max-levels", type=pos_int, default=None, metavar="N",
+                   help="krohn-rhodes: most cascade levels (default: 16)")
+    p.add_argument("--max-width", type=pos_int, default=None, metavar="N",
+                   help="krohn-rhodes: widest level (default: 64)")
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("run", help="run compiled weights on words read from stdin, one per line")
-    p.add_argument("file", metavar="FILE")
-    p.add_argument("--dtype", choices=DTYPE_CHOICES, default="float64")
+    p.add_argument("file", metavar="FILE", help="weights file written by `statetrack compile`")
+    p.add_argument("--dtype", choices=DTYPE_CHOICES, default="float64", help="float format to run in")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("check", help="verify compiled weights against their automaton in every float format")
-    p.add_argument("file", metavar="FILE")
-    p.add_argument("--max-len", type=int, required=True, metavar="L", help="check every word up to this length")
-    p.add_argument("--dtypes", nargs="+", choices=DTYPE_CHOICES, default=list(DTYPE_CHOICES), metavar="D")
-    p.add_argument("--long-words", type=int, default=16, metavar="N", help="random long words (default 16)")
-    p.add_argument("--long-len", type=int, default=10_000, metavar="T", help="their length (default 10,000)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    p.add_argument("file", metavar="FILE", help="weights file written by `statetrack compile`")
+    p.add_argument("--max-len", type=nonneg_int, required=True, metavar="L", help="check every word up to this length")
+    p.add_argument("--dtypes", nargs="+", choices=DTYPE_CHOICES, default=list(DTYPE_CHOICES), metavar="D",
+                   help=f"float formats to check, from {', '.join(DTYPE_CHOICES)} (default: all)")
+    p.add_argument("--long-words", type=nonneg_int, default=16, metavar="N", help="how many random long words")
+    p.add_argument("--long-len", type=nonneg_int, default=10_000, metavar="T", help="their length (0: none)")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="seed of the random long words")
+    p.add_argument("--json", metavar="FILE", help="also write the results as JSON (with seed, versions, commit)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("demo", help="compile and verify parity, mod-3 counting, (a|b)*abb and the S5 word problem")
-    p.add_argument("--quick", action="store_true", help="shorter checks")
+    p.add_argument("--quick", action="store_true", help="shorter checks (default: off)")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("bench", help="benchmarks: `statetrack bench kernels [--help]` (GPU; fla side by side), `statetrack bench train [--help]` (training throughput)")
-    p.add_argument("suite", choices=sorted(BENCH_SUITES))
+    p = sub.add_parser("bench", help="benchmarks: `statetrack bench kernels [--help]` (GPU; fla side by side), "
+                       "`statetrack bench train [--help]` (training throughput)")
+    p.add_argument("suite", choices=sorted(BENCH_SUITES), help="which benchmark suite")
     p.add_argument("args", nargs=argparse.REMAINDER, help="options of the suite")
     p.set_defaults(func=cmd_bench)
 
@@ -254,13 +268,32 @@ def main(argv: list[str] | None = None) -> int:
     return run_command(build_parser().parse_args(argv))
 
 
+def _stdin_lines() -> list[str]:
+    """stdin as text lines (UTF-8; a NUL byte or other control character is refused by the alphabet)."""
+    return sys.stdin.read().splitlines()
+
+
 def run_command(args) -> int:
-    """Run a parsed command; a StatetrackError becomes one line on stderr and exit status 2."""
+    """Run a parsed command; bad input becomes one line on stderr and exit status 2.
+
+    Bad input is a StatetrackError, a file that cannot be read or written (OSError, named with its
+    path) or input bytes that are not UTF-8 text.
+    """
+    def fail(message: str) -> int:
+        print(f"statetrack {args.command}: error: {message}", file=sys.stderr)
+        return 2
+
     try:
         return int(args.func(args) or 0)
     except StatetrackError as e:
-        print(f"statetrack {args.command}: error: {e}", file=sys.stderr)
-        return 2
+        return fail(e.cli_message())
+    except UnicodeDecodeError as e:
+        return fail(f"input is not UTF-8 text (byte {e.object[e.start:e.start + 1]!r} at offset {e.start})")
+    except OSError as e:
+        if isinstance(e, BrokenPipeError):
+            return 0
+        where = f"{e.filename}: " if e.filename else ""
+        return fail(f"{where}{e.strerror or e}")
     except BrokenPipeError:  # e.g. `statetrack run ... | head`
         return 0
     except KeyboardInterrupt:

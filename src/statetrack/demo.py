@@ -61,7 +61,7 @@ def _factors_line(weights) -> str:
 
 
 def main(args=None) -> int:
-    from statetrack.cli import format_check
+    from statetrack.tables import format_check
     from statetrack.constructions import compile as compile_weights
     from statetrack.constructions.weights import load
     from statetrack.verify import check

@@ -8,10 +8,13 @@ the *decoded* automaton state with the DFA's state, which must agree exactly:
 - on random long words (default 16 words of length 10,000), reporting the first length at which
   any word decodes wrongly (rotations drift; integer constructions never should).
 
-Long words are split into segments that run in parallel, each starting on the exact (rounded)
-codeword of its ideal code. This is the same computation as one sequential run as long as every
-segment ends bitwise on its next segment's starting state; that is checked, and from the first
-segment where it does not hold the word is continued sequentially from its true computed state.
+Long words are split into segments that run in parallel. Segment 0 starts from the stored initial
+state H_0 (exactly as a sequential run does); every later segment starts on the exact (rounded)
+codeword of its ideal code. By induction this is the same computation as one sequential run as long
+as every segment ends bitwise on its next segment's starting state; that is checked, and from the
+first segment where it does not hold the word is continued sequentially from its true computed
+state. :func:`sequential_first_failures` is the plain twin (one word at a time, one letter at a
+time, no segments, no batching); tests compare the two on perturbed weights of every construction.
 """
 from __future__ import annotations
 
@@ -82,7 +85,8 @@ def check(weights: LRNNWeights, max_len: int, dtypes=DTYPES, *, long_words: int 
     total = exhaustive_words(m, max_len)
     if total > MAX_EXHAUSTIVE_WORDS:
         raise LimitError(f"all words up to length {max_len} over {m} symbols are {total:,} words, over the "
-                         f"limit of {MAX_EXHAUSTIVE_WORDS:,}; use a smaller --max-len")
+                         f"limit of {MAX_EXHAUSTIVE_WORDS:,}", api_hint="use a smaller max_len",
+                         cli_hint="use a smaller --max-len")
     rng = np.random.default_rng(seed)
     long_codes = rng.integers(0, m, size=(long_words, long_len))
     long_truth = dfa.trajectory(long_codes)
@@ -132,6 +136,10 @@ def _long_first_failures(sim: Simulator, codes: np.ndarray, truth: np.ndarray) -
     begin = seg_of * _SEGMENT
     end = np.minimum(begin + _SEGMENT, L)
     state = sim.codeword_state(ideal[word_of, begin])
+    # segment 0 starts where a sequential run starts: the stored H_0, which need not be a codeword
+    first = np.flatnonzero(seg_of == 0)
+    for h, h0 in zip(state, sim.init(len(first))):
+        h[first] = h0
     fail, state = _run_rows(sim, state, codes, truth, word_of, begin, end)
     expected = sim.codeword_state(ideal[word_of, end])
     exact = np.ones(N * n_seg, dtype=bool)
@@ -156,6 +164,24 @@ def _long_first_failures(sim: Simulator, codes: np.ndarray, truth: np.ndarray) -
         begin = (rows % n_seg + 1) * _SEGMENT
         result[words], _ = _run_rows(sim, tail_state, codes, truth, words, begin, np.full(len(words), L))
     return result
+
+
+def sequential_first_failures(sim: Simulator, codes: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """The slow twin of :func:`_long_first_failures`, same signature and result.
+
+    Each word runs alone from ``sim.init(1)``, one letter at a time, decoded after every letter
+    (what ``statetrack run`` computes for that word). codes (N, L) letters, truth (N, L + 1) DFA
+    states. Returns the first wrong length (1..L) per word, or -1.
+    """
+    out = np.full(len(codes), -1)
+    for n, word in enumerate(codes):
+        state = sim.init(1)
+        for t, letter in enumerate(word):
+            state = sim.step(state, np.array([letter]))
+            if sim.automaton_states(state)[0] != truth[n, t + 1]:
+                out[n] = t + 1
+                break
+    return out
 
 
 def _run_rows(sim: Simulator, state: list, codes: np.ndarray, truth: np.ndarray, word: np.ndarray,

@@ -27,7 +27,8 @@ def test_quick_run_holds_and_writes_json(tmp_path):
     assert record["all_hold"] and record["quick"]
     assert [c["claim"] for c in record["claims"]] == list(CLAIMS)
     assert all(c["verdict"] == "holds" for c in record["claims"])
-    assert record["environment"]["numpy"] and "seconds" in record["claims"][0]["details"]
+    assert record["environment"]["versions"]["numpy"] and record["environment"]["git"]["commit"]
+    assert "seconds" in record["claims"][0]["details"]
     assert all(c["details"]["rounding"] != "-" for c in record["claims"])         # every row states its model
     renamed = next(c for c in record["claims"] if c["claim"] == "mod3.non_triangular_needed")
     assert renamed["details"]["renamed_from"] == "mod3.triangular_period"
@@ -71,3 +72,16 @@ def test_bad_input_exits_2_with_one_line(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) >= 1 and message in err[-1] and "Traceback" not in "\n".join(err)
+
+
+@pytest.mark.parametrize("columns", [pytest.param(80, id="80"), pytest.param(120, id="120")])
+def test_claims_table_fits_the_terminal_width(columns, monkeypatch, capsys):
+    from statetrack.proofs_check.result import ClaimResult
+    from statetrack.proofs_check.runner import render
+
+    monkeypatch.setenv("COLUMNS", str(columns))
+    long = "a sentence of evidence with numbers 0.123456 and more words " * 4
+    render([ClaimResult("parity.float8_exhaustive", "P1 Thm 1 / Lemma 1", "float8_e4m3, float8_e5m2", "holds",
+                        long, {"w": list(range(30))})])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines and max(map(len, lines)) <= columns

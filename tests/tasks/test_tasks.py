@@ -76,6 +76,63 @@ def test_states_determine_labels(name, opts):
         assert torch.equal(lab[b.mask], b.targets[b.mask])
 
 
+def agree_with_python_re(task: Task, batch: Batch, pattern: str) -> bool:
+    """An oracle independent of the task's DFA: the label at position t says whether the prefix
+    x[:t+1] matches ``pattern`` under Python's ``re.fullmatch`` (for output="state", whether the
+    labelled state is accepting)."""
+    import re
+
+    accepting = task.automaton().accepting_mask
+    for row, target, mask in zip(batch.inputs.tolist(), batch.targets.tolist(), batch.mask.tolist()):
+        text = "".join(task.tokens[i] for i in row)
+        for end in range(1, len(text) + 1):
+            if not mask[end - 1]:
+                return False
+            label = target[end - 1]
+            said = bool(accepting[label]) if task.output == "state" else bool(label)
+            if said != (re.fullmatch(pattern, text[:end]) is not None):
+                return False
+    return True
+
+
+def same_state_same_future(task: Task, batch: Batch, pattern: str, depth: int = 3) -> bool:
+    """output="state": prefixes given the same state label agree (by ``re``) on every continuation
+    up to ``depth`` letters (Myhill-Nerode), and prefixes given different labels differ on one."""
+    import itertools
+    import re
+
+    futures = ["".join(w) for k in range(depth + 1) for w in itertools.product(task.tokens, repeat=k)]
+    seen: dict[int, tuple] = {}
+    for row, target in zip(batch.inputs.tolist(), batch.targets.tolist()):
+        text = "".join(task.tokens[i] for i in row)
+        for end in range(1, len(text) + 1):
+            sig = tuple(re.fullmatch(pattern, text[:end] + f) is not None for f in futures)
+            if seen.setdefault(target[end - 1], sig) != sig:
+                return False
+    return len(set(seen.values())) == len(seen)
+
+
+@pytest.mark.parametrize("opts", [
+    pytest.param({"regex": "(a|b)*abb", "alphabet": "ab"}, id="regex_accept"),
+    pytest.param({"regex": "(ab|c)*", "alphabet": "abc", "output": "state"}, id="regex_state"),
+])
+def test_regex_task_labels_match_python_re(opts):
+    task = make_task("regex", opts)
+    batch = task.sample_batch(48, 14, gen(11))
+    assert agree_with_python_re(task, batch, opts["regex"])
+    if opts.get("output") == "state":
+        assert same_state_same_future(task, batch, opts["regex"])
+    rolled = Batch(batch.inputs, torch.roll(batch.targets, 1, dims=1), batch.mask)     # a broken sampler
+    assert not agree_with_python_re(task, rolled, opts["regex"])
+
+
+def test_nerode_oracle_catches_merged_states():
+    task = make_task("regex", {"regex": "(ab|c)*", "alphabet": "abc", "output": "state"})
+    batch = task.sample_batch(48, 14, gen(11))
+    merged = Batch(batch.inputs, torch.where(batch.targets == 1, 0, batch.targets), batch.mask)
+    assert not same_state_same_future(task, merged, "(ab|c)*")
+
+
 def test_broken_labels_are_caught():
     class OffByOne(type(make_task("parity"))):
         def sample_batch(self, batch, length, generator):

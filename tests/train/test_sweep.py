@@ -36,9 +36,11 @@ def write(tmp_path: Path, storage: str, grid: str) -> Path:
     return cfg
 
 
-def test_grid_runs_every_point_once(tmp_path):
+def test_grid_runs_every_point_once(tmp_path, capsys):
     cfg = write(tmp_path, "journal", '[grid]\n"model.eig_range" = ["0,1", "-1,1"]\nseed = [0, 1]\n')
     summary = run_sweep(str(cfg), workers=1, progress=False)
+    shown = sorted(line.split(": ")[0].split()[-1] for line in capsys.readouterr().out.splitlines() if " run " in line)
+    assert shown == ["1/4", "2/4", "3/4", "4/4"]                         # each grid point named once, as k/N
     trials = summary["trials"]
     assert len(trials) == 4 and all(t["state"] == "COMPLETE" and t["value"] is not None for t in trials)
     assert {(t["params"]["model.eig_range"], t["params"]["seed"]) for t in trials} == \

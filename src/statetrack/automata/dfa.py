@@ -128,8 +128,8 @@ class DFA:
     def check_size(self, max_states: int = DEFAULT_MAX_STATES, what: str = "automaton") -> DFA:
         """Return self, or raise LimitError when there are more than ``max_states`` states."""
         if self.n_states > max_states:
-            raise LimitError(f"the {what} has {self.n_states} states, over the limit of {max_states} "
-                             f"(raise it with --max-states)")
+            raise LimitError(f"the {what} has {self.n_states} states, over the limit of {max_states}",
+                             api_hint="raise max_states", cli_hint="raise it with --max-states")
         return self
 
     # ------------------------------------------------------------------ words
@@ -275,16 +275,21 @@ class DFA:
                    start=data["start"], accepting=frozenset(data["accepting"]), labels=data.get("labels"))
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_json(), indent=1) + "\n")
+        """Write the DFA as JSON, atomically (statetrack.provenance.write_json)."""
+        from statetrack.provenance import write_json
+
+        write_json(path, self.to_json())
 
     @classmethod
     def load(cls, path: str | Path, max_states: int = DEFAULT_MAX_STATES) -> DFA:
         """Read a DFA JSON file; raises DFAError / LimitError with the file named."""
         p = Path(path)
         try:
-            text = p.read_text()
+            text = p.read_text(encoding="utf-8")
         except OSError as e:
             raise DFAError(f"cannot read DFA file {str(p)!r}: {e.strerror}") from None
+        except UnicodeDecodeError:
+            raise DFAError(f"DFA file {str(p)!r} is not UTF-8 text (a JSON file is expected)") from None
         try:
             dfa = cls.from_json(text)
         except DFAError as e:
@@ -292,19 +297,8 @@ class DFA:
         return dfa.check_size(max_states, what=f"DFA in {p}")
 
     # ------------------------------------------------------------------ construction helpers
-    @classmethod
-    def from_regex(cls, pattern: str, alphabet: str | Iterable[str], *,
-                   max_states: int = DEFAULT_MAX_STATES) -> DFA:
-        """The minimal complete DFA of ``pattern`` over ``alphabet`` (see statetrack.automata.regex)."""
-        from statetrack.automata.regex import regex_to_dfa
-
-        return regex_to_dfa(pattern, alphabet, max_states=max_states)
-
-    def minimize(self) -> DFA:
-        """The minimal complete DFA of the same language (see statetrack.automata.minimize)."""
-        from statetrack.automata.minimize import minimize
-
-        return minimize(self)
+    # ``DFA.from_regex(pattern, alphabet)`` and ``dfa.minimize()`` are attached by statetrack.automata
+    # (their algorithms live in regex.py and minimize.py, which build on this file, not the reverse).
 
     def __repr__(self) -> str:
         return (f"DFA(states={self.n_states}, alphabet={_show_alphabet(self.alphabet)}, "

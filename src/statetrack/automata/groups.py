@@ -147,8 +147,8 @@ def group(name: str, max_order: int = DEFAULT_MAX_STATES) -> Group:
     pg = parse_group_name(name)
     order = int(pg.order())
     if order > max_order:
-        raise LimitError(f"group {name} has {order} elements, over the limit of {max_order} "
-                         f"(raise it with --max-states)")
+        raise LimitError(f"group {name} has {order} elements, over the limit of {max_order}",
+                         api_hint="raise max_order", cli_hint="raise it with --max-states")
     degree = int(pg.degree)
     elements = np.array(sorted(tuple(p.array_form) for p in pg.generate()), dtype=np.int64).reshape(order, degree)
     weights = np.random.default_rng(0x5EED).integers(1, 2**62, size=degree, dtype=np.int64).astype(np.uint64)

@@ -66,7 +66,7 @@ def product(d1: DFA, d2: DFA, combine: str | Callable[[bool, bool], bool] = "and
             if k is None:
                 if len(order) >= max_states:
                     raise LimitError(f"the product automaton has more than {max_states} states, over the "
-                                     f"limit (raise it with --max-states)")
+                                     f"limit", api_hint="raise max_states", cli_hint="raise it with --max-states")
                 k = ids[(r, s)] = len(order)
                 order.append((r, s))
             row.append(k)

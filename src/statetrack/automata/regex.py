@@ -460,7 +460,8 @@ def _determinize(nfa, n_symbols: int, budget: int) -> tuple[np.ndarray, int, set
             if k is None:
                 if len(order) >= budget:
                     raise LimitError(f"determinizing the pattern needs more than {budget} states; "
-                                     f"its minimal DFA is likely over the limit too (raise it with --max-states)")
+                                     f"its minimal DFA is likely over the limit too",
+                                     api_hint="raise max_states", cli_hint="raise it with --max-states")
                 k = ids[target] = len(order)
                 order.append(target)
             row[c] = k
@@ -485,8 +486,9 @@ def regex_to_dfa(pattern: str, alphabet: str | Iterable[str], *,
     size = nfa_size(tree)
     if size > NFA_FACTOR * max_states:
         raise LimitError(f"the pattern expands to about {size} automaton states before minimization, "
-                         f"over the limit of {NFA_FACTOR * max_states} (lower its repetition counts "
-                         f"or raise --max-states)")
+                         f"over the limit of {NFA_FACTOR * max_states}",
+                         api_hint="lower its repetition counts or raise max_states",
+                         cli_hint="lower its repetition counts or raise --max-states")
     from automata.base.exceptions import AutomatonException, RegexException
     from automata.fa.nfa import NFA
 

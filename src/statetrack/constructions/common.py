@@ -24,6 +24,13 @@ def permutation_swaps(perm: Sequence[int]) -> list[tuple[int, int]]:
     return swaps
 
 
+def swap_factors(perm: Sequence[int], n: int | None = None) -> list[Factor]:
+    """Swap factors (beta = 2) whose product sends e_p to e_{perm[p]}: the one copy of
+    permutation -> swaps (:func:`permutation_swaps`) as factors on R^n (n defaults to len(perm))."""
+    n = len(perm) if n is None else n
+    return [Factor.swap(i, j, n) for i, j in permutation_swaps(perm)]
+
+
 def transformation_factors(f: Sequence[int]) -> list[Factor]:
     """Factors with 0/±1 entries whose product sends e_q to e_{f[q]} for every q.
 

@@ -38,8 +38,16 @@ def _nonzero(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return idx, v[idx]
 
 
-def _nearest(x: np.ndarray, codebook: np.ndarray, bias: np.ndarray, block: int = 1 << 15) -> np.ndarray:
-    """argmax_c <x, C_c> + bias_c per row, in float64, in blocks (the score matrix stays small)."""
+def nearest_codes(x: np.ndarray, codebook: np.ndarray, bias: np.ndarray | None = None,
+                  block: int = 1 << 15) -> np.ndarray:
+    """The nearest codeword per row: argmax_c <x, C_c> - |C_c|^2 / 2, in float64, in blocks.
+
+    x (N, D) states, codebook (C, D); bias (C,) defaults to -|C_c|^2 / 2 (pass it precomputed).
+    Returns int64 (N,). The one decoding rule: the engine, check and proofs_check all use it.
+    """
+    x = np.asarray(x).reshape(len(x), -1)
+    if bias is None:
+        bias = -0.5 * (codebook * codebook).sum(1)
     out = np.empty(len(x), dtype=np.int64)
     for i in range(0, len(x), block):
         scores = x[i:i + block].astype(np.float64) @ codebook.T
@@ -63,7 +71,7 @@ class _ExactLookup:
         """None unless every rounded codeword is distinct and still nearest to its own codeword."""
         if len(np.unique(rounded, axis=0)) != len(rounded):
             return None
-        if not np.array_equal(_nearest(rounded, codebook, -0.5 * (codebook * codebook).sum(1)), np.arange(len(codebook))):
+        if not np.array_equal(nearest_codes(rounded, codebook, -0.5 * (codebook * codebook).sum(1)), np.arange(len(codebook))):
             return None
         return cls(rounded)
 
@@ -133,7 +141,7 @@ class Simulator:
             codes = lay["exact_lookup"].find(x) if lay["exact_lookup"] else np.full(len(x), -1)
             rest = np.flatnonzero(codes < 0)
             if len(rest):
-                codes[rest] = _nearest(x[rest], lay["cb"], lay["cb_bias"])
+                codes[rest] = nearest_codes(x[rest], lay["cb"], lay["cb_bias"])
             out.append(codes)
         return out
 
@@ -200,7 +208,7 @@ class Simulator:
                 S, C = layer.n_symbols, layer.n_codes
                 h = lay["cb"][np.tile(np.arange(C), S)].reshape(S * C, *lay["h0"].shape)
                 h = exact._apply(i, h, np.repeat(np.arange(S), C))
-                tables.append((h.reshape(S * C, -1) @ lay["cb"].T + lay["cb_bias"]).argmax(-1).reshape(S, C))
+                tables.append(nearest_codes(h.reshape(S * C, -1), lay["cb"], lay["cb_bias"]).reshape(S, C))
             self._code_tables = tables
         return self._code_tables
 

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from statetrack.constructions.common import permutation_swaps
+from statetrack.constructions.common import swap_factors
 from statetrack.constructions.weights import Factor
 from statetrack.errors import ConstructionError
 
@@ -46,7 +46,7 @@ def permutation_factors(perm: Sequence[int]) -> list[Factor]:
     n = len(perm)
     if sorted(perm) != list(range(n)):
         raise ConstructionError(f"{perm} is not a permutation of 0..{n - 1}")
-    return [Factor.swap(i, j, n) for i, j in permutation_swaps(perm)]
+    return swap_factors(perm, n)
 
 
 def reflection_onto(x: np.ndarray, j: int, tol: float = TOL) -> Factor | None:

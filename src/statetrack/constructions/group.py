@@ -15,13 +15,9 @@ import numpy as np
 
 from statetrack.automata.dfa import DFA
 from statetrack.automata.groups import Group
-from statetrack.constructions.common import dfa_source, one_hot_layer, permutation_swaps
-from statetrack.constructions.weights import Factor, Layer, LRNNWeights
+from statetrack.constructions.common import dfa_source, one_hot_layer, swap_factors  # noqa: F401 (re-export)
+from statetrack.constructions.weights import Layer, LRNNWeights
 from statetrack.errors import ConstructionError
-
-
-def swap_factors(perm, n: int) -> list[Factor]:
-    return [Factor.swap(i, j, n) for i, j in permutation_swaps(perm)]
 
 
 def build(obj: Group | DFA, *, source: dict | None = None) -> LRNNWeights:
@@ -57,7 +53,8 @@ def _build_permutation_dfa(dfa: DFA, source: dict | None) -> LRNNWeights:
             q1, q2 = _collision(col)
             raise ConstructionError(
                 f"the group construction needs every letter to permute the states, but {s!r} sends "
-                f"states {q1} and {q2} to the same state; use --construction direct or krohn-rhodes")
+                f"states {q1} and {q2} to the same state", api_hint="use construction='direct' or 'krohn-rhodes'",
+                cli_hint="use --construction direct or krohn-rhodes")
     n = dfa.n_states
     per_letter = [swap_factors(dfa.table[:, c], n) for c in range(dfa.n_symbols)]
     return LRNNWeights(alphabet=dfa.alphabet, layers=(one_hot_layer(per_letter, n, dfa.start),),

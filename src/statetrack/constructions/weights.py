@@ -20,8 +20,6 @@ the tuple of codes to a state of the source automaton.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -30,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from statetrack.errors import WeightsFileError
+from statetrack.provenance import atomic_write_bytes  # noqa: F401  (re-exported: older callers import it here)
 
 FORMAT_VERSION = 1
 _META_KEY = "statetrack"
@@ -230,7 +229,14 @@ class LRNNWeights:
             raise AlphabetError(f"symbol {e.args[0]!r} is not in the alphabet {_show_alphabet(self.alphabet)}") from None
 
     def run_states(self, words: Sequence, dtype: str = "float64") -> list[int]:
-        """Decoded automaton state after each word (words: str or sequences of symbols)."""
+        """Decoded automaton state after each word (words: a list of str or of sequences of symbols).
+
+        One string is refused (ArgumentError), not read as one word per character."""
+        if isinstance(words, (str, bytes)):
+            from statetrack.errors import ArgumentError
+
+            raise ArgumentError(f"expected a list of words, got the string {words!r}; "
+                                f"for one word pass [{words!r}]")
         return self.run_encoded([self.encode(w) for w in words], dtype).tolist()
 
     def run_encoded(self, words: Sequence[np.ndarray], dtype: str = "float64") -> np.ndarray:
@@ -267,7 +273,7 @@ class LRNNWeights:
             tensors[f"layer{i}.h0"] = layer.h0.astype(np.float64)
             tensors[f"layer{i}.codebook"] = layer.codebook.astype(np.float64)
             tensors[f"layer{i}.route"] = layer.route.astype(np.int64)
-        from statetrack import __version__
+        from statetrack.version import __version__
 
         meta = {"format": FORMAT_VERSION, "statetrack_version": __version__,
                 "construction": self.construction, "alphabet": list(self.alphabet),
@@ -276,21 +282,6 @@ class LRNNWeights:
         data = save({k: np.ascontiguousarray(v) for k, v in tensors.items()},
                     metadata={_META_KEY: json.dumps(meta)})
         atomic_write_bytes(Path(path), data)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path`` and rename it over, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load(path: str | Path) -> LRNNWeights:

@@ -74,7 +74,7 @@ def _git_commit(explicit: str | None) -> str:
         return explicit
     if os.environ.get("STATETRACK_COMMIT"):
         return os.environ["STATETRACK_COMMIT"]
-    from statetrack.train.results import git_info
+    from statetrack.provenance import git_info
 
     return git_info()["commit"] or "unknown"
 

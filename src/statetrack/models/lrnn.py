@@ -42,7 +42,8 @@ class ModelConfig:
         self.eig_range = parse_eig_range(self.eig_range)
         check_backend(self.backend)
         if self.kind == "deltanet" and self.n_h != 1:
-            raise ModelError("deltanet has n_h = 1; use --model deltaproduct for n_h > 1")
+            raise ModelError("deltanet has n_h = 1", api_hint="use kind='deltaproduct' for n_h > 1",
+                             cli_hint="use --model deltaproduct for n_h > 1")
         for f in ("n_layers", "d_model", "n_heads", "n_h", "vocab_size", "n_classes"):
             if not isinstance(getattr(self, f), int) or getattr(self, f) < 1:
                 raise ModelError(f"model {f} must be a positive integer, got {getattr(self, f)!r}")

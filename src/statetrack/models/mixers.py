@@ -36,15 +36,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from statetrack.errors import StatetrackError
+from statetrack.errors import ModelError  # noqa: F401  (defined in statetrack.errors; re-exported)
 from statetrack.models.conv import ShortConv
 
 EIG_RANGES = ("0,1", "-1,1")
 BACKENDS = ("naive", "fused_recurrent", "chunk")
 
 
-class ModelError(StatetrackError):
-    """A model configuration that cannot be built (unknown kind, range, backend, bad sizes)."""
 
 
 def parse_eig_range(text: str) -> str:

@@ -15,7 +15,7 @@ from math import gcd
 
 import numpy as np
 
-from statetrack.constructions.engine import round_to
+from statetrack.constructions.engine import nearest_codes, round_to
 from statetrack.proofs_check.cycles import canonical, keys
 from statetrack.proofs_check.systems import compute_dtype
 
@@ -64,7 +64,7 @@ class _LayerStep:
         return h
 
     def decode(self, h: np.ndarray) -> int:
-        return int(self.state_map[int(np.argmax(h.reshape(-1).astype(np.float64) @ self.cb.T + self.bias))])
+        return int(self.state_map[int(nearest_codes(h.reshape(1, -1), self.cb, self.bias)[0])])
 
 
 def weights_orbit(weights, letter: int, fmt: str, max_len: int) -> Orbit:

@@ -1,12 +1,10 @@
 """The record every check returns: a verdict with the evidence behind it, never a warning."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
-import numpy as np
+from statetrack.provenance import jsonable  # noqa: F401  (re-exported; one NaN convention: null)
 
 VERDICTS = ("holds", "fails")
 
@@ -49,28 +47,3 @@ class ClaimResult:
 
 def verdict(ok: bool) -> str:
     return "holds" if ok else "fails"
-
-
-def jsonable(x: Any) -> Any:
-    """numpy scalars/arrays, Fractions, tuples and non-finite floats turned into plain JSON values.
-
-    Non-finite floats become the strings ``"nan"``, ``"inf"``, ``"-inf"`` (JSON has no literal for them).
-    """
-    if isinstance(x, dict):
-        return {str(k): jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [jsonable(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return jsonable(x.tolist())
-    if isinstance(x, (bool, np.bool_)):
-        return bool(x)
-    if isinstance(x, (int, np.integer)):
-        return int(x)
-    if isinstance(x, Fraction):
-        return str(x)
-    if isinstance(x, (float, np.floating)):
-        v = float(x)
-        return v if math.isfinite(v) else ("nan" if math.isnan(v) else ("inf" if v > 0 else "-inf"))
-    if isinstance(x, complex) or isinstance(x, np.complexfloating):
-        return {"re": jsonable(x.real), "im": jsonable(x.imag)}
-    return x

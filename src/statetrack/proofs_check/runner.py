@@ -108,21 +108,13 @@ def run_claims(quick: bool = False, only: str | None = None, progress: Callable[
 
 
 def environment() -> dict:
-    """Versions, machine and git commit, for the JSON record."""
-    import ml_dtypes
-    import numpy
-    import sympy
-    import torch
+    """Versions, machine and git commit, for the JSON record (statetrack.provenance)."""
+    from statetrack.provenance import provenance
 
-    from statetrack import __version__
-
-    from statetrack.train.results import git_info
-
-    commit = git_info()["commit"]
-    return {"statetrack": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
-            "torch": torch.__version__, "ml_dtypes": ml_dtypes.__version__, "sympy": sympy.__version__,
-            "machine": platform.machine(), "processor": platform.processor() or None, "system": platform.system(),
-            "commit": commit}
+    env = provenance(dtype="float64")
+    env["machine"] = {"machine": platform.machine(), "processor": platform.processor() or None,
+                      "system": platform.system()}
+    return env
 
 
 def to_json(results: list[ClaimResult], *, quick: bool, seconds: float) -> dict:
@@ -132,9 +124,9 @@ def to_json(results: list[ClaimResult], *, quick: bool, seconds: float) -> dict:
 
 def write_json(record: dict, path: str | Path) -> None:
     """Write the record atomically (a reader never sees half a file)."""
-    from statetrack.constructions.weights import atomic_write_bytes
+    from statetrack.provenance import write_json as write
 
-    atomic_write_bytes(Path(path), (json.dumps(jsonable(record), indent=1) + "\n").encode("utf-8"))
+    write(path, record)
 
 
 def short_witness(w, width: int = 56) -> str:
@@ -145,16 +137,16 @@ def short_witness(w, width: int = 56) -> str:
 
 
 def render(results: list[ClaimResult], console=None) -> None:
-    """Print the claims table (rich)."""
+    """Print the claims table (rich), as wide as the terminal (``COLUMNS`` when set, else 100)."""
     from rich.console import Console
     from rich.table import Table
 
     if console is None:
         import shutil
 
-        console = Console(width=max(160, shutil.get_terminal_size((160, 24)).columns))
+        console = Console(width=max(60, shutil.get_terminal_size((100, 24)).columns))
     table = Table(title="statetrack claims", show_lines=True)
-    table.add_column("claim", no_wrap=True)
+    table.add_column("claim", overflow="fold")
     table.add_column("reference", max_width=22)
     table.add_column("format; rounding", max_width=24)
     table.add_column("verdict", no_wrap=True)

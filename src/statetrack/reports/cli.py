@@ -12,9 +12,9 @@ lengths of a training run so both sides are measured alike. ``report`` renders r
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
+from statetrack.cli_args import nonneg_int, pos_int
 from statetrack.reports.errors import ReportError
 
 DTYPES = ("float64", "float32", "bfloat16", "float16")
@@ -25,6 +25,9 @@ def cmd_analyze(args) -> int:
     from statetrack.tasks import make_task, parse_task_spec
     from statetrack.train.results import write_results
 
+    from statetrack.provenance import check_output_path
+
+    check_output_path(args.out, directory=True)
     name, opts = parse_task_spec(args.task)
     task = make_task(name, opts)
     lengths = {"train_min_len": 3, "train_max_len": 40, "test_min_len": 40, "test_max_len": 256, "seed": 0}
@@ -39,6 +42,9 @@ def cmd_analyze(args) -> int:
         lengths["test_min_len"], lengths["test_max_len"] = args.test_len
     if args.seed is not None:
         lengths["seed"] = args.seed
+    for lo, hi in (("train_min_len", "train_max_len"), ("test_min_len", "test_max_len")):
+        if lengths[lo] > lengths[hi]:
+            raise ReportError(f"{lo.replace('_min_len', '')} lengths {lengths[lo]} > {lengths[hi]}: give MIN MAX")
     if args.weights:
         from statetrack.constructions.weights import load
 
@@ -86,43 +92,64 @@ def _lengths_of(path: str) -> dict:
 def cmd_report(args) -> int:
     from statetrack.reports.render import render_report
 
-    out = render_report(args.runs, args.output, title=args.title, notes=tuple(args.note or ()))
+    from statetrack.provenance import check_output_path
+
+    check_output_path(args.out, directory=True)
+    out = render_report(args.runs, args.out, title=args.title, notes=tuple(args.note or ()))
     print(f"wrote {out['html']} and {out['markdown']}: {len(out['tasks'])} task(s), {out['runs']} results "
           f"file(s), {out['figures']} figures ({', '.join(out['tasks'])})")
     return 0
 
 
+_ANALYZE = """Measure explicit weights on a task, as a training run is measured, and write OUT/results.json.
+
+examples:
+  statetrack analyze --task parity -o runs/constructed/parity
+  statetrack analyze --task counting_mod3 --construction group -o runs/constructed/mod3_group
+  statetrack analyze s5.safetensors --task S5 --like runs/s5_seed0 -o runs/constructed/s5
+
+--like RUN copies the training and test lengths and the seed of a training run.
+"""
+_REPORT = """Render results files (training runs and `statetrack analyze` output) as report.html (figures
+embedded) and report.md with figures/. Nothing is run or measured.
+
+example:
+  statetrack report runs/ runs/constructed/ -o report/
+"""
+
+
 def register(subparsers) -> None:
     """Add ``analyze`` and ``report`` to the main CLI's subcommands."""
     p = subparsers.add_parser("analyze", help="measure a construction on a task and write results.json (kind constructed)",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                              description=_ANALYZE)
     p.add_argument("weights", nargs="?", metavar="WEIGHTS",
                    help="weights file from `statetrack compile` (default: compile the task's automaton)")
     p.add_argument("--task", required=True, metavar="TASK",
                    help="task name or preset, options as NAME:key=value,... (e.g. parity, counting_mod3, S5)")
-    p.add_argument("--construction", metavar="NAME", help="construction to compile (group, rotation, direct, krohn-rhodes)")
-    p.add_argument("--out", required=True, metavar="DIR", help="output directory (results.json)")
+    p.add_argument("--construction", metavar="NAME",
+                   help="construction to compile (group, rotation, direct, krohn-rhodes; default: per task)")
+    p.add_argument("-o", "--out", required=True, metavar="DIR", help="output directory (results.json)")
     p.add_argument("--like", metavar="RUN", help="copy train/test lengths and seed from this training run")
-    p.add_argument("--train-len", type=int, nargs=2, metavar=("MIN", "MAX"), help="training lengths (default 3 40)")
-    p.add_argument("--train-max-len", type=int, metavar="L", help="only the training maximum (norms run to 10 L)")
-    p.add_argument("--test-len", type=int, nargs=2, metavar=("MIN", "MAX"), help="test lengths (default 40 256)")
-    p.add_argument("--eval-samples", type=int, default=512, metavar="N", help="words per length (default %(default)s)")
+    p.add_argument("--train-len", type=pos_int, nargs=2, metavar=("MIN", "MAX"), help="training lengths (default 3 40)")
+    p.add_argument("--train-max-len", type=pos_int, metavar="L", help="only the training maximum (norms run to 10 L)")
+    p.add_argument("--test-len", type=pos_int, nargs=2, metavar=("MIN", "MAX"), help="test lengths (default 40 256)")
+    p.add_argument("--eval-samples", type=pos_int, default=512, metavar="N", help="words per length (default %(default)s)")
     p.add_argument("--dtype", choices=DTYPES, default="float32", help="float format of the accuracy run (default %(default)s)")
     p.add_argument("--norm-dtypes", default="float32,bfloat16,float16", metavar="LIST",
                    help="formats whose drift from float64 is measured (default %(default)s)")
-    p.add_argument("--norm-length-factor", type=int, default=10, metavar="F",
+    p.add_argument("--norm-length-factor", type=pos_int, default=10, metavar="F",
                    help="state norms up to F x the training maximum (default %(default)s)")
-    p.add_argument("--verify-len", type=int, default=10_000, metavar="L",
+    p.add_argument("--verify-len", type=nonneg_int, default=10_000, metavar="L",
                    help="length of the random long words of the exact check (0: skip; default %(default)s)")
-    p.add_argument("--seed", type=int, metavar="N")
+    p.add_argument("--seed", type=nonneg_int, metavar="N", help="seed of the sampled words (default: 0, or --like's)")
     p.add_argument("--save-weights", action="store_true", help="also write the weights to OUT/weights.safetensors")
     p.set_defaults(func=cmd_analyze)
 
     p = subparsers.add_parser("report", help="render learned-vs-constructed reports (Markdown + HTML) from results JSON",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                              description=_REPORT)
     p.add_argument("runs", nargs="+", metavar="RUN_DIR",
                    help="run directories, results.json files, or directories with runs below them")
-    p.add_argument("-o", "--output", required=True, metavar="REPORT_DIR", help="where report.html, report.md, figures/ go")
-    p.add_argument("--title", help="page title")
+    p.add_argument("-o", "--out", required=True, metavar="REPORT_DIR", help="where report.html, report.md, figures/ go")
+    p.add_argument("--title", help="page title (default: Learned versus constructed state tracking)")
     p.add_argument("--note", action="append", metavar="TEXT", help="a note shown at the top (repeatable)")
     p.set_defaults(func=cmd_report)

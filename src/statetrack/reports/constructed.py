@@ -44,8 +44,9 @@ from statetrack.reports.errors import ReportError
 
 SCHEMA = "statetrack.constructed.results/1"
 KIND = "constructed"
-EVAL_SEED_OFFSET = 1_000_003      # the same offset as training evaluation: same words for the same seed
-NORM_SEED_OFFSET = 2_000_029
+# the same offsets as a training run's evaluation and analysis: same words for the same seed
+from statetrack.seeds import ANALYSIS_SEED_OFFSET as NORM_SEED_OFFSET  # noqa: E402
+from statetrack.seeds import EVAL_SEED_OFFSET  # noqa: E402
 
 #: task name -> construction used when none is named (others: statetrack.constructions' default)
 DEFAULT_CONSTRUCTION = {
@@ -309,7 +310,7 @@ def analyze(weights, task, *, train_min_len: int = 3, train_max_len: int = 40, t
     """The ``results.json`` of a construction on a task (schema in the module docstring)."""
     from statetrack.constructions.engine import DTYPES
     from statetrack.train.evaluate import range_summary
-    from statetrack.train.results import git_info, versions
+    from statetrack.provenance import provenance
 
     for d in (dtype, *norm_dtypes):
         if d not in DTYPES:
@@ -349,7 +350,7 @@ def analyze(weights, task, *, train_min_len: int = 3, train_max_len: int = 40, t
         "model": {"kind": KIND, "construction": weights.construction, "eig_range": _eig_range(summary),
                   "n_layers": weights.n_layers},
         "construction": summary, "source": weights.source,
-        "seed": seed, "dtype": dtype, "device": "cpu", "versions": versions(), "git": git_info(),
+        **provenance(seed=seed, dtype=dtype, backend="numpy"),
         "eval": curve, "analysis": analysis, "verify": verify,
         "wall_time_s": time.perf_counter() - t0,
     }

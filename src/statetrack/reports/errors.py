@@ -1,7 +1,4 @@
-"""The one exception of the reports package."""
-from statetrack.errors import StatetrackError
+"""The reports package's exception, defined with the others in statetrack.errors (re-exported here)."""
+from statetrack.errors import ReportError
 
-
-class ReportError(StatetrackError):
-    """Results that cannot be read or rendered (missing directory or file, wrong schema), or
-    weights that do not compute the task they are analysed on. The CLI prints it on one line, exit 2."""
+__all__ = ["ReportError"]

@@ -360,8 +360,8 @@ def html_page(ctx: dict) -> str:
 # ---------------------------------------------------------------------- driver
 def build_context(paths, *, title: str | None = None, notes: tuple[str, ...] = ()) -> dict:
     """Load runs and draw every figure; returns what markdown() and html_page() render."""
-    from statetrack import __version__
-    from statetrack.train.results import git_info
+    from statetrack.version import __version__
+    from statetrack.provenance import git_info
 
     runs = load_runs(paths)
     groups = group_runs(runs)
@@ -395,7 +395,7 @@ def build_context(paths, *, title: str | None = None, notes: tuple[str, ...] = (
 
 def render_report(paths, out_dir, *, title: str | None = None, notes: tuple[str, ...] = ()) -> dict:
     """Write report.md, figures/*.png and report.html into ``out_dir``; return their paths and counts."""
-    from statetrack.constructions.weights import atomic_write_bytes
+    from statetrack.provenance import atomic_write_bytes
 
     ctx = build_context(paths, title=title, notes=notes)
     out = Path(out_dir)

@@ -28,11 +28,7 @@ import numpy as np
 import torch
 
 from statetrack.automata.dfa import DFA
-from statetrack.errors import StatetrackError
-
-
-class TaskError(StatetrackError):
-    """A task name or option that does not exist or does not make sense."""
+from statetrack.errors import TaskError  # noqa: F401  (defined in statetrack.errors; re-exported)
 
 
 class Batch(NamedTuple):

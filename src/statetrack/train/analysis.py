@@ -13,7 +13,7 @@ import torch
 
 from statetrack.models.mixers import Diagonal
 
-ANALYSIS_SEED_OFFSET = 2_000_029
+from statetrack.seeds import ANALYSIS_SEED_OFFSET  # noqa: E402  (statetrack.seeds)
 
 
 def _r(x, nd: int = 6) -> list:

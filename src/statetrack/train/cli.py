@@ -30,70 +30,140 @@ _FIELDS = {
 }
 
 
+_DESCRIPTION = """Train an LRNN on a state-tracking task and measure length generalization.
+
+examples:
+  statetrack train --task parity --out runs/parity          # about a minute on a 2-core CPU (cpu preset)
+  statetrack train --task word_problem --task-opt group=S5 --task-opt variant=swaps --layers 1 --out runs/s5
+  statetrack train --regex '(a|b)*abb' --alphabet ab --out runs/abb
+  torchrun --nproc_per_node=2 -m statetrack.cli train ... --out runs/ddp     # data parallel
+
+Sizes start from a preset (gpu with a CUDA device, else cpu; --preset picks one), then a --config
+file, then flags. The run checkpoints periodically; running the same command again resumes it, and
+a finished run is reported, not retrained (--fresh starts over). Write a negative eigenvalue range
+as --eig-range=-1,1 or --eig-range -1,1.
+"""
+
+
 def _allow_negative_ranges(p: argparse.ArgumentParser) -> None:
     # argparse reads "-1,1" as an option unless it looks like a negative number; widen its test so
     # `--eig-range -1,1` works (the `=` and bracket forms never needed this)
     p._negative_number_matcher = re.compile(r"^-\d+$|^-\d*\.\d+$|^-\d+(,-?\d+)+$")
 
 
+def _default(*paths: str) -> str:
+    """``(default: X)`` for config fields (gpu values), plus the cpu preset's where they differ."""
+    from statetrack.train.config import PRESETS, TrainConfig
+
+    gpu = TrainConfig().to_dict()
+    gpu["model"]["head_dim"] = 0                 # "derive from d_model // n_heads"
+    gpu_vals, cpu_vals = [], []
+    for path in paths:
+        node, cpu = gpu, PRESETS["cpu"]
+        for part in path.split("."):
+            node = node[part]
+            cpu = cpu.get(part, node) if isinstance(cpu, dict) else node
+        gpu_vals.append(node)
+        cpu_vals.append(node if isinstance(cpu, dict) else cpu)
+    show = lambda vals: " ".join(repr(v) if isinstance(v, str) else str(v) for v in vals)  # noqa: E731
+    if cpu_vals != gpu_vals:
+        return f"(default: {show(gpu_vals)}; {show(cpu_vals)} with the cpu preset)"
+    return f"(default: {show(gpu_vals)})"
+
+
+def _help(text: str, *paths: str):
+    """``text`` followed by the defaults of config fields, computed when --help is shown (no torch at start-up)."""
+    from statetrack.cli_args import LazyHelp
+
+    return LazyHelp(lambda: f"{text} {_default(*paths)}")
+
+
 def add_train_args(p: argparse.ArgumentParser) -> None:
+    from statetrack.cli_args import nonneg_float, nonneg_int, pos_float, pos_int
+
     t = p.add_argument_group("task")
     t.add_argument("--task", metavar="T", help="task name or preset (parity, even_pairs, cycle_navigation, "
                    "modular_arithmetic, counting, word_problem, S5, S5_swaps, S5_tokens4, ...), optionally "
-                   "with options: NAME:key=value,...")
-    t.add_argument("--task-opt", action="append", default=[], metavar="KEY=VALUE", help="a task option (repeatable)")
+                   "with options: NAME:key=value,... (default: parity)")
+    t.add_argument("--task-opt", action="append", default=[], metavar="KEY=VALUE",
+                   help="a task option (repeatable; default: none)")
     t.add_argument("--regex", metavar="PATTERN", help="train on a regular language (with --alphabet)")
     t.add_argument("--alphabet", metavar="SYMBOLS", help="with --regex: each character is one symbol")
     t.add_argument("--dfa", metavar="FILE", help="train on the DFA in a JSON file")
-    t.add_argument("--output", choices=("accept", "state"), help="regex/DFA tasks: label = accept bit or state")
+    t.add_argument("--label", choices=("accept", "state"),
+                   help="regex/DFA tasks: the label at each position is the accept bit or the state (default: accept)")
     m = p.add_argument_group("model")
-    m.add_argument("--model", choices=("deltanet", "deltaproduct", "diagonal"))
-    m.add_argument("--eig-range", metavar="R", help="0,1 or -1,1 (beta = sigmoid or 2 sigmoid; a = s or 2s-1)")
-    m.add_argument("--n-h", type=int, metavar="N", help="DeltaProduct sub-steps per token")
-    m.add_argument("--layers", type=int, metavar="N")
-    m.add_argument("--d-model", type=int, metavar="N")
-    m.add_argument("--heads", type=int, metavar="N")
-    m.add_argument("--head-dim", type=int, metavar="N")
-    m.add_argument("--conv-size", type=int, metavar="N")
-    m.add_argument("--mlp-ratio", type=int, metavar="N")
-    m.add_argument("--backend", choices=("naive", "fused_recurrent", "chunk"), help="kernel backend")
+    m.add_argument("--model", choices=("deltanet", "deltaproduct", "diagonal"), help=_help("mixer", "model.kind"))
+    m.add_argument("--eig-range", metavar="R",
+                   help=_help("0,1 or -1,1 (beta = sigmoid or 2 sigmoid; a = s or 2s-1)", "model.eig_range"))
+    m.add_argument("--n-h", type=pos_int, metavar="N", help=_help("DeltaProduct sub-steps per token", "model.n_h"))
+    m.add_argument("--layers", type=pos_int, metavar="N", help=_help("blocks", "model.n_layers"))
+    m.add_argument("--d-model", type=pos_int, metavar="N", help=_help("residual width", "model.d_model"))
+    m.add_argument("--heads", type=pos_int, metavar="N", help=_help("heads per mixer", "model.n_heads"))
+    m.add_argument("--head-dim", type=nonneg_int, metavar="N",
+                   help=_help("key/value size per head, 0: d_model / heads", "model.head_dim"))
+    m.add_argument("--conv-size", type=nonneg_int, metavar="N",
+                   help=_help("short causal convolution, 0: none", "model.conv_size"))
+    m.add_argument("--mlp-ratio", type=nonneg_int, metavar="N", help=_help("MLP width / d_model", "model.mlp_ratio"))
+    m.add_argument("--backend", choices=("naive", "fused_recurrent", "chunk"),
+                   help=_help("kernel backend", "model.backend"))
     o = p.add_argument_group("optimization")
-    o.add_argument("--steps", type=int)
-    o.add_argument("--batch-size", type=int)
-    o.add_argument("--lr", type=float)
-    o.add_argument("--weight-decay", type=float)
-    o.add_argument("--warmup", type=int, metavar="STEPS")
-    o.add_argument("--min-lr-ratio", type=float)
-    o.add_argument("--grad-clip", type=float)
-    o.add_argument("--train-len", type=int, nargs=2, metavar=("MIN", "MAX"))
-    o.add_argument("--seed", type=int)
+    o.add_argument("--steps", type=pos_int, help=_help("optimizer steps", "steps"))
+    o.add_argument("--batch-size", type=pos_int, help=_help("sequences per step", "batch_size"))
+    o.add_argument("--lr", type=pos_float, help=_help("peak learning rate", "lr"))
+    o.add_argument("--weight-decay", type=nonneg_float, help=_help("AdamW weight decay", "weight_decay"))
+    o.add_argument("--warmup", type=nonneg_int, metavar="STEPS", help=_help("linear warm-up steps", "warmup_steps"))
+    o.add_argument("--min-lr-ratio", type=nonneg_float, help=_help("cosine decay floor / lr", "min_lr_ratio"))
+    o.add_argument("--grad-clip", type=nonneg_float, help=_help("gradient norm clip, 0: none", "grad_clip"))
+    o.add_argument("--train-len", type=pos_int, nargs=2, metavar=("MIN", "MAX"),
+                   help=_help("training lengths", "train_min_len", "train_max_len"))
+    o.add_argument("--seed", type=nonneg_int, help=_help("seed of the model and every batch", "seed"))
     e = p.add_argument_group("evaluation")
-    e.add_argument("--test-len", type=int, nargs=2, metavar=("MIN", "MAX"))
-    e.add_argument("--eval-max-len", type=int, metavar="L", help="accuracy at every length 1..L")
-    e.add_argument("--eval-samples", type=int, metavar="N", help="words per length")
-    e.add_argument("--eval-every", type=int, metavar="STEPS")
-    e.add_argument("--norm-length-factor", type=int, metavar="F", help="state norms up to F x train max length")
-    e.add_argument("--no-analysis", action="store_true", help="skip eigenvalues, probes and state norms")
+    e.add_argument("--test-len", type=pos_int, nargs=2, metavar=("MIN", "MAX"),
+                   help=_help("test lengths of the headline score", "test_min_len", "test_max_len"))
+    e.add_argument("--eval-max-len", type=nonneg_int, metavar="L",
+                   help=_help("accuracy at every length 1..L, 0: test max", "eval_max_len"))
+    e.add_argument("--eval-samples", type=pos_int, metavar="N", help=_help("words per length", "eval_samples"))
+    e.add_argument("--eval-every", type=nonneg_int, metavar="STEPS",
+                   help=_help("steps between intermediate evaluations, 0: end only", "eval_every"))
+    e.add_argument("--norm-length-factor", type=pos_int, metavar="F",
+                   help=_help("state norms up to F x train max length", "norm_length_factor"))
+    e.add_argument("--no-analysis", action="store_true",
+                   help="skip eigenvalues, probes and state norms (default: analysis on; off with the cpu preset)")
     r = p.add_argument_group("runtime")
-    r.add_argument("--device", metavar="D", help="auto, cpu, cuda or cuda:N")
-    r.add_argument("--dtype", choices=("float32", "bfloat16"))
-    r.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch")
-    r.add_argument("--checkpoint-every", type=int, metavar="STEPS")
-    r.add_argument("--log-every", type=int, metavar="STEPS")
-    r.add_argument("--config", metavar="FILE", help="start from this TrainConfig (JSON or TOML)")
-    r.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint in --out and start over")
-    r.add_argument("--no-progress", action="store_true")
-    p.add_argument("--out", required=True, metavar="DIR", help="run directory (checkpoint, config, results.json)")
+    r.add_argument("--preset", default="auto", choices=("auto", "cpu", "gpu"),
+                   help="starting sizes below --config and flags; auto: gpu with a CUDA device, else cpu")
+    r.add_argument("--device", metavar="D", help="auto, cpu, cuda or cuda:N (default: auto)")
+    r.add_argument("--dtype", choices=("float32", "bfloat16"), help=_help("compute type on CUDA", "dtype"))
+    r.add_argument("--threads", type=nonneg_int, metavar="N", help=_help("CPU threads for torch, 0: torch's choice", "threads"))
+    r.add_argument("--checkpoint-every", type=nonneg_int, metavar="STEPS",
+                   help=_help("steps between checkpoints, 0: at the end only", "checkpoint_every"))
+    r.add_argument("--log-every", type=pos_int, metavar="STEPS", help=_help("steps between loss records", "log_every"))
+    r.add_argument("--config", metavar="FILE", help="start from this TrainConfig (JSON or TOML; default: none)")
+    r.add_argument("--fresh", action="store_true",
+                   help="ignore an existing checkpoint or finished run in --out and start over (default: resume)")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar or log lines (default: shown)")
+    p.add_argument("-o", "--out", required=True, metavar="DIR", help="run directory (checkpoint, config, results.json)")
 
 
-def config_from_args(args):
-    """The TrainConfig a `statetrack train` command line describes."""
+def config_from_args(args, with_preset: bool = False):
+    """The TrainConfig a `statetrack train` command line describes.
+
+    Layers, lowest first: TrainConfig defaults, the preset (``--preset``, default auto: by device),
+    a ``--config`` file, flags. With ``with_preset`` returns (config, preset name, reason).
+    """
     from statetrack.tasks import parse_task_spec
-    from statetrack.train.config import TrainConfig, load_config_file, set_dotted
+    from statetrack.train.config import TrainConfig, apply_preset, load_config_file, preset_for, set_dotted
     from statetrack.errors import TrainingError
 
     base = load_config_file(args.config) if args.config else {}
-    d = TrainConfig.from_dict(base).to_dict()
+    preset, why = preset_for(getattr(args, "preset", "gpu"), args.device or str(base.get("device", "auto")))
+    d = TrainConfig().to_dict()
+    d["model"]["head_dim"] = 0                       # derived from d_model // n_heads unless set below
+    d = apply_preset(d, preset)
+    d.update({k: v for k, v in base.items() if k != "model"})
+    d["model"].update(base.get("model", {}))
+    d = TrainConfig.from_dict(d).to_dict()
     sources = [s for s in (args.task, args.regex, args.dfa) if s is not None]
     if len(sources) > 1:
         raise TrainingError("give one of --task, --regex, --dfa")
@@ -116,8 +186,8 @@ def config_from_args(args):
             raise TrainingError(f"--task-opt {item!r} is not of the form KEY=VALUE")
         _, parsed = parse_task_spec(f"x:{key}={value}")
         d["task_options"].update(parsed)
-    if args.output:
-        d["task_options"]["output"] = args.output
+    if args.label:
+        d["task_options"]["output"] = args.label
     if (args.d_model is not None or args.heads is not None) and args.head_dim is None \
             and not base.get("model", {}).get("head_dim"):
         d["model"]["head_dim"] = 0          # re-derive d_model // n_heads from the new sizes
@@ -131,13 +201,22 @@ def config_from_args(args):
         d["test_min_len"], d["test_max_len"] = args.test_len
     if args.no_analysis:
         d["analysis"] = False
-    return TrainConfig.from_dict(d)
+    cfg = TrainConfig.from_dict(d)
+    return (cfg, preset, why) if with_preset else cfg
 
 
 def cmd_train(args) -> int:
+    from statetrack.provenance import check_output_path
+
+    check_output_path(args.out, directory=True)
+    cfg, preset, why = config_from_args(args, with_preset=True)
+    m = cfg.model
+    print(f"preset {preset} ({why}): {cfg.task} {m.kind}[{m.eig_range}] {m.n_layers} layers d_model {m.d_model}, "
+          f"{cfg.steps} steps of {cfg.batch_size}, train lengths {cfg.train_min_len}-{cfg.train_max_len}, test "
+          f"{cfg.test_min_len}-{cfg.test_max_len}, checkpoint every {cfg.checkpoint_every or cfg.steps} steps",
+          flush=True)
     from statetrack.train.loop import train
 
-    cfg = config_from_args(args)
     results = train(cfg, args.out, resume=not args.fresh, progress=not args.no_progress)
     if results is not None:
         te, tr = results["eval"]["test_range"], results["eval"]["train_range"]
@@ -167,22 +246,26 @@ def cmd_sweep(args) -> int:
 def register(subparsers) -> None:
     """Add ``train`` and ``sweep`` to the main CLI's subcommands."""
     p = subparsers.add_parser("train", help="train an LRNN on a state-tracking task and measure length generalization",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                              description=_DESCRIPTION)
     _allow_negative_ranges(p)
     add_train_args(p)
     p.set_defaults(func=cmd_train)
 
     p = subparsers.add_parser("sweep", help="run a grid of training runs (tasks x models x ranges x seeds) with Optuna")
     p.add_argument("config", metavar="CONFIG", help="sweep file (TOML or JSON): [sweep], [base], [grid]")
-    p.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="worker processes (default: one per visible GPU, 1 without CUDA)")
-    p.add_argument("--no-progress", action="store_true")
+    from statetrack.cli_args import pos_int
+
+    p.add_argument("--workers", type=pos_int, default=None, metavar="N",
+                   help="worker processes (default: the sweep file's, else one per visible GPU, 1 without CUDA)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars or log lines (default: shown)")
     p.set_defaults(func=cmd_sweep)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Stand-alone entry (``python -m statetrack.train.cli train ...``), for torchrun as well."""
-    parser = argparse.ArgumentParser(prog="statetrack")
+    from statetrack.cli_args import Parser
+
+    parser = Parser(prog="statetrack")
     sub = parser.add_subparsers(dest="command", required=True)
     register(sub)
     from statetrack.cli import run_command

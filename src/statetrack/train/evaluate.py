@@ -22,7 +22,7 @@ import contextlib
 import numpy as np
 import torch
 
-EVAL_SEED_OFFSET = 1_000_003     # evaluation words never share a generator seed with training batches
+from statetrack.seeds import EVAL_SEED_OFFSET  # noqa: E402  (one home for the offsets: statetrack.seeds)
 
 
 def scaled(acc: float | None, chance: float) -> float | None:

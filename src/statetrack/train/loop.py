@@ -24,7 +24,8 @@ from statetrack.train import checkpoint as ckpt
 from statetrack.train import ddp
 from statetrack.train.config import TrainConfig
 from statetrack.train.results import FILENAME as RESULTS_FILE
-from statetrack.train.results import SCHEMA, device_name, git_info, versions, write_results
+from statetrack.provenance import provenance, write_json
+from statetrack.train.results import SCHEMA, write_results
 
 
 def batch_generator(seed: int, step: int, rank: int) -> torch.Generator:
@@ -125,6 +126,11 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = True, progress: b
     """
     t_wall = time.perf_counter()
     out = Path(out)
+    if resume and (done := finished_results(cfg, out)) is not None:
+        if progress:
+            print(f"{out} holds a finished run of this config ({cfg.steps} steps); not training again "
+                  "(--fresh trains anew)", flush=True)
+        return done
     info = ddp.setup(cfg.device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -137,14 +143,15 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = True, progress: b
         if resume and ckpt_path.exists():
             meta = ckpt.load_checkpoint(ckpt_path, model=model, optimizer=opt, scheduler=sched)
             if meta["config"] != cfg_json:
-                raise TrainingError(f"{ckpt_path} was written by a different config; use a new --out "
-                                    "directory or start over with --fresh")
+                raise TrainingError(f"{ckpt_path} was written by a different config",
+                                    api_hint="use another out directory or resume=False",
+                                    cli_hint="use a new --out directory or start over with --fresh")
             start, extra = int(meta["step"]), meta["extra"]
+            if info.is_main and progress:
+                print(f"resuming from step {start} of {cfg.steps} ({ckpt_path})", flush=True)
         if info.is_main:
             out.mkdir(parents=True, exist_ok=True)
-            from statetrack.constructions.weights import atomic_write_bytes
-
-            atomic_write_bytes(out / "config.json", (cfg.to_json() + "\n").encode())
+            write_json(out / "config.json", cfg.to_dict())
         net = model
         if torch.distributed.is_initialized():      # under torchrun, even with one process
             net = torch.nn.parallel.DistributedDataParallel(
@@ -213,6 +220,25 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = True, progress: b
         ddp.teardown(info)
 
 
+def finished_results(cfg: TrainConfig, out: Path) -> dict | None:
+    """The results of a completed run of exactly ``cfg`` in ``out``, or None."""
+    from statetrack.errors import StatetrackError
+    from statetrack.provenance import jsonable
+    from statetrack.train.results import read_results
+
+    path = out / RESULTS_FILE
+    if not path.is_file():
+        return None
+    try:
+        results = read_results(path)
+    except StatetrackError:          # unreadable: train again and overwrite it
+        return None
+    if not isinstance(results, dict) or results.get("status") != "completed" \
+            or results.get("config") != jsonable(cfg.to_dict()):
+        return None
+    return results
+
+
 def _intermediate_eval(model, task, cfg, device, step, extra, elapsed: float) -> None:
     from statetrack.train.evaluate import per_length_accuracy, range_summary
 
@@ -236,8 +262,8 @@ def _finish(model, task, cfg, info, extra, t_wall, out: Path) -> dict:
         "schema": SCHEMA, "status": "completed", "config": cfg.to_dict(), "task": task.describe(),
         "model": {k: getattr(cfg.model, k) for k in ("kind", "eig_range", "n_layers", "d_model", "n_heads",
                                                       "head_dim", "n_h", "backend")},
-        "seed": cfg.seed, "dtype": cfg.dtype, "backend": cfg.model.backend, "device": device_name(info.device),
-        "world_size": info.world_size, "versions": versions(), "git": git_info(),
+        **provenance(seed=cfg.seed, dtype=cfg.dtype, backend=cfg.model.backend, device=info.device),
+        "world_size": info.world_size,
         "steps": cfg.steps, "final_loss": losses[-1][1] if losses else None, "loss_curve": losses,
         "eval": curve, "checkpoint": ckpt.FILENAME,
     }

@@ -54,75 +54,19 @@ Lists indexed by length hold the value at length ``lengths[i]``; ``null`` means 
 """
 from __future__ import annotations
 
-import json
-import platform
-import re
-import subprocess
 from pathlib import Path
 
-from statetrack.constructions.weights import atomic_write_bytes
+# One home for provenance and JSON writing: statetrack.provenance. These names stay importable here.
+from statetrack.provenance import atomic_write_bytes, device_name, git_info, read_json, versions, write_json  # noqa: F401
 
 SCHEMA = "statetrack.train.results/1"
 FILENAME = "results.json"
 
 
-def versions() -> dict:
-    import numpy
-    import torch
-
-    from statetrack import __version__
-
-    try:
-        import triton
-
-        triton_version = triton.__version__
-    except ImportError:  # pragma: no cover - triton is optional
-        triton_version = None
-    return {"statetrack": __version__, "torch": torch.__version__, "triton": triton_version,
-            "numpy": numpy.__version__, "python": platform.python_version()}
-
-
-def git_info(start: Path | None = None) -> dict:
-    """The commit of the statetrack checkout (None outside a git work tree)."""
-    here = start or Path(__file__).resolve().parent
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
-                                timeout=10).stdout.strip() or None
-        if commit is not None and not re.fullmatch(r"[0-9a-f]{40}", commit):
-            commit = None          # e.g. a copy of the tree without its .git
-        dirty = None
-        if commit:
-            status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                                    capture_output=True, text=True, timeout=10).stdout
-            dirty = bool(status.strip())
-    except (OSError, subprocess.SubprocessError):
-        commit, dirty = None, None
-    return {"commit": commit, "dirty": dirty}
-
-
-def device_name(device) -> str:
-    import torch
-
-    if getattr(device, "type", str(device)) == "cuda":
-        return torch.cuda.get_device_name(device)
-    return "cpu"
-
-
 def write_results(path: Path, results: dict) -> None:
-    """Write results JSON atomically (NaN/inf are written as null)."""
-    data = json.dumps(_clean(results), indent=1, allow_nan=False)
-    atomic_write_bytes(Path(path), (data + "\n").encode())
+    """Write results JSON atomically (NaN/inf are written as null): :func:`statetrack.provenance.write_json`."""
+    write_json(path, results)
 
 
 def read_results(path: Path) -> dict:
-    return json.loads(Path(path).read_text())
-
-
-def _clean(x):
-    if isinstance(x, float):
-        return x if x == x and x not in (float("inf"), float("-inf")) else None
-    if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    return x
+    return read_json(path, "results file")

@@ -134,12 +134,15 @@ def worker(config_path: str, progress: bool = False) -> None:
     if _all_done(study, spec["grid"]):
         return
     out = Path(spec["sweep"]["out"])
+    points = _points(spec["grid"])
 
     def objective(trial) -> float:
         params = {k: trial.suggest_categorical(k, v) for k, v in spec["grid"].items()}
         cfg = spec["base"].replace(**{k.replace(".", "__"): v for k, v in params.items()})
         run_dir = out / run_dirname(params)
         trial.set_user_attr("run_dir", str(run_dir))
+        k = points.index(params) + 1 if params in points else trial.number + 1
+        print(f"[sweep {spec['sweep']['name']}] run {k}/{len(points)}: {run_dirname(params)}", flush=True)
         results = train(cfg, run_dir, resume=True, progress=progress)
         return metric_of(results, spec["sweep"]["metric"])
 
@@ -173,7 +176,7 @@ def run_sweep(config_path: str, workers: int | None = None, progress: bool = Tru
 def write_summary(spec: dict) -> dict:
     import optuna
 
-    from statetrack.constructions.weights import atomic_write_bytes
+    from statetrack.provenance import provenance, write_json
 
     study = _study(spec)
     rows = []
@@ -182,9 +185,9 @@ def write_summary(spec: dict) -> dict:
                      "value": t.value if t.state == optuna.trial.TrialState.COMPLETE else None,
                      "run_dir": t.user_attrs.get("run_dir")})
     summary = {"name": spec["sweep"]["name"], "metric": spec["sweep"]["metric"], "grid": spec["grid"],
-               "trials": rows}
+               "trials": rows, **provenance()}
     out = Path(spec["sweep"]["out"])
-    atomic_write_bytes(out / SUMMARY, (json.dumps(summary, indent=1) + "\n").encode())
+    write_json(out / SUMMARY, summary)
     return summary
 
 
