@@ -114,3 +114,17 @@ def test_corrupt_group_checkpoint_is_a_clear_error(tmp_path):
     (out / "group.safetensors").write_bytes(b"not a checkpoint")
     with pytest.raises(TrainingError, match="corrupt"):
         train_group(_configs(), out)
+
+
+def test_train_cli_trains_a_group(tmp_path, capsys):
+    from statetrack.cli import main
+
+    out = tmp_path / "g"
+    rc = main(["train", "--task", "parity_p1", "--seeds", "0", "1", "--eig-ranges", "0,1", "-1,1", "--steps", "4",
+               "--d-model", "8", "--heads", "1", "--layers", "1", "--train-len", "3", "6", "--test-len", "6", "8",
+               "--eval-samples", "8", "--no-analysis", "--log-every", "2", "--no-progress", "-o", str(out)])
+    assert rc == 0
+    names = ["deltanet_0,1_s0", "deltanet_0,1_s1", "deltanet_-1,1_s0", "deltanet_-1,1_s1"]
+    assert all((out / n / "results.json").exists() for n in names)
+    text = capsys.readouterr().out
+    assert "4 runs in one batched group" in text and all(f"{n}: completed" in text for n in names)

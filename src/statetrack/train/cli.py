@@ -36,6 +36,7 @@ examples:
   statetrack train --task parity --out runs/parity          # about a minute on a 2-core CPU (cpu preset)
   statetrack train --task word_problem --task-opt group=S5 --task-opt variant=swaps --layers 1 --out runs/s5
   statetrack train --regex '(a|b)*abb' --alphabet ab --out runs/abb
+  statetrack train --task parity_p1 --seeds 0 1 2 --eig-ranges 0,1 -1,1 --out runs/p1   # 6 runs, one step
   torchrun --nproc_per_node=2 -m statetrack.cli train ... --out runs/ddp     # data parallel
 
 Sizes start from a preset (gpu with a CUDA device, else cpu; --preset picks one), then a --config
@@ -93,7 +94,8 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     t.add_argument("--label", choices=("accept", "state"),
                    help="regex/DFA tasks: the label at each position is the accept bit or the state (default: accept)")
     m = p.add_argument_group("model")
-    m.add_argument("--model", choices=("deltanet", "deltaproduct", "diagonal"), help=_help("mixer", "model.kind"))
+    m.add_argument("--model", choices=("deltanet", "deltaproduct", "diagonal", "transformer"),
+                   help=_help("mixer (transformer: causal attention, the baseline)", "model.kind"))
     m.add_argument("--eig-range", metavar="R",
                    help=_help("0,1 or -1,1 (beta = sigmoid or 2 sigmoid; a = s or 2s-1)", "model.eig_range"))
     m.add_argument("--n-h", type=pos_int, metavar="N", help=_help("DeltaProduct sub-steps per token", "model.n_h"))
@@ -118,6 +120,13 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     o.add_argument("--train-len", type=pos_int, nargs=2, metavar=("MIN", "MAX"),
                    help=_help("training lengths", "train_min_len", "train_max_len"))
     o.add_argument("--seed", type=nonneg_int, help=_help("seed of the model and every batch", "seed"))
+    g = p.add_argument_group("many runs in one step (the batched trainer; any of these with two or more values)")
+    g.add_argument("--seeds", type=nonneg_int, nargs="+", metavar="S",
+                   help="train one run per seed (x ranges x lrs) as one batched group under --out (default: --seed)")
+    g.add_argument("--eig-ranges", nargs="+", metavar="R",
+                   help="eigenvalue ranges of the group's runs, e.g. --eig-ranges 0,1 -1,1 (default: --eig-range)")
+    g.add_argument("--lrs", type=pos_float, nargs="+", metavar="LR", help="peak learning rates of the group's runs "
+                   "(default: --lr)")
     e = p.add_argument_group("evaluation")
     e.add_argument("--test-len", type=pos_int, nargs=2, metavar=("MIN", "MAX"),
                    help=_help("test lengths of the headline score", "test_min_len", "test_max_len"))
@@ -210,6 +219,8 @@ def cmd_train(args) -> int:
 
     check_output_path(args.out, directory=True)
     cfg, preset, why = config_from_args(args, with_preset=True)
+    if args.seeds or args.eig_ranges or args.lrs:
+        return _train_group(args, cfg, preset, why)
     m = cfg.model
     print(f"preset {preset} ({why}): {cfg.task} {m.kind}[{m.eig_range}] {m.n_layers} layers d_model {m.d_model}, "
           f"{cfg.steps} steps of {cfg.batch_size}, train lengths {cfg.train_min_len}-{cfg.train_max_len}, test "
@@ -230,6 +241,41 @@ def cmd_train(args) -> int:
               f"{fmt(tr['scaled_accuracy'])}, final loss {fmt(results['final_loss'])}, "
               f"{results['wall_time_s']:.1f} s on {results['device']} ({results['backend']}); "
               f"results: {args.out}/results.json")
+    return 0
+
+
+def _train_group(args, cfg, preset: str, why: str) -> int:
+    """``statetrack train --seeds/--eig-ranges/--lrs``: the runs of the grid as one batched group."""
+    import itertools
+
+    from statetrack.models.mixers import parse_eig_range
+    from statetrack.train.batched import train_group
+
+    seeds = args.seeds or [cfg.seed]
+    ranges = [parse_eig_range(r) for r in (args.eig_ranges or [cfg.model.eig_range])]
+    lrs = args.lrs or [cfg.lr]
+    configs, names = [], []
+    for rng, lr, seed in itertools.product(ranges, lrs, seeds):
+        configs.append(cfg.replace(seed=seed, lr=lr, model__eig_range=rng))
+        names.append(f"{cfg.model.kind}_{rng}" + (f"_lr{lr:g}" if len(lrs) > 1 else "") + f"_s{seed}")
+    m = cfg.model
+    print(f"preset {preset} ({why}): {cfg.task} {m.kind} {m.n_layers} layers d_model {m.d_model}, {len(configs)} runs "
+          f"in one batched group ({', '.join(names)}), {cfg.steps} steps of {cfg.batch_size}, train lengths "
+          f"{cfg.train_min_len}-{cfg.train_max_len}, test {cfg.test_min_len}-{cfg.test_max_len}", flush=True)
+
+    def progress(step, total, losses, diverged):
+        if not args.no_progress:
+            shown = " ".join("-" if x is None else f"{x:.3f}" for x in losses)
+            print(f"step {step}/{total} loss {shown}" + (f"; diverged and frozen: {diverged}" if diverged else ""),
+                  file=sys.stderr, flush=True)
+
+    results = train_group(configs, args.out, names=names, resume=not args.fresh, progress=progress)
+    for name, res in zip(names, results):
+        te = res["eval"]["test_range"]
+        acc = "n/a" if te["scaled_accuracy"] is None else f"{te['scaled_accuracy']:.3f}"
+        print(f"{name}: {res['status']}, test {te['min_len']}-{te['max_len']} scaled accuracy {acc}, final loss "
+              f"{res['final_loss'] if res['final_loss'] is None else round(res['final_loss'], 4)}; "
+              f"results: {args.out}/{name}/results.json")
     return 0
 
 
