@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 
 from statetrack.constructions.engine import Simulator
-from statetrack.proofs_check import mod3_needs_complex as mod3
+from statetrack.proofs_check import mod3_non_triangular as mod3
 from statetrack.proofs_check import per_step_scope as scope
 from statetrack.proofs_check.cycles import find_cycles
 from statetrack.proofs_check.one_hot_limit import check_one_hot_merge, merging_dfa
