@@ -48,6 +48,9 @@ def test_a_broken_figure_is_caught(report, tmp_path):
     pytest.param(["docs/sample_report/runs"], {"Parity", "Counting mod 3", "S5 word problem"}, id="cpu-sample"),
     pytest.param(["benchmarks/results/train_protocol_h100.json", "docs/gpu_report/runs/constructed"],
                  {"Parity", "S5 word problem, swaps only"}, id="h100-protocol"),
+    pytest.param(["benchmarks/results/protocol_gpu.json", "docs/gpu_report/runs/constructed/parity_p1_group"],
+                 {"Parity, P1 format (label at the end)", "S5 word problem, swaps only",
+                  "Modular arithmetic mod 5 with brackets, P1 format (label at the end)"}, id="h200-protocol"),
 ])
 def test_the_committed_results_render_and_every_figure_loads(tmp_path, sources, tasks):
     """The issue's bar, on the results committed in this repository (rendered afresh, not the copy in docs/)."""
