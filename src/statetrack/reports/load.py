@@ -288,8 +288,7 @@ def _variant_order(v: Variant) -> tuple:
         return (2, v.key[1])
     kind, rng, n_h = v.key[:3]
     setup = tuple(str(x) for x in v.key[3:])
-    return (1, ["deltanet", "deltaproduct", "diagonal"].index(kind) if kind in MODEL_NAMES else 9, kind, n_h,
-            setup, {"0,1": 0, "-1,1": 1}.get(rng, 2), rng)
+    return (1, list(MODEL_NAMES).index(kind) if kind in MODEL_NAMES else 9, kind, n_h, setup, {"0,1": 0, "-1,1": 1}.get(rng, 2), rng)
 
 
 def _name_setups(variants: list[Variant]) -> None:
