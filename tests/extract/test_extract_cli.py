@@ -86,8 +86,10 @@ def test_a_task_without_an_automaton_is_named(tiny_run, tmp_path, capsys, monkey
 
 
 def test_bad_budget_exits_2(abb, tmp_path, capsys):
-    assert main(["extract", str(abb), "-o", str(tmp_path / "x.json"), "--budget", "0"]) == 2
-    assert "max_words must be a positive" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:          # refused by the parser, before any work
+        main(["extract", str(abb), "-o", str(tmp_path / "x.json"), "--budget", "0"])
+    assert exc.value.code == 2
+    assert "--budget: 0 is not positive" in capsys.readouterr().err
 
 
 def test_report_shows_the_extraction_beside_the_run(tiny_run, tmp_path):

@@ -36,7 +36,11 @@ def permutation_dfas(draw, max_points: int = 5, max_symbols: int = 3) -> DFA:
     return DFA(alphabet=tuple("abc"[:m]), table=np.array(cols, dtype=np.int64).T, start=0, accepting=accepting)
 
 
-@pytest.mark.parametrize("construction", sorted(set(CONSTRUCTIONS) - {"rotation"}))
+#: constructions that take a group, not a DFA: their round trips run on groups below
+GROUP_ONLY = {"rotation", "orthogonal", "dihedral-cascade"}
+
+
+@pytest.mark.parametrize("construction", sorted(set(CONSTRUCTIONS) - GROUP_ONLY))
 @given(dfa=st.one_of(random_dfas(max_states=6, max_symbols=3).map(DFA.complete), permutation_dfas()))
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
 def test_round_trip_every_construction(construction, dfa):
@@ -57,6 +61,17 @@ def test_round_trip_rotation(m):
     net, learned, cmp = round_trip(statetrack.compile(statetrack.group(f"Z{m}"), "rotation"))
     assert cmp.equivalent, cmp.line()
     assert learned.n_states == m and len(learned.classes) == m
+
+
+@pytest.mark.parametrize("group, construction", [
+    pytest.param("S3", "orthogonal", id="S3-orthogonal"), pytest.param("A4", "orthogonal", id="A4-orthogonal"),
+    pytest.param("D5", "orthogonal", id="D5-orthogonal"), pytest.param("D4", "dihedral-cascade", id="D4-cascade"),
+    pytest.param("Z5", "dihedral-cascade", id="Z5-cascade"),
+])
+def test_round_trip_group_constructions(group, construction):
+    net, learned, cmp = round_trip(statetrack.compile(statetrack.group(group), construction))
+    assert cmp.equivalent, cmp.line()
+    assert learned.n_states == statetrack.group(group).order
 
 
 @pytest.mark.parametrize("obj, construction, runner", [

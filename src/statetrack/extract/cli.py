@@ -26,35 +26,42 @@ def register(subparsers) -> None:
     from statetrack.extract.oracles import RUNNERS
     from statetrack.extract.pipeline import METHODS
 
+    from statetrack.cli_args import nonneg_int, pos_float, pos_int
+
     d = Budget()
     p = subparsers.add_parser("extract", help="extract the automaton a network implements (L* + state clustering) "
                               "and compare it exactly with the target", description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("path", metavar="PATH", help="training run directory or compiled weights file")
-    p.add_argument("-o", "--output", required=True, metavar="FILE", help="learned machine (JSON) to write")
-    p.add_argument("--method", choices=METHODS, default="both", help="default %(default)s")
-    p.add_argument("--algorithm", choices=ALGORITHMS, default="lstar", help="active learner (default %(default)s)")
-    p.add_argument("--max-states", type=int, default=d.max_states, metavar="N",
-                   help="stop when a hypothesis has more states (default %(default)s)")
-    p.add_argument("--max-rounds", type=int, default=d.max_rounds, metavar="N", help="equivalence queries (%(default)s)")
-    p.add_argument("--budget", type=int, default=d.max_words, metavar="WORDS",
-                   help="most words sent to the network (default %(default)s)")
-    p.add_argument("--max-seconds", type=float, default=d.max_seconds, metavar="S", help="(default %(default)s)")
-    p.add_argument("--exhaustive-len", type=int, default=d.exhaustive_len, metavar="L",
-                   help="equivalence: every word up to L (capped at 32,768 words; default %(default)s)")
-    p.add_argument("--random-words", type=int, default=d.random_words, metavar="N", help="(default %(default)s)")
-    p.add_argument("--random-len", type=int, default=d.random_len, metavar="L", help="(default %(default)s)")
-    p.add_argument("--abstraction-len", type=int, default=8, metavar="L",
-                   help="state abstraction: cluster the states of all words up to L (default %(default)s)")
-    p.add_argument("--max-clusters", type=int, default=64, metavar="K", help="(default %(default)s)")
-    p.add_argument("--dtype", choices=DTYPE_CHOICES, default="float64", help="compiled weights: float format")
+    p.add_argument("-o", "--out", required=True, metavar="FILE", help="learned machine (JSON) to write")
+    p.add_argument("--method", choices=METHODS, default="both", help="lstar, abstraction or both (default: %(default)s)")
+    p.add_argument("--algorithm", choices=ALGORITHMS, default="lstar", help="active learner (default: %(default)s)")
+    p.add_argument("--max-states", type=pos_int, default=d.max_states, metavar="N",
+                   help="stop when a hypothesis has more states (default: %(default)s)")
+    p.add_argument("--max-rounds", type=pos_int, default=d.max_rounds, metavar="N",
+                   help="most equivalence queries (default: %(default)s)")
+    p.add_argument("--budget", type=pos_int, default=d.max_words, metavar="WORDS",
+                   help="most words sent to the network (default: %(default)s)")
+    p.add_argument("--max-seconds", type=pos_float, default=d.max_seconds, metavar="S",
+                   help="wall-clock budget of the extraction (default: %(default)s)")
+    p.add_argument("--exhaustive-len", type=nonneg_int, default=d.exhaustive_len, metavar="L",
+                   help="equivalence: every word up to L (capped at 32,768 words; default: %(default)s)")
+    p.add_argument("--random-words", type=nonneg_int, default=d.random_words, metavar="N",
+                   help="equivalence: random words tried (default: %(default)s)")
+    p.add_argument("--random-len", type=pos_int, default=d.random_len, metavar="L",
+                   help="equivalence: their longest length (default: %(default)s)")
+    p.add_argument("--abstraction-len", type=pos_int, default=8, metavar="L",
+                   help="state abstraction: cluster the states of all words up to L (default: %(default)s)")
+    p.add_argument("--max-clusters", type=pos_int, default=64, metavar="K",
+                   help="state abstraction: most clusters tried (default: %(default)s)")
+    p.add_argument("--dtype", choices=DTYPE_CHOICES, default="float64", help="compiled weights: float format (default: %(default)s)")
     p.add_argument("--runner", choices=RUNNERS, default="simulator",
-                   help="compiled weights: numpy engine or the torch model (default %(default)s)")
-    p.add_argument("--no-target", action="store_true", help="extract even when the task defines no automaton")
-    p.add_argument("--json", metavar="FILE", help="also write the record here")
-    p.add_argument("--threads", type=int, default=1, metavar="N",
+                   help="compiled weights: numpy engine or the torch model (default: %(default)s)")
+    p.add_argument("--no-target", action="store_true", help="extract even when the task defines no automaton (default: off)")
+    p.add_argument("--json", metavar="FILE", help="also write the record here (default: none)")
+    p.add_argument("--threads", type=pos_int, default=1, metavar="N",
                    help="torch CPU threads (default %(default)s: small batches run fastest on one)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=nonneg_int, default=0, help="seed of the random equivalence words (default: %(default)s)")
     p.set_defaults(func=cmd_extract)
 
 
@@ -75,7 +82,7 @@ def cmd_extract(args) -> int:
 
     torch.set_num_threads(args.threads)
     net = load_network(args.path, dtype=args.dtype, runner=args.runner, require_target=not args.no_target)
-    out = Path(args.output)
+    out = Path(args.out)
 
     def write(obj: dict, path: Path) -> None:
         atomic_write_bytes(path, (json.dumps(obj, indent=1) + "\n").encode())
