@@ -131,9 +131,8 @@ CASES = [
     pytest.param(["report", "{d}/folder", "-o", "{d}/plain"], None, id="report-out-regular-file"),
     # ---- bench and demo
     pytest.param(["bench", "nosuch"], None, id="bench-unknown-suite"),
-    pytest.param(["bench", "kernels", "--nonsense"], None, id="bench-unknown-flag",
-                 marks=pytest.mark.xfail(strict=True, reason="kernels/bench.py builds its own argparse parser "
-                                         "(kernels are owned elsewhere): it should use statetrack.cli_args.Parser")),
+    pytest.param(["bench", "kernels", "--nonsense"], None, id="bench-unknown-flag"),
+    pytest.param(["bench", "train", "--steps", "0"], None, id="bench-train-zero-steps"),
     pytest.param(["demo", "--nonsense"], None, id="demo-unknown-flag"),
     pytest.param(["nosuch"], None, id="unknown-command"),
 ]

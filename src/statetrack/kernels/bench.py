@@ -525,7 +525,9 @@ def _apply_config(items, p, chunk_mod) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="statetrack bench kernels", description=__doc__.split("\n")[0])
+    from statetrack.cli_args import Parser
+
+    p = Parser(prog="statetrack bench kernels", description=__doc__.split("\n")[0])
     p.add_argument("-o", "--out", default=None, help="JSON file to write (rewritten after every shape)")
     p.add_argument("--commit", default=None, help="git commit to record (default: $STATETRACK_COMMIT or git)")
     p.add_argument("--no-fla", action="store_true", help="skip fla even if it is installed")

@@ -17,7 +17,6 @@ N = 24, batch 1024).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
@@ -72,14 +71,19 @@ def time_batched(cfg, n_runs: int, steps: int, graph: bool) -> float:
 def main(argv: list[str] | None = None) -> int:
     from statetrack.train.results import device_name, git_info, versions, write_results
 
-    ap = argparse.ArgumentParser(prog="statetrack bench train", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", default="benchmarks/results/train_throughput_gpu.json", help="JSON to write")
-    ap.add_argument("--batches", type=int, nargs="+", default=[256, 1024], help="batch sizes (per run)")
-    ap.add_argument("--runs", type=int, nargs="+", default=[1, 6, 24], help="group sizes N")
-    ap.add_argument("--steps", type=int, default=50, help="timed steps per measurement")
-    ap.add_argument("--backend", default="fused_recurrent", help="kernel backend on CUDA")
-    ap.add_argument("--no-graph", action="store_true", help="do not capture CUDA graphs")
-    ap.add_argument("--quick", action="store_true", help="tiny sizes (CPU smoke run)")
+    from statetrack.cli_args import Parser, pos_int
+
+    ap = Parser(prog="statetrack bench train", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", default="benchmarks/results/train_throughput_gpu.json",
+                    help="JSON to write (default: %(default)s)")
+    ap.add_argument("--batches", type=pos_int, nargs="+", default=[256, 1024],
+                    help="batch sizes per run (default: %(default)s)")
+    ap.add_argument("--runs", type=pos_int, nargs="+", default=[1, 6, 24], help="group sizes N (default: %(default)s)")
+    ap.add_argument("--steps", type=pos_int, default=50, help="timed steps per measurement (default: %(default)s)")
+    ap.add_argument("--backend", default="fused_recurrent", choices=("fused_recurrent", "chunk", "naive"),
+                    help="kernel backend on CUDA (default: %(default)s)")
+    ap.add_argument("--no-graph", action="store_true", help="do not capture CUDA graphs (default: captured)")
+    ap.add_argument("--quick", action="store_true", help="tiny sizes (CPU smoke run; default: off)")
     args = ap.parse_args(argv)
     cuda = torch.cuda.is_available() and not args.quick
     device = "cuda" if cuda else "cpu"
