@@ -191,6 +191,23 @@ def paper_notes(data: dict) -> list[str]:
                 verdict += " (neither range learned the task in our steps)"
             notes.append(f"{task}, {kind}: ours [0,1] {best['0,1']:.3f} / [-1,1] {best['-1,1']:.3f} vs P1 "
                          f"{p0:.3f} / {p1:.3f} (best of 3, {'/'.join(map(str, steps))} steps): {verdict}")
+    def best(task, **kw):
+        acc = [r["test_scaled_accuracy"] for r in rows if r["task"] == task
+               and all(r[k] == v for k, v in kw.items())]
+        return max(acc) if acc else None
+
+    swaps = best("S5_swaps", eig_range="-1,1"), best("S5_swaps", eig_range="0,1")
+    if None not in swaps:
+        agree = "same direction" if swaps[0] - swaps[1] > 0.05 else "DIRECTION DIFFERS"
+        notes.append(f"S5 swaps only, 1-layer DeltaNet: ours [-1,1] {swaps[0]:.3f} vs [0,1] {swaps[1]:.3f} (best of 3); "
+                     f"P1: [-1,1] solves it, [0,1] does not: {agree}")
+    s5 = [best("S5", n_h=k, eig_range="-1,1") for k in (1, 2, 3, 4)]
+    if None not in s5:
+        steps = sorted({r["steps"] for r in rows if r["task"] == "S5"})
+        reproduced = s5[3] > 0.5 and max(s5[:3]) < 0.5
+        notes.append(f"S5, one layer, DeltaProduct n_h = 1..4 [-1,1]: ours {' / '.join(f'{a:.3f}' for a in s5)} "
+                     f"({'/'.join(map(str, steps))} steps, train length 32); P2 (train 128): n_h = 4 holds about 1.0 to "
+                     f"length 180-200, n_h <= 3 fails: {'reproduced' if reproduced else 'NOT reproduced at our budget'}")
     return notes
 
 

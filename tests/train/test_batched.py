@@ -128,3 +128,11 @@ def test_train_cli_trains_a_group(tmp_path, capsys):
     assert all((out / n / "results.json").exists() for n in names)
     text = capsys.readouterr().out
     assert "4 runs in one batched group" in text and all(f"{n}: completed" in text for n in names)
+
+
+def test_a_finished_group_is_reported_not_retrained(tmp_path):
+    first = train_group(_configs(), tmp_path / "g")
+    stamp = (tmp_path / "g" / "run0" / "results.json").stat().st_mtime_ns
+    again = train_group(_configs(), tmp_path / "g")
+    assert [r["eval"]["accuracy"] for r in again] == [r["eval"]["accuracy"] for r in first]
+    assert (tmp_path / "g" / "run0" / "results.json").stat().st_mtime_ns == stamp

@@ -483,6 +483,14 @@ def train_group(configs: list[TrainConfig], out: str | Path, *, names: list[str]
             trainer.save(gpath, {**meta, "train_time_s": train_s})
     if step < c0.steps:
         return None
+    if start == c0.steps:       # a finished group: report its runs, do not evaluate again
+        from statetrack.train.results import read_results
+
+        done = [out / n / FILENAME for n in names]
+        if all(p.exists() for p in done):
+            if progress is not None:
+                progress(step, c0.steps, [h[-1][1] if h else None for h in trainer.history], [])
+            return [read_results(p) for p in done]
     # ---- per-run results, in the single-run schema
     curves = trainer.evaluate(c0.eval_samples, c0.eval_length)
     results = []
