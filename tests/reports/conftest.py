@@ -85,7 +85,7 @@ def write_results():
 @pytest.fixture(scope="session")
 def constructed_parity(tmp_path_factory) -> Path:
     """A real constructed results file (parity, group construction), small settings."""
-    from statetrack.reports.constructed import analyze, weights_for_task
+    from statetrack.measure.constructed import analyze, weights_for_task
     from statetrack.tasks import make_task
     from statetrack.train.results import write_results as write
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from statetrack.constructions.weights import Factor
-from statetrack.reports.constructed import Binding, analyze, weights_for_task
+from statetrack.measure.constructed import Binding, analyze, weights_for_task
 from statetrack.reports.errors import ReportError
 from statetrack.tasks import make_task
 

@@ -6,7 +6,7 @@
     statetrack report runs/ runs/constructed/ -o report/
 
 ``analyze`` measures explicit weights on a task once and writes ``OUT/results.json`` (kind
-"constructed"; see statetrack.reports.constructed); ``--like RUN`` copies the training and test
+"constructed"; see statetrack.measure.constructed); ``--like RUN`` copies the training and test
 lengths of a training run so both sides are measured alike. ``report`` renders results files only:
 ``report.html`` (self-contained, figures embedded) and ``report.md`` with ``figures/``.
 """
@@ -21,7 +21,7 @@ DTYPES = ("float64", "float32", "bfloat16", "float16")
 
 
 def cmd_analyze(args) -> int:
-    from statetrack.reports.constructed import analyze, weights_for_task
+    from statetrack.measure.constructed import analyze, weights_for_task
     from statetrack.tasks import make_task, parse_task_spec
     from statetrack.train.results import write_results
 

@@ -40,7 +40,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from statetrack.reports.errors import ReportError
+from statetrack.errors import ReportError
 
 SCHEMA = "statetrack.constructed.results/1"
 KIND = "constructed"
