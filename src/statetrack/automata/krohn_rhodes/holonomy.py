@@ -319,24 +319,34 @@ def _packable(keys: np.ndarray, x: np.ndarray, succ: np.ndarray) -> bool:
 
 
 def group_levels(configs: np.ndarray, succ: np.ndarray, max_width: int) -> list[tuple[int, int]]:
-    """Consecutive holonomy levels packed greedily, top down, into product levels [a, b).
+    """Consecutive holonomy levels packed into the fewest product levels [a, b).
 
-    A block may grow while it stays a permutation–reset level (:func:`_packable`) no wider than
-    ``max_width`` reachable tuples. configs (R, L), succ (R, m) -> list of (a, b).
+    A block is allowed when it is a permutation–reset level (:func:`_packable`) no wider than
+    ``max_width`` reachable tuples (single depths always are); the fewest blocks come from a shortest
+    path over the depths 0..L (blocks wider than ``max_width`` end the search from a). Ties keep
+    the blocks that start highest. configs (R, L), succ (R, m) -> list of (a, b).
     """
     L = configs.shape[1]
-    out, a = [], 0
-    while a < L:
-        keys = _row_ids(configs[:, :a])
-        b = a + 1
-        while b < L:
-            x = _row_ids(configs[:, a:b + 1])
-            if int(x.max()) + 1 > max_width or not _packable(keys, x, succ):
-                break
-            b += 1
-        out.append((a, b))
-        a = b
-    return out
+    best = [0] + [L + 1] * L                        # fewest blocks covering depths 0..b-1
+    cut = [0] * (L + 1)
+    keys = np.zeros(len(configs), dtype=np.int64)
+    for a in range(L):
+        x = configs[:, a]
+        for b in range(a + 1, L + 1):
+            if b > a + 1:
+                x = _row_ids(np.stack([x, configs[:, b - 1]], axis=1))       # ids of columns a..b-1
+                if int(x.max()) + 1 > max_width:
+                    break
+                if best[a] + 1 >= best[b] or not _packable(keys, x, succ):
+                    continue
+            if best[a] + 1 < best[b]:
+                best[b], cut[b] = best[a] + 1, a
+        keys = _row_ids(np.stack([keys, configs[:, a]], axis=1))            # ids of columns 0..a
+    out, b = [], L
+    while b > 0:
+        out.append((cut[b], b))
+        b = cut[b]
+    return out[::-1]
 
 
 def _level_action(width: int, xs: np.ndarray, ys: np.ndarray) -> Action:
