@@ -35,7 +35,8 @@ independently of :mod:`statetrack.constructions.engine` (layer by layer over the
 dense matrices), and ``shift=False`` (``K_1`` keeps everything, ``K_0 = 0``) is the naive stack that
 reads post-letter states; the tests show the first agrees with the DFA on every word up to a length
 and the second fails on automata where an upper level depends on a lower level's pre-reset state.
-Models loading these weights need: ``route`` (layer symbol table), ``codebook`` and ``h0`` (decode
+Models loading these weights need: ``route`` (layer symbol table over the reachable lower-code
+tuples, numbered by the weights' ``index``), ``codebook`` and ``h0`` (decode
 and output offset), widths, and the factors/write per symbol; all are in the weights file.
 """
 from __future__ import annotations
