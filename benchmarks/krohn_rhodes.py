@@ -106,7 +106,8 @@ def held_out(seed: int) -> dict:
         print(json.dumps({"held_out": seed, **{k: v for k, v in row.items() if k != "error"}}), flush=True)
     ok = [r for r in rows if r["within_limits"] and r["exact"] and r["compile_seconds"] < 10.0]
     return {"seed": seed, "count": len(rows), "compiled_exact_under_10s": len(ok),
-            "limits_hit": {k: sum(r.get("limit") == k for r in rows) for k in sorted({r.get("limit") for r in rows} - {None})},
+            "limits_hit": {k: sum(r.get("limit") == k for r in rows)
+                           for k in sorted({r.get("limit") for r in rows} - {None})},
             "max_compile_seconds": max(r["compile_seconds"] for r in rows), "rows": rows}
 
 
@@ -202,7 +203,8 @@ def by_size(rows: list[dict]) -> dict:
                                "depths_median": statistics.median(r["depths"] for r in rs),
                                "reachable_configurations_median": med("reachable_configurations"),
                                "product_of_widths_median": med("product_of_widths"),
-                               "stored_entries_median": med("stored_entries"), "dense_entries_median": med("dense_entries"),
+                               "stored_entries_median": med("stored_entries"),
+                               "dense_entries_median": med("dense_entries"),
                                "total_factors_median": med("total_factors"),
                                "compile_seconds_max": max(r["compile_seconds"] for r in rs),
                                "limits_hit": sorted({r["limit"] for r in rs if not r["within_limits"]})}
@@ -222,7 +224,8 @@ def plot(rows: list[dict], path: Path) -> None:
         for m in LETTERS:
             xs, ys = [], []
             for n in SIZES:
-                vals = [key(r) for r in rows if r["letters"] == m and r["states"] == n and (r["within_limits"] or not only_ok)]
+                vals = [key(r) for r in rows
+                        if r["letters"] == m and r["states"] == n and (r["within_limits"] or not only_ok)]
                 vals = [v for v in vals if v is not None]
                 if vals:
                     xs.append(n)

@@ -126,7 +126,8 @@ def _rewrite(path, edit) -> None:
     pytest.param(lambda t, m: m.update(format=1), "format 1 .*compile it again", id="old-format"),
     pytest.param(lambda t, m: t.update({"index.keys1": t["index.keys1"][::-1].copy()}), "corrupt", id="keys-order"),
     pytest.param(lambda t, m: t.pop("index.keys2"), "corrupt", id="keys-missing"),
-    pytest.param(lambda t, m: t.update({"layer2.route": t["layer2.route"][:, :-1].copy()}), "corrupt", id="route-short"),
+    pytest.param(lambda t, m: t.update({"layer2.route": t["layer2.route"][:, :-1].copy()}), "corrupt",
+                 id="route-short"),
     pytest.param(lambda t, m: t.update({"state_map": t["state_map"][:-1].copy()}), "corrupt", id="state-map-short"),
 ])
 def test_old_or_corrupt_files_are_refused(sparse, tmp_path, edit, message):
