@@ -54,6 +54,10 @@ class ConstructionError(StatetrackError):
     """A construction that does not apply to the given automaton (e.g. rotation for a non-cyclic group)."""
 
 
+class UnreachableConfigurationError(ConstructionError):
+    """Weights met a tuple of layer codes they store no route or state for (corrupt or misdecoded)."""
+
+
 class WeightsFileError(StatetrackError):
     """A weights file that is missing, truncated, corrupt or not written by statetrack."""
 

@@ -193,3 +193,40 @@ def test_random_dfas_up_to_12_states_cascade_exact(dfa):
     assert cascade.counterexample(dfa) is None
     assert_permutation_reset(cascade)
     assert cascade.n_levels <= max(h.n_levels, 1)
+
+
+def _fewest_blocks_by_brute_force(configs, succ, max_width: int) -> int:
+    """Try every split of the depths into consecutive blocks (2^(L-1) of them)."""
+    import itertools
+
+    from statetrack.automata.krohn_rhodes.holonomy import _packable, _row_ids
+
+    L = configs.shape[1]
+    best = L
+    for cuts in itertools.product((False, True), repeat=L - 1):
+        bounds = [0] + [k + 1 for k, c in enumerate(cuts) if c] + [L]
+        ok = True
+        for a, b in zip(bounds, bounds[1:]):
+            x = _row_ids(configs[:, a:b])
+            if b > a + 1 and (int(x.max()) + 1 > max_width or not _packable(_row_ids(configs[:, :a]), x, succ)):
+                ok = False
+                break
+        if ok:
+            best = min(best, len(bounds) - 1)
+    return best
+
+
+@pytest.mark.parametrize("seed", [pytest.param(s, id=f"8-states-{s}") for s in (21, 100, 218, 0, 1)])
+def test_depths_are_packed_into_the_fewest_levels(seed):
+    """group_levels finds the fewest permutation-reset product levels, checked against every split
+    of the depths. Seeds 21, 100, 218: a greedy top-down packing needs one level more (5/4, 9/8, 7/6)."""
+    from statetrack.automata.krohn_rhodes.holonomy import group_levels
+
+    rng = np.random.default_rng([8, seed])
+    dfa = DFA(alphabet="ab", table=rng.integers(0, 8, size=(8, 2)), start=0, accepting={0})
+    configs, succ, _ = holonomy(dfa).configurations(1 << 13)
+    assert 3 <= configs.shape[1] <= 11
+    for width in (8, 64):
+        blocks = group_levels(configs, succ, width)
+        assert [a for a, _ in blocks] == [0] + [b for _, b in blocks[:-1]] and blocks[-1][1] == configs.shape[1]
+        assert len(blocks) == _fewest_blocks_by_brute_force(configs, succ, width)

@@ -67,8 +67,12 @@ def test_check_catches_a_broken_route():
     """The exhaustive check above is not vacuous: mis-route one (letter, lower state) and it fails."""
     weights = compile(shift_register(), "krohn-rhodes")
     top = weights.layers[-1]
-    route = top.route.copy()
-    route[:, :, :, 1] = route[:, :, :, 0]               # the top layer ignores the layer below it
+    lower = weights.index.prefixes(weights.n_layers - 1)          # (P, L-1) lower codes per route column
+    flip = lower.copy()
+    flip[:, -1] ^= 1                                                # ... with the layer below flipped
+    sibling = weights.index.locate(list(flip.T))
+    assert np.all(sibling >= 0)                                     # shift register: every tuple is stored
+    route = np.where(lower[:, -1] == 1, top.route[:, sibling], top.route)   # the top layer ignores the layer below
     broken = dataclasses.replace(weights, layers=weights.layers[:-1] + (dataclasses.replace(top, route=route),))
     reports = check(broken, max_len=6, dtypes=("float64",), long_words=0, long_len=0)
     assert reports[0].mismatches > 0

@@ -146,11 +146,25 @@ class Simulator:
         return out
 
     def step(self, state: list, letters: np.ndarray) -> list:
-        """Read one letter per word: letters (N,) int. Returns the new state."""
+        """Read one letter per word: letters (N,) int. Returns the new state.
+
+        Layer i's symbol is ``route[letter, id of the lower codes before the letter]``; lower codes
+        that form no stored configuration raise UnreachableConfigurationError."""
         letters = np.asarray(letters, dtype=np.int64)
         pre = self.layer_codes(state, upto=len(self._layers) - 1) if len(self._layers) > 1 else []
-        return [self._apply(i, h, lay["route"][(letters, *pre[:i])])
-                for i, (lay, h) in enumerate(zip(self._layers, state))]
+        return [self._apply(i, h, self.weights.layers[i].symbols(letters, p))
+                for i, (h, p) in enumerate(zip(state, self._prefix_ids(pre)))]
+
+    def _prefix_ids(self, codes: list[np.ndarray]) -> list[np.ndarray]:
+        """Ids of the code prefixes of length 0..len(codes): [zeros, id(c_0), id(c_0, c_1), ...],
+        each (N,); UnreachableConfigurationError where one is not stored."""
+        index = self.weights.index
+        ids = [np.zeros(len(codes[0]) if codes else 1, dtype=np.int64)]
+        for i, c in enumerate(codes):
+            ids.append(index.child(i, ids[-1], c))
+        if codes:
+            index.require(ids[-1], codes, f"route of layer {len(codes)}")
+        return ids
 
     def _apply(self, i: int, h: np.ndarray, s: np.ndarray) -> np.ndarray:
         """Layer i's transition for layer symbols s (N,) on states h (N, n, V).
@@ -223,13 +237,14 @@ class Simulator:
         out[:, 0] = [int(c[0]) for c in self.layer_codes(self.init(1))]
         for t in range(L):
             cur = out[:, t]
-            for i, lay in enumerate(self._layers):
-                out[:, t + 1, i] = tables[i][lay["route"][(codes[:, t], *cur[:, :i].T)], cur[:, i]]
+            ids = self._prefix_ids(list(cur[:, :-1].T))
+            for i, layer in enumerate(self.weights.layers):
+                out[:, t + 1, i] = tables[i][layer.symbols(codes[:, t], ids[i]), cur[:, i]]
         return out
 
     def automaton_states(self, state: list) -> np.ndarray:
         """Decoded automaton state (N,) int64."""
-        return self.weights.state_map[tuple(self.layer_codes(state))]
+        return self.weights.automaton_states(self.layer_codes(state))
 
     def run(self, codes: np.ndarray) -> np.ndarray:
         """Decoded automaton state after each word: codes (N, L) letter indices -> (N,) int64."""

@@ -35,7 +35,8 @@ independently of :mod:`statetrack.constructions.engine` (layer by layer over the
 dense matrices), and ``shift=False`` (``K_1`` keeps everything, ``K_0 = 0``) is the naive stack that
 reads post-letter states; the tests show the first agrees with the DFA on every word up to a length
 and the second fails on automata where an upper level depends on a lower level's pre-reset state.
-Models loading these weights need: ``route`` (layer symbol table), ``codebook`` and ``h0`` (decode
+Models loading these weights need: ``route`` (layer symbol table over the reachable lower-code
+tuples, numbered by the weights' ``index``), ``codebook`` and ``h0`` (decode
 and output offset), widths, and the factors/write per symbol; all are in the weights file.
 """
 from __future__ import annotations
@@ -47,6 +48,7 @@ import numpy as np
 from statetrack.automata.dfa import DFA
 from statetrack.automata.krohn_rhodes import NAME, Action, Cascade, CascadeLimits, decompose, table_entries
 from statetrack.constructions.common import dfa_source, permutation_swaps
+from statetrack.constructions.code_index import CodeIndex
 from statetrack.constructions.weights import Factor, Layer, LRNNWeights
 
 #: Limits of the ``krohn-rhodes`` construction when none are given (see CascadeLimits).
@@ -66,49 +68,36 @@ def action_factors(action: Action) -> tuple[tuple[Factor, ...], np.ndarray]:
 def level_layer(cascade: Cascade, i: int) -> Layer:
     """The LRNN layer of cascade level i: one layer symbol per distinct action.
 
-    The weights format routes densely, ``route`` (n_letters, C_0, ..., C_{i-1}); tuples of lower
-    codes that the cascade never reaches get the identity (symbol 0): they are never read.
+    ``route`` is the cascade's dependency table over its reachable prefixes: (n_letters, P_i) for
+    i > 0, numbered like the cascade's prefix trie (= the weights' CodeIndex); (n_letters,) for i = 0.
     """
     n = cascade.widths[i]
     parts = [action_factors(a) for a in cascade.actions[i]]
     h0 = np.zeros((n, 1))
     h0[cascade.initial[i]] = 1.0
-    route = np.zeros((cascade.n_letters, *cascade.widths[:i]), dtype=np.int64)
-    if i == 0:
-        route[:] = cascade.tables[0][:, 0]
-    else:
-        route[(slice(None), *cascade.prefixes(i).T)] = cascade.tables[i]
+    route = cascade.tables[0][:, 0].copy() if i == 0 else cascade.tables[i].copy()
     return Layer(factors=tuple(f for f, _ in parts), write=np.stack([b for _, b in parts]), h0=h0,
                  codebook=np.eye(n)[:, :, None], route=route)
-
-
-def dense_state_map(cascade: Cascade, filler: int) -> np.ndarray:
-    """The state map over every tuple of level states (C_0, ..., C_{L-1}); ``filler`` where unreached."""
-    out = np.full(cascade.widths, filler, dtype=np.int64)
-    out[tuple(cascade.prefixes(cascade.n_levels).T)] = cascade.state_map
-    return out
 
 
 def from_cascade(cascade: Cascade, dfa: DFA, source: dict | None = None,
                  limits: CascadeLimits | None = None) -> LRNNWeights:
     """Weights running ``cascade``, whose state map refers to the states of ``dfa`` (complete).
 
-    LimitError when the dense route tables of the weights format exceed ``max_table_entries``."""
+    Routes and state map are stored over the cascade's reachable prefixes only (its trie becomes
+    the weights' CodeIndex); LimitError when those stored entries exceed ``max_table_entries``."""
     limits = limits or DEFAULT_LIMITS
-    dense = table_entries(cascade.widths, cascade.n_letters)
-    if dense > limits.max_table_entries:
-        raise limits.exceeded("max_table_entries", dense, "dense route-table entries in the LRNN weights",
-                              f" (level widths {list(cascade.widths)}; {cascade.table_entries} entries over "
-                              f"{cascade.n_configurations} reachable cascade states)")
+    limits.check(cascade.widths, cascade.n_letters, cascade.table_entries)
     layers = tuple(level_layer(cascade, i) for i in range(cascade.n_levels))
     weights = LRNNWeights(
         alphabet=dfa.alphabet,
         layers=layers,
-        state_map=dense_state_map(cascade, dfa.start),                 # filler: never decoded
+        state_map=cascade.state_map.copy(),
         accepting=dfa.accepting_mask,
         construction="krohn-rhodes",
         source=source or dfa_source(dfa),
         state_labels=dfa.labels,
+        index=CodeIndex.from_children(cascade.children),
     )
     return replace(weights, info=_info(cascade, weights))
 
@@ -140,7 +129,9 @@ def _info(cascade: Cascade, weights: LRNNWeights) -> dict:
         "max_factors_per_layer_symbol": [int(c.max(initial=0)) for c in counts],
         "level_actions": kinds,
         "reachable_cascade_states": int(len(reach)),
+        "product_of_widths": int(np.prod(cascade.widths, dtype=object)),
         "table_entries": cascade.table_entries,
+        "stored_table_entries": weights.stored_entries()["total"],
         "dense_table_entries": table_entries(cascade.widths, cascade.n_letters),
         "holonomy": {k: cascade.info[k] for k in ("images", "classes", "depths", "depth_groups", "sgpdec_widths")
                      if k in cascade.info},
@@ -189,7 +180,9 @@ def run_with_shift(weights: LRNNWeights, codes: np.ndarray, *, shift: bool = Tru
         weights: the model (route tables index (letter, lower codes)).
         codes: int (N, T) letter indices.
     Returns:
-        int64 (N, T + 1): decoded automaton state before the first letter and after each letter.
+        int64 (N, T + 1): decoded automaton state before the first letter and after each letter;
+        -1 from the first position where the lower codes form no stored configuration on (the
+        route has no entry there: the naive stack can reach such tuples).
     """
     codes = np.asarray(codes, dtype=np.int64)
     N, T = codes.shape
@@ -198,6 +191,7 @@ def run_with_shift(weights: LRNNWeights, codes: np.ndarray, *, shift: bool = Tru
     stream[np.arange(N)[:, None], np.arange(T)[None, :], codes] = 1.0          # letter embedding
     blocks = [(0, m)]                                                         # (offset, size) per block
     layer_codes = []                                                          # (N, T + 1) per layer
+    lost = np.zeros((N, T + 1), dtype=bool)                                   # left the stored tuples
     for layer in weights.layers:
         n, V = layer.h0.shape
         conv_in = np.concatenate([np.zeros((N, 1, stream.shape[2])), stream], axis=1)  # z(-1) = 0
@@ -206,7 +200,9 @@ def run_with_shift(weights: LRNNWeights, codes: np.ndarray, *, shift: bool = Tru
         lower = [(prev if shift else cur)[:, :, o:o + s] for o, s in blocks[1:]]
         letters = letter_block.argmax(-1)                                     # (N, T)
         lower_codes = [_nearest(blk + lay.h0.reshape(-1), lay.codebook) for blk, lay in zip(lower, weights.layers)]
-        symbols = layer.route[(letters, *lower_codes)]                        # (N, T)
+        ids = weights.index.locate(lower_codes) if lower_codes else np.zeros((N, T), dtype=np.int64)
+        lost[:, 1:] |= ids < 0
+        symbols = layer.symbols(letters, np.maximum(ids, 0))                 # (N, T); lost rows marked
         A = np.stack([layer.transition(s) for s in range(layer.n_symbols)])   # (S, n, n)
         h = np.repeat(layer.h0[None], N, axis=0)                             # (N, n, V)
         states = [h]
@@ -219,7 +215,10 @@ def run_with_shift(weights: LRNNWeights, codes: np.ndarray, *, shift: bool = Tru
         out = (H[:, 1:] - layer.h0[None, None]).reshape(N, T, n * V)          # o(t) = H(t) - H(0)
         blocks.append((stream.shape[2], n * V))
         stream = np.concatenate([stream, out], axis=2)
-    return weights.state_map[tuple(layer_codes)]
+    ids = weights.index.locate(layer_codes)
+    lost |= ids < 0
+    lost = np.maximum.accumulate(lost, axis=1)
+    return np.where(lost, -1, weights.state_map[np.maximum(ids, 0)])
 
 
 def _nearest(x: np.ndarray, codebook: np.ndarray) -> np.ndarray:

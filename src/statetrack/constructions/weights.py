@@ -11,11 +11,14 @@ With ``u != w`` it is the non-symmetric factor of the ``direct`` construction; e
 ``F(e_i - e_j, e_i, 1)`` moves state i onto state j. Keeping u and w unnormalized lets integer
 constructions (swaps ``u = w = e_i - e_j``) stay exact in every float format.
 
-Layer i reads a *layer symbol* ``s_t = route[x_t, c_0, ..., c_{i-1}]`` from the letter and the
+Layer i reads a *layer symbol* ``s_t = route[x_t, id(c_0, ..., c_{i-1})]`` from the letter and the
 decoded states of the lower layers *before* the letter (the cascade's pre-states, P1 Thm 4; a real
 LRNN gets them through its short causal convolution). Each layer's state is decoded to a code by
 the nearest entry of its codebook (a linear read-out followed by argmax), and ``state_map`` sends
-the tuple of codes to a state of the source automaton.
+the id of the tuple of codes to a state of the source automaton. Tuples of codes are numbered by
+a :class:`~statetrack.constructions.code_index.CodeIndex` holding only the reachable ones, so the
+tables grow with the reachable configurations, not with the product of the widths; a tuple the
+index does not hold raises UnreachableConfigurationError (never a silent default).
 """
 from __future__ import annotations
 
@@ -27,10 +30,12 @@ from pathlib import Path
 
 import numpy as np
 
+from statetrack.constructions.code_index import CodeIndex
 from statetrack.errors import WeightsFileError
 from statetrack.provenance import atomic_write_bytes  # noqa: F401  (re-exported: older callers import it here)
 
-FORMAT_VERSION = 1
+#: 2: sparse routes and state map over a CodeIndex (format 1 stored them densely over all code tuples)
+FORMAT_VERSION = 2
 _META_KEY = "statetrack"
 
 
@@ -115,8 +120,9 @@ class Layer:
         write: (S, n, V) additive term B(s).
         h0: (n, V) initial state H_0.
         codebook: (C, n, V) reference states; the layer's decoded state is the nearest one's index.
-        route: int64 (n_letters, C_0, ..., C_{i-1}): layer symbol from the letter and the lower
-            layers' codes before the letter. Layer 0 has shape (n_letters,).
+        route: layer symbol from the letter and the lower layers' codes before the letter: layer 0
+            int64 (n_letters,); layer i > 0 int64 (n_letters, P_i), column = the id of the lower
+            codes' tuple in the model's CodeIndex.
     """
 
     factors: tuple[tuple[Factor, ...], ...]
@@ -139,6 +145,10 @@ class Layer:
 
     def factors_per_symbol(self) -> list[int]:
         return [len(fs) for fs in self.factors]
+
+    def symbols(self, letters: np.ndarray, prefix: np.ndarray | None = None) -> np.ndarray:
+        """Layer symbols for letters (N,) and the lower codes' prefix ids (N,) (stored ids only)."""
+        return self.route[letters] if self.route.ndim == 1 else self.route[letters, prefix]
 
     def transition(self, s: int, exact: bool = False) -> np.ndarray:
         """A(s) as a dense (n, n) matrix (exact Fractions with ``exact=True``)."""
@@ -163,13 +173,15 @@ class LRNNWeights:
     Attributes:
         alphabet: the input symbols (letter index = position).
         layers: the layers, lowest first.
-        state_map: int64 (C_0, ..., C_{L-1}) -> automaton state.
+        state_map: int64 (P_L,): automaton state of each stored tuple of codes (by its index id).
         accepting: bool (n_automaton_states,).
         construction: the construction's name (``group``, ``direct``, ...).
         source: JSON-ready description of the source automaton (``{"kind": "dfa", "dfa": ...}`` or
             ``{"kind": "group", "name": "S5"}``).
         state_labels: display names of the automaton states (group elements' tokens), or None.
         info: JSON-ready extra facts recorded by the construction.
+        index: the stored tuples of layer codes; None means every tuple (CodeIndex.full), which is
+            what single-layer models use (then route (n_letters,) and state_map (C_0,)).
     """
 
     alphabet: tuple[str, ...]
@@ -180,6 +192,21 @@ class LRNNWeights:
     source: dict
     state_labels: tuple[str, ...] | None = None
     info: dict = field(default_factory=dict)
+    index: CodeIndex | None = None
+
+    def __post_init__(self) -> None:
+        if self.index is None:
+            object.__setattr__(self, "index", CodeIndex.full([layer.n_codes for layer in self.layers]))
+        counts = self.index.counts
+        if self.index.widths != tuple(layer.n_codes for layer in self.layers):
+            raise ValueError(f"the code index has widths {list(self.index.widths)}, the layers "
+                             f"{[layer.n_codes for layer in self.layers]} codes")
+        for i, layer in enumerate(self.layers):
+            want = (len(self.alphabet),) if i == 0 else (len(self.alphabet), counts[i])
+            if layer.route.shape != want:
+                raise ValueError(f"layer {i} route has shape {layer.route.shape}, expected {want}")
+        if np.shape(self.state_map) != (counts[-1],):
+            raise ValueError(f"state_map has shape {np.shape(self.state_map)}, expected {(counts[-1],)}")
 
     # ------------------------------------------------------------------ facts
     @property
@@ -202,6 +229,23 @@ class LRNNWeights:
             "betas": sorted({float(f.beta) for f in all_factors}),
             **self.info,
         }
+
+    def stored_entries(self) -> dict:
+        """Table entries held (routes, index keys, state map) beside the dense count over every tuple."""
+        m, counts = len(self.alphabet), self.index.counts
+        routes = sum(int(layer.route.size) for layer in self.layers)
+        dense, prefix = 0, 1
+        for layer in self.layers:
+            dense += m * prefix
+            prefix *= layer.n_codes
+        return {"routes": routes, "index_keys": self.index.stored_entries, "state_map": counts[-1],
+                "total": routes + self.index.stored_entries + counts[-1], "dense": dense + prefix}
+
+    def automaton_states(self, codes: Sequence[np.ndarray], what: str = "state map") -> np.ndarray:
+        """Automaton state for each tuple of layer codes (one array per layer, equal shapes);
+        UnreachableConfigurationError for a tuple the index does not hold."""
+        ids = self.index.require(self.index.locate(codes), codes, what)
+        return self.state_map[ids]
 
     @property
     def is_group(self) -> bool:
@@ -273,6 +317,7 @@ class LRNNWeights:
             tensors[f"layer{i}.h0"] = layer.h0.astype(np.float64)
             tensors[f"layer{i}.codebook"] = layer.codebook.astype(np.float64)
             tensors[f"layer{i}.route"] = layer.route.astype(np.int64)
+            tensors[f"index.keys{i}"] = self.index.keys[i].astype(np.int64)
         from statetrack.version import __version__
 
         meta = {"format": FORMAT_VERSION, "statetrack_version": __version__,
@@ -318,9 +363,14 @@ def _read_metadata(raw: bytes) -> str | None:
 
 def _from_parts(t: dict[str, np.ndarray], meta: dict) -> LRNNWeights:
     if meta.get("format") != FORMAT_VERSION:
-        raise ValueError(f"format {meta.get('format')!r}, this statetrack reads format {FORMAT_VERSION}")
+        old = " (dense route tables, written by an older statetrack: compile it again)" \
+            if meta.get("format") == 1 else ""
+        raise ValueError(f"format {meta.get('format')!r}{old}; this statetrack reads format {FORMAT_VERSION}")
     n_layers = len(meta["summary"]["widths"])
     alphabet = tuple(meta["alphabet"])
+    index = CodeIndex(tuple(int(t[f"layer{i}.codebook"].shape[0]) for i in range(n_layers)),
+                      tuple(t[f"index.keys{i}"] for i in range(n_layers)))
+    counts = index.counts
     layers = []
     for i in range(n_layers):
         u, w, beta, nf = (t[f"layer{i}.{k}"] for k in ("u", "w", "beta", "n_factors"))
@@ -338,7 +388,7 @@ def _from_parts(t: dict[str, np.ndarray], meta: dict) -> LRNNWeights:
         n, V = layer.h0.shape
         if layer.write.shape != (S, n, V) or layer.codebook.shape[1:] != (n, V) or u.shape[2] != n:
             raise ValueError(f"layer {i} state shapes disagree")
-        if layer.route.shape[0] != len(alphabet) or layer.route.ndim != i + 1 \
+        if layer.route.shape != ((len(alphabet),) if i == 0 else (len(alphabet), counts[i])) \
                 or layer.route.min() < 0 or layer.route.max() >= S:
             raise ValueError(f"layer {i} route table is inconsistent")
         for arr in (layer.write, layer.h0, layer.codebook):
@@ -346,10 +396,9 @@ def _from_parts(t: dict[str, np.ndarray], meta: dict) -> LRNNWeights:
                 raise ValueError(f"layer {i} holds NaN or inf")
         layers.append(layer)
     state_map, accepting = t["state_map"], t["accepting"].astype(bool)
-    if state_map.shape != tuple(layer.n_codes for layer in layers) or state_map.min() < 0 \
-            or state_map.max() >= len(accepting):
+    if state_map.shape != (counts[-1],) or state_map.min() < 0 or state_map.max() >= len(accepting):
         raise ValueError("state_map does not match the layers' codebooks")
     labels = meta.get("state_labels")
     return LRNNWeights(alphabet=alphabet, layers=tuple(layers), state_map=state_map, accepting=accepting,
                        construction=meta["construction"], source=meta["source"],
-                       state_labels=tuple(labels) if labels else None, info=meta.get("info", {}))
+                       state_labels=tuple(labels) if labels else None, info=meta.get("info", {}), index=index)

@@ -22,11 +22,13 @@ these documented superset switches (see :mod:`statetrack.models.mixers`):
    with ``q = e_i`` and scale 1, so ``o_t`` is the full state ``H_t`` (n x V) at every position.
 7. **exact argmax decoder and lookup routing between layers**: the layer's code is
    ``argmax_c <H_t, C_c> - |C_c|^2 / 2`` over its codebook (a linear map then argmax, in float64); the
-   next layer's symbol is ``route[letter, codes of the lower layers at t-1]``, where t-1 is what the
-   short causal convolution gives a real LRNN (position -1 reads the code of ``H_0``). A learned
-   model would put an MLP where the lookup is.
+   next layer's symbol is ``route[letter, id(codes of the lower layers at t-1)]``, where t-1 is what
+   the short causal convolution gives a real LRNN (position -1 reads the code of ``H_0``), and the id
+   numbers the reachable code tuples (the weights' CodeIndex, looked up by ``torch.searchsorted``).
+   A learned model would put an MLP where the lookup is.
 
-The output is the source automaton's state after every prefix: ``state_map[codes]``.
+The output is the source automaton's state after every prefix: ``state_map[id(codes)]``. A code
+tuple the index does not hold raises UnreachableConfigurationError.
 """
 from __future__ import annotations
 
@@ -144,6 +146,8 @@ class CompiledLRNN(nn.Module):
         self.backend = backend
         self.layers = nn.ModuleList([CompiledLayer(layer, self.dtype, backend) for layer in weights.layers])
         self.register_buffer("state_map", torch.as_tensor(np.asarray(weights.state_map, dtype=np.int64)))
+        for i, keys in enumerate(weights.index.keys):
+            self.register_buffer(f"index_keys{i}", torch.as_tensor(keys, dtype=torch.int64))
         self.register_buffer("accepting", torch.as_tensor(np.asarray(weights.accepting, dtype=bool)))
 
     def superset(self) -> list[dict]:
@@ -152,18 +156,48 @@ class CompiledLRNN(nn.Module):
                  "direct_write": lay.direct_write, "kernel": not lay.mixer.generalized,
                  "lag1_route": i > 0} for i, lay in enumerate(self.layers)]
 
+    def child(self, i: int, prefix: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
+        """Ids of prefixes (length i) extended by layer i's codes, any equal shapes; -1 where the
+        tuple is not stored (CodeIndex.child in torch)."""
+        keys = getattr(self, f"index_keys{i}")
+        want = prefix * self.layers[i].codebook.shape[0] + code
+        pos = torch.searchsorted(keys, want.contiguous()).clamp(max=max(len(keys) - 1, 0))
+        hit = (prefix >= 0) & (keys[pos] == want)
+        return torch.where(hit, pos, torch.full_like(pos, -1))
+
+    def require(self, ids: torch.Tensor, codes: list[torch.Tensor], what: str) -> torch.Tensor:
+        """ids unchanged when all are stored; else UnreachableConfigurationError (host sync)."""
+        if bool((ids < 0).any()):
+            self.weights.index.require(ids.cpu().numpy(), [c.cpu().numpy() for c in codes], what)
+        return ids
+
+    def route(self, i: int, letters: torch.Tensor, prefix: torch.Tensor) -> torch.Tensor:
+        """Layer i's symbols ``[B, T]`` from letters and the lower codes' prefix ids (stored ones)."""
+        r = self.layers[i].route
+        return r[letters] if r.dim() == 1 else r[letters, prefix]
+
+    def decode_states(self, codes: list[torch.Tensor]) -> torch.Tensor:
+        """Automaton states from every layer's codes (equal shapes); raises for unstored tuples."""
+        ids = torch.zeros_like(codes[0])
+        for i, c in enumerate(codes):
+            ids = self.child(i, ids, c)
+        return self.state_map[self.require(ids, codes, "state map")]
+
     def forward(self, letters: torch.Tensor, return_codes: bool = False):
         """letters int64 ``[B, T]`` -> automaton state after each prefix, int64 ``[B, T]``."""
         B, T = letters.shape
         prev: list[torch.Tensor] = []            # lower layers' codes at t-1 ("short conv" lag 1)
+        prefix = torch.zeros_like(letters)       # id of the tuple prev (length i before layer i)
         codes = []
-        for layer in self.layers:
-            symbols = layer.route[(letters, *prev)]                                        # (B, T)
+        for i, layer in enumerate(self.layers):
+            symbols = self.route(i, letters, prefix)                                       # (B, T)
             _, c = layer(symbols)
             codes.append(c)
             start = torch.full((B, 1), layer.start_code, dtype=torch.int64, device=c.device)
             prev.append(torch.cat([start, c[:, :-1]], dim=1))
-        states = self.state_map[tuple(codes)]                                             # (B, T)
+            if i + 1 < len(self.layers):
+                prefix = self.require(self.child(i, prefix, prev[-1]), prev, f"route of layer {i + 1}")
+        states = self.decode_states(codes)                                                 # (B, T)
         return (states, codes) if return_codes else states
 
     def accepts(self, letters: torch.Tensor) -> torch.Tensor:

@@ -6,9 +6,9 @@ and the states of levels 0..i-1 *before* the letter (P1 Thm 4: the lower levels 
 level i is a permutation–reset automaton driven by (letter, lower levels)). The cascade state maps
 to a DFA state through ``state_map``.
 
-Everything is stored densely, ``tables[i]`` of shape (n_letters, C_0, ..., C_{i-1}), because that
-is the form the LRNN construction needs (a layer's route table); its size is what
-:class:`CascadeLimits` bounds.
+Only reachable cascade states are stored: ``tables[i]`` has one column per reachable prefix (the
+states of levels 0..i-1), numbered by a prefix trie; the LRNN construction takes tables and trie
+as they are (routes over a CodeIndex). Their size is what :class:`CascadeLimits` bounds.
 
 Example
 -------
@@ -117,7 +117,7 @@ class CascadeLimits:
 
 def table_entries(widths: Sequence[int], n_letters: int) -> int:
     """Entries of *dense* dependency tables plus state map (every tuple of level states, reachable
-    or not): sum_i m * prod_{j<i} C_j + prod_j C_j. The LRNN weights store routes this way."""
+    or not): sum_i m * prod_{j<i} C_j + prod_j C_j, for comparison with the stored (sparse) entries."""
     total, prefix = 0, 1
     for w in widths:
         total += n_letters * prefix

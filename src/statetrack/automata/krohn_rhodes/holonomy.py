@@ -204,26 +204,74 @@ class Holonomy:
         Returns (configs int64 (R, L) with row 0 the initial coordinates, successors int64
         (R, n_letters) row indices, DFA state (R,) in the DFA's numbering). LimitError above ``budget``.
         """
-        m = len(self.alphabet)
-        start = self.initial
-        index, order, succ = {start: 0}, [start], []
-        for c in order:
-            row = []
-            for a in range(m):
-                d = self.step(c, a)
-                j = index.get(d)
+        m, L = len(self.alphabet), self.n_levels
+        start = np.array([self.initial], dtype=np.int64)
+        index = {start[0].tobytes(): 0}
+        blocks, states, succ = [start], [np.array([self.dfa_state(self.initial)])], []
+        frontier, count = start, 1
+        while len(frontier):
+            stepped = [self.step_batch(frontier, a) for a in range(m)]       # (N, L), (N,) per letter
+            cand = np.stack([c for c, _ in stepped], axis=1).reshape(-1, L)   # discovery order: row, letter
+            cand_q = np.stack([q for _, q in stepped], axis=1).reshape(-1)
+            ids = np.empty(len(cand), dtype=np.int64)
+            fresh = []
+            for k, row in enumerate(cand):
+                key = row.tobytes()
+                j = index.get(key)
                 if j is None:
-                    if len(order) >= budget:
+                    if count >= budget:
                         raise CascadeLimits(max_configurations=budget).exceeded(
-                            "max_configurations", len(order) + 1, "reachable cascade states",
+                            "max_configurations", count + 1, "reachable cascade states",
                             " (breadth-first exploration stopped there)")
-                    j = index[d] = len(order)
-                    order.append(d)
-                row.append(j)
-            succ.append(row)
-        configs = np.array(order, dtype=np.int64).reshape(len(order), self.n_levels)
-        states = np.array([self.dfa_state(c) for c in order], dtype=np.int64)
-        return configs, np.array(succ, dtype=np.int64).reshape(len(order), m), states
+                    j = index[key] = count
+                    count += 1
+                    fresh.append(k)
+                ids[k] = j
+            succ.append(ids.reshape(-1, m))
+            frontier = cand[fresh]
+            blocks.append(frontier)
+            states.append(np.asarray(self.states, dtype=np.int64)[cand_q[fresh]])
+        return np.concatenate(blocks), np.concatenate(succ), np.concatenate(states)
+
+    def step_batch(self, coords: np.ndarray, letter: int) -> tuple[np.ndarray, np.ndarray]:
+        """Vectorized :meth:`step` for one letter: coords int64 (N, L) -> (new coords (N, L), the
+        skeleton state (N,) they encode). Actions are looked up once per distinct (old, new) set pair."""
+        sk = self.skeleton
+        N = len(coords)
+        new = np.zeros_like(coords)
+        p = np.zeros(N, dtype=np.int64)                      # set ids; 0 is the whole state set X
+        q = np.zeros(N, dtype=np.int64)
+        depth = sk.depth
+        for i in range(sk.n_levels):
+            rows = np.flatnonzero(depth[q] == i + 1)
+            if len(rows):
+                pairs, inv = np.unique(p[rows] * len(sk.sets) + q[rows], return_inverse=True)
+                images = np.array([self.action(letter, int(pq // len(sk.sets)), int(pq % len(sk.sets)), i).image
+                                   for pq in pairs], dtype=np.int64)
+                new[rows, i] = images[inv.reshape(-1), coords[rows, i]]
+                q[rows] = self._tile_ids(q[rows], new[rows, i])
+            rows = np.flatnonzero(depth[p] == i + 1)
+            if len(rows):
+                p[rows] = self._tile_ids(p[rows], coords[rows, i])
+        return new, self._lowest_state()[q]
+
+    def _tile_ids(self, sets: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """Set id of tile j[k] of set sets[k] (real_tiles, tabulated on first use)."""
+        table = self.__dict__.get("_tiles")
+        if table is None:
+            table = self.__dict__["_tiles"] = np.full((len(self.skeleton.sets), max(self.widths)), -1, dtype=np.int64)
+        need = np.unique(sets[table[sets, 0] < 0])
+        for a in need.tolist():
+            t = self.skeleton.real_tiles(a)
+            table[a, :len(t)] = t
+        return table[sets, j]
+
+    def _lowest_state(self) -> np.ndarray:
+        """(number of sets,) the lowest skeleton state of each set (a singleton's only state)."""
+        got = self.__dict__.get("_lowest")
+        if got is None:
+            got = self.__dict__["_lowest"] = np.array([(s & -s).bit_length() - 1 for s in self.skeleton.sets])
+        return got
 
     def cascade(self, limits: CascadeLimits | None = None) -> Cascade:
         """The explicit cascade over reachable states, consecutive depths packed into product levels.
@@ -245,48 +293,60 @@ class Holonomy:
 
 
 def _row_ids(rows: np.ndarray) -> np.ndarray:
-    """Number the distinct rows of rows (R, k) 0, 1, ... in lexicographic order -> (R,)."""
-    if rows.shape[1] == 0:
-        return np.zeros(len(rows), dtype=np.int64)
-    return np.unique(rows, axis=0, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    """Number the distinct rows of rows (R, k) of non-negative ints 0, 1, ... in lexicographic
+    order -> (R,). Column by column: rank(prefix) * (max + 1) + column, re-ranked (no overflow)."""
+    ids = np.zeros(len(rows), dtype=np.int64)
+    for col in np.asarray(rows, dtype=np.int64).T:
+        ids = np.unique(ids * (int(col.max(initial=0)) + 1) + col, return_inverse=True)[1].reshape(-1)
+    return ids.astype(np.int64)
 
 
 def _packable(keys: np.ndarray, x: np.ndarray, succ: np.ndarray) -> bool:
     """True when, for every letter and key (prefix id), the map x -> x[successor] on the reachable
     x of that key is a function that is injective or constant. keys, x: (R,); succ (R, m)."""
+    w = int(x.max()) + 1
     for a in range(succ.shape[1]):
         y = x[succ[:, a]]
-        kx = np.unique(np.stack([keys, x], axis=1), axis=0)
-        kxy = np.unique(np.stack([keys, x, y], axis=1), axis=0)
-        if len(kxy) != len(kx):
+        kx = np.unique(keys * w + x)
+        if len(np.unique((keys * w + x) * w + y)) != len(kx):
             raise RuntimeError("holonomy invariant broken: a level's next state depends on lower levels")
-        ky = np.unique(np.stack([keys, y], axis=1), axis=0)
-        n_x = np.bincount(kx[:, 0], minlength=int(keys.max()) + 1)
-        n_y = np.bincount(ky[:, 0], minlength=int(keys.max()) + 1)
+        ky = np.unique(keys * w + y)
+        n_x = np.bincount(kx // w, minlength=int(keys.max()) + 1)
+        n_y = np.bincount(ky // w, minlength=int(keys.max()) + 1)
         if np.any((n_y != n_x) & (n_y != 1) & (n_x > 0)):
             return False
     return True
 
 
 def group_levels(configs: np.ndarray, succ: np.ndarray, max_width: int) -> list[tuple[int, int]]:
-    """Consecutive holonomy levels packed greedily, top down, into product levels [a, b).
+    """Consecutive holonomy levels packed into the fewest product levels [a, b).
 
-    A block may grow while it stays a permutation–reset level (:func:`_packable`) no wider than
-    ``max_width`` reachable tuples. configs (R, L), succ (R, m) -> list of (a, b).
+    A block is allowed when it is a permutation–reset level (:func:`_packable`) no wider than
+    ``max_width`` reachable tuples (single depths always are); the fewest blocks come from a shortest
+    path over the depths 0..L (blocks wider than ``max_width`` end the search from a). Ties keep
+    the blocks that start highest. configs (R, L), succ (R, m) -> list of (a, b).
     """
     L = configs.shape[1]
-    out, a = [], 0
-    while a < L:
-        keys = _row_ids(configs[:, :a])
-        b = a + 1
-        while b < L:
-            x = _row_ids(configs[:, a:b + 1])
-            if int(x.max()) + 1 > max_width or not _packable(keys, x, succ):
-                break
-            b += 1
-        out.append((a, b))
-        a = b
-    return out
+    best = [0] + [L + 1] * L                        # fewest blocks covering depths 0..b-1
+    cut = [0] * (L + 1)
+    keys = np.zeros(len(configs), dtype=np.int64)
+    for a in range(L):
+        x = configs[:, a]
+        for b in range(a + 1, L + 1):
+            if b > a + 1:
+                x = _row_ids(np.stack([x, configs[:, b - 1]], axis=1))       # ids of columns a..b-1
+                if int(x.max()) + 1 > max_width:
+                    break
+                if best[a] + 1 >= best[b] or not _packable(keys, x, succ):
+                    continue
+            if best[a] + 1 < best[b]:
+                best[b], cut[b] = best[a] + 1, a
+        keys = _row_ids(np.stack([keys, configs[:, a]], axis=1))            # ids of columns 0..a
+    out, b = [], L
+    while b > 0:
+        out.append((cut[b], b))
+        b = cut[b]
+    return out[::-1]
 
 
 def _level_action(width: int, xs: np.ndarray, ys: np.ndarray) -> Action:
@@ -324,13 +384,22 @@ def from_configurations(alphabet, coords: np.ndarray, succ: np.ndarray, states: 
     for i in range(L):
         acts: dict[Action, int] = {Action.identity(widths[i]): 0}
         table = np.zeros((m, n_prefix), dtype=np.int64)
+        w = widths[i]
         for a in range(m):
-            y = coords[succ[:, a], i]
-            trip = np.unique(np.stack([prefix, coords[:, i], y], axis=1), axis=0)
-            cuts = np.flatnonzero(np.diff(trip[:, 0])) + 1
-            for block in np.split(trip, cuts):
-                act = _level_action(widths[i], block[:, 1], block[:, 2])
-                table[a, block[0, 0]] = acts.setdefault(act, len(acts))
+            # the partial map x -> y of each prefix, as a row (width,) with -1 where x is unreached;
+            # actions are built once per distinct partial map, not once per prefix
+            partial = np.full((n_prefix, w), -1, dtype=np.int64)
+            partial[prefix, coords[:, i]] = coords[succ[:, a], i]
+            if np.count_nonzero(partial >= 0) != len(np.unique(prefix * w + coords[:, i])) or \
+                    np.any(partial[prefix, coords[:, i]] != coords[succ[:, a], i]):
+                raise RuntimeError("holonomy invariant broken: a level's next state depends on lower levels")
+            kinds = _row_ids(partial + 1)
+            first = np.unique(kinds, return_index=True)[1]
+            ids = np.empty(len(first), dtype=np.int64)
+            for k, row in enumerate(partial[first]):
+                xs = np.flatnonzero(row >= 0)
+                ids[k] = acts.setdefault(_level_action(w, xs, row[xs]), len(acts))
+            table[a] = ids[kinds]
         nxt = _row_ids(np.stack([prefix, coords[:, i]], axis=1))
         child = np.full((n_prefix, widths[i]), -1, dtype=np.int64)
         child[prefix, coords[:, i]] = nxt
