@@ -222,6 +222,9 @@ def run_with_shift(weights: LRNNWeights, codes: np.ndarray, *, shift: bool = Tru
 
 
 def _nearest(x: np.ndarray, codebook: np.ndarray) -> np.ndarray:
-    """Index of the nearest codebook entry: x (..., n*V), codebook (C, n, V) -> (...)."""
+    """Index of the nearest codebook entry: x (..., n*V), codebook (C, n, V) -> (...), by the one
+    decoding rule of :func:`statetrack.constructions.engine.nearest_codes`."""
+    from statetrack.constructions.engine import nearest_codes
+
     cb = codebook.reshape(codebook.shape[0], -1)
-    return np.argmin(((x[..., None, :] - cb) ** 2).sum(-1), axis=-1)
+    return nearest_codes(x.reshape(-1, cb.shape[1]), cb).reshape(x.shape[:-1])
