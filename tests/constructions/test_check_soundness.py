@@ -73,7 +73,7 @@ def replay(weights, dtype, max_len, codes):
     """(exhaustive mismatches, shortest mismatch length, first failure length per long word): each
     word alone, one letter at a time, decoded after every letter."""
     dfa = verify.source_automaton(weights)
-    sim = Simulator(weights, dtype)
+    sim = Simulator(weights, dtype, lenient=True)      # as check: an unstored configuration is a wrong state
     bad, shortest = 0, None
     for word in all_words(range(dfa.n_symbols), max_len):
         state = sim.init(1)

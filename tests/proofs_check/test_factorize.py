@@ -64,3 +64,11 @@ def test_permutation_is_at_most_n_minus_1_swaps_exactly(perm):
 def test_bad_input_names_the_problem(call, match):
     with pytest.raises(ConstructionError, match=match):
         call()
+
+
+def test_a_nearly_aligned_column_keeps_its_reflection():
+    """Found by hypothesis: an SVD rotation by 1e-11 rad was dropped as 'already aligned', which put
+    the product 1e-11 off; a reflection is skipped only when its normal is below 1e-14."""
+    m = np.array([[1.0, 9.997723909277825e-12], [0.0, 0.0]])
+    fs = contraction_factors(m)
+    assert np.abs(product_matrix(fs, 2) - m).max() < 1e-12

@@ -98,7 +98,7 @@ def build(obj: Group | DFA, *, source: dict | None = None, rep: Representation |
         codebook=codebook,
         route=(2 * np.arange(order)[:, None] + np.arange(2)[None, :]).astype(np.int64),   # (letter, a) -> symbol
     )
-    state_map = np.stack([_element_of(rep, codebook), _element_of(rep, f @ codebook)])        # (2, C)
+    state_map = np.stack([_element_of(rep, codebook), _element_of(rep, f @ codebook)]).reshape(-1)  # (2 * C,) row-major
     accepting = np.zeros(order, dtype=bool)
     accepting[0] = True
     info = {"representation": rep.name, "exact_entries": bool(rep.exact and is_dyadic(f)),

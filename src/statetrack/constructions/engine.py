@@ -94,10 +94,14 @@ class Simulator:
     State: a list with one array (N, n_i, V_i) per layer.
     """
 
-    def __init__(self, weights, dtype: str = "float64"):
+    def __init__(self, weights, dtype: str = "float64", *, lenient: bool = False):
+        """``lenient``: a tuple of layer codes the weights do not store decodes as automaton state -1
+        (a wrong state, so verification counts it as a failure at that length) instead of raising
+        UnreachableConfigurationError. Only verification uses it: a reachable tuple's prefixes are
+        reachable, so a word is already wrong at the length where it first leaves the stored ones."""
         if dtype not in DTYPES:
             raise ValueError(f"unknown dtype {dtype!r}; choose from {', '.join(DTYPES)}")
-        self.weights, self.dtype = weights, dtype
+        self.weights, self.dtype, self.lenient = weights, dtype, lenient
         self._layers = []
         for layer in weights.layers:
             p = layer.packed()
@@ -162,9 +166,9 @@ class Simulator:
         ids = [np.zeros(len(codes[0]) if codes else 1, dtype=np.int64)]
         for i, c in enumerate(codes):
             ids.append(index.child(i, ids[-1], c))
-        if codes:
+        if codes and not self.lenient:
             index.require(ids[-1], codes, f"route of layer {len(codes)}")
-        return ids
+        return [np.maximum(i, 0) for i in ids] if self.lenient else ids
 
     def _apply(self, i: int, h: np.ndarray, s: np.ndarray) -> np.ndarray:
         """Layer i's transition for layer symbols s (N,) on states h (N, n, V).
@@ -243,8 +247,12 @@ class Simulator:
         return out
 
     def automaton_states(self, state: list) -> np.ndarray:
-        """Decoded automaton state (N,) int64."""
-        return self.weights.automaton_states(self.layer_codes(state))
+        """Decoded automaton state (N,) int64 (-1 where lenient and the codes are not stored)."""
+        codes = self.layer_codes(state)
+        if not self.lenient:
+            return self.weights.automaton_states(codes)
+        ids = self.weights.index.locate(codes)
+        return np.where(ids >= 0, self.weights.state_map[np.maximum(ids, 0)], -1)
 
     def run(self, codes: np.ndarray) -> np.ndarray:
         """Decoded automaton state after each word: codes (N, L) letter indices -> (N,) int64."""

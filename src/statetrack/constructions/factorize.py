@@ -29,6 +29,9 @@ from statetrack.errors import ConstructionError
 
 #: default tolerance for "orthogonal" and "norm <= 1" in float64
 TOL = 1e-9
+#: a reflection is left out only when its normal is this short: the product is then off by about as
+#: much, so it must stay far below the 1e-12 the factorizations promise (TOL is for input checks)
+SKIP = 1e-14
 
 
 def _square(m) -> np.ndarray:
@@ -74,7 +77,7 @@ def orthogonal_factors(q, tol: float = TOL) -> list[Factor]:
         x = np.zeros(n)
         x[j:] = r[j:, j]
         x /= np.linalg.norm(x)
-        h = reflection_onto(x, j, tol)
+        h = reflection_onto(x, j, min(tol, SKIP))
         if h is not None:
             r = h.matrix() @ r
             found.append(h)

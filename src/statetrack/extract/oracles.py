@@ -135,7 +135,7 @@ class CompiledNetwork(Network):
             from statetrack.models.compiled import CompiledLRNN
 
             self.model = CompiledLRNN(weights, dtype=getattr(torch, dtype), backend="naive").eval()
-            start_state = int(weights.state_map[tuple(layer.start_code for layer in self.model.layers)])
+            start_state = int(weights.automaton_states([np.array([layer.start_code]) for layer in self.model.layers])[0])
         self.alphabet = tuple(weights.alphabet)
         n_auto = len(weights.accepting)
         if weights.is_group:
@@ -184,7 +184,7 @@ class CompiledNetwork(Network):
 
     def classify(self, codes: np.ndarray) -> np.ndarray:
         lc = self._codes(codes)                                                             # (N, T, L)
-        states = self.weights.state_map[tuple(np.moveaxis(lc, -1, 0))]                      # (N, T)
+        states = self.weights.automaton_states(list(np.moveaxis(lc, -1, 0)))                # (N, T)
         return self._class_of_state[states]
 
     def hidden(self, codes: np.ndarray) -> list[np.ndarray]:
