@@ -56,6 +56,9 @@ GROUP_FORMAT = 1
 #: fields a run of a group may set on its own; every other config field must agree
 PER_RUN = ("seed", "lr", "weight_decay", "model.eig_range")
 EVAL_SALT = 7_000_003
+# parameters are strided views of theta, and so are their gradients (that is the point): torch's
+# warning about the gradient layout contract says nothing useful here
+warnings.filterwarnings("ignore", message="grad and param do not obey the gradient layout contract")
 
 
 def _shared_view(cfg: TrainConfig) -> dict:
@@ -122,8 +125,6 @@ class StackedModel:
         for r, m in enumerate(models):
             self.theta[r] = torch.cat([p.detach().reshape(-1) for p in m.parameters()]).to(device)
         self.grad = torch.zeros_like(self.theta)                                             # (R, P)
-        # parameters are strided views of theta, and so are their gradients: that is the point
-        warnings.filterwarnings("ignore", message="grad and param do not obey the gradient layout contract")
         self.params: dict[str, torch.Tensor] = {}
         for name, shape, a, b in zip(self.names, self.shapes, self.offsets[:-1], self.offsets[1:]):
             leaf = self.theta[:, a:b].view(self.R, *shape).detach().requires_grad_()
