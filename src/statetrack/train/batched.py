@@ -409,20 +409,9 @@ class GroupTrainer:
             seq_ok += (((pred == y) | ~m).long().cumprod(2) * m).sum(1).double()
             counts += (torch.nn.functional.one_hot(y, C) * m[..., None]).sum(1).double()
         correct, labeled, seq_ok, counts = (t.cpu() for t in (correct, labeled, seq_ok, counts))
-        return [_curve(correct[r], labeled[r], seq_ok[r], counts[r], task.chance) for r in range(R)]
+        from statetrack.train.evaluate import curve_from_counts
 
-
-def _curve(correct, labeled, seq_ok, counts, chance: float) -> dict:
-    from statetrack.train.evaluate import scaled
-
-    L = len(correct)
-    acc = [None if labeled[i] == 0 else float(correct[i] / labeled[i]) for i in range(L)]
-    seq = [None if labeled[i] == 0 else float(seq_ok[i] / labeled[i]) for i in range(L)]
-    best = counts.max(-1).values
-    majority = [None if labeled[i] == 0 else float(best[i] / labeled[i]) for i in range(L)]
-    return {"lengths": list(range(1, L + 1)), "accuracy": acc, "majority_accuracy": majority,
-            "scaled_accuracy": [scaled(a, chance) for a in acc], "sequence_accuracy": seq,
-            "n": [int(v) for v in labeled.tolist()], "chance": chance}
+        return [curve_from_counts(correct[r], labeled[r], seq_ok[r], counts[r], task.chance) for r in range(R)]
 
 
 def train_group(configs: list[TrainConfig], out: str | Path, *, names: list[str] | None = None,

@@ -65,12 +65,21 @@ def per_length_accuracy(model: torch.nn.Module, task, *, max_len: int, n_samples
             done += b
     finally:
         model.train(was_training)
-    chance = task.chance
-    acc = [None if labeled[i] == 0 else float(correct[i] / labeled[i]) for i in range(max_len)]
-    seq = [None if labeled[i] == 0 else float(seq_ok[i] / n_samples) for i in range(max_len)]
+    return curve_from_counts(correct, labeled, seq_ok, class_counts, task.chance,
+                             seq_words=torch.full_like(labeled, float(n_samples)))
+
+
+def curve_from_counts(correct, labeled, seq_ok, class_counts, chance: float, seq_words=None) -> dict:
+    """The ``eval`` block from per-length counts (float64 tensors ``(L,)``; class_counts ``(L, C)``):
+    accuracy, scaled, sequence and majority accuracy per length, None where nothing is labeled.
+    Sequence accuracy divides by ``seq_words`` (default: the labeled words at that length)."""
+    L = len(correct)
+    seq_words = labeled if seq_words is None else seq_words
+    acc = [None if labeled[i] == 0 else float(correct[i] / labeled[i]) for i in range(L)]
+    seq = [None if labeled[i] == 0 else float(seq_ok[i] / seq_words[i]) for i in range(L)]
     best = class_counts.max(1).values
-    majority = [None if labeled[i] == 0 else float(best[i] / labeled[i]) for i in range(max_len)]
-    return {"lengths": list(range(1, max_len + 1)), "accuracy": acc, "majority_accuracy": majority,
+    majority = [None if labeled[i] == 0 else float(best[i] / labeled[i]) for i in range(L)]
+    return {"lengths": list(range(1, L + 1)), "accuracy": acc, "majority_accuracy": majority,
             "scaled_accuracy": [scaled(a, chance) for a in acc], "sequence_accuracy": seq,
             "n": [int(v) for v in labeled.tolist()], "chance": chance}
 
