@@ -575,7 +575,9 @@ def overview_figure(groups: list[TaskGroup], paper_value=None):
                     hp = ax.scatter([x + w * 0.3], [p], marker="*", s=110, color="#f2c94c", edgecolor="black",
                                     lw=0.6, zorder=5)
                     handles.setdefault("P1 Table 3 (best of 3 seeds)", hp)
-    ax.set_xticks(range(len(groups)), [g.title for g in groups])
+    import textwrap
+
+    ax.set_xticks(range(len(groups)), [textwrap.fill(g.title, 24) for g in groups])   # long titles wrap
     ax.axhline(0, color="#666666", lw=0.8)
     ax.set_ylim(min(-0.1, ax.get_ylim()[0]), 1.12)
     ax.set_xlim(-0.6, len(groups) - 0.4)
