@@ -133,6 +133,11 @@ CASES = [
     pytest.param(["bench", "nosuch"], None, id="bench-unknown-suite"),
     pytest.param(["bench", "kernels", "--nonsense"], None, id="bench-unknown-flag"),
     pytest.param(["bench", "train", "--steps", "0"], None, id="bench-train-zero-steps"),
+    pytest.param(["bench", "train", "--quick", "--out", "{d}/folder"], None, id="bench-train-out-directory"),
+    pytest.param(["bench", "train", "--quick", "--out", "{d}/plain/t.json"], None, id="bench-train-out-under-a-file"),
+    pytest.param(TRAIN + ["--seeds", "0", "1", "-o", "{d}/plain"], None, id="train-group-o-a-file"),
+    pytest.param(TRAIN + ["--seeds", "0", "--eig-ranges", "0,2", "-o", "{d}/g"], None, id="train-group-bad-range"),
+    pytest.param(TRAIN + ["--lrs", "0", "-o", "{d}/g"], None, id="train-group-zero-lr"),
     pytest.param(["demo", "--nonsense"], None, id="demo-unknown-flag"),
     pytest.param(["nosuch"], None, id="unknown-command"),
 ]

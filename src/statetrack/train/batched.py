@@ -436,16 +436,16 @@ def train_group(configs: list[TrainConfig], out: str | Path, *, names: list[str]
     from statetrack.train.evaluate import range_summary
     from statetrack.train.results import FILENAME, SCHEMA, device_name, git_info, versions, write_results
 
+    from statetrack.provenance import check_output_path
+
     t_wall = time.perf_counter()
-    out = Path(out)
+    out = check_output_path(out, directory=True)
     names = names or [f"run{r}" for r in range(len(configs))]
     if len(names) != len(configs) or len(set(names)) != len(names):
         raise TrainingError("a group needs one distinct run name per config")
-    dev = torch.device(device if device not in (None, "auto") else
-                       ("cuda" if torch.cuda.is_available() and configs[0].device in ("auto", "cuda") else
-                        (configs[0].device if configs[0].device != "auto" else "cpu")))
-    if dev.type == "cuda" and dev.index is None:
-        dev = torch.device("cuda", torch.cuda.current_device())
+    from statetrack.train.ddp import resolve_device
+
+    dev = resolve_device(str(device or configs[0].device))
     trainer = GroupTrainer(configs, dev)
     c0 = configs[0]
     cfg_json = [cfg.to_dict() for cfg in configs]

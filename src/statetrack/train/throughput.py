@@ -88,7 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     cuda = torch.cuda.is_available() and not args.quick
     device = "cuda" if cuda else "cpu"
     backend = args.backend if cuda else "naive"
-    out = Path(args.out)
+    from statetrack.provenance import check_output_path
+
+    out = check_output_path(args.out)               # before minutes of measuring, not after
     import tempfile
 
     tmp = Path(tempfile.mkdtemp(prefix="statetrack_bench_train_"))
