@@ -23,7 +23,7 @@ for stage in ${STAGES:-smoke bench parity}; do
     echo "=== stage $stage $(date +%T), ${SECONDS}s used of ${TOTAL}s"
     [ $((TOTAL - SECONDS)) -gt 20 ] || { echo "no time left for $stage"; continue; }
     case $stage in
-        profile) timeout $(left 90) python3 benchmarks/gpu_profile.py 6 256 2>&1 | tee "$OUT/profile.log" ;;
+        profile) for pa in ${PROFILE_SETS:-24:1024:fused_recurrent}; do timeout $(left ${PROFILE_S:-90}) python3 benchmarks/gpu_profile.py ${pa//:/ } 2>&1 | tee -a "$OUT/profile.log"; done ;;
         smoke) timeout $(left ${SMOKE_S:-150}) python3 benchmarks/gpu_smoke.py 2>&1 | tee "$OUT/smoke.log" ;;
         bench) timeout $(left ${BENCH_S:-260}) python3 -m statetrack.cli bench train --out "$OUT/train_throughput_gpu.json" 2>&1 | tee "$OUT/bench.log" ;;
         parity) timeout $(left ${PARITY_S:-300}) $PROTO --only ${PARITY_ONLY:-'table3:parity_p1:*'} --workers ${WORKERS:-1} --deadline ${DEADLINE:-150} 2>&1 | tee -a "$OUT/protocol.log" ;;

@@ -42,6 +42,19 @@ def test_a_run_in_a_group_trains_as_it_does_alone():
     assert not torch.equal(group.model.theta[0], group.model.theta[1])
 
 
+def test_compiled_stages_train_as_the_eager_ones():
+    """torch.compile of the stages (the CUDA default) changes only the arithmetic's grouping: after
+    steps of a mixed group (two eigenvalue ranges, lrs, weight decays) the weights agree with eager."""
+    cfgs = _configs()
+    eager, fused = GroupTrainer(cfgs, CPU, compile=False), GroupTrainer(cfgs, CPU, compile=True)
+    assert fused.model.compiled and not eager.model.compiled
+    eager.run_steps(4)
+    fused.run_steps(4)
+    start = GroupTrainer(cfgs, CPU, compile=False).model.theta
+    assert (fused.model.theta - start).abs().max() > 1e-3                   # it trained
+    torch.testing.assert_close(fused.model.theta, eager.model.theta, rtol=1e-4, atol=1e-5)
+
+
 def test_initial_weights_are_the_single_run_loops():
     from statetrack.train.loop import build
 

@@ -85,6 +85,23 @@ def check_group(configs: list[TrainConfig]) -> None:
                                     f"{other.get(key)!r}); only {', '.join(PER_RUN)} may differ")
 
 
+def _allow_recompiles(limit: int = 64) -> None:
+    """Every StackedModel traces its stages anew (its own modules, often its own shapes); torch's default
+    limit of 8 traces per function would silently drop later groups of a process back to eager."""
+    import torch._dynamo
+
+    cfg = torch._dynamo.config
+    name = "recompile_limit" if hasattr(cfg, "recompile_limit") else "cache_size_limit"
+    setattr(cfg, name, max(getattr(cfg, name), limit))
+
+
+def _masked_ce(logits: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """One run's mean cross-entropy (float32) over the positions where ``mask`` is True."""
+    ce = torch.nn.functional.cross_entropy(logits.float().flatten(0, -2), y.flatten(), reduction="none")
+    w = mask.flatten().to(ce.dtype)
+    return (ce * w).sum() / w.sum().clamp(min=1)
+
+
 class _Stage(torch.nn.Module):
     """``module.<method>(*args)`` as a forward, so ``functional_call`` can swap its parameters."""
 
@@ -103,9 +120,11 @@ class StackedModel:
         configs: one TrainConfig per run (validated by :func:`check_group`); ``model.vocab_size`` and
             ``n_classes`` must already be set from the task.
         device: where parameters live.
+        compile: run the training stages through ``torch.compile`` (:meth:`loss`); :meth:`logits`, used
+            for evaluation, stays eager.
     """
 
-    def __init__(self, configs: list[TrainConfig], device: torch.device):
+    def __init__(self, configs: list[TrainConfig], device: torch.device, compile: bool = False):
         from statetrack.models.lrnn import LRNN
 
         self.R, self.device = len(configs), device
@@ -133,27 +152,55 @@ class StackedModel:
         # weight decay on matrices only, as the single-run optimizer groups do
         self.decay_mask = torch.cat([torch.full((n,), 1.0 if len(s) >= 2 else 0.0)
                                      for n, s in zip(sizes, self.shapes)]).to(device)        # (P,)
-        self._stages = [(_Stage(b, "pre"), _Stage(b, "post"), b.mixer) for b in self.template.blocks]
-        self._embed, self._head = self.template.embed, _Stage(self.template, "read")
+        self._mixers = [b.mixer for b in self.template.blocks]
+        # Every block has the same architecture, so block 0's modules run every block: functional_call
+        # swaps in block i's parameters and buffers. One traced function per stage, not per block.
+        pre, post = _Stage(self.template.blocks[0], "pre"), _Stage(self.template.blocks[0], "post")
+        embed, head = self.template.embed, _Stage(self.template, "read")
+        self._eager = {
+            "embed": lambda p, x: vmap(lambda p_, t: functional_call(embed, p_, (t,)))(p, x),
+            "pre": lambda p, h: vmap(lambda p_, h_: functional_call(pre, p_, (h_,)))(p, h),
+            "post": lambda p, h, o: vmap(lambda p_, h_, o_: functional_call(post, p_, (h_, o_)))(p, h, o),
+            "loss": lambda p, h, y, m: vmap(lambda p_, h_, y_, m_: _masked_ce(functional_call(head, p_, (h_,)),
+                                                                               y_, m_))(p, h, y, m),
+            "head": lambda p, h: vmap(lambda p_, h_: functional_call(head, p_, (h_,)))(p, h),
+        }
+        self.compiled = bool(compile)
+        # torch.compile fuses each stage's elementwise work (norms, activations, the short conv, casts) and
+        # its backward into a few generated kernels; the recurrence kernel between stages stays as it is
+        if compile:
+            _allow_recompiles()
+        self._fast = {k: torch.compile(f) for k, f in self._eager.items()} if compile else self._eager
 
     def _sub(self, prefix: str, tensors: dict[str, torch.Tensor], into: str = "m.") -> dict[str, torch.Tensor]:
         n = len(prefix)
         return {into + k[n:]: v for k, v in tensors.items() if k.startswith(prefix)}
 
-    def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """tokens int64 ``[R, B, T]`` -> logits ``[R, B, T, n_classes]``, run r through model r."""
+    def _stream(self, x: torch.Tensor, fns: dict) -> tuple[dict, torch.Tensor]:
+        """The last residual stream ``[R, B, T, D]`` for tokens ``x [R, B, T]`` (and the parameters)."""
         R, B = x.shape[:2]
         pb = {**self.params, **self.buffers}
-        h = vmap(lambda p, t: functional_call(self._embed, p, (t,)))(self._sub("embed.", pb, ""), x)   # (R,B,T,D)
-        for i, (pre, post, mixer) in enumerate(self._stages):
+        h = fns["embed"](self._sub("embed.", pb, ""), x)                                    # (R, B, T, D)
+        for i, mixer in enumerate(self._mixers):
             p = self._sub(f"blocks.{i}.", pb)
-            rec = vmap(lambda p_, h_: functional_call(pre, p_, (h_,)))(p, h)                # each (R, B, ...)
+            rec = fns["pre"](p, h)                                                          # each (R, B, ...)
             merged = {k: v.flatten(0, 1).contiguous() for k, v in rec.items()}              # (R*B, ...)
             o, _ = mixer.recur(merged)                                                      # (R*B, T, H, V)
-            o = o.unflatten(0, (R, B))
-            h = vmap(lambda p_, h_, o_: functional_call(post, p_, (h_, o_)))(p, h, o)
-        head = {**self._sub("norm.", pb, "m.norm."), **self._sub("head.", pb, "m.head.")}
-        return vmap(lambda p_, h_: functional_call(self._head, p_, (h_,)))(head, h)
+            h = fns["post"](p, h, o.unflatten(0, (R, B)))
+        return pb, h
+
+    def _head_params(self, pb: dict) -> dict:
+        return {**self._sub("norm.", pb, "m.norm."), **self._sub("head.", pb, "m.head.")}
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """tokens int64 ``[R, B, T]`` -> logits ``[R, B, T, n_classes]``, run r through model r (eager)."""
+        pb, h = self._stream(x, self._eager)
+        return self._eager["head"](self._head_params(pb), h)
+
+    def loss(self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Each run's mean cross-entropy over its labeled positions: ``(R,)`` (compiled stages if on)."""
+        pb, h = self._stream(x, self._fast)
+        return self._fast["loss"](self._head_params(pb), h, y, mask)
 
     def run_state_dict(self, r: int) -> dict[str, torch.Tensor]:
         """Run r's parameters as an LRNN state dict (CPU copies)."""
@@ -194,7 +241,7 @@ def lr_factor_tensor(h: _Hyper, step: torch.Tensor) -> torch.Tensor:
 class GroupTrainer:
     """The state and the step of one group (see the module docstring)."""
 
-    def __init__(self, configs: list[TrainConfig], device: torch.device, task=None):
+    def __init__(self, configs: list[TrainConfig], device: torch.device, task=None, compile: bool | None = None):
         from statetrack.tasks import make_task
         from statetrack.tasks.stream import Stream
 
@@ -206,7 +253,8 @@ class GroupTrainer:
         self.task = task or make_task(c0.task, c0.task_options)
         for cfg in configs:
             cfg.model.vocab_size, cfg.model.n_classes = self.task.vocab_size, self.task.n_classes
-        self.model = StackedModel(configs, device)
+        # compiled stages by default on CUDA only: on a CPU, compilation costs more than it saves
+        self.model = StackedModel(configs, device, compile=device.type == "cuda" if compile is None else compile)
         R = self.model.R
         self.stream = Stream(self.task, c0.train_min_len, c0.train_max_len, device, pool_seed=c0.seed)
         self.seeds = torch.tensor([cfg.seed for cfg in configs], dtype=torch.int64, device=device)
@@ -242,10 +290,7 @@ class GroupTrainer:
         x, y, mask = self.stream.sample(self.seeds, self.step_t, self.batch)          # (R, B, T) each
         sm.grad.zero_()
         with self._autocast():
-            logits = sm.logits(x)                                                    # (R, B, T, C)
-        ce = torch.nn.functional.cross_entropy(logits.float().flatten(0, 2), y.flatten(), reduction="none")
-        w = mask.flatten().to(ce.dtype)
-        per_run = (ce * w).view(sm.R, -1).sum(1) / w.view(sm.R, -1).sum(1).clamp(min=1)   # (R,)
+            per_run = sm.loss(x, y, mask)                                            # (R,)
         per_run.sum().backward()
         with torch.no_grad():
             g = sm.grad
@@ -416,7 +461,8 @@ class GroupTrainer:
 
 def train_group(configs: list[TrainConfig], out: str | Path, *, names: list[str] | None = None,
                 device: str | torch.device | None = None, graph: bool = True, resume: bool = True,
-                stop_after: int | None = None, progress=None, analysis: bool | None = None) -> list[dict] | None:
+                stop_after: int | None = None, progress=None, analysis: bool | None = None,
+                compile: bool | None = None) -> list[dict] | None:
     """Train a group of runs together; write each run's directory under ``out``; return their results.
 
     Args:
@@ -429,6 +475,7 @@ def train_group(configs: list[TrainConfig], out: str | Path, *, names: list[str]
         stop_after: stop after this many steps in total (as a kill would; tests of resume).
         progress: a callable ``progress(step, total, mean_losses)`` called at every check.
         analysis: override ``config.analysis`` (eigenvalues, probes, state norms per run).
+        compile: run the training stages through ``torch.compile`` (default: on CUDA only).
     Returns:
         The runs' results dicts, or None when stopped by ``stop_after``.
     """
@@ -446,7 +493,7 @@ def train_group(configs: list[TrainConfig], out: str | Path, *, names: list[str]
     from statetrack.train.ddp import resolve_device
 
     dev = resolve_device(str(device or configs[0].device))
-    trainer = GroupTrainer(configs, dev)
+    trainer = GroupTrainer(configs, dev, compile=compile)
     c0 = configs[0]
     cfg_json = [cfg.to_dict() for cfg in configs]
     meta = {"configs": cfg_json, "names": names}
@@ -502,6 +549,7 @@ def train_group(configs: list[TrainConfig], out: str | Path, *, names: list[str]
                "final_loss": losses[-1][1] if losses else None, "loss_curve": losses, "eval": curve,
                "checkpoint": ckpt.FILENAME,
                "group": {"size": len(configs), "index": r, "names": names, "cuda_graph": graph and dev.type == "cuda",
+                         "compiled": trainer.model.compiled,
                          "diverged_at": trainer.diverged_at[r]},
                "train_time_s": train_s, "wall_time_s": time.perf_counter() - t_wall}
         if analysis if analysis is not None else cfg.analysis:

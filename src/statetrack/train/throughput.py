@@ -5,12 +5,14 @@ train lengths 3-40, bf16 on CUDA), on parity:
 
 * ``single``: :func:`statetrack.train.loop.train` itself (host-sampled batches, two host syncs per
   step); its ``train_time_s`` over the timed steps, after a warm-up run of the same config;
-* ``batched N``: :class:`statetrack.train.batched.GroupTrainer` with N runs (seeds), CUDA graph on
-  CUDA; timed over ``steps`` steps after warm-up and capture.
+* ``batched N``: :class:`statetrack.train.batched.GroupTrainer` with N runs (seeds), its stages
+  through ``torch.compile`` and the step as one CUDA graph on CUDA; timed over ``steps`` steps after
+  warm-up, compilation and capture.
 
-A run-step is one optimizer step of one run; ratio = batched run-steps/s / single run-steps/s at the
-same batch. The JSON holds the device, versions, commit and a ``verdicts`` block (bar: >= 10x at
-N = 24, batch 1024).
+Each kernel backend in ``--backends`` is measured for both trainers. A run-step is one optimizer step
+of one run; ratio = batched run-steps/s / run-steps/s of the *fastest* single-run loop at the same
+batch (whichever backend that was). The JSON holds the device, versions, commit and a ``verdicts``
+block (bar: >= 10x at the largest N, per batch and backend).
 
     statetrack bench train --out benchmarks/results/train_throughput_gpu.json
     statetrack bench train --quick --out /tmp/t.json        # CPU smoke run, tiny sizes
@@ -51,12 +53,12 @@ def time_single(cfg, steps: int, warm: int, tmp: Path) -> float:
     return max(1e-9, times[2] - times[1]) / steps
 
 
-def time_batched(cfg, n_runs: int, steps: int, graph: bool) -> float:
+def time_batched(cfg, n_runs: int, steps: int, graph: bool, compile: bool | None = None) -> float:
     """Seconds per group step of the batched trainer with ``n_runs`` runs (after warm-up/capture)."""
     from statetrack.train.batched import GroupTrainer
 
     device = torch.device(cfg.device)
-    trainer = GroupTrainer([cfg.replace(seed=s) for s in range(n_runs)], device)
+    trainer = GroupTrainer([cfg.replace(seed=s) for s in range(n_runs)], device, compile=compile)
     trainer.run_steps(8, graph=graph)                       # warm-up, Triton compile, graph capture
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     sync()
@@ -80,14 +82,18 @@ def main(argv: list[str] | None = None) -> int:
                     help="batch sizes per run (default: %(default)s)")
     ap.add_argument("--runs", type=pos_int, nargs="+", default=[1, 6, 24], help="group sizes N (default: %(default)s)")
     ap.add_argument("--steps", type=pos_int, default=50, help="timed steps per measurement (default: %(default)s)")
-    ap.add_argument("--backend", default="fused_recurrent", choices=("fused_recurrent", "chunk", "naive"),
-                    help="kernel backend on CUDA (default: %(default)s)")
+    ap.add_argument("--backends", nargs="+", default=["fused_recurrent", "chunk"],
+                    choices=("fused_recurrent", "chunk", "naive"),
+                    help="kernel backends on CUDA, each measured (default: %(default)s; naive on CPU)")
     ap.add_argument("--no-graph", action="store_true", help="do not capture CUDA graphs (default: captured)")
+    ap.add_argument("--no-compile", action="store_true",
+                    help="run the batched trainer's stages eagerly (default: torch.compile on CUDA)")
     ap.add_argument("--quick", action="store_true", help="tiny sizes (CPU smoke run; default: off)")
     args = ap.parse_args(argv)
     cuda = torch.cuda.is_available() and not args.quick
     device = "cuda" if cuda else "cpu"
-    backend = args.backend if cuda else "naive"
+    backends = args.backends if cuda else ["naive"]
+    compile = cuda and not args.no_compile
     from statetrack.provenance import check_output_path
 
     out = check_output_path(args.out)               # before minutes of measuring, not after
@@ -95,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="statetrack_bench_train_"))
     rows, verdicts = [], {}
-    result = {"benchmark": "train_throughput", "device": device_name(torch.device(device)), "backend": backend,
-              "versions": versions(), "git": git_info(), "graph": cuda and not args.no_graph,
+    result = {"benchmark": "train_throughput", "device": device_name(torch.device(device)), "backends": backends,
+              "versions": versions(), "git": git_info(), "graph": cuda and not args.no_graph, "compiled": compile,
               "task": "parity", "rows": rows, "verdicts": verdicts}
 
     def flush():
@@ -104,23 +110,30 @@ def main(argv: list[str] | None = None) -> int:
         write_results(out, result)
 
     for batch in args.batches:
-        cfg = p1_config(batch, backend, device, args.quick)
-        result["model"] = {k: getattr(cfg.model, k) for k in ("kind", "n_layers", "d_model", "n_heads", "head_dim")}
-        single = time_single(cfg, args.steps, 5, tmp)
-        rows.append({"trainer": "single", "batch": batch, "runs": 1, "ms_per_step": 1e3 * single,
-                     "run_steps_per_s": 1.0 / single})
-        print(f"batch {batch}: single-run loop {1e3 * single:.2f} ms/step", flush=True)
-        flush()
-        for n in args.runs:
-            dt = time_batched(cfg, n, args.steps, graph=not args.no_graph)
-            ratio = (n / dt) / (1.0 / single)
-            rows.append({"trainer": "batched", "batch": batch, "runs": n, "ms_per_step": 1e3 * dt,
-                         "ms_per_run_step": 1e3 * dt / n, "run_steps_per_s": n / dt, "ratio_vs_single": ratio})
-            print(f"batch {batch}: batched N={n} {1e3 * dt:.2f} ms/step, {n / dt:.0f} run-steps/s, "
-                  f"{ratio:.1f}x the single-run loop", flush=True)
-            if n == max(args.runs):
-                verdicts[f"batched_N{n}_batch{batch}_vs_single"] = {"ratio": ratio, "bar": BAR, "aim": AIM,
-                                                                    "met": ratio >= BAR}
+        single = {}
+        for backend in backends:
+            cfg = p1_config(batch, backend, device, args.quick)
+            result["model"] = {k: getattr(cfg.model, k) for k in ("kind", "n_layers", "d_model", "n_heads", "head_dim")}
+            single[backend] = time_single(cfg, args.steps, 5, tmp)
+            rows.append({"trainer": "single", "backend": backend, "batch": batch, "runs": 1,
+                         "ms_per_step": 1e3 * single[backend], "run_steps_per_s": 1.0 / single[backend]})
+            print(f"batch {batch}, {backend}: single-run loop {1e3 * single[backend]:.2f} ms/step", flush=True)
             flush()
+        best = min(single.values())
+        for backend in backends:
+            cfg = p1_config(batch, backend, device, args.quick)
+            for n in args.runs:
+                t0 = time.perf_counter()
+                dt = time_batched(cfg, n, args.steps, graph=not args.no_graph, compile=compile)
+                ratio = (n / dt) / (1.0 / best)
+                rows.append({"trainer": "batched", "backend": backend, "batch": batch, "runs": n,
+                             "ms_per_step": 1e3 * dt, "ms_per_run_step": 1e3 * dt / n, "run_steps_per_s": n / dt,
+                             "ratio_vs_single": ratio, "setup_s": time.perf_counter() - t0 - args.steps * dt})
+                print(f"batch {batch}, {backend}: batched N={n} {1e3 * dt:.2f} ms/step, {n / dt:.0f} run-steps/s, "
+                      f"{ratio:.1f}x the fastest single-run loop", flush=True)
+                if n == max(args.runs):
+                    verdicts[f"batched_N{n}_batch{batch}_{backend}_vs_single"] = {
+                        "ratio": ratio, "bar": BAR, "aim": AIM, "met": ratio >= BAR}
+                flush()
     print(json.dumps(verdicts, indent=1))
     return 0
