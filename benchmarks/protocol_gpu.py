@@ -6,7 +6,8 @@ Groups (each trained as one batched computation, :mod:`statetrack.train.batched`
                  label per word, at its end), each for DeltaNet and diagonal in [0,1] and [-1,1]
                  (one group per model: seeds x ranges) and a causal Transformer;
                  P1's configs: d_model 128, 2 layers, 4 heads, short conv, batch 256, lr 1e-3, AdamW,
-                 warm-up 10% then cosine to 1e-3 x lr, bf16; parity 20,000 steps (wd 0), modular
+                 warm-up 10% then cosine to 1e-3 x lr, bf16, no gradient clipping (P1's training
+                 loop has none); parity 20,000 steps (wd 0), modular
                  arithmetic wd 0.1 and as many steps as the device time allows (``--ma-steps``);
                  train lengths 3-40, test 40-256.
     Word problems  S3, S4, A5, S5 with one layer: DeltaProduct n_h = 1 in [0,1] and [-1,1] (n_h = 1 in
@@ -59,9 +60,9 @@ def groups(args) -> list[dict]:
     cuda = not args.quick
     out = []
 
-    def base(task: str, steps: int, wd: float, **kw) -> TrainConfig:
+    def base(task: str, steps: int, wd: float, clip: float = 1.0, **kw) -> TrainConfig:
         cfg = TrainConfig(task=task, steps=steps, batch_size=args.batch, lr=1e-3, weight_decay=wd,
-                          warmup_steps=max(1, steps // 10), min_lr_ratio=1e-3, grad_clip=1.0,
+                          warmup_steps=max(1, steps // 10), min_lr_ratio=1e-3, grad_clip=clip,
                           train_min_len=3, train_max_len=40, test_min_len=40, test_max_len=256,
                           eval_samples=args.eval_samples, log_every=max(1, min(500, steps // 10)),
                           checkpoint_every=0, dtype="bfloat16" if cuda else "float32",
@@ -82,11 +83,11 @@ def groups(args) -> list[dict]:
               ("modular_arithmetic_brackets_p1", args.ma_steps, 0.1)]
     for task, steps, wd in table3:
         for kind in ("deltanet", "diagonal"):
-            cfg = base(task, steps, wd)
+            cfg = base(task, steps, wd, clip=0.0)
             cfg.model.kind = kind
             add(f"table3:{task}:{kind}", cfg,
                 [(f"{kind}_{rng}_s{s}", s, {"model__eig_range": rng}) for rng in ("0,1", "-1,1") for s in SEEDS])
-        cfg = base(task, steps, wd)
+        cfg = base(task, steps, wd, clip=0.0)
         cfg.model.kind, cfg.model.conv_size = "transformer", 0
         add(f"table3:{task}:transformer", cfg, [(f"transformer_s{s}", s, {}) for s in SEEDS])
     for group in ("S3", "S4", "A5", "S5"):
@@ -110,7 +111,7 @@ def groups(args) -> list[dict]:
     return out
 
 
-def run_group(group: dict, workdir: str) -> dict:
+def run_group(group: dict, workdir: str, fresh: bool = False) -> dict:
     """Train one group in this (worker) process; returns its runs' results or the error."""
     import torch
 
@@ -120,7 +121,8 @@ def run_group(group: dict, workdir: str) -> dict:
     t0 = time.perf_counter()
     try:
         configs = [TrainConfig.from_dict(c) for c in group["configs"]]
-        res = train_group(configs, Path(workdir) / group["name"].replace(":", "_"), names=group["names"])
+        res = train_group(configs, Path(workdir) / group["name"].replace(":", "_"), names=group["names"],
+                          resume=not fresh)
         return {"name": group["name"], "ok": True, "results": res, "seconds": time.perf_counter() - t0,
                 "peak_mem_gb": torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None}
     except Exception as e:  # noqa: BLE001 - a failed group is recorded, the others go on
@@ -134,6 +136,7 @@ def row(group: str, name: str, res: dict) -> dict:
             "eig_range": res["model"]["eig_range"] if res["model"]["kind"] != "transformer" else None,
             "n_h": res["model"]["n_h"], "layers": res["model"]["n_layers"], "d_model": res["model"]["d_model"],
             "seed": res["seed"], "steps": res["steps"], "batch": cfg["batch_size"], "lr": cfg["lr"],
+            "grad_clip": cfg["grad_clip"], "weight_decay": cfg["weight_decay"],
             "train_lengths": [cfg["train_min_len"], cfg["train_max_len"]],
             "test_lengths": [cfg["test_min_len"], cfg["test_max_len"]], "status": res["status"],
             "test_scaled_accuracy": ev["test_range"]["scaled_accuracy"],
@@ -247,6 +250,8 @@ def main(argv=None) -> int:
     ap.add_argument("--gpus", type=int, default=1, help="spread the groups over this many GPUs (group i on "
                     "cuda:i mod gpus; use --workers >= --gpus)")
     ap.add_argument("--deadline", type=float, default=0, help="seconds after which no new group starts (0: none)")
+    ap.add_argument("--replace", action="store_true", help="train the selected groups again even when the bundle "
+                    "has them (their rows are replaced when the new runs finish)")
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--parity-steps", type=int, default=20_000)
     ap.add_argument("--ma-steps", type=int, default=20_000, help="modular arithmetic steps (P1: 100,000)")
@@ -274,7 +279,7 @@ def main(argv=None) -> int:
         return 2
     data = {"schema": SCHEMA, "runs": data.get("runs", {}), "rows": data.get("rows", []),
             "groups": data.get("groups", {}), "paper": PAPER, "calls": data.get("calls", [])}
-    done = set(data["groups"])
+    done = set() if args.replace else set(data["groups"])
     todo = [g for g in todo if g["name"] not in done]
     if args.list:
         for g in todo:
@@ -312,7 +317,7 @@ def main(argv=None) -> int:
                 if args.gpus > 1 and not args.quick:
                     gpu = f"cuda:{todo.index(g) % args.gpus}"
                     g = {**g, "configs": [{**c, "device": gpu} for c in g["configs"]]}
-                pending[pool.submit(run_group, g, args.workdir)] = g
+                pending[pool.submit(run_group, g, args.workdir, args.replace)] = g
 
         submit()
         while pending:

@@ -48,6 +48,26 @@ def require_triton():
     return triton
 
 
+def warps_autotuned(*key: str):
+    """Decorator for a one-step-at-a-time kernel: Triton picks its warp count per ``key`` (the tile
+    sizes and ``NPROG``, the launch's program count rounded to a power of two, see :func:`nprog`).
+
+    Such a kernel is a chain of small dependent reductions over one state tile per program; how many
+    warps share the tile trades reduction latency against occupancy, and the best choice moves with
+    the tile size and with how many programs there are (on an H200 at 98k programs of a 32 x 32 tile, a
+    fixed 4 warps was the step's slowest kernel). Under ``TRITON_INTERPRET=1`` there is one
+    configuration (4 warps), so the CPU tests run each kernel once.
+    """
+    triton = require_triton()
+    warps = (4,) if os.environ.get("TRITON_INTERPRET") == "1" else (1, 2, 4, 8)
+    return triton.autotune(configs=[triton.Config({}, num_warps=w) for w in warps], key=list(key) + ["NPROG"])
+
+
+def nprog(n: int) -> int:
+    """A launch's program count rounded up to a power of two: the autotuning key's size bucket."""
+    return 1 << max(0, int(n) - 1).bit_length()
+
+
 def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
     """State dtype for inputs of ``dtype``: float64 for float64, float32 otherwise."""
     return torch.float64 if dtype == torch.float64 else torch.float32

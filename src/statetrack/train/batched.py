@@ -95,6 +95,17 @@ def _allow_recompiles(limit: int = 64) -> None:
     setattr(cfg, name, max(getattr(cfg, name), limit))
 
 
+def _embed(weight: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Each run's embedding of its tokens: ``weight [R, vocab, D]``, ``x [R, B, T]`` -> ``[R, B, T, D]``
+    float32, as a one-hot product rather than a lookup: the lookup's backward scatters a million tokens
+    into a handful of rows with atomics (on an H200, 3 ms of a step); the product's is one batched
+    matmul. One-hot rows select exactly, so the values equal the lookup's (float32, autocast off)."""
+    R, B, T = x.shape
+    with torch.autocast(x.device.type, enabled=False):
+        hot = torch.nn.functional.one_hot(x.reshape(R, B * T), weight.shape[1]).to(weight.dtype)
+        return torch.bmm(hot, weight).view(R, B, T, weight.shape[2])
+
+
 def _masked_ce(logits: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """One run's mean cross-entropy (float32) over the positions where ``mask`` is True."""
     ce = torch.nn.functional.cross_entropy(logits.float().flatten(0, -2), y.flatten(), reduction="none")
@@ -156,9 +167,9 @@ class StackedModel:
         # Every block has the same architecture, so block 0's modules run every block: functional_call
         # swaps in block i's parameters and buffers. One traced function per stage, not per block.
         pre, post = _Stage(self.template.blocks[0], "pre"), _Stage(self.template.blocks[0], "post")
-        embed, head = self.template.embed, _Stage(self.template, "read")
+        head = _Stage(self.template, "read")
         self._eager = {
-            "embed": lambda p, x: vmap(lambda p_, t: functional_call(embed, p_, (t,)))(p, x),
+            "embed": lambda p, x: _embed(p["weight"], x),
             "pre": lambda p, h: vmap(lambda p_, h_: functional_call(pre, p_, (h_,)))(p, h),
             "post": lambda p, h, o: vmap(lambda p_, h_, o_: functional_call(post, p_, (h_, o_)))(p, h, o),
             "loss": lambda p, h, y, m: vmap(lambda p_, h_, y_, m_: _masked_ce(functional_call(head, p_, (h_,)),
@@ -170,7 +181,9 @@ class StackedModel:
         # its backward into a few generated kernels; the recurrence kernel between stages stays as it is
         if compile:
             _allow_recompiles()
-        self._fast = {k: torch.compile(f) for k, f in self._eager.items()} if compile else self._eager
+        # static shapes: each new shape is traced anew (torch 2.11 cannot trace vmap'd linears with
+        # symbolic sizes, which is what automatic dynamic shapes would try at the second shape)
+        self._fast = {k: torch.compile(f, dynamic=False) for k, f in self._eager.items()} if compile else self._eager
 
     def _sub(self, prefix: str, tensors: dict[str, torch.Tensor], into: str = "m.") -> dict[str, torch.Tensor]:
         n = len(prefix)

@@ -26,13 +26,14 @@ import torch
 import triton
 import triton.language as tl
 
-from statetrack.kernels._common import resolve_scale
+from statetrack.kernels._common import nprog, resolve_scale, warps_autotuned
 from statetrack.kernels.delta_rule.chunk import _seq_of
 
 
+@warps_autotuned("K", "V", "NH", "BK", "BV")
 @triton.jit
 def _recurrent_fwd_kernel(
-    q, k, v, beta, o, ubuf, h0, ht, cu, T, scale, H,
+    q, k, v, beta, o, ubuf, h0, ht, cu, T, scale, H, NPROG,
     K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     USE_H0: tl.constexpr, STORE_HT: tl.constexpr, SAVE: tl.constexpr, VARLEN: tl.constexpr,
 ):
@@ -70,9 +71,10 @@ def _recurrent_fwd_kernel(
         tl.store(ht + sb + ok[:, None] * V + ov[None, :], S, mask=m_kv)
 
 
+@warps_autotuned("K", "V", "NH", "BK", "BV")
 @triton.jit
 def _recurrent_bwd_kernel(
-    q, k, v, beta, ubuf, ht, do, dht, dq, dk, dv, dbeta, dh0, cu, T, R, scale, H,
+    q, k, v, beta, ubuf, ht, do, dht, dq, dk, dv, dbeta, dh0, cu, T, R, scale, H, NPROG,
     K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     USE_DHT: tl.constexpr, USE_DH0: tl.constexpr, VARLEN: tl.constexpr,
 ):
@@ -139,9 +141,10 @@ def recurrent_fwd(q, k, v, beta, scale, h0, n_h, save, cu_seqlens=None):
     o = torch.empty(B, T, H, V, device=q.device, dtype=q.dtype)
     ubuf = torch.empty(B, Tn, H, V, device=q.device, dtype=torch.float32) if save else None
     ht = torch.empty(N, H, K, V, device=q.device, dtype=torch.float32)
-    _recurrent_fwd_kernel[(N * H, triton.cdiv(V, BV))](
-        q, k, v, beta, o, ubuf, h0, ht, cu_seqlens, T, scale, H, K=K, V=V, NH=n_h, BK=BK, BV=BV,
-        USE_H0=h0 is not None, STORE_HT=True, SAVE=save, VARLEN=cu_seqlens is not None, num_warps=4,
+    grid = (N * H, triton.cdiv(V, BV))
+    _recurrent_fwd_kernel[grid](
+        q, k, v, beta, o, ubuf, h0, ht, cu_seqlens, T, scale, H, nprog(grid[0] * grid[1]), K=K, V=V, NH=n_h,
+        BK=BK, BV=BV, USE_H0=h0 is not None, STORE_HT=True, SAVE=save, VARLEN=cu_seqlens is not None,
     )
     return o, ht, ubuf
 
@@ -158,9 +161,9 @@ def recurrent_bwd(q, k, v, beta, scale, h0, ubuf, ht, do, dht, n_h, cu_seqlens=N
     dv = torch.empty_like(v)
     dh0 = torch.empty(N, H, K, V, device=q.device, dtype=torch.float32) if h0 is not None else None
     _recurrent_bwd_kernel[(N * H, NV)](
-        q, k, v, beta, ubuf, ht, do, dht, dq, dk, dv, dbeta, dh0, cu_seqlens, T, B * T, scale, H,
+        q, k, v, beta, ubuf, ht, do, dht, dq, dk, dv, dbeta, dh0, cu_seqlens, T, B * T, scale, H, nprog(N * H * NV),
         K=K, V=V, NH=n_h, BK=BK, BV=BV, USE_DHT=dht is not None, USE_DH0=h0 is not None,
-        VARLEN=cu_seqlens is not None, num_warps=4,
+        VARLEN=cu_seqlens is not None,
     )
     return dq.sum(0), dk.sum(0), dv, dbeta.sum(0), dh0
 

@@ -17,14 +17,15 @@ import torch
 import triton
 import triton.language as tl
 
-from statetrack.kernels._common import resolve_scale
+from statetrack.kernels._common import nprog, resolve_scale, warps_autotuned
 
 L_CKPT = 32  # steps between checkpoints
 
 
+@warps_autotuned("K", "V", "BK", "BV")
 @triton.jit
 def _diag_recurrent_fwd_kernel(
-    q, k, v, a, o, ckpt, h0, ht, T, NC, scale, H,
+    q, k, v, a, o, ckpt, h0, ht, T, NC, scale, H, NPROG,
     K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr, L: tl.constexpr,
     USE_H0: tl.constexpr, STORE_HT: tl.constexpr, SAVE: tl.constexpr,
 ):
@@ -57,9 +58,10 @@ def _diag_recurrent_fwd_kernel(
         tl.store(ht + sb + ok[:, None] * V + ov[None, :], S, mask=m_kv)
 
 
+@warps_autotuned("K", "V", "BK", "BV")
 @triton.jit
 def _diag_recurrent_bwd_kernel(
-    q, k, v, a, ckpt, scratch, do, dht, dq, dk, dv, da, dh0, T, NC, scale, H, B,
+    q, k, v, a, ckpt, scratch, do, dht, dq, dk, dv, da, dh0, T, NC, scale, H, B, NPROG,
     K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr, L: tl.constexpr,
     USE_DHT: tl.constexpr, USE_DH0: tl.constexpr,
 ):
@@ -135,9 +137,10 @@ def diag_recurrent_fwd(q, k, v, a, scale, h0, save):
     o = torch.empty_like(v)
     ckpt = torch.empty(B, NC, H, K, V, device=q.device, dtype=torch.float32) if save else None
     ht = torch.empty(B, H, K, V, device=q.device, dtype=torch.float32)
-    _diag_recurrent_fwd_kernel[(B * H, triton.cdiv(V, BV))](
-        q, k, v, a, o, ckpt, h0, ht, T, NC, scale, H, K=K, V=V, BK=BK, BV=BV, L=L_CKPT,
-        USE_H0=h0 is not None, STORE_HT=True, SAVE=save, num_warps=4,
+    grid = (B * H, triton.cdiv(V, BV))
+    _diag_recurrent_fwd_kernel[grid](
+        q, k, v, a, o, ckpt, h0, ht, T, NC, scale, H, nprog(grid[0] * grid[1]), K=K, V=V, BK=BK, BV=BV,
+        L=L_CKPT, USE_H0=h0 is not None, STORE_HT=True, SAVE=save,
     )
     return o, ht, ckpt
 
@@ -154,8 +157,8 @@ def diag_recurrent_bwd(q, k, v, a, scale, h0, ckpt, do, dht):
     dv = torch.empty_like(v)
     dh0 = torch.empty(B, H, K, V, device=q.device, dtype=torch.float32) if h0 is not None else None
     _diag_recurrent_bwd_kernel[(B * H, NV)](
-        q, k, v, a, ckpt, scratch, do, dht, dq, dk, dv, da, dh0, T, NC, scale, H, B,
-        K=K, V=V, BK=BK, BV=BV, L=L_CKPT, USE_DHT=dht is not None, USE_DH0=h0 is not None, num_warps=4,
+        q, k, v, a, ckpt, scratch, do, dht, dq, dk, dv, da, dh0, T, NC, scale, H, B, nprog(B * H * NV),
+        K=K, V=V, BK=BK, BV=BV, L=L_CKPT, USE_DHT=dht is not None, USE_DH0=h0 is not None,
     )
     return dq.sum(0), dk.sum(0), dv, da.sum(0), dh0
 
