@@ -27,8 +27,8 @@ for stage in ${STAGES:-smoke bench parity}; do
         smoke) timeout $(left ${SMOKE_S:-150}) python3 benchmarks/gpu_smoke.py 2>&1 | tee "$OUT/smoke.log" ;;
         bench) timeout $(left ${BENCH_S:-260}) python3 -m statetrack.cli bench train --out "$OUT/train_throughput_gpu.json" 2>&1 | tee "$OUT/bench.log" ;;
         parity) timeout $(left ${PARITY_S:-300}) $PROTO --only ${PARITY_ONLY:-'table3:parity_p1:*'} --workers ${WORKERS:-1} --deadline ${DEADLINE:-150} 2>&1 | tee -a "$OUT/protocol.log" ;;
-        words) timeout $(left ${WORDS_S:-300}) $PROTO --only 'words:*' --workers 1 --deadline ${WORDS_DEADLINE:-200} 2>&1 | tee -a "$OUT/protocol.log" ;;
-        modarith) timeout $(left ${MA_S:-300}) $PROTO --only 'table3:modular*' --workers 1 --deadline ${MA_DEADLINE:-200} 2>&1 | tee -a "$OUT/protocol.log" ;;
+        words) timeout $(left ${WORDS_S:-300}) $PROTO --only 'words:*' --workers ${WORKERS:-1} --deadline ${WORDS_DEADLINE:-200} 2>&1 | tee -a "$OUT/protocol.log" ;;
+        modarith) timeout $(left ${MA_S:-300}) $PROTO --only 'table3:modular*' --workers ${WORKERS:-1} --deadline ${MA_DEADLINE:-200} 2>&1 | tee -a "$OUT/protocol.log" ;;
         *) echo "unknown stage $stage" ;;
     esac
     echo "=== stage $stage done $(date +%T), exit ${PIPESTATUS[0]}"
