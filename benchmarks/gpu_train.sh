@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 12's device work as one staged command: every stage has its own time limit and writes its
 # results into $OUT as soon as they exist, so a time-out loses only the stage that was running.
-#   STAGES="smoke bench parity" bash benchmarks/gpu_train.sh      (with .whl carried: automata-lib & deps)
+#   STATETRACK_COMMIT=<local HEAD> STAGES="smoke bench parity" bash benchmarks/gpu_train.sh   (.whl carried:
+#   automata-lib & deps; the commit, because the device's own git sees only the last landed commit)
 # Stages: smoke (graph vs eager, group vs alone on CUDA), bench (statetrack bench train),
 #         parity | words | modarith (protocol groups; PROTO_ARGS adds options, e.g. --ma-steps).
 set -uo pipefail
@@ -14,6 +15,8 @@ fi
 export PYTHONPATH=/tmp/site:$PWD/src
 export TRITON_CACHE_DIR=${TRITON_CACHE_DIR:-/tmp/triton_cache}
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv,noheader
+# the device's checkout is the last landed commit plus this tree's changes: pass the real commit
+[ -n "${STATETRACK_COMMIT:-}" ] || echo "warning: STATETRACK_COMMIT is not set; results will record $(git rev-parse --short HEAD 2>/dev/null) (dirty), which may not be the code that ran"
 # rows accumulate across calls: start from the committed bundle
 [ -f "$OUT/protocol_gpu.json" ] || cp benchmarks/results/protocol_gpu.json "$OUT/" 2>/dev/null || true
 PROTO="python3 benchmarks/protocol_gpu.py --out $OUT/protocol_gpu.json --workdir /tmp/proto ${PROTO_ARGS:-}"

@@ -292,7 +292,9 @@ def main(argv=None) -> int:
 
         notes = ["Learned: benchmarks/results/protocol_gpu.json (batched trainer, one H200; steps per task in the "
                  "table; P1 trained modular arithmetic for 100,000 steps, we for far fewer: read those rows as "
-                 "early-training numbers)."] + paper_notes(data)
+                 "early-training numbers). P1 Table 3 rows use P1's setting of no gradient clipping; the word "
+                 "problems clip at norm 1. The parity groups trained earlier with clipping at norm 1 are kept in "
+                 "benchmarks/results/protocol_gpu_parity_clip1.json."] + paper_notes(data)
         info = render_report([out] + args.report[1:], Path(args.report[0]), title="statetrack report: H200 "
                              "protocol (P1 Table 3, word problems) versus constructions", notes=notes)
         print(f"report: {info}")
