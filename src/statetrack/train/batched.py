@@ -13,7 +13,10 @@ computation:
 * **Forward**: the model's own code, vectorized over runs with ``torch.func.vmap``: the parameter
   stages of each block (:meth:`statetrack.models.lrnn.Block.pre` / ``post``) run under vmap, and the
   recurrence kernel between them runs once on the runs' batches stacked along its batch axis
-  (``[R * B, T, H, K]``), so the Triton kernels need no vmap rule.
+  (``[R * B, T, H, K]``), so the Triton kernels need no vmap rule. On CUDA each stage (embedding,
+  ``pre``, ``post``, head with the loss) also goes through ``torch.compile``, one traced function per
+  stage shared by all blocks, which fuses the stage's elementwise work and its backward; evaluation runs
+  the same stages eagerly.
 * **Data**: every run draws its own batches on the device (:class:`statetrack.tasks.stream.Stream`), a
   function of (data seed, step) only: a run in a group sees exactly the words it sees alone.
 * **No host round trip per step**: per-run loss, gradient norm and finiteness accumulate on the
