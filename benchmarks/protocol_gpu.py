@@ -111,7 +111,7 @@ def groups(args) -> list[dict]:
     return out
 
 
-def run_group(group: dict, workdir: str, fresh: bool = False) -> dict:
+def run_group(group: dict, workdir: str, fresh: bool = False, compile: bool | None = None) -> dict:
     """Train one group in this (worker) process; returns its runs' results or the error."""
     import torch
 
@@ -122,7 +122,7 @@ def run_group(group: dict, workdir: str, fresh: bool = False) -> dict:
     try:
         configs = [TrainConfig.from_dict(c) for c in group["configs"]]
         res = train_group(configs, Path(workdir) / group["name"].replace(":", "_"), names=group["names"],
-                          resume=not fresh)
+                          resume=not fresh, compile=compile)
         return {"name": group["name"], "ok": True, "results": res, "seconds": time.perf_counter() - t0,
                 "peak_mem_gb": torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None}
     except Exception as e:  # noqa: BLE001 - a failed group is recorded, the others go on
@@ -260,6 +260,7 @@ def main(argv=None) -> int:
     ap.add_argument("--eval-samples", type=int, default=8192)
     ap.add_argument("--backend", default="fused_recurrent")
     ap.add_argument("--no-analysis", dest="analysis", action="store_false")
+    ap.add_argument("--no-compile", action="store_true", help="model stages eager (default: torch.compile on CUDA)")
     ap.add_argument("--quick", action="store_true", help="tiny CPU smoke run")
     ap.add_argument("--list", action="store_true", help="print the groups and exit")
     ap.add_argument("--report", nargs="+", metavar="DIR", help="render the report of --out into the first DIR "
@@ -319,7 +320,8 @@ def main(argv=None) -> int:
                 if args.gpus > 1 and not args.quick:
                     gpu = f"cuda:{todo.index(g) % args.gpus}"
                     g = {**g, "configs": [{**c, "device": gpu} for c in g["configs"]]}
-                pending[pool.submit(run_group, g, args.workdir, args.replace)] = g
+                pending[pool.submit(run_group, g, args.workdir, args.replace,
+                                    False if args.no_compile else None)] = g
 
         submit()
         while pending:

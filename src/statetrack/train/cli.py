@@ -127,6 +127,8 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                    help="eigenvalue ranges of the group's runs, e.g. --eig-ranges 0,1 -1,1 (default: --eig-range)")
     g.add_argument("--lrs", type=pos_float, nargs="+", metavar="LR", help="peak learning rates of the group's runs "
                    "(default: --lr)")
+    g.add_argument("--no-compile", action="store_true", help="run the group's model stages eagerly instead of "
+                   "through torch.compile (default: compiled on CUDA, eager on CPU)")
     e = p.add_argument_group("evaluation")
     e.add_argument("--test-len", type=pos_int, nargs=2, metavar=("MIN", "MAX"),
                    help=_help("test lengths of the headline score", "test_min_len", "test_max_len"))
@@ -269,7 +271,8 @@ def _train_group(args, cfg, preset: str, why: str) -> int:
             print(f"step {step}/{total} loss {shown}" + (f"; diverged and frozen: {diverged}" if diverged else ""),
                   file=sys.stderr, flush=True)
 
-    results = train_group(configs, args.out, names=names, resume=not args.fresh, progress=progress)
+    results = train_group(configs, args.out, names=names, resume=not args.fresh, progress=progress,
+                          compile=False if args.no_compile else None)
     for name, res in zip(names, results):
         te = res["eval"]["test_range"]
         acc = "n/a" if te["scaled_accuracy"] is None else f"{te['scaled_accuracy']:.3f}"
