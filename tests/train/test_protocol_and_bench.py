@@ -38,8 +38,11 @@ def test_bench_train_writes_ratios_and_verdicts(tmp_path):
     out = tmp_path / "t.json"
     assert main(["--quick", "--out", str(out), "--batches", "4", "--runs", "1", "2", "--steps", "2"]) == 0
     data = json.loads(out.read_text())
-    kinds = [(r["trainer"], r["runs"]) for r in data["rows"]]
-    assert kinds == [("single", 1), ("batched", 1), ("batched", 2)]
-    v = data["verdicts"]["batched_N2_batch4_vs_single"]
+    kinds = [(r["trainer"], r["backend"], r["runs"]) for r in data["rows"]]
+    assert kinds == [("single", "naive", 1), ("batched", "naive", 1), ("batched", "naive", 2)]
+    assert data["backends"] == ["naive"] and data["compiled"] is False         # CPU: naive kernels, eager stages
+    v = data["verdicts"]["batched_N2_batch4_naive_vs_single"]
     assert v["bar"] == 10.0 and v["met"] == (v["ratio"] >= 10.0) and v["ratio"] > 0
+    single = data["rows"][0]["ms_per_step"]
+    assert v["ratio"] == pytest.approx(2 / data["rows"][2]["ms_per_step"] * single)
     assert data["device"] == "cpu" and data["git"].keys() >= {"commit", "dirty"}
