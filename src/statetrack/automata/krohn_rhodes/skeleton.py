@@ -291,25 +291,34 @@ def _close_under_injective_preimages(table: np.ndarray, sets: list[int], index: 
                                      letters: list, max_images: int) -> None:
     """Add sets until, for every set A of the family and letter s one-to-one on A, every member U of
     the family inside A·s (|U| >= 2) has its preimage ``{q in A : q·s in U}`` in the family, and
-    the family is still closed under the letters. Then s carries the maximal members inside A
-    one-to-one onto those inside A·s (see the module docstring). Repeats until nothing is added."""
-    grown = True
-    while grown:
-        grown = False
+    the family is still closed under the letters. Then s carries the members inside A one-to-one
+    onto those inside A·s (see the module docstring).
+
+    Work saved: a letter that keeps A in its class needs nothing (a word w leads back, s·w
+    permutes A, and a power of it is the identity there, so the preimage of U is an image of U);
+    classes of the sets already present never change (a new set is never the image of an old
+    one); and a pair (A, s) checked in an earlier round is checked against the new sets U only.
+    """
+    checked = 0                                     # sets [0, checked) were looked at as A and as U
+    while True:
+        total = len(sets)
         packed = np.array(sets, dtype=np.uint64)
         size = np.array([x.bit_count() for x in sets], dtype=np.int64)
-        for a in range(len(packed)):
+        comp, _ = _strong_components(succ)
+        for a in range(total):
             k = int(size[a])
-            if k < 3:                                   # inside a pair only singletons: nothing to add
+            lo = 0 if a >= checked else checked
+            if k < 3 or lo >= total:                # inside a pair only singletons: nothing to add
                 continue
-            qs = bits(sets[a])
+            qs = None
             for letter, b in enumerate(succ[a]):
-                if size[b] != k:
+                if size[b] != k or comp[b] == comp[a]:
                     continue
-                inside = ((packed & np.uint64(~sets[b] & (2**64 - 1))) == 0) & (size >= 2) & (size < k)
-                us = packed[inside]
+                cand, csize = packed[lo:total], size[lo:total]
+                us = cand[((cand & np.uint64(~sets[b] & (2**64 - 1))) == 0) & (csize >= 2) & (csize < k)]
                 if not len(us):
                     continue
+                qs = qs if qs is not None else bits(sets[a])
                 pre = np.zeros(len(us), dtype=np.uint64)
                 for q in qs:
                     pre |= ((us >> np.uint64(table[q, letter])) & np.uint64(1)) << np.uint64(q)
@@ -320,7 +329,9 @@ def _close_under_injective_preimages(table: np.ndarray, sets: list[int], index: 
                                              f"(max_images); the holonomy decomposition would be too large")
                         index[v] = len(sets)
                         sets.append(v)
-                        grown = True
+        checked = total
+        if len(sets) == total:
+            return
         _grow_orbit(sets, index, succ, letters, max_images)
 
 
