@@ -94,9 +94,10 @@ class Holonomy:
         sk = self.skeleton
         return {
             "decomposition": NAME,
+            "grading": sk.grading,
             "states": sk.n,
-            "images": sk.n_orbit,
-            "image_set": len(sk.sets),
+            "images": sk.n_images,
+            "image_set": len(sk.sets),           # with the singletons (and any preimage sets)
             "classes": len(sk.reps),
             "levels": self.n_levels,
             "widths": list(self.widths),

@@ -112,6 +112,7 @@ class Skeleton:
             set X; the sets closed under the letters come first, then the singletons outside them.
         n_orbit: how many of ``sets`` have letter successors (images ``X·w``, and under the closed
             grading the preimage sets and their images); the rest are singletons.
+        n_images: how many of ``sets`` are images ``X·w`` (the first ones).
         cls: int64 (N,): class of each set.
         reps: set id of each class's representative (its first member in BFS order).
         depth: int64 (N,): depth of each set (singletons: ``n_depth``).
@@ -123,6 +124,7 @@ class Skeleton:
     table: np.ndarray
     sets: tuple[int, ...]
     n_orbit: int
+    n_images: int
     cls: np.ndarray
     reps: tuple[int, ...]
     depth: np.ndarray
@@ -197,6 +199,7 @@ def build_skeleton(table: np.ndarray, max_images: int = DEFAULT_MAX_IMAGES,
     sets = [full]
     succ: list[list[int]] = []
     _grow_orbit(sets, index, succ, letters, max_images)
+    n_images = len(sets)
     if grading == "closed":
         _close_under_injective_preimages(table, sets, index, succ, letters, max_images)
     elif grading != "subduction":
@@ -262,8 +265,8 @@ def build_skeleton(table: np.ndarray, max_images: int = DEFAULT_MAX_IMAGES,
     depth_cls = top - height + 1
     depth = depth_cls[cls]
     depth[size == 1] = top + 1
-    return Skeleton(table=table, sets=tuple(sets), n_orbit=n_orbit, cls=cls, reps=reps, depth=depth,
-                    n_depth=int(top + 1), tiles=tiles, grading=grading, _in=in_maps, _index=index,
+    return Skeleton(table=table, sets=tuple(sets), n_orbit=n_orbit, n_images=n_images, cls=cls, reps=reps,
+                    depth=depth, n_depth=int(top + 1), tiles=tiles, grading=grading, _in=in_maps, _index=index,
                     _letters=letters)
 
 
