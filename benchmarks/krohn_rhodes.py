@@ -1,7 +1,8 @@
 """Benchmark: the Krohn–Rhodes (holonomy) compiler on random DFAs, on one CPU core.
 
 1. scaling: random complete DFAs with |Q| = 6..32 states (2 and 3 letters, 5 seeds each): time of
-   the holonomy decomposition, depths, then ``compile --construction krohn-rhodes`` under the
+   the holonomy decomposition, depths (the default closed grading, and SgpDec's subduction grading
+   for comparison), then ``compile --construction krohn-rhodes`` under the
    default limits: levels, widths, reachable configurations against the product of the widths,
    stored table entries (routes + index + state map) against dense ones, factors, compile seconds,
    the limit hit otherwise; a check of the decomposition on random words.
@@ -112,6 +113,14 @@ def held_out(seed: int) -> dict:
             "max_compile_seconds": max(r["compile_seconds"] for r in rows), "rows": rows}
 
 
+def subduction_depths(dfa: DFA) -> int | None:
+    """Levels of SgpDec's grading (one per depth of the subduction order); None past max_images."""
+    try:
+        return holonomy(dfa, CascadeLimits().max_images, grading="subduction").n_levels
+    except LimitError:
+        return None
+
+
 def scaling() -> list[dict]:
     rows = []
     for n in SIZES:
@@ -127,6 +136,7 @@ def scaling() -> list[dict]:
                 ok = [h.dfa_state(h.run(w)) for w in codes] == dfa.trajectory(codes)[:, -1].tolist()
                 row = {"states": n, "letters": m, "seed": seed, "reachable": s["states"], "seconds": seconds,
                        "images": s["images"], "classes": s["classes"], "depths": s["levels"],
+                       "depths_subduction": subduction_depths(dfa),
                        "max_depth_width": max(s["widths"]), "max_sgpdec_width": max(s["sgpdec_widths"]),
                        "random_words_ok": ok}
                 got = compile_row(dfa)
@@ -202,6 +212,8 @@ def by_size(rows: list[dict]) -> dict:
                                "levels_median_known": statistics.median(lv) if lv else None,
                                "levels_known": f"{len(lv)}/{len(rs)}",
                                "depths_median": statistics.median(r["depths"] for r in rs),
+                               "depths_subduction_median": statistics.median(
+                                   r["depths_subduction"] for r in rs if r["depths_subduction"] is not None),
                                "reachable_configurations_median": med("reachable_configurations"),
                                "product_of_widths_median": med("product_of_widths"),
                                "stored_entries_median": med("stored_entries"),
@@ -237,7 +249,9 @@ def plot(rows: list[dict], path: Path) -> None:
 
     ax = axes[0, 0]
     series(ax, known_levels, "levels (median, known)", only_ok=False)
-    series(ax, lambda r: r["depths"], "skeleton depths (median)", only_ok=False, style="--")
+    series(ax, lambda r: r["depths"], "depths, closed grading (median)", only_ok=False, style="--")
+    series(ax, lambda r: r["depths_subduction"], "depths, SgpDec's subduction grading (median)", only_ok=False,
+           style=":")
     ax.axhline(16, color="red", lw=0.8, ls=":", label="max_levels 16")
     ax.set_ylabel("levels")
     ax = axes[0, 1]

@@ -1,7 +1,9 @@
 """``krohn-rhodes``: any complete DFA as a stack of LRNN layers of symmetric GH factors (P1 Thm 4).
 
-Stages: DFA -> :class:`~statetrack.automata.krohn_rhodes.Cascade` (holonomy decomposition, see
-:mod:`statetrack.automata.krohn_rhodes.holonomy`) -> one layer per cascade level.
+Stages: DFA -> :class:`~statetrack.automata.krohn_rhodes.Cascade` (holonomy decomposition in its
+closed grading, at most |Q| - 1 levels before packing, see
+:mod:`statetrack.automata.krohn_rhodes.skeleton` and :mod:`statetrack.automata.krohn_rhodes.holonomy`)
+-> one layer per cascade level.
 
 **Layer i = level i.** One-hot state over the level's C_i states, H_0 = e_{initial_i}, identity
 codebook (the decoded code is the argmax coordinate). Layer symbol = the level's action, chosen by
@@ -133,7 +135,8 @@ def _info(cascade: Cascade, weights: LRNNWeights) -> dict:
         "table_entries": cascade.table_entries,
         "stored_table_entries": weights.stored_entries()["total"],
         "dense_table_entries": table_entries(cascade.widths, cascade.n_letters),
-        "holonomy": {k: cascade.info[k] for k in ("images", "classes", "depths", "depth_groups", "sgpdec_widths")
+        "holonomy": {k: cascade.info[k] for k in ("grading", "images", "classes", "depths", "depth_groups",
+                                                  "sgpdec_widths")
                      if k in cascade.info},
     }
 

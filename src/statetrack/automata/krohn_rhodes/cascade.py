@@ -93,7 +93,7 @@ class CascadeLimits:
     max_levels: int = 16
     max_width: int = 64
     max_table_entries: int = 1 << 20
-    max_configurations: int = 1 << 15
+    max_configurations: int = 1 << 17
     max_images: int = 1 << 15
 
     def exceeded(self, name: str, needed: int, unit: str, detail: str = "") -> LimitError:

@@ -17,9 +17,12 @@ the cascade reaches far fewer states than with the identity there).
 chain's set whose tile level i would choose, and Q, the new chain's. Invariant: ``P·s ⊆ Q``.
 At level i, when Q has depth i+1:
 
-- ``P·s = Q`` (then P ≡ Q and both are at depth i+1): s maps the tiles of P one-to-one onto the
-  tiles of Q; in the representative's frame this is a *permutation* of rep(Q)'s tiles, an
-  element of its holonomy group;
+- ``P·s = Q``: then P is at depth i+1 too and s is one-to-one on P (P is at depth i+1 or
+  deeper, a letter's image is never shallower, a shrinking one strictly deeper). s maps the
+  tiles of P one-to-one onto the tiles of Q: when P ≡ Q through the word back, otherwise (closed
+  grading only) through the preimage closure of the family (:mod:`.skeleton`). In the
+  representatives' frames this is a *permutation* of tile indices (an element of the holonomy
+  group when P ≡ Q);
 - ``P·s ⊊ Q``: a *constant* map onto the first tile of Q that contains P·s.
 
 Then Q moves to the new tile, P to its old one (each only when at this depth), which keeps the
@@ -33,9 +36,10 @@ consecutive depths into one *product level* wherever that stays a permutation–
 every letter and every reachable state of the levels above, the joint map on the reachable tuples
 of the packed depths must be injective (it extends to a permutation) or constant (a reset). The
 packed level's states are those reachable tuples. Dependency tables are stored for reachable
-prefixes only (:class:`~.cascade.Cascade`). SgpDec keeps one level per depth; the depth of the
-skeleton (tiles and letter images between classes both lower it) can exceed n - 1 for random
-automata, which is why the packing matters.
+prefixes only (:class:`~.cascade.Cascade`). SgpDec keeps one level per depth. Its depth (tiles and
+letter images between classes both lower it) can exceed n - 1 for random automata; the default
+closed grading keeps it at most n - 1 (:mod:`.skeleton`), and the packing then saves a level
+here and there.
 
 **Level width.** SgpDec gives level i the disjoint union of the tile sets of all representatives
 at depth i+1. Only one representative is *active* at a time (the one the lower levels point to),
@@ -90,9 +94,10 @@ class Holonomy:
         sk = self.skeleton
         return {
             "decomposition": NAME,
+            "grading": sk.grading,
             "states": sk.n,
-            "images": sk.n_orbit,
-            "image_set": len(sk.sets),
+            "images": sk.n_images,
+            "image_set": len(sk.sets),           # with the singletons (and any preimage sets)
             "classes": len(sk.reps),
             "levels": self.n_levels,
             "widths": list(self.widths),
@@ -150,7 +155,10 @@ class Holonomy:
         q_tiles = sk.real_tiles(q)
         if ps == q:                                                  # permutation of the tiles
             pos = {t: j for j, t in enumerate(q_tiles)}
-            perm = [pos[sk.act(t, letter)] for t in sk.real_tiles(p)]
+            perm = [pos.get(sk.act(t, letter), -1) for t in sk.real_tiles(p)]
+            if sk.depth[p] != i + 1 or sorted(perm) != list(range(len(q_tiles))):
+                raise RuntimeError(f"holonomy invariant broken: letter {self.alphabet[letter]!r} carries "
+                                   f"{show(sk.sets[p])} onto {show(sk.sets[q])} but not its tiles onto theirs")
             got = Action(tuple(perm) + tuple(range(len(perm), width)))
         else:                                                        # reset into a tile holding P·s
             inside = [j for j, t in enumerate(q_tiles) if sk.sets[ps] & ~sk.sets[t] == 0]
@@ -414,9 +422,10 @@ def from_configurations(alphabet, coords: np.ndarray, succ: np.ndarray, states: 
                    name=name, info=info)
 
 
-def holonomy(dfa: DFA, max_images: int = DEFAULT_MAX_IMAGES) -> Holonomy:
+def holonomy(dfa: DFA, max_images: int = DEFAULT_MAX_IMAGES, grading: str = "closed") -> Holonomy:
     """The holonomy decomposition of a DFA (completed first; only states reachable from the start
-    take part). LimitError above 64 reachable states or ``max_images`` images."""
+    take part). ``grading``: "closed" (default) or "subduction" (SgpDec's levels), see
+    :func:`~.skeleton.build_skeleton`. LimitError above 64 reachable states or ``max_images`` sets."""
     dfa = dfa.complete()
     order, seen = [dfa.start], {dfa.start: 0}
     for q in order:
@@ -427,7 +436,7 @@ def holonomy(dfa: DFA, max_images: int = DEFAULT_MAX_IMAGES) -> Holonomy:
     remap = np.full(dfa.n_states, -1, dtype=np.int64)
     remap[order] = np.arange(len(order))
     table = remap[dfa.table[order]]
-    sk = build_skeleton(table, max_images)
+    sk = build_skeleton(table, max_images, grading)
     if sk.n_levels == 0:
         widths: tuple[int, ...] = (1,)
     else:
