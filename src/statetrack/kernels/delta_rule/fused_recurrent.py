@@ -3,15 +3,19 @@
 Each program owns one (batch, head, V-block) column slab of the state S [K, BV] in registers and
 walks the flattened sequence of T * n_h sub-steps:
 
-    u = beta (v - S^T k);   S <- S + k u^T;   after a token's last sub-step: o = scale S^T q
+    w = v - S^T k;   u = beta w;   S <- S + k u^T;   after a token's last sub-step: o = scale S^T q
 
-The forward pass saves every u (float32) and the final state. The backward pass walks the sequence in
-reverse carrying dS = dL/dS and rebuilds the earlier states exactly as written, S_prev = S - k u^T
-(additions only, so no division and no matrix inverse: this works for beta = 1, where the transition
-I - k k^T is singular). Per sub-step, with du = dS^T k:
+The forward pass saves every residual w (float32) and the final state. The backward pass walks the
+sequence in reverse carrying dS = dL/dS and rebuilds the earlier states exactly as written,
+S_prev = S - k u^T with u = beta w recomputed by the same float32 product as the forward's (additions
+only, so no division and no matrix inverse: this works for beta = 1, where the transition I - k k^T is
+singular). Per sub-step, with du = dS^T k:
 
-    dv = beta du,   dbeta = du . (v - S_prev^T k),   dk = dS u - beta S_prev du,
+    dv = beta du,   dbeta = du . w,   dk = dS u - beta S_prev du,
     dS <- dS - beta k du^T,        and per token dq = scale S dO, dS += scale q dO^T.
+
+Saving w rather than u spares the backward one reduction per sub-step (S_prev^T k, which w already
+is) and the loads of v.
 
 dq, dk and dbeta sum over the value axis, so with several V-blocks each block writes a float32
 partial that is summed afterwards.
@@ -33,7 +37,7 @@ from statetrack.kernels.delta_rule.chunk import _seq_of
 @warps_autotuned("K", "V", "NH", "BK", "BV")
 @triton.jit
 def _recurrent_fwd_kernel(
-    q, k, v, beta, o, ubuf, h0, ht, cu, T, scale, H, NPROG,
+    q, k, v, beta, o, wbuf, h0, ht, cu, T, scale, H, NPROG,
     K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     USE_H0: tl.constexpr, STORE_HT: tl.constexpr, SAVE: tl.constexpr, VARLEN: tl.constexpr,
 ):
@@ -51,7 +55,7 @@ def _recurrent_fwd_kernel(
     pk = k + (bos * NH * H + i_h) * K + ok
     pv = v + (bos * NH * H + i_h) * V + ov
     if SAVE:
-        pu = ubuf + (bos * NH * H + i_h) * V + ov
+        pw = wbuf + (bos * NH * H + i_h) * V + ov
     pb = beta + bos * NH * H + i_h
     pq = q + (bos * H + i_h) * K + ok
     po = o + (bos * H + i_h) * V + ov
@@ -61,10 +65,10 @@ def _recurrent_fwd_kernel(
             kt = tl.load(pk + row * H * K, mask=mk, other=0.0).to(tl.float32)
             vt = tl.load(pv + row * H * V, mask=mv, other=0.0).to(tl.float32)
             bt = tl.load(pb + row * H).to(tl.float32)
-            ut = bt * (vt - tl.sum(S * kt[:, None], 0))
-            S += kt[:, None] * ut[None, :]
+            wt = vt - tl.sum(S * kt[:, None], 0)
+            S += kt[:, None] * (bt * wt)[None, :]
             if SAVE:
-                tl.store(pu + row * H * V, ut, mask=mv)
+                tl.store(pw + row * H * V, wt, mask=mv)
         qt = tl.load(pq + t * H * K, mask=mk, other=0.0).to(tl.float32)
         tl.store(po + t * H * V, (tl.sum(S * qt[:, None], 0) * scale).to(o.dtype.element_ty), mask=mv)
     if STORE_HT:
@@ -74,7 +78,7 @@ def _recurrent_fwd_kernel(
 @warps_autotuned("K", "V", "NH", "BK", "BV")
 @triton.jit
 def _recurrent_bwd_kernel(
-    q, k, v, beta, ubuf, ht, do, dht, dq, dk, dv, dbeta, dh0, cu, T, R, scale, H, NPROG,
+    q, k, beta, wbuf, ht, do, dht, dq, dk, dv, dbeta, dh0, cu, T, R, scale, H, NPROG,
     K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     USE_DHT: tl.constexpr, USE_DH0: tl.constexpr, VARLEN: tl.constexpr,
 ):
@@ -91,8 +95,7 @@ def _recurrent_bwd_kernel(
     if USE_DHT:
         dS += tl.load(dht + sb + ok[:, None] * V + ov[None, :], mask=m_kv, other=0.0).to(tl.float32)
     pk = k + (bos * NH * H + i_h) * K + ok
-    pv = v + (bos * NH * H + i_h) * V + ov
-    pu = ubuf + (bos * NH * H + i_h) * V + ov
+    pw = wbuf + (bos * NH * H + i_h) * V + ov
     pb = beta + bos * NH * H + i_h
     pq = q + (bos * H + i_h) * K + ok
     pdo = do + (bos * H + i_h) * V + ov
@@ -110,18 +113,17 @@ def _recurrent_bwd_kernel(
         for jj in tl.static_range(NH):
             row = t * NH + (NH - 1 - jj)
             kt = tl.load(pk + row * H * K, mask=mk, other=0.0).to(tl.float32)
-            vt = tl.load(pv + row * H * V, mask=mv, other=0.0).to(tl.float32)
-            ut = tl.load(pu + row * H * V, mask=mv, other=0.0)
+            wt = tl.load(pw + row * H * V, mask=mv, other=0.0)
             bt = tl.load(pb + row * H).to(tl.float32)
+            ut = bt * wt                                                # the forward's u, bit for bit
             du = tl.sum(dS * kt[:, None], 0)                            # [BV]
             dkt = tl.sum(dS * ut[None, :], 1)                           # [BK]
             S -= kt[:, None] * ut[None, :]                              # state before this sub-step
-            pred = tl.sum(S * kt[:, None], 0)
             dkt -= bt * tl.sum(S * du[None, :], 1)
             dS -= bt * kt[:, None] * du[None, :]
             tl.store(pdv + row * H * V, (bt * du).to(dv.dtype.element_ty), mask=mv)
             tl.store(pdk + row * H * K, dkt, mask=mk)
-            tl.store(pdb + row * H, tl.sum(du * (vt - pred), 0))
+            tl.store(pdb + row * H, tl.sum(du * wt, 0))
     if USE_DH0:
         tl.store(dh0 + sb + ok[:, None] * V + ov[None, :], dS, mask=m_kv)
 
@@ -139,17 +141,17 @@ def recurrent_fwd(q, k, v, beta, scale, h0, n_h, save, cu_seqlens=None):
     N = B if cu_seqlens is None else len(cu_seqlens) - 1
     BK, BV = _blocks(K, V)
     o = torch.empty(B, T, H, V, device=q.device, dtype=q.dtype)
-    ubuf = torch.empty(B, Tn, H, V, device=q.device, dtype=torch.float32) if save else None
+    wbuf = torch.empty(B, Tn, H, V, device=q.device, dtype=torch.float32) if save else None
     ht = torch.empty(N, H, K, V, device=q.device, dtype=torch.float32)
     grid = (N * H, triton.cdiv(V, BV))
     _recurrent_fwd_kernel[grid](
-        q, k, v, beta, o, ubuf, h0, ht, cu_seqlens, T, scale, H, nprog(grid[0] * grid[1]), K=K, V=V, NH=n_h,
+        q, k, v, beta, o, wbuf, h0, ht, cu_seqlens, T, scale, H, nprog(grid[0] * grid[1]), K=K, V=V, NH=n_h,
         BK=BK, BV=BV, USE_H0=h0 is not None, STORE_HT=True, SAVE=save, VARLEN=cu_seqlens is not None,
     )
-    return o, ht, ubuf
+    return o, ht, wbuf
 
 
-def recurrent_bwd(q, k, v, beta, scale, h0, ubuf, ht, do, dht, n_h, cu_seqlens=None):
+def recurrent_bwd(q, k, v, beta, scale, h0, wbuf, ht, do, dht, n_h, cu_seqlens=None):
     B, T, H, K = q.shape
     Tn, V = k.shape[1], v.shape[-1]
     N = B if cu_seqlens is None else len(cu_seqlens) - 1
@@ -161,7 +163,7 @@ def recurrent_bwd(q, k, v, beta, scale, h0, ubuf, ht, do, dht, n_h, cu_seqlens=N
     dv = torch.empty_like(v)
     dh0 = torch.empty(N, H, K, V, device=q.device, dtype=torch.float32) if h0 is not None else None
     _recurrent_bwd_kernel[(N * H, NV)](
-        q, k, v, beta, ubuf, ht, do, dht, dq, dk, dv, dbeta, dh0, cu_seqlens, T, B * T, scale, H, nprog(N * H * NV),
+        q, k, beta, wbuf, ht, do, dht, dq, dk, dv, dbeta, dh0, cu_seqlens, T, B * T, scale, H, nprog(N * H * NV),
         K=K, V=V, NH=n_h, BK=BK, BV=BV, USE_DHT=dht is not None, USE_DH0=h0 is not None,
         VARLEN=cu_seqlens is not None,
     )
@@ -175,18 +177,18 @@ class FusedRecurrentHouseholderFunction(torch.autograd.Function):
     def forward(ctx, q, k, v, beta, scale, initial_state, output_final_state, n_h, cu_seqlens):
         h0 = None if initial_state is None else initial_state.detach().to(torch.float32).contiguous()
         save = any(ctx.needs_input_grad[i] for i in (0, 1, 2, 3, 5))
-        o, ht, ubuf = recurrent_fwd(q, k, v, beta, scale, h0, n_h, save, cu_seqlens)
+        o, ht, wbuf = recurrent_fwd(q, k, v, beta, scale, h0, n_h, save, cu_seqlens)
         if save:
-            ctx.save_for_backward(q, k, v, beta, h0, ubuf, ht, cu_seqlens)
+            ctx.save_for_backward(q, k, v, beta, h0, wbuf, ht, cu_seqlens)
         ctx.scale, ctx.n_h = scale, n_h
         ctx.h0_dtype = None if initial_state is None else initial_state.dtype
         return o, (ht.clone() if output_final_state else None)
 
     @staticmethod
     def backward(ctx, do, dht):
-        q, k, v, beta, h0, ubuf, ht, cu_seqlens = ctx.saved_tensors
+        q, k, v, beta, h0, wbuf, ht, cu_seqlens = ctx.saved_tensors
         dq, dk, dv, dbeta, dh0 = recurrent_bwd(
-            q, k, v, beta, ctx.scale, h0, ubuf, ht, do.contiguous(),
+            q, k, v, beta, ctx.scale, h0, wbuf, ht, do.contiguous(),
             None if dht is None else dht.contiguous(), ctx.n_h, cu_seqlens,
         )
         if dh0 is not None:
