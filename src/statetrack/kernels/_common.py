@@ -63,6 +63,12 @@ def warps_autotuned(*key: str):
     return triton.autotune(configs=[triton.Config({}, num_warps=w) for w in warps], key=list(key) + ["NPROG"])
 
 
+def sum_blocks(partial: torch.Tensor) -> torch.Tensor:
+    """Sum of per-block partials ``[NB, ...]`` over the block axis; with one block, that block itself
+    (a view: no extra pass over a gradient the size of the activations)."""
+    return partial[0] if partial.shape[0] == 1 else partial.sum(0)
+
+
 def nprog(n: int) -> int:
     """A launch's program count rounded up to a power of two: the autotuning key's size bucket."""
     return 1 << max(0, int(n) - 1).bit_length()

@@ -30,7 +30,7 @@ import torch
 import triton
 import triton.language as tl
 
-from statetrack.kernels._common import nprog, resolve_scale, warps_autotuned
+from statetrack.kernels._common import nprog, resolve_scale, sum_blocks, warps_autotuned
 from statetrack.kernels.delta_rule.chunk import _seq_of
 
 
@@ -167,7 +167,7 @@ def recurrent_bwd(q, k, v, beta, scale, h0, wbuf, ht, do, dht, n_h, cu_seqlens=N
         K=K, V=V, NH=n_h, BK=BK, BV=BV, USE_DHT=dht is not None, USE_DH0=h0 is not None,
         VARLEN=cu_seqlens is not None,
     )
-    return dq.sum(0), dk.sum(0), dv, dbeta.sum(0), dh0
+    return sum_blocks(dq), sum_blocks(dk), dv, sum_blocks(dbeta), dh0
 
 
 class FusedRecurrentHouseholderFunction(torch.autograd.Function):

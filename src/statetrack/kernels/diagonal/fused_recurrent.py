@@ -17,7 +17,7 @@ import torch
 import triton
 import triton.language as tl
 
-from statetrack.kernels._common import nprog, resolve_scale, warps_autotuned
+from statetrack.kernels._common import nprog, resolve_scale, sum_blocks, warps_autotuned
 
 L_CKPT = 32  # steps between checkpoints
 
@@ -160,7 +160,7 @@ def diag_recurrent_bwd(q, k, v, a, scale, h0, ckpt, do, dht):
         q, k, v, a, ckpt, scratch, do, dht, dq, dk, dv, da, dh0, T, NC, scale, H, B, nprog(B * H * NV),
         K=K, V=V, BK=BK, BV=BV, L=L_CKPT, USE_DHT=dht is not None, USE_DH0=h0 is not None,
     )
-    return dq.sum(0), dk.sum(0), dv, da.sum(0), dh0
+    return sum_blocks(dq), sum_blocks(dk), dv, sum_blocks(da), dh0
 
 
 class FusedRecurrentDiagonalFunction(torch.autograd.Function):
