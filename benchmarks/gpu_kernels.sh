@@ -25,7 +25,14 @@ export TRITON_CACHE_DIR="${TRITON_CACHE_DIR:-/tmp/triton_cache}"
 export TRITON_CACHE_AUTOTUNING=1      # fla's autotuned kernels: timings cached on disk too (Triton >= 3.2)
 mkdir -p "$TRITON_CACHE_DIR"
 [ -f out/triton_cache.tar.gz ] && tar -xzf out/triton_cache.tar.gz -C "$TRITON_CACHE_DIR"
-export STATETRACK_COMMIT="${STATETRACK_COMMIT:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}"
+# The device's checkout is the last landed commit plus this tree's changes: pass the real commit
+# (STATETRACK_COMMIT=<local HEAD>); without it the recorded one says -dirty when the tree differs.
+if [ -z "${STATETRACK_COMMIT:-}" ]; then
+    STATETRACK_COMMIT="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
+    [ -n "$(git status --porcelain 2>/dev/null)" ] && STATETRACK_COMMIT="${STATETRACK_COMMIT}-dirty" \
+        && echo "warning: STATETRACK_COMMIT not set; recording ${STATETRACK_COMMIT}"
+fi
+export STATETRACK_COMMIT
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv > "$OUT/device.txt" 2>&1
 echo "start $(date +%T), triton cache: $(du -sh "$TRITON_CACHE_DIR" | cut -f1)" | tee "$OUT/stages.txt"
 
