@@ -352,14 +352,13 @@ def _state_bwd_kernel(
 
 
 @triton.jit
-def _o_fwd_kernel(
-    q, k, un, h, o, cu, cidx, T, CS, TPC, NT, scale,
-    H, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
-    BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr, VARLEN: tl.constexpr,
-    DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
-):
-    """One (chunk, V-block): O = scale (Q S + mask(Q K^T) Un) from the S and Un the state walk saved."""
-    i_bh, i_c, i_v = tl.program_id(0), tl.program_id(1), tl.program_id(2)
+def _local_scores(q, k, cu, cidx, i_bh, i_c, i_v, T, CS, TPC, NT,
+                  H, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
+                  BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr, VARLEN: tl.constexpr,
+                  DT: tl.constexpr, PREC: tl.constexpr):
+    """The start both parallel kernels share, for one (chunk, V-block): the chunk's query tile Q and
+    its causal scores mask(Q K^T) [BQ, 64], with the row indices and masks of keys (t, mt), queries
+    (tq, mq) and values (ov, mv), the head and the chunk's global index."""
     i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
     _, i_t, bos, eos, i_g = _chunk_of(cu, cidx, i_b, i_c, T, NT, VARLEN)
     s = tl.arange(0, 64)
@@ -374,10 +373,26 @@ def _o_fwd_kernel(
     visible = s[None, :] < (r[:, None] + 1) * NH
     kc = tl.load(k + i_h * K + t[:, None] * (H * K) + ok[None, :], mask=mt[:, None] & mk[None, :], other=0.0)
     qc = tl.load(q + i_h * K + tq[:, None] * (H * K) + ok[None, :], mask=mq[:, None] & mk[None, :], other=0.0)
-    unc = tl.load(un + i_h * V + t[:, None] * (H * V) + ov[None, :], mask=mt[:, None] & mv[None, :], other=0.0)
-    S = tl.load(h + (i_g * H + i_h) * K * V + ok[:, None] * V + ov[None, :], mask=mk[:, None] & mv[None, :],
-                other=0.0)
     qk = tl.where(visible, _mm(qc, tl.trans(kc), DT, PREC), 0.0)
+    return qc, qk, i_h, i_g, t, mt, tq, mq, ov, mv
+
+
+@triton.jit
+def _o_fwd_kernel(
+    q, k, un, h, o, cu, cidx, T, CS, TPC, NT, scale,
+    H, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
+    BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr, VARLEN: tl.constexpr,
+    DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
+):
+    """One (chunk, V-block): O = scale (Q S + mask(Q K^T) Un) from the S and Un the state walk saved."""
+    i_v = tl.program_id(2)
+    qc, qk, i_h, i_g, t, mt, tq, mq, ov, mv = _local_scores(
+        q, k, cu, cidx, tl.program_id(0), tl.program_id(1), i_v, T, CS, TPC, NT, H, K, V, NH, BQ, BK, BV,
+        VARLEN, DT, PREC)
+    ok = tl.arange(0, BK)
+    unc = tl.load(un + i_h * V + t[:, None] * (H * V) + ov[None, :], mask=mt[:, None] & mv[None, :], other=0.0)
+    S = tl.load(h + (i_g * H + i_h) * K * V + ok[:, None] * V + ov[None, :], mask=(ok < K)[:, None] & mv[None, :],
+                other=0.0)
     oc = (_mm(qc, S, SDT, SPREC) + _mm(qk, unc, SDT, SPREC)) * scale
     tl.store(o + i_h * V + tq[:, None] * (H * V) + ov[None, :], oc.to(o.dtype.element_ty),
              mask=mq[:, None] & mv[None, :])
@@ -391,23 +406,10 @@ def _du_local_kernel(
     DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
 ):
     """One (chunk, V-block): the part of dUn that needs no state, scale mask(Q K^T)^T dO, into dun."""
-    i_bh, i_c, i_v = tl.program_id(0), tl.program_id(1), tl.program_id(2)
-    i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
-    _, i_t, bos, eos, _ = _chunk_of(cu, cidx, i_b, i_c, T, NT, VARLEN)
-    s = tl.arange(0, 64)
-    r = tl.arange(0, BQ)
-    ok = tl.arange(0, BK)
-    ov = i_v * BV + tl.arange(0, BV)
-    mk, mv = ok < K, ov < V
-    t = bos * NH + i_t * CS + s
-    mt = (s < CS) & (t < eos * NH)
-    tq = bos + i_t * TPC + r
-    mq = (r < TPC) & (tq < eos)
-    visible = s[None, :] < (r[:, None] + 1) * NH
-    kc = tl.load(k + i_h * K + t[:, None] * (H * K) + ok[None, :], mask=mt[:, None] & mk[None, :], other=0.0)
-    qc = tl.load(q + i_h * K + tq[:, None] * (H * K) + ok[None, :], mask=mq[:, None] & mk[None, :], other=0.0)
+    _, qk, i_h, _, t, mt, tq, mq, ov, mv = _local_scores(
+        q, k, cu, cidx, tl.program_id(0), tl.program_id(1), tl.program_id(2), T, CS, TPC, NT, H, K, V, NH,
+        BQ, BK, BV, VARLEN, DT, PREC)
     doc = tl.load(do + i_h * V + tq[:, None] * (H * V) + ov[None, :], mask=mq[:, None] & mv[None, :], other=0.0)
-    qk = tl.where(visible, _mm(qc, tl.trans(kc), DT, PREC), 0.0)
     du = _mm(tl.trans(qk), doc, DT, PREC) * scale
     tl.store(dun + i_h * V + t[:, None] * (H * V) + ov[None, :], du.to(dun.dtype.element_ty),
              mask=mt[:, None] & mv[None, :])
