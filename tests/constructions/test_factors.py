@@ -4,6 +4,7 @@ import math
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from sympy.combinatorics import Permutation
 
 from statetrack.automata.groups import group
 from statetrack.constructions import compile
@@ -63,21 +64,10 @@ def test_permutation_swaps_uses_the_fewest_swaps():
     for _ in range(200):
         perm = rng.permutation(rng.integers(1, 9))
         swaps = permutation_swaps(perm)
-        cycles = _cycles(perm)
+        cycles = Permutation([int(x) for x in perm]).cycles                # fixed points count
         assert len(swaps) == len(perm) - cycles
         assert np.array_equal(product_matrix([Factor.swap(i, j, len(perm)) for i, j in swaps], len(perm)),
                               transition_matrix(perm))
-
-
-def _cycles(perm) -> int:
-    seen, count = set(), 0
-    for p in range(len(perm)):
-        if p not in seen:
-            count += 1
-            while p not in seen:
-                seen.add(p)
-                p = perm[p]
-    return count
 
 
 def test_a_wrong_factor_list_is_caught():

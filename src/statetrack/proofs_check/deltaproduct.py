@@ -116,14 +116,10 @@ def check_reachable_eigenvalues(*, grid: int = 24, samples: int = 2000, seed: in
 
 
 def _cycles(perm) -> int:
-    seen, c = set(), 0
-    for s in range(len(perm)):
-        if s not in seen:
-            c += 1
-            while s not in seen:
-                seen.add(s)
-                s = perm[s]
-    return c
+    """Cycles of a permutation given as a sequence of images, fixed points included (sympy counts)."""
+    from sympy.combinatorics import Permutation
+
+    return Permutation([int(x) for x in perm]).cycles
 
 
 def check_one_layer_groups(*, max_points: int = 6, rotation_groups=("S4", "A4", "A5"), factorize=None,
