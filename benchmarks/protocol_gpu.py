@@ -214,6 +214,30 @@ def paper_notes(data: dict) -> list[str]:
     return notes
 
 
+def select(args, out: Path) -> int:
+    """Write the groups of ``--from`` that match ``--select`` to ``--out`` as a bundle of their own: rows
+    rebuilt from the stored run results (so they carry every row field), calls kept, ``--note`` added."""
+    try:
+        src = json.loads(Path(args.source).read_text())
+    except (OSError, ValueError) as e:
+        print(f"cannot read the bundle {args.source}: {type(e).__name__}", file=sys.stderr)
+        return 2
+    if not isinstance(src, dict) or src.get("schema") != SCHEMA:
+        print(f"{args.source} is not a protocol bundle", file=sys.stderr)
+        return 2
+    keep = sorted(g for g in src["groups"] if any(fnmatch.fnmatch(g, p) for p in args.select))
+    if not keep:
+        print(f"no group of {args.source} matches {' '.join(args.select)}", file=sys.stderr)
+        return 2
+    runs = {k: v for k, v in src["runs"].items() if k.rsplit(":", 1)[0] in keep}
+    data = {"schema": SCHEMA, "note": args.note, "source": str(args.source), "paper": PAPER,
+            "calls": src.get("calls", []), "groups": {g: src["groups"][g] for g in keep}, "runs": runs,
+            "rows": [row(k.rsplit(":", 1)[0], k.rsplit(":", 1)[1], v["results"]) for k, v in runs.items()]}
+    write(out, data)
+    print(f"{len(keep)} groups, {len(runs)} runs of {args.source} written to {out}")
+    return 0
+
+
 def collect(args, data: dict, out: Path) -> int:
     """Rebuild bundle entries from run directories a protocol call left (e.g. when its bundle was lost)."""
     names = {g["name"].replace(":", "_"): g for g in groups(args)}
@@ -265,6 +289,10 @@ def main(argv=None) -> int:
     ap.add_argument("--list", action="store_true", help="print the groups and exit")
     ap.add_argument("--report", nargs="+", metavar="DIR", help="render the report of --out into the first DIR "
                     "(further DIRs: constructed results to put beside it) instead of training")
+    ap.add_argument("--select", nargs="+", metavar="PATTERN", help="write the groups of --from matching these "
+                    "patterns to --out as their own bundle (e.g. to keep an older variant) instead of training")
+    ap.add_argument("--from", dest="source", metavar="BUNDLE", help="the bundle --select reads")
+    ap.add_argument("--note", default="", help="with --select: a note stored in the new bundle")
     ap.add_argument("--collect", nargs="+", metavar="DIR", help="add the finished runs found in these work "
                     "directories (group/run/results.json) to --out instead of training")
     args = ap.parse_args(argv)
@@ -272,10 +300,17 @@ def main(argv=None) -> int:
 
     from statetrack.train.results import device_name, git_info, versions
 
+    from statetrack.errors import StatetrackError
+    from statetrack.provenance import check_output_path
+
     todo = [g for g in groups(args) if any(fnmatch.fnmatch(g["name"], p) for p in args.only)]
-    out = Path(args.out)
-    data = json.loads(out.read_text()) if out.exists() else {}
-    if data.get("schema") not in (None, SCHEMA):
+    try:
+        out = check_output_path(args.out)
+        data = json.loads(out.read_text()) if out.exists() else {}
+    except (StatetrackError, OSError, ValueError) as e:
+        print(f"--out {args.out}: {e}", file=sys.stderr)
+        return 2
+    if not isinstance(data, dict) or data.get("schema") not in (None, SCHEMA):
         print(f"{out} is not a protocol bundle", file=sys.stderr)
         return 2
     data = {"schema": SCHEMA, "runs": data.get("runs", {}), "rows": data.get("rows", []),
@@ -288,6 +323,11 @@ def main(argv=None) -> int:
         return 0
     if args.collect:
         return collect(args, data, out)
+    if args.select:
+        if not args.source:
+            print("--select needs --from BUNDLE", file=sys.stderr)
+            return 2
+        return select(args, out)
     if args.report:
         from statetrack.reports.render import render_report
 

@@ -29,6 +29,25 @@ def test_protocol_smoke_run_collect_and_verdicts(tmp_path):
                    capture_output=True, timeout=300)
     again = json.loads(out.read_text())
     assert [r["test_scaled_accuracy"] for r in again["rows"]] == [r["test_scaled_accuracy"] for r in data["rows"]]
+    assert again["groups"]["words:S3:nh2"]["seconds"] is None                 # collected, not trained here
+    # a rerun skips the group already in the bundle; --replace trains it again and replaces its rows
+    subprocess.run(cmd, check=True, env=env, capture_output=True, timeout=600)
+    assert json.loads(out.read_text())["groups"]["words:S3:nh2"]["seconds"] is None
+    subprocess.run(cmd + ["--replace"], check=True, env=env, capture_output=True, timeout=600)
+    replaced = json.loads(out.read_text())
+    assert replaced["groups"]["words:S3:nh2"]["seconds"] > 0
+    assert [r["test_scaled_accuracy"] for r in replaced["rows"]] == [r["test_scaled_accuracy"] for r in data["rows"]]
+    # --select writes matching groups as a bundle of their own, rows rebuilt from the stored results
+    sub = tmp_path / "sub.json"
+    subprocess.run(cmd[:2] + ["--out", str(sub), "--select", "words:S3:*", "--from", str(out), "--note", "n"],
+                   check=True, env=env, capture_output=True, timeout=300)
+    part = json.loads(sub.read_text())
+    assert part["note"] == "n" and list(part["groups"]) == ["words:S3:nh2"]
+    assert [(r["run"], r["grad_clip"], r["test_scaled_accuracy"]) for r in part["rows"]] == \
+        [(r["run"], 1.0, r["test_scaled_accuracy"]) for r in replaced["rows"]]
+    bad = subprocess.run(cmd[:2] + ["--out", str(tmp_path / "x.json"), "--select", "nothing:*", "--from", str(out)],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "matches" in bad.stderr
 
 
 @pytest.mark.slow
