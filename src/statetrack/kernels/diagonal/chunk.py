@@ -24,7 +24,7 @@ import torch
 import triton
 import triton.language as tl
 
-from statetrack.kernels._common import resolve_scale
+from statetrack.kernels._common import resolve_scale, sum_blocks
 
 BT = 16  # steps per chunk (the scan axis)
 
@@ -165,7 +165,7 @@ def diag_chunk_fwd(q, k, v, a, scale, h0, save):
         q, k, v, a, o, ckpt, h0, ht, T, NT, scale, H, B, K=K, V=V, BT=BT, BK=BK, BV=BV,
         USE_H0=h0 is not None, STORE_HT=True, SAVE=save, num_warps=4,
     )
-    return o.sum(0).to(q.dtype), ht, ckpt
+    return sum_blocks(o).to(q.dtype), ht, ckpt
 
 
 def diag_chunk_bwd(q, k, v, a, scale, h0, ckpt, do, dht):
@@ -182,7 +182,7 @@ def diag_chunk_bwd(q, k, v, a, scale, h0, ckpt, do, dht):
         q, k, v, a, ckpt, do, dht, dq, dk, dv, da, dh0, T, NT, scale, H, B, K=K, V=V, BT=BT, BK=BK, BV=BV,
         USE_DHT=dht is not None, USE_DH0=h0 is not None, num_warps=4,
     )
-    return dq.sum(0), dk.sum(0), dv.sum(0), da.sum(0), dh0
+    return sum_blocks(dq), sum_blocks(dk), sum_blocks(dv), sum_blocks(da), dh0
 
 
 class ChunkDiagonalFunction(torch.autograd.Function):
