@@ -8,11 +8,15 @@
 # out/triton_cache.tar.gz (git-ignored) and carry [".whl", "out/triton_cache.tar.gz"]; it is unpacked
 # before the tests, which with the benchmark then skip most compilation (and fla's autotuning).
 # Stages, each with its own limit, logs and results in $OUT:
-#   1. GPU kernel tests (tests/kernels, 8 xdist workers), timeout 150 s -> $OUT/kernel_tests.log
-#   2. statetrack bench kernels, timeout 330 s (budget 300) -> $OUT/kernels_h200.json, $OUT/kernels.log
+#   1. GPU kernel tests (tests/kernels, 8 xdist workers), timeout TEST_TIMEOUT (150 s) -> $OUT/kernel_tests.log
+#   2. statetrack bench kernels, budget BENCH_BUDGET (300 s; timeout 30 s more) -> $OUT/kernels_h200.json,
+#      $OUT/kernels.log; BENCH_ARGS are passed on (e.g. "--skip tune")
 #      (the JSON is rewritten after every shape, so a cut-off run keeps what it measured)
 set -u
 OUT=${OUT:-out}
+TEST_TIMEOUT=${TEST_TIMEOUT:-150}
+BENCH_BUDGET=${BENCH_BUDGET:-300}
+BENCH_ARGS=${BENCH_ARGS:-}
 mkdir -p "$OUT"
 export PYTHONPATH="$PWD/src"
 if ls .whl/*.whl > /dev/null 2>&1; then
@@ -40,12 +44,13 @@ echo "start $(date +%T), triton cache: $(du -sh "$TRITON_CACHE_DIR" | cut -f1)" 
 XDIST=""
 python3 -c "import xdist" 2> /dev/null && XDIST="-n 8"
 t0=$(date +%s)
-timeout 150 python3 -m pytest -q -p no:cacheprovider $XDIST --durations=15 tests/kernels 2>&1 \
+timeout "$TEST_TIMEOUT" python3 -m pytest -q -p no:cacheprovider $XDIST --durations=15 tests/kernels 2>&1 \
     | tee "$OUT/kernel_tests.log" | tail -n 25
 echo "kernel tests: exit ${PIPESTATUS[0]}, $(( $(date +%s) - t0 )) s" | tee -a "$OUT/stages.txt"
 
 t0=$(date +%s)
-timeout 330 python3 -m statetrack.cli bench kernels --budget 300 --tests-log "$OUT/kernel_tests.log" \
+timeout $(( BENCH_BUDGET + 30 )) python3 -m statetrack.cli bench kernels --budget "$BENCH_BUDGET" $BENCH_ARGS \
+    --tests-log "$OUT/kernel_tests.log" \
     -o "$OUT/kernels_h200.json" 2>&1 | tee "$OUT/kernels.log" | grep -v '^\[' | tail -n 40
 echo "kernel benchmark: exit ${PIPESTATUS[0]}, $(( $(date +%s) - t0 )) s" | tee -a "$OUT/stages.txt"
 
