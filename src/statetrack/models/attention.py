@@ -39,6 +39,8 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(d_model, 3 * n_heads * head_dim, bias=False)
         self.o_proj = nn.Linear(n_heads * head_dim, d_model, bias=False)
 
+    packs = False       # no packed words: attention would need a mask per word and positions per word
+
     def project(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """q, k, v ``[B, T, H, K]`` from ``x [B, T, d_model]``."""
         B, T, _ = x.shape

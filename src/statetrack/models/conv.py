@@ -21,7 +21,9 @@ class ShortConv(nn.Module):
         self.weight = nn.Parameter(torch.empty(channels, 1, size))   # (C, 1, size)
         nn.init.kaiming_uniform_(self.weight, a=5 ** 0.5)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, pos: torch.Tensor | None = None) -> torch.Tensor:
+        """``pos`` (int ``[T]``, packed words: each slot's position in its word) keeps a word from
+        reading the one before it: a copy shifted by s counts only where ``pos >= s``."""
         # A sum of `size` shifted copies rather than F.conv1d(groups=C): the same arithmetic, but
         # elementwise, so it stays fast under bf16 autocast and under torch.func.vmap with one filter
         # bank per run (a depthwise cuDNN convolution with R*C groups was the slowest op of a step).
@@ -29,6 +31,11 @@ class ShortConv(nn.Module):
         xp = F.pad(x, (0, 0, self.size - 1, 0))                        # (B, T + size - 1, C)
         w = self.weight[:, 0, :].to(x.dtype)                           # (C, size)
         y = xp[:, 0:T] * w[:, 0]
+        if pos is not None:
+            y = y * (pos >= self.size - 1)[:, None].to(x.dtype)
         for j in range(1, self.size):
-            y = y + xp[:, j:j + T] * w[:, j]                           # (B, T, C)
+            term = xp[:, j:j + T] * w[:, j]                            # (B, T, C), shift size - 1 - j
+            if pos is not None and j < self.size - 1:
+                term = term * (pos >= self.size - 1 - j)[:, None].to(x.dtype)
+            y = y + term
         return F.silu(y) if self.activation else y

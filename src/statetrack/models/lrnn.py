@@ -90,9 +90,12 @@ class Block(nn.Module):
             self.mlp = nn.Sequential(nn.Linear(cfg.d_model, cfg.mlp_ratio * cfg.d_model), nn.GELU(),
                                      nn.Linear(cfg.mlp_ratio * cfg.d_model, cfg.d_model))
 
-    def pre(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The mixer's recurrence inputs from the residual stream ``x [B, T, d_model]``."""
-        return self.mixer.project(self.norm1(x))
+    def pre(self, x: torch.Tensor, pos: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """The mixer's recurrence inputs from the residual stream ``x [B, T, d_model]`` (``pos``: packed
+        words' positions, for mixers that pack)."""
+        if pos is None:
+            return self.mixer.project(self.norm1(x))
+        return self.mixer.project(self.norm1(x), pos)
 
     def post(self, x: torch.Tensor, o: torch.Tensor) -> torch.Tensor:
         """The residual stream after the block, from ``x`` and the recurrence output ``o [B, T, H, V]``."""

@@ -112,14 +112,21 @@ class DeltaProduct(nn.Module):
         return self.w_proj is not None or self.write_proj is not None
 
     # ---------------------------------------------------------------- projections
-    def project(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    @property
+    def packs(self) -> bool:
+        """True when :meth:`recur` takes packed words (``cu_seqlens``): every kernel does, the
+        generalized (non-symmetric) path does not."""
+        return not self.generalized
+
+    def project(self, x: torch.Tensor, pos: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Recurrence inputs from ``x [B, T, d_model]``: q ``[B,T,H,K]``, k ``[B,T,n_h,H,K]``,
-        v ``[B,T,n_h,H,V]``, beta ``[B,T,n_h,H]``; w like k and write ``[B,T,H,K,V]`` when enabled."""
+        v ``[B,T,n_h,H,V]``, beta ``[B,T,n_h,H]``; w like k and write ``[B,T,H,K,V]`` when enabled.
+        ``pos`` (packed words, ``[T]``): each slot's position in its word, for the convolution."""
         B, T, _ = x.shape
         H, K, V, n_h = self.H, self.K, self.V, self.n_h
         q, k, v = self.q_proj(x), self.k_proj(x), self.v_proj(x)
         if self.convs is not None:
-            q, k, v = (conv(t) for conv, t in zip(self.convs, (q, k, v)))
+            q, k, v = (conv(t, pos) for conv, t in zip(self.convs, (q, k, v)))
         q = q.view(B, T, H, K)
         k = k.view(B, T, n_h, H, K)
         v = v.view(B, T, n_h, H, V)
@@ -136,16 +143,21 @@ class DeltaProduct(nn.Module):
 
     # ---------------------------------------------------------------- recurrence
     def recur(self, p: dict[str, torch.Tensor], initial_state: torch.Tensor | None = None,
-              output_final_state: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Run the recurrence on :meth:`project`'s output: ``o [B, T, H, V]`` and the final state."""
+              output_final_state: bool = False,
+              cu_seqlens: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Run the recurrence on :meth:`project`'s output: ``o [B, T, H, V]`` and the final state.
+        ``cu_seqlens``: packed words (B = 1), as the kernels take them."""
         q = p["q"]
         k, v, beta = (p[n].to(q.dtype) for n in ("k", "v", "beta"))
         if initial_state is None and self.h0 is not None:
             initial_state = self.h0.to(q.dtype if q.dtype == torch.float64 else torch.float32)
-            initial_state = initial_state.expand(q.shape[0], -1, -1, -1).contiguous()
+            n_seq = q.shape[0] if cu_seqlens is None else cu_seqlens.shape[0] - 1
+            initial_state = initial_state.expand(n_seq, -1, -1, -1).contiguous()
         if self.generalized:
             from statetrack.models.generalized import generalized_delta_product
 
+            if cu_seqlens is not None:
+                raise ModelError("read keys / direct writes (non-symmetric compiled factors) take no packed input")
             if self.backend != "naive":
                 raise ModelError("read keys / direct writes (non-symmetric compiled factors) run only with "
                                  f"backend 'naive', not {self.backend!r}: the kernels take u == w")
@@ -158,10 +170,11 @@ class DeltaProduct(nn.Module):
         if self.n_h == 1:
             return kernels.delta_rule(q, k[:, :, 0].contiguous(), v[:, :, 0].contiguous(),
                                       beta[:, :, 0].contiguous(), scale=self.scale, initial_state=initial_state,
-                                      output_final_state=output_final_state, backend=self.backend)
+                                      output_final_state=output_final_state, backend=self.backend,
+                                      cu_seqlens=cu_seqlens)
         return kernels.delta_product(q, k.contiguous(), v.contiguous(), beta.contiguous(), scale=self.scale,
                                      initial_state=initial_state, output_final_state=output_final_state,
-                                     backend=self.backend)
+                                     backend=self.backend, cu_seqlens=cu_seqlens)
 
     def readout(self, o: torch.Tensor) -> torch.Tensor:
         """The recurrence output ``o [B, T, H, V]`` -> ``[B, T, d_model]`` (``output="state"``:
@@ -236,26 +249,29 @@ class Diagonal(nn.Module):
         self.o_norm = nn.RMSNorm(V, eps=1e-6)
         self.o_proj = nn.Linear(H * V, d_model, bias=False)
 
-    def project(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """q, k ``[B,T,H,K]``, v ``[B,T,H,V]`` (scaled by Delta), a ``[B,T,H,K]`` and Delta ``[B,T,H]``."""
+    packs = True        # recur takes packed words (cu_seqlens)
+
+    def project(self, x: torch.Tensor, pos: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """q, k ``[B,T,H,K]``, v ``[B,T,H,V]`` (scaled by Delta), a ``[B,T,H,K]`` and Delta ``[B,T,H]``;
+        ``pos`` as in :meth:`DeltaProduct.project`."""
         B, T, _ = x.shape
         H, K, V = self.H, self.K, self.V
         q, k, v = self.q_proj(x), self.k_proj(x), self.v_proj(x)
         if self.convs is not None:
-            q, k, v = (conv(t) for conv, t in zip(self.convs, (q, k, v)))
+            q, k, v = (conv(t, pos) for conv, t in zip(self.convs, (q, k, v)))
         delta = F.softplus(self.dt_proj(x))                                        # (B, T, H)
         s = torch.exp(-delta[..., None] * torch.exp(self.A_log))                   # (B, T, H, K) in (0, 1]
         a = self.eig_low + (1 - self.eig_low) * s                                 # s or 2s - 1: P1 Table 2
         v = v.view(B, T, H, V) * delta[..., None]
         return {"q": q.view(B, T, H, K), "k": k.view(B, T, H, K), "v": v, "a": a, "delta": delta}
 
-    def recur(self, p, initial_state=None, output_final_state=False):
+    def recur(self, p, initial_state=None, output_final_state=False, cu_seqlens=None):
         from statetrack import kernels
 
         q = p["q"]
         k, v, a = (p[n].to(q.dtype) for n in ("k", "v", "a"))
         return kernels.diagonal(q, k, v, a, initial_state=initial_state, output_final_state=output_final_state,
-                                backend=self.backend)
+                                backend=self.backend, **({} if cu_seqlens is None else {"cu_seqlens": cu_seqlens}))  # MERGE
 
     def readout(self, o: torch.Tensor) -> torch.Tensor:
         """``o [B, T, H, V]`` -> ``[B, T, d_model]``."""

@@ -8,9 +8,17 @@ CPU and GPU, and the same whether the run trains alone or in a group:
     stream = Stream(task, min_len=3, max_len=40)
     x, y, m = stream.sample(seeds, step, batch)      # int64/int64/bool [R, B, max_len]
 
-Every word has its own length, uniform in ``min_len..max_len``; positions past it are padding
-(token 0, no label). Randomness is a counter-based hash of (seed, step, word, position), so no
-generator state exists to save: resuming at step s draws exactly what the uninterrupted run drew.
+Lengths are stratified: a batch of B words holds every length of ``min_len..max_len`` B / n times
+(n lengths; up to one word, the extra words rotating with the step), in nondecreasing order; so a
+word drawn from a batch has a uniform length, and every batch of a step has the same total length,
+whatever the seed. Positions past a word's end are padding (token 0, no label). Randomness is a
+counter-based hash of (seed, step, word, position), so no generator state exists to save: resuming
+at step s draws exactly what the uninterrupted run drew.
+
+Because the total length is fixed by the step alone, a batch also packs without padding into a
+fixed number of token slots (:meth:`Stream.sample_packed`): words end to end, with their boundaries
+(``cu_seqlens``) and each slot's position in its word. The batched trainer trains on that layout
+where its recurrences take packed input.
 
 Two ways to make words, picked per task:
 
@@ -108,10 +116,46 @@ class Stream:
 
     # ------------------------------------------------------------------ sampling
     def lengths(self, seeds: torch.Tensor, step: torch.Tensor | int, batch: int, salt: int = 0) -> torch.Tensor:
-        """int64 ``[R, B]``: each word's length."""
-        b = torch.arange(batch, device=self.device)[None, :]
-        h = hash_ints(seeds[:, None], step, b, _SALT_LENGTH + salt)
-        return self.min_len + h % (self.max_len - self.min_len + 1)
+        """int64 ``[R, B]``: each word's length, stratified (see the module docstring): word b gets
+        ``min_len + floor((b B + o) n / B^2)`` with one offset ``o`` in ``0..B-1`` per (step, salt),
+        the same for every run."""
+        n = self.max_len - self.min_len + 1
+        o = hash_ints(step, _SALT_LENGTH + salt) % batch
+        b = torch.arange(batch, device=self.device)
+        L = self.min_len + ((b * batch + o) * n) // (batch * batch)                     # (B,)
+        return L[None, :].expand(seeds.shape[0], batch)
+
+    def capacity(self, batch: int) -> int:
+        """Token slots of a packed batch: the largest total length of ``batch`` words (offset B - 1),
+        plus one, so that the filler segment after the words is never empty."""
+        n = self.max_len - self.min_len + 1
+        b = np.arange(batch, dtype=np.int64)
+        return int((self.min_len + ((b * batch + batch - 1) * n) // (batch * batch)).sum()) + 1
+
+    def sample_packed(self, seeds: torch.Tensor, step: torch.Tensor | int, batch: int, salt: int = 0):
+        """The words of :meth:`sample`, end to end in ``N = capacity(batch)`` slots per run.
+
+        Returns:
+            ``(x, y, m, pos, cu)``: tokens, targets and label mask ``[R, N]``; ``pos`` int64 ``[N]``,
+            each slot's position in its word; ``cu`` int32 ``[B + 2]``, the word boundaries
+            ``0, end_0, ..., end_{B-1}, N``. Slots past the last word (at least one) form one filler
+            segment (token 0, no label).
+        """
+        x, y, m = self.sample(seeds, step, batch, salt)                                 # (R, B, T)
+        L = self.lengths(seeds[:1], step, batch, salt)[0]                               # (B,)
+        ends = L.cumsum(0)
+        N = self.capacity(batch)
+        slot = torch.arange(N, device=self.device)
+        word = torch.searchsorted(ends, slot, right=True).clamp(max=batch - 1)          # (N,)
+        inside = slot < ends[-1]
+        p = torch.where(inside, slot - (ends[word] - L[word]), torch.zeros_like(slot))
+        xs, ys, ms = (t[:, word, p] for t in (x, y, m))                                # (R, N)
+        xs = torch.where(inside, xs, torch.zeros_like(xs))
+        ys = torch.where(inside, ys, torch.zeros_like(ys))
+        ms = ms & inside
+        pos = torch.where(inside, p, slot - ends[-1])
+        cu = torch.cat([ends.new_zeros(1), ends, ends.new_full((1,), N)]).to(torch.int32)
+        return xs, ys, ms, pos, cu
 
     def sample(self, seeds: torch.Tensor, step: torch.Tensor | int, batch: int, salt: int = 0):
         """``(x, y, m)``: tokens, targets int64 and label mask bool, each ``[R, B, max_len]``.
