@@ -1,14 +1,17 @@
 """Packed variable-length input (``cu_seqlens``) against the float64 loop run once per sequence.
 
 Sequences of lengths 1, 63, 64, 65 and 300 laid end to end (B = 1): a length-1 sequence, one just
-under, at and over a chunk, and one of several chunks. Output, per-sequence final states and every
-gradient (initial states included) are compared with NaN-poisoned allocations. A chunk or a state
-that leaks across a boundary shows in the next sequence's output, which the last test demonstrates.
+under, at and over a chunk, and one of several chunks; for the diagonal op 1, 31, 32, 33 and 70
+around its checkpoint interval (32 steps). Output, per-sequence final states and every gradient
+(initial states included) are compared with NaN-poisoned allocations. A chunk or a state that leaks
+across a boundary shows in the next sequence's output, which ``test_ignoring_the_boundaries_fails``
+demonstrates. Empty sequences (equal neighbouring offsets) pass their state through unchanged.
 """
 import pytest
 import torch
 
-from statetrack.kernels import KernelArgumentError, delta_product, delta_rule
+from statetrack.kernels import KernelArgumentError, delta_product, delta_rule, diagonal
+from statetrack.kernels.diagonal.fused_recurrent import L_CKPT
 from statetrack.kernels.testing import (TOLERANCE, assert_close, forced_launch, make_inputs, poison_empty,
                                         relative_error)
 
@@ -17,6 +20,7 @@ FP32, BF16 = torch.float32, torch.bfloat16
 # interpreter-sized cases; on a GPU the gpu cases (one K = V = 64 shape) cover the same paths
 CPU = pytest.mark.skipif(torch.cuda.is_available(), reason="interpreter-sized; the gpu cases cover it")
 LENGTHS = (1, 63, 64, 65, 300)
+DIAG_LENGTHS = (1, L_CKPT - 1, L_CKPT, L_CKPT + 1, 2 * L_CKPT + 6)
 
 
 def packed(lengths, device=DEVICE, dtype=torch.int32):
@@ -31,10 +35,12 @@ def outputs(fn, inputs, h0, cu, dtype, backend):
     o, S = fn(*xs, initial_state=h, output_final_state=True, backend=backend, cu_seqlens=cu)
     dS = torch.randn(S.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(5)).to(S.device)
     ((o.double() * inputs["do"]).sum() + (S.double() * dS).sum()).backward()
-    return dict(o=o, final_state=S, dq=xs[0].grad, dk=xs[1].grad, dv=xs[2].grad, dbeta=xs[3].grad, dh0=h.grad)
+    return dict(o=o, final_state=S, dq=xs[0].grad, dk=xs[1].grad, dv=xs[2].grad, dgate=xs[3].grad, dh0=h.grad,
+                dS=dS)
 
 
 def check_packed(fn, op, backend, dtype, lengths, H, K, V, n_h=None, seed=0):
+    """Compare one packed call with the float64 loop per sequence; return the kernel's results."""
     T = sum(lengths)
     inputs = make_inputs(op, 1, T, H, K, V, n_h=n_h, h0=False, seed=seed, device=DEVICE)
     h0 = torch.randn(len(lengths), H, K, V, dtype=torch.float64,
@@ -45,7 +51,9 @@ def check_packed(fn, op, backend, dtype, lengths, H, K, V, n_h=None, seed=0):
         out = outputs(fn, inputs, h0, cu, dtype, backend)
     assert out["final_state"].shape == (len(lengths), H, K, V)
     for name, r in ref.items():
-        assert_close(f"{op}/{backend}/varlen {name}", r, out[name], TOLERANCE[dtype])
+        if name != "dS":
+            assert_close(f"{op}/{backend}/varlen {name}", r, out[name], TOLERANCE[dtype])
+    return dict(out, h0=h0)
 
 
 @CPU
@@ -72,6 +80,32 @@ def test_delta_product_packed_matches_fp64_loop_per_sequence(backend):
     check_packed(delta_product, "delta_product", backend, FP32, (1, 31, 33), 1, 32, 16, n_h=2)
 
 
+@CPU
+@pytest.mark.parametrize("backend", ["naive", "fused_recurrent"])
+def test_diagonal_packed_matches_fp64_loop_per_sequence(backend):
+    """Lengths 1 and around the checkpoint interval: a checkpoint row shared by two sequences, or
+    counted from the start of the time axis instead of the sequence's, breaks dq, dk, da there."""
+    check_packed(diagonal, "diagonal", backend, FP32, DIAG_LENGTHS, 2, 16, 16)
+
+
+@CPU
+@pytest.mark.parametrize("fn, op", [(delta_rule, "delta_rule"), (diagonal, "diagonal")], ids=["delta_rule", "diagonal"])
+def test_empty_sequences_pass_the_state_through(fn, op):
+    """Empty sequences first, in the middle and last: final state = initial state and dh0 = dS,
+    exactly; the others match the per-sequence loop."""
+    lengths = (0, 3, 0, 0, L_CKPT + 2, 0)
+    out = check_packed(fn, op, "fused_recurrent", FP32, lengths, 2, 16, 16)
+    for n in (i for i, length in enumerate(lengths) if length == 0):
+        assert torch.equal(out["final_state"][n], out["h0"][n].float()), f"sequence {n}: state changed"
+        assert torch.equal(out["dh0"][n], out["dS"][n].float()), f"sequence {n}: dh0 != dS"
+
+
+def test_diagonal_chunk_refuses_packed_input():
+    x = torch.zeros(1, 4, 1, 8, device=DEVICE)
+    with pytest.raises(KernelArgumentError, match="chunk backend does not take packed input"):
+        diagonal(x, x, x, x, backend="chunk", cu_seqlens=torch.tensor([0, 1, 4], device=DEVICE))
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("backend", ["chunk", "fused_recurrent"])
 def test_packed_on_gpu(backend):
@@ -90,14 +124,17 @@ def test_packed_delta_product_on_gpu():
 
 
 @CPU
-def test_ignoring_the_boundaries_fails_the_comparison():
+@pytest.mark.parametrize("fn, op, backend", [(delta_rule, "delta_rule", "chunk"),
+                                             (diagonal, "diagonal", "fused_recurrent")],
+                         ids=["delta_rule-chunk", "diagonal-fused_recurrent"])
+def test_ignoring_the_boundaries_fails_the_comparison(fn, op, backend):
     """The comparison can fail: the same rows run as one sequence (no cu_seqlens) differ from the
     per-sequence reference far beyond the float32 budget."""
     lengths = (5, 70)
-    inputs = make_inputs("delta_rule", 1, sum(lengths), 1, 16, 16, h0=False, device=DEVICE)
+    inputs = make_inputs(op, 1, sum(lengths), 1, 16, 16, h0=False, device=DEVICE)
     xs = [inputs[n].float() for n in ("q", "k", "v", "gate")]
-    ref, _ = delta_rule(*[x.double() for x in xs], backend="naive", cu_seqlens=packed(lengths))
-    joined, _ = delta_rule(*xs, backend="chunk")
+    ref, _ = fn(*[x.double() for x in xs], backend="naive", cu_seqlens=packed(lengths))
+    joined, _ = fn(*xs, backend=backend)
     assert relative_error(ref, joined) > 100 * TOLERANCE[FP32]
     with pytest.raises(AssertionError, match="relative error"):
         assert_close("o", ref, joined, TOLERANCE[FP32])
@@ -107,7 +144,7 @@ def test_ignoring_the_boundaries_fails_the_comparison():
     (torch.tensor([0.0, 4.0]), 1, "int32 or int64"),
     (torch.tensor([1, 4]), 1, "from 0 to T"),
     (torch.tensor([0, 3]), 1, "from 0 to T"),
-    (torch.tensor([0, 2, 2, 4]), 3, "strictly increasing"),
+    (torch.tensor([0, 3, 2, 4]), 3, "non-decreasing"),
     (torch.tensor([0, 1, 4]), 3, r"\(2, 1, 8, 8\)"),
 ])
 def test_bad_cu_seqlens_is_one_clear_error(cu, h0_n, message):
@@ -116,6 +153,14 @@ def test_bad_cu_seqlens_is_one_clear_error(cu, h0_n, message):
     with pytest.raises(KernelArgumentError, match=message):
         delta_rule(x, x, x, torch.zeros(1, 4, 1, device=DEVICE), initial_state=h0, backend="naive",
                    cu_seqlens=cu.to(DEVICE))
+
+
+def test_chunk_refuses_empty_sequences():
+    """The chunk backend needs every sequence non-empty; the check says so before any kernel runs."""
+    x = torch.zeros(1, 4, 1, 8, device=DEVICE)
+    with pytest.raises(KernelArgumentError, match="strictly increasing for the chunk backend"):
+        delta_rule(x, x, x, torch.zeros(1, 4, 1, device=DEVICE), backend="chunk",
+                   cu_seqlens=torch.tensor([0, 2, 2, 4], device=DEVICE))
 
 
 def test_packed_needs_batch_of_one():

@@ -9,9 +9,11 @@ Conventions every op follows (see ``statetrack.kernels``):
   the output has the input dtype, the final state the accumulation dtype;
 * ``scale=None`` means ``K ** -0.5``;
 * every function returns ``(o, final_state_or_None)``;
-* packed variable-length input (delta rule, DeltaProduct): ``B = 1`` and ``cu_seqlens`` int32/int64
-  ``[N + 1]`` (0, the running sum of the N lengths, ..., T) cuts the time axis into N independent
-  sequences; initial and final states are then ``[N, H, K, V]``.
+* packed variable-length input (every op; for the diagonal op not its chunk backend): ``B = 1`` and
+  ``cu_seqlens`` int32/int64 ``[N + 1]`` (0, the running sum of the N lengths, ..., T) cuts the time
+  axis into N independent sequences; initial and final states are then ``[N, H, K, V]``. The naive
+  and fused_recurrent backends take empty sequences (equal neighbouring offsets): their final state
+  is their initial state.
 
 Triton is imported only when a Triton backend is asked for, so ``import statetrack.kernels`` and
 ``backend="naive"`` work on a machine without it.
@@ -144,7 +146,7 @@ def check_inputs(
     devices = {t.device for t in (q, k, v, gate)}
     N = B
     if cu_seqlens is not None:
-        N = check_cu_seqlens(op, cu_seqlens, B, T)
+        N = check_cu_seqlens(op, cu_seqlens, B, T, allow_empty=backend != "chunk")
         devices.add(cu_seqlens.device)
     if initial_state is not None:
         _shape("initial_state", initial_state, (N, H, K, V),
@@ -166,13 +168,14 @@ def check_inputs(
             raise KernelArgumentError(f"{op}: n_h must be >= 1, got {n_h}")
 
 
-def check_cu_seqlens(op: str, cu_seqlens: torch.Tensor, B: int, T: int) -> int:
+def check_cu_seqlens(op: str, cu_seqlens: torch.Tensor, B: int, T: int, allow_empty: bool = False) -> int:
     """Check packed-sequence offsets against a ``[B, T, ...]`` input; return the number of sequences N.
 
-    ``cu_seqlens`` must be an int32/int64 vector ``[N + 1]`` starting at 0, ending at T, strictly
-    increasing (every sequence at least one token), with B = 1. The values are read on the host, except
-    while a CUDA graph is being captured (a host read is not allowed then): the checks of the eager
-    calls before a capture stand for it, and N is ``len(cu_seqlens) - 1``.
+    ``cu_seqlens`` must be an int32/int64 vector ``[N + 1]`` starting at 0 and ending at T, with B = 1;
+    it must increase strictly (every sequence at least one token), or, with ``allow_empty``, never
+    decrease (empty sequences allowed). The values are read on the host, except while a CUDA graph is
+    being captured (a host read is not allowed then): the checks of the eager calls before a capture
+    stand for it, and N is ``len(cu_seqlens) - 1``.
     """
     if cu_seqlens.dtype not in (torch.int32, torch.int64) or cu_seqlens.dim() != 1:
         raise KernelArgumentError(
@@ -188,23 +191,35 @@ def check_cu_seqlens(op: str, cu_seqlens: torch.Tensor, B: int, T: int) -> int:
         raise KernelArgumentError(
             f"{op}: cu_seqlens must run from 0 to T = {T} with at least one sequence, got {offs[:4]}"
             f"{'...' if len(offs) > 4 else ''} (length {len(offs)})")
-    bad = [i for i in range(len(offs) - 1) if offs[i + 1] <= offs[i]]
+    if allow_empty:
+        bad = [i for i in range(len(offs) - 1) if offs[i + 1] < offs[i]]
+        rule = "non-decreasing"
+    else:
+        bad = [i for i in range(len(offs) - 1) if offs[i + 1] <= offs[i]]
+        rule = "strictly increasing for the chunk backend (no empty sequences)"
     if bad:
         i = bad[0]
         raise KernelArgumentError(
-            f"{op}: cu_seqlens must be strictly increasing (sequence {i} spans {offs[i]}..{offs[i + 1]})")
+            f"{op}: cu_seqlens must be {rule} (sequence {i} spans {offs[i]}..{offs[i + 1]})")
     return len(offs) - 1
 
 
 def per_sequence(fn: Callable, q, k, v, gate, cu_seqlens, initial_state, output_final_state, **kw):
     """Run a dense op ``fn(q, k, v, gate, initial_state=, output_final_state=True, **kw)`` once per
     packed sequence of ``cu_seqlens`` (inputs ``[1, T, ...]``) and join the results: ``o`` along time,
-    final states ``[N, H, K, V]``. The reference for the kernels' packed path (autograd flows through)."""
+    final states ``[N, H, K, V]``. An empty sequence adds no rows and keeps its initial state (zeros
+    without one). The reference for the kernels' packed path (autograd flows through)."""
     offs = cu_seqlens.tolist()
+    H, K, V = q.shape[2], q.shape[3], v.shape[-1]
+    acc = accumulation_dtype(q.dtype)
     outs, states = [], []
     for n in range(len(offs) - 1):
         a, b = offs[n], offs[n + 1]
         h0 = None if initial_state is None else initial_state[n:n + 1]
+        if a == b:
+            outs.append(q.new_zeros(1, 0, H, V))
+            states.append(q.new_zeros(1, H, K, V, dtype=acc) if h0 is None else h0.to(acc))
+            continue
         o, S = fn(q[:, a:b], k[:, a:b], v[:, a:b], gate[:, a:b], initial_state=h0, output_final_state=True, **kw)
         outs.append(o)
         states.append(S)

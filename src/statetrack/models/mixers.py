@@ -271,7 +271,7 @@ class Diagonal(nn.Module):
         q = p["q"]
         k, v, a = (p[n].to(q.dtype) for n in ("k", "v", "a"))
         return kernels.diagonal(q, k, v, a, initial_state=initial_state, output_final_state=output_final_state,
-                                backend=self.backend, **({} if cu_seqlens is None else {"cu_seqlens": cu_seqlens}))  # MERGE
+                                backend=self.backend, cu_seqlens=cu_seqlens)
 
     def readout(self, o: torch.Tensor) -> torch.Tensor:
         """``o [B, T, H, V]`` -> ``[B, T, d_model]``."""

@@ -17,6 +17,11 @@ singular). Per sub-step, with du = dS^T k:
 Saving w rather than u spares the backward one reduction per sub-step (S_prev^T k, which w already
 is) and the loads of v.
 
+The loads do not depend on the state, so both passes fetch the next sub-step's k, v (or w) and beta,
+and the next token's q (and dO), before the current sub-step's arithmetic: the loads are in flight
+while the reductions run (software pipelining by hand; rows past either end load as zeros and are
+never used). The arithmetic is the unpipelined loop's, in the same order.
+
 dq, dk and dbeta sum over the value axis, so with several V-blocks each block writes a float32
 partial that is summed afterwards.
 
@@ -32,6 +37,24 @@ import triton.language as tl
 
 from statetrack.kernels._common import nprog, resolve_scale, sum_blocks, warps_autotuned
 from statetrack.kernels.delta_rule.chunk import _seq_of
+
+
+@triton.jit
+def _in_rows(o, r, n):
+    """Mask over the offsets ``o``: row r lies in [0, n). (Built elementwise: the interpreter's
+    ``&`` of a block mask with a scalar one gives an int32 mask, which its loads reject.)"""
+    rr = o * 0 + r
+    return (rr >= 0) & (rr < n)
+
+
+@triton.jit
+def _load_sub_step(pk, px, pb, r, n, ok, ox, mk, mx, H, K: tl.constexpr, X: tl.constexpr):
+    """Sub-step row r's key [BK], value or residual [BX] (from px, row stride H * X) and beta, all
+    float32; zeros for a row outside [0, n)."""
+    kt = tl.load(pk + r * H * K, mask=mk & _in_rows(ok, r, n), other=0.0).to(tl.float32)
+    xt = tl.load(px + r * H * X, mask=mx & _in_rows(ox, r, n), other=0.0).to(tl.float32)
+    bt = tl.load(pb + r * H, mask=(r >= 0) & (r < n), other=0.0).to(tl.float32)
+    return kt, xt, bt
 
 
 @warps_autotuned("K", "V", "NH", "BK", "BV")
@@ -59,17 +82,20 @@ def _recurrent_fwd_kernel(
     pb = beta + bos * NH * H + i_h
     pq = q + (bos * H + i_h) * K + ok
     po = o + (bos * H + i_h) * V + ov
+    n = L * NH                                                  # sub-step rows of this sequence
+    kn, vn, bn = _load_sub_step(pk, pv, pb, 0, n, ok, ov, mk, mv, H, K, V)
+    qn = tl.load(pq, mask=mk & _in_rows(ok, 0, L), other=0.0).to(tl.float32)
     for t in range(L):
+        qt = qn
+        qn = tl.load(pq + (t + 1) * H * K, mask=mk & _in_rows(ok, t + 1, L), other=0.0).to(tl.float32)
         for j in tl.static_range(NH):
             row = t * NH + j
-            kt = tl.load(pk + row * H * K, mask=mk, other=0.0).to(tl.float32)
-            vt = tl.load(pv + row * H * V, mask=mv, other=0.0).to(tl.float32)
-            bt = tl.load(pb + row * H).to(tl.float32)
+            kt, vt, bt = kn, vn, bn
+            kn, vn, bn = _load_sub_step(pk, pv, pb, row + 1, n, ok, ov, mk, mv, H, K, V)
             wt = vt - tl.sum(S * kt[:, None], 0)
             S += kt[:, None] * (bt * wt)[None, :]
             if SAVE:
                 tl.store(pw + row * H * V, wt, mask=mv)
-        qt = tl.load(pq + t * H * K, mask=mk, other=0.0).to(tl.float32)
         tl.store(po + t * H * V, (tl.sum(S * qt[:, None], 0) * scale).to(o.dtype.element_ty), mask=mv)
     if STORE_HT:
         tl.store(ht + sb + ok[:, None] * V + ov[None, :], S, mask=m_kv)
@@ -104,17 +130,21 @@ def _recurrent_bwd_kernel(
     pdq = dq + ((i_v * R + bos) * H + i_h) * K + ok
     pdk = dk + ((i_v * R + bos) * NH * H + i_h) * K + ok
     pdb = dbeta + (i_v * R + bos) * NH * H + i_h
+    n = L * NH
+    kn, wn, bn = _load_sub_step(pk, pw, pb, n - 1, n, ok, ov, mk, mv, H, K, V)
+    qn = tl.load(pq + (L - 1) * H * K, mask=mk & _in_rows(ok, L - 1, L), other=0.0).to(tl.float32)
+    don = tl.load(pdo + (L - 1) * H * V, mask=mv & _in_rows(ov, L - 1, L), other=0.0).to(tl.float32)
     for tt in range(L):
         t = L - 1 - tt
-        qt = tl.load(pq + t * H * K, mask=mk, other=0.0).to(tl.float32)
-        dot = tl.load(pdo + t * H * V, mask=mv, other=0.0).to(tl.float32)
+        qt, dot = qn, don
+        qn = tl.load(pq + (t - 1) * H * K, mask=mk & _in_rows(ok, t - 1, L), other=0.0).to(tl.float32)
+        don = tl.load(pdo + (t - 1) * H * V, mask=mv & _in_rows(ov, t - 1, L), other=0.0).to(tl.float32)
         tl.store(pdq + t * H * K, tl.sum(S * dot[None, :], 1) * scale, mask=mk)
         dS += scale * qt[:, None] * dot[None, :]
         for jj in tl.static_range(NH):
             row = t * NH + (NH - 1 - jj)
-            kt = tl.load(pk + row * H * K, mask=mk, other=0.0).to(tl.float32)
-            wt = tl.load(pw + row * H * V, mask=mv, other=0.0)
-            bt = tl.load(pb + row * H).to(tl.float32)
+            kt, wt, bt = kn, wn, bn
+            kn, wn, bn = _load_sub_step(pk, pw, pb, row - 1, n, ok, ov, mk, mv, H, K, V)
             ut = bt * wt                                                # the forward's u, bit for bit
             du = tl.sum(dS * kt[:, None], 0)                            # [BV]
             dkt = tl.sum(dS * ut[None, :], 1)                           # [BK]

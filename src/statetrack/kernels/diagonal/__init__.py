@@ -15,6 +15,7 @@ def diagonal(
     initial_state: torch.Tensor | None = None,
     output_final_state: bool = False,
     backend: str = "chunk",
+    cu_seqlens: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Diagonal linear recurrence with signed decays (P1 Table 2, Mamba with ``a = 2 s - 1``).
 
@@ -26,6 +27,8 @@ def diagonal(
     Args:
         q, k, a: ``[B, T, H, K]``; v: ``[B, T, H, V]``.
         scale, initial_state, output_final_state, backend: as in :func:`delta_rule`.
+        cu_seqlens: packed sequences as in :func:`delta_rule` (states ``[N, H, K, V]``); the naive and
+            fused_recurrent backends only.
 
     Returns:
         ``(o, S_T)``: ``o`` ``[B, T, H, V]`` in the input dtype; ``S_T`` ``[B, H, K, V]`` float32
@@ -39,9 +42,10 @@ def diagonal(
         >>> o.shape
         torch.Size([2, 16, 4, 32])
     """
-    check_inputs("diagonal", backend, q, k, v, a, "a", initial_state)
+    check_inputs("diagonal", backend, q, k, v, a, "a", initial_state, cu_seqlens=cu_seqlens)
     fn = dispatch(backend, "diagonal")
-    return fn(q, k, v, a, scale=scale, initial_state=initial_state, output_final_state=output_final_state)
+    return fn(q, k, v, a, scale=scale, initial_state=initial_state, output_final_state=output_final_state,
+              cu_seqlens=cu_seqlens)
 
 
 __all__ = ["diagonal"]

@@ -24,7 +24,7 @@ import torch
 import triton
 import triton.language as tl
 
-from statetrack.kernels._common import resolve_scale, sum_blocks
+from statetrack.kernels._common import KernelArgumentError, resolve_scale, sum_blocks
 
 BT = 16  # steps per chunk (the scan axis)
 
@@ -216,6 +216,7 @@ def chunk_diagonal(
     scale: float | None = None,
     initial_state: torch.Tensor | None = None,
     output_final_state: bool = False,
+    cu_seqlens: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Chunked diagonal recurrence (time-parallel scan within chunks of 16 steps), a in [-1, 1].
 
@@ -225,6 +226,7 @@ def chunk_diagonal(
         scale: output scale, ``None`` for ``K ** -0.5``.
         initial_state: ``[B, H, K, V]`` (float32) or None.
         output_final_state: also return ``S_T`` ``[B, H, K, V]`` float32.
+        cu_seqlens: not supported here (raises); packed input runs on ``fused_recurrent``.
 
     Returns:
         ``(o [B, T, H, V] in the input dtype, S_T or None)``, differentiable in q, k, v, a and the
@@ -235,6 +237,10 @@ def chunk_diagonal(
         >>> a = (2 * torch.rand(8, 1024, 4, 16, device="cuda") - 1).bfloat16()
         >>> o, S = chunk_diagonal(q, torch.randn_like(q), torch.randn_like(q), a, output_final_state=True)
     """
+    if cu_seqlens is not None:
+        raise KernelArgumentError(
+            "diagonal: the chunk backend does not take packed input (cu_seqlens); "
+            "use backend='fused_recurrent' or 'naive'")
     q, k, v, a = (x.contiguous() for x in (q, k, v, a))
     o, ht = ChunkDiagonalFunction.apply(q, k, v, a, resolve_scale(scale, q.shape[-1]), initial_state,
                                         output_final_state)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from statetrack.kernels._common import accumulation_dtype, resolve_scale
+from statetrack.kernels._common import accumulation_dtype, per_sequence, resolve_scale
 
 
 def naive_diagonal(
@@ -21,6 +21,7 @@ def naive_diagonal(
     scale: float | None = None,
     initial_state: torch.Tensor | None = None,
     output_final_state: bool = False,
+    cu_seqlens: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Sequential diagonal recurrence.
 
@@ -29,6 +30,8 @@ def naive_diagonal(
         scale: output scale, ``None`` for ``K ** -0.5``.
         initial_state: ``[B, H, K, V]`` or None (zeros).
         output_final_state: also return ``S_T``.
+        cu_seqlens: packed sequences (``B = 1``, int ``[N + 1]``): the loop runs once per sequence,
+            initial/final states ``[N, H, K, V]``.
 
     Returns:
         ``o`` ``[B, T, H, V]`` in q's dtype, and ``S_T`` ``[B, H, K, V]`` (float32, or float64 for
@@ -41,6 +44,8 @@ def naive_diagonal(
         >>> o.shape, S.shape
         (torch.Size([1, 6, 2, 3]), torch.Size([1, 2, 3, 3]))
     """
+    if cu_seqlens is not None:
+        return per_sequence(naive_diagonal, q, k, v, a, cu_seqlens, initial_state, output_final_state, scale=scale)
     B, T, H, K = q.shape
     V = v.shape[-1]
     dtype, acc = q.dtype, accumulation_dtype(q.dtype)
