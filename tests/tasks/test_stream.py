@@ -57,6 +57,40 @@ def test_draws_are_a_function_of_seed_and_step():
     assert torch.equal(stream.sample(torch.tensor([1, 2]), step, 16)[0], a[0])   # tensor step == int step
 
 
+def test_lengths_are_stratified_and_uniform():
+    """Every batch holds each length B / n times (up to one word), in nondecreasing order, the same for
+    every seed; over steps each length is equally frequent."""
+    stream = Stream(make_task("parity"), 3, 40)                             # n = 38 lengths
+    counts = torch.zeros(41, dtype=torch.long)
+    for step in range(300):
+        L = stream.lengths(torch.tensor([0, 7]), step, 256)
+        assert torch.equal(L[0], L[1]) and bool((L[0, 1:] >= L[0, :-1]).all())
+        c = torch.bincount(L[0], minlength=41)[3:]
+        assert int(c.min()) >= 256 // 38 and int(c.max()) <= 256 // 38 + 1
+        counts += torch.bincount(L[0], minlength=41)
+    freq = counts[3:].double() / counts.sum()
+    assert float((freq * 38 - 1).abs().max()) < 0.02
+
+
+@pytest.mark.parametrize("name", ["parity_p1", "S3", "modular_arithmetic_brackets_p1"])
+def test_packed_batches_hold_the_same_words(name):
+    stream = Stream(make_task(name), 3, 17, pool_size=8)
+    seeds = torch.tensor([1, 2, 3])
+    for step in range(4):
+        x, y, m = stream.sample(seeds, step, 19)
+        L = stream.lengths(seeds, step, 19)[0]
+        xs, ys, ms, pos, cu = stream.sample_packed(seeds, step, 19)
+        assert xs.shape == (3, stream.capacity(19)) and cu.shape == (21,)
+        assert int(cu[-1]) == xs.shape[1] and int(cu[-2]) < int(cu[-1])    # a non-empty filler segment
+        for b in range(19):
+            a, e = int(cu[b]), int(cu[b + 1])
+            assert e - a == int(L[b])
+            for packed, padded in ((xs, x), (ys, y), (ms, m)):
+                assert torch.equal(packed[:, a:e], padded[:, b, :e - a])
+            assert torch.equal(pos[a:e], torch.arange(e - a))
+        assert not ms[:, int(cu[-2]):].any() and not xs[:, int(cu[-2]):].any()
+
+
 def test_tokens_are_close_to_uniform():
     stream = Stream(make_task("S3"), 64, 64)
     x, _, _ = stream.sample(torch.arange(4), 0, 256)

@@ -42,6 +42,42 @@ def test_a_run_in_a_group_trains_as_it_does_alone():
     assert not torch.equal(group.model.theta[0], group.model.theta[1])
 
 
+@pytest.mark.parametrize("kind", [pytest.param("deltanet", id="deltanet"), pytest.param("diagonal", id="diagonal"),
+                                  pytest.param("deltaproduct", id="deltaproduct-nh2")])
+def test_packed_words_train_as_the_padded_layout(kind):
+    """The same words end to end (no padding) give the padded layout's steps: the convolution and the
+    recurrence restart at every word. With the convolution reading across words the check fails."""
+    extra = {"model__n_h": 2} if kind == "deltaproduct" else {}
+    cfgs = [c.replace(model__kind=kind, **extra) for c in _configs()]
+    padded, packed = GroupTrainer(cfgs, CPU, packed=False), GroupTrainer(cfgs, CPU)
+    assert packed.packed and not padded.packed
+    padded.run_steps(4)
+    packed.run_steps(4)
+    start = GroupTrainer(cfgs, CPU).model.theta
+    assert (packed.model.theta - start).abs().max() > 1e-3                  # it trained
+    torch.testing.assert_close(packed.model.theta, padded.model.theta, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(packed.loss_sum, padded.loss_sum, rtol=1e-5, atol=1e-6)
+
+
+def test_packed_words_fail_the_check_when_words_leak(monkeypatch):
+    from statetrack.models.conv import ShortConv
+
+    forward = ShortConv.forward
+    monkeypatch.setattr(ShortConv, "forward", lambda self, x, pos=None: forward(self, x))   # pos ignored
+    cfgs = _configs()
+    padded, packed = GroupTrainer(cfgs, CPU, packed=False), GroupTrainer(cfgs, CPU)
+    padded.run_steps(2)
+    packed.run_steps(2)
+    assert (packed.loss_sum - padded.loss_sum).abs().max() > 1e-4
+
+
+def test_packing_is_refused_where_a_mixer_cannot_pack():
+    cfgs = [c.replace(model__kind="transformer") for c in _configs()]
+    assert not GroupTrainer(cfgs, CPU).packed
+    with pytest.raises(TrainingError, match="packed batches need"):
+        GroupTrainer(cfgs, CPU, packed=True)
+
+
 def test_compiled_stages_train_as_the_eager_ones():
     """torch.compile of the stages (the CUDA default) changes only the arithmetic's grouping: after
     steps of a mixed group (two eigenvalue ranges, lrs, weight decays) the weights agree with eager."""

@@ -114,9 +114,10 @@ class DeltaProduct(nn.Module):
     # ---------------------------------------------------------------- projections
     @property
     def packs(self) -> bool:
-        """True when :meth:`recur` takes packed words (``cu_seqlens``): every kernel does, the
-        generalized (non-symmetric) path does not."""
-        return not self.generalized
+        """True when :meth:`recur` takes packed words (``cu_seqlens``) inside a CUDA graph: the naive and
+        one-step backends; not the chunk backend (its chunk table is sized on the host), nor the
+        generalized (non-symmetric) path."""
+        return not self.generalized and self.backend != "chunk"
 
     def project(self, x: torch.Tensor, pos: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Recurrence inputs from ``x [B, T, d_model]``: q ``[B,T,H,K]``, k ``[B,T,n_h,H,K]``,
@@ -249,7 +250,10 @@ class Diagonal(nn.Module):
         self.o_norm = nn.RMSNorm(V, eps=1e-6)
         self.o_proj = nn.Linear(H * V, d_model, bias=False)
 
-    packs = True        # recur takes packed words (cu_seqlens)
+    @property
+    def packs(self) -> bool:
+        """True when :meth:`recur` takes packed words (``cu_seqlens``): naive and one-step backends."""
+        return self.backend != "chunk"
 
     def project(self, x: torch.Tensor, pos: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """q, k ``[B,T,H,K]``, v ``[B,T,H,V]`` (scaled by Delta), a ``[B,T,H,K]`` and Delta ``[B,T,H]``;
