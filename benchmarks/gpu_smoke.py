@@ -2,6 +2,7 @@
 through torch.compile, the whole step replayed as a CUDA graph) gives the plain eager step's result,
 a run in a group matches the run alone (bf16 and float32), and packed words give the padded layout's
 result (the one-step kernels' packed path inside the captured graph)."""
+import sys
 import time
 
 import torch
@@ -18,9 +19,10 @@ def cfg(kind: str, dtype: str, seed: int, rng: str = "-1,1") -> TrainConfig:
     return c
 
 
+CASES = (("deltanet", "float32"), ("deltanet", "bfloat16"), ("diagonal", "bfloat16"), ("transformer", "bfloat16"))
 dev = torch.device("cuda")
-for kind, dtype in (("deltanet", "float32"), ("deltanet", "bfloat16"), ("diagonal", "bfloat16"),
-                    ("transformer", "bfloat16")):
+# argv: kind:dtype pairs to run (default: all of CASES)
+for kind, dtype in [tuple(a.split(":")) for a in sys.argv[1:]] or CASES:
     cfgs = [cfg(kind, dtype, s, r) for s, r in ((0, "-1,1"), (1, "0,1"), (2, "-1,1"))]
     t0 = time.perf_counter()
     fast, plain = GroupTrainer(cfgs, dev, compile=True), GroupTrainer(cfgs, dev, compile=False, packed=False)

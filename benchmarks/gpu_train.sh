@@ -29,7 +29,7 @@ for stage in ${STAGES:-smoke bench parity}; do
     case $stage in
         profile) for pa in ${PROFILE_SETS:-24:1024:fused_recurrent}; do timeout $(left ${PROFILE_S:-90}) python3 benchmarks/gpu_profile.py ${pa//:/ } 2>&1 | tee -a "$OUT/profile.log"; done ;;
         ktests) timeout $(left ${KTESTS_S:-120}) python3 -m pytest -q -p no:cacheprovider -n 8 tests/kernels/test_kernels_varlen.py tests/kernels/test_kernels_householder.py tests/kernels/test_kernels_diagonal.py 2>&1 | tail -n 15 | tee "$OUT/ktests.log" ;;
-        smoke) timeout $(left ${SMOKE_S:-150}) python3 benchmarks/gpu_smoke.py 2>&1 | tee "$OUT/smoke.log" ;;
+        smoke) timeout $(left ${SMOKE_S:-150}) python3 benchmarks/gpu_smoke.py ${SMOKE_CASES:-} 2>&1 | tee "$OUT/smoke.log" ;;
         bench) timeout $(left ${BENCH_S:-260}) python3 -m statetrack.cli bench train --out "$OUT/train_throughput_gpu.json" ${BENCH_ARGS:-} 2>&1 | tee "$OUT/bench.log" ;;
         parity) timeout $(left ${PARITY_S:-300}) $PROTO --only ${PARITY_ONLY:-'table3:parity_p1:*'} --workers ${WORKERS:-1} --deadline ${DEADLINE:-150} 2>&1 | tee -a "$OUT/protocol.log" ;;
         words) timeout $(left ${WORDS_S:-300}) $PROTO --only 'words:*' --workers ${WORKERS:-1} --deadline ${WORDS_DEADLINE:-200} 2>&1 | tee -a "$OUT/protocol.log" ;;
