@@ -101,7 +101,9 @@ def eigen_points(runs: list[Run]) -> dict[str, np.ndarray]:
         for layer in ev.get("layers", []):
             for head in layer.get("heads", []):
                 for tok, vals in (head.get("per_token") or {}).items():
-                    z = as_array(vals.get("real", [])) + 1j * as_array(vals.get("imag", []))
+                    z = as_array(vals.get("real", [])).astype(complex)
+                    if "imag" in vals:                  # left out when every sampled value is real
+                        z = z + 1j * as_array(vals["imag"])
                     out.setdefault(tok, []).append(z)
     return {t: np.concatenate(v) for t, v in out.items()}
 

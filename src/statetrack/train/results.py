@@ -37,7 +37,8 @@ Lists indexed by length hold the value at length ``lengths[i]``; ``null`` means 
           "head": h,
           "min_real", "max_real", "max_abs_imag", "frac_negative_real",   # over every position
           "per_token": {"<token>": {"real": [...], "imag": [...]}}       # a sample: positions_per_token
-      }]}]                                                                #   positions x n_h (or K) values
+      }]}]                                                                #   positions x n_h (or K) values,
+                                                                          #   4 decimals; "imag" only if nonzero
     },
     "probes": {
       "target": str, "n_states", "fit_length", "n_fit", "n_test", "chance", "lengths": [...],
