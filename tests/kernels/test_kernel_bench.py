@@ -128,6 +128,38 @@ def test_parent_writes_json_after_every_row_and_judges_bars(tmp_path, monkeypatc
     assert 0 < row["ours_bf16_fwdbwd_roofline_fraction"] < 1
 
 
+def test_resume_keeps_finished_stages_of_the_same_commit_and_runs_the_rest(tmp_path, monkeypatch, capsys):
+    """A call that ran out of time is finished by another: its ok stages are kept (not compile), the
+    others run; a file of another commit is refused with one line."""
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    ran, cut = [], [True]
+
+    def fake_child(section, args, deadline, log_fn, on_row):
+        ran.append(section)
+        if section == "env":
+            on_row({"section": "env", "data": {"copy_GBps": 4000.0, "bf16_TFLOPs": 700.0}})
+        if section == "accuracy":
+            on_row({"section": "accuracy_vs_fp64", "data": {"key": "beta<=2 float32", "ours_chunk_o": 1e-7}})
+        if section == "delta" and cut[0]:
+            return {"status": "cut at the time budget", "elapsed_s": 1.0}
+        return {"status": "ok", "elapsed_s": 0.0}
+
+    monkeypatch.setattr(bench, "_run_child", fake_child)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "fake")
+    assert bench.main(["-o", str(first), "--no-fla", "--commit", "abc", "--skip", "product,tune"]) == 0
+    assert ran == ["env", "compile", "accuracy", "varlen", "delta"]
+    ran.clear()
+    cut[0] = False
+    assert bench.main(["-o", str(second), "--no-fla", "--commit", "abc", "--resume", str(first)]) == 0
+    assert ran == ["compile", "delta", "product", "tune"]
+    res = json.loads(second.read_text())
+    assert res["ceilings"]["copy_GBps"] == 4000.0 and res["accuracy_vs_fp64"][0]["ours_chunk_o"] == 1e-7
+    assert all(res["stages"][st]["status"] == "ok" for st in bench.SECTIONS)
+    assert bench.main(["-o", str(second), "--no-fla", "--commit", "other", "--resume", str(first)]) == 2
+    assert "measured at abc" in capsys.readouterr().err
+
+
 def test_verdicts_fail_on_slow_or_inaccurate_numbers():
     res = {"delta_rule": [{"shape": [4, 8192, 16, 128, 128], "ours_bf16_fwdbwd_ms": 5.3, "fla_bf16_fwdbwd_ms": 2.85,
                            "ours_bf16_fwd_ms": 1.0, "fla_bf16_fwd_ms": 1.2, "ours_fp32_tf32x3_fwdbwd_ms": 40.0,

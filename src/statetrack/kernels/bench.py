@@ -6,18 +6,20 @@ measures on one CUDA device, in stages, each in a child process (a kernel fault 
 * ``env``: the device's copy bandwidth and bf16 matrix rate (the roofline's two ceilings);
 * ``compile``: every variant of our kernels that the later stages run, compiled once by one call on
   a one-row batch in several processes at a time (Triton's disk cache then serves the stages);
+* ``accuracy``: relative error against the float64 loop (beta <= 1 and <= 2), ours and fla's;
+* ``varlen``: packed sequences (``cu_seqlens``) against the float64 loop run per sequence;
 * ``delta``: delta rule at every shape of issue 13, forward and forward + backward, bfloat16 and
   float32, ours and fla's; our float32 both with three-TF32 products and with single TF32 products
   on the intra-chunk dots; the roofline fraction of each bf16 time;
 * ``product``: DeltaProduct n_h = 2 and 4 against fla's ``chunk_gated_delta_product(g=None)``;
-* ``accuracy``: relative error against the float64 loop (beta <= 1 and <= 2), ours and fla's;
-* ``varlen``: packed sequences (``cu_seqlens``) against the float64 loop run per sequence;
 * ``tune``: alternative launch settings of the chunk kernels at K = 128 (the shipped ones included).
 
 Each child prints one ``ROW {json}`` line per shape; the parent adds it to the results and rewrites
 the JSON file at once, so a stage cut off by ``--budget`` keeps what it had finished. The file ends
 with ``verdicts``: one entry per bar of issue 13 (``ratio``/``value``, ``bar``, ``met``). fla is
 optional (its columns are skipped with a message). Versions, device and git commit are recorded.
+A call that ran out of time is finished by another on the same commit and kind of device:
+``--resume FILE`` keeps the stages FILE finished and runs the others.
 """
 from __future__ import annotations
 
@@ -64,7 +66,12 @@ BAR_FWDBWD = {s: (2.5 if s in SMALL else 1.5) for s in DELTA_SHAPES}
 BAR_FWD = 1.0
 BAR_FP32 = 2.0           # our fp32 fwd+bwd ms / our bf16 fwd+bwd ms
 BAR_TESTS_S = 120.0
-SECTIONS = ("env", "compile", "delta", "product", "accuracy", "tune", "varlen")   # most needed first
+# most needed first; the short accuracy and varlen stages before the timings (fla autotunes at every
+# new shape: the delta stage took 250 s of a 430 s budget on a fresh H200)
+SECTIONS = ("env", "compile", "accuracy", "varlen", "delta", "product", "tune")
+# where each stage's rows go in the results ("env": the ceilings)
+STAGE_KEY = {"env": "ceilings", "compile": "compile", "accuracy": "accuracy_vs_fp64", "varlen": "varlen",
+             "delta": "delta_rule", "product": "delta_product", "tune": "tune"}
 COMPILE_WORKERS = 8      # processes that compile our kernel variants side by side before the timings
 DEVICE = "cuda"          # the CPU tests point the stages at the interpreter
 
@@ -535,6 +542,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip", default="", help=f"comma list of stages to skip: {','.join(SECTIONS)}")
     p.add_argument("--budget", type=float, default=300.0, help="seconds for all stages (default 300); "
                    "a stage still running then is stopped and the rest skipped")
+    p.add_argument("--resume", default=None, metavar="JSON",
+                   help="keep the stages a previous run of the same commit on the same device finished (this "
+                        "command's own output, e.g. the -o file of a call that ran out of time) and run the rest")
     p.add_argument("--tests-log", default=None, help="pytest output of the GPU kernel tests, for their verdict")
     p.add_argument("--triton-cache", default=None, metavar="DIR",
                    help="Triton's compilation cache directory (kept between runs; default: Triton's own)")
@@ -548,6 +558,14 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--skip: unknown stage(s) {', '.join(sorted(skip - set(SECTIONS)))} (known: {', '.join(SECTIONS)})")
     if args.budget <= 0:
         p.error("--budget must be positive")
+    prev = None
+    if args.resume:
+        try:
+            with open(args.resume) as f:
+                prev = json.load(f)
+            prev["stages"], prev["commit"], prev["device"]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            p.error(f"--resume: {args.resume!r} is not a results file of this command ({type(e).__name__})")
     if args.tests_log and not os.path.isfile(args.tests_log):
         p.error(f"--tests-log: no such file {args.tests_log!r}")
     if args.triton_cache:
@@ -591,6 +609,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.tests_log:
         with open(args.tests_log, errors="replace") as f:
             res["gpu_tests"] = parse_pytest_log(f.read())
+    kept = set()
+    if prev is not None:
+        if (prev["commit"], prev["device"]) != (res["commit"], res["device"]):
+            print(f"statetrack bench kernels: --resume {args.resume}: measured at {prev['commit']} on "
+                  f"{prev['device']}, not {res['commit']} on {res['device']}", file=sys.stderr)
+            return 2
+        # every finished stage but compile (it only fills this machine's cache)
+        kept = {st for st, info in prev["stages"].items()
+                if st in STAGE_KEY and st != "compile" and info.get("status") == "ok"}
+        for st in kept:
+            if STAGE_KEY[st] in prev:
+                res[STAGE_KEY[st]] = prev[STAGE_KEY[st]]
+            res["stages"][st] = {**prev["stages"][st], "status": "ok", "from": prev.get("time")}
+        if "gpu_tests" in prev and "gpu_tests" not in res:
+            res["gpu_tests"] = prev["gpu_tests"]
 
     def write():
         res["verdicts"] = verdicts(res)
@@ -617,6 +650,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     deadline = t0 + args.budget
     for section in SECTIONS:
+        if section in kept:
+            continue
         if section in skip:
             res["stages"][section] = {"status": "skipped (--skip)"}
         elif time.time() >= deadline:
