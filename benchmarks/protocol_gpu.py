@@ -143,7 +143,8 @@ def row(group: str, name: str, res: dict) -> dict:
             "test_sequence_accuracy": ev["test_range"]["sequence_accuracy"],
             "train_scaled_accuracy": ev["train_range"]["scaled_accuracy"],
             "accuracy_by_length": ev["accuracy"], "sequence_accuracy_by_length": ev["sequence_accuracy"],
-            "final_loss": res["final_loss"], "backend": res["backend"], "device": res["device"],
+            "final_loss": res["final_loss"], "backend": res["backend"],
+            "packed": (res.get("group") or {}).get("packed", False), "device": res["device"],
             "commit": res["git"]["commit"], "train_time_s": res["train_time_s"]}
 
 
