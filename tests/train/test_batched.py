@@ -177,6 +177,13 @@ def test_train_cli_trains_a_group(tmp_path, capsys):
     assert all((out / n / "results.json").exists() for n in names)
     text = capsys.readouterr().out
     assert "4 runs in one batched group" in text and all(f"{n}: completed" in text for n in names)
+    import json
+    assert json.loads((out / names[0] / "results.json").read_text())["group"]["packed"] is True
+    rc = main(["train", "--task", "parity_p1", "--seeds", "0", "1", "--steps", "2", "--d-model", "8", "--heads", "1",
+               "--layers", "1", "--train-len", "3", "6", "--test-len", "6", "8", "--eval-samples", "8",
+               "--no-analysis", "--no-progress", "--padded", "-o", str(tmp_path / "padded")])
+    assert rc == 0
+    assert json.loads((tmp_path / "padded" / "deltanet_-1,1_s0" / "results.json").read_text())["group"]["packed"] is False
 
 
 def test_a_finished_group_is_reported_not_retrained(tmp_path):
