@@ -66,3 +66,27 @@ def test_bench_train_writes_ratios_and_verdicts(tmp_path):
     single = data["rows"][0]["ms_per_step"]
     assert v["ratio"] == pytest.approx(2 / data["rows"][2]["ms_per_step"] * single) and v["packed"] is True
     assert data["device"] == "cpu" and data["git"].keys() >= {"commit", "dirty"}
+
+
+@pytest.mark.slow
+def test_bench_train_merges_calls_per_batch_and_refuses_other_commits(tmp_path, capsys):
+    """Two calls (one batch size each) join into one file; each batch's rows come from one call."""
+    from statetrack.cli import main as cli
+    from statetrack.train.throughput import main
+
+    a, b, out = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "m.json"
+    common = ["--quick", "--runs", "1", "--steps", "1"]
+    assert main(common + ["--out", str(a), "--batches", "2"]) == 0
+    assert main(common + ["--out", str(b), "--batches", "3"]) == 0
+    assert main(["--merge", str(a), str(b), "--out", str(out)]) == 0
+    merged = json.loads(out.read_text())
+    rows = lambda f: json.loads(f.read_text())["rows"]                      # noqa: E731
+    assert merged["rows"] == rows(a) + rows(b)
+    assert sorted(merged["verdicts"]) == ["batched_N1_batch2_naive_vs_single", "batched_N1_batch3_naive_vs_single"]
+    assert [m["batches"] for m in merged["merged_from"]] == [[2], [3]]
+    other = json.loads(b.read_text())
+    other["git"]["commit"] = "0" * 40
+    b.write_text(json.dumps(other))
+    assert cli(["bench", "train", "--merge", str(a), str(b), "--out", str(tmp_path / "x.json")]) == 2
+    err = capsys.readouterr().err
+    assert "was measured at 0000" in err and err.strip().count("\n") == 0

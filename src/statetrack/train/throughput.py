@@ -18,6 +18,10 @@ block (bar: >= 10x at the largest N, per batch and backend).
 
     statetrack bench train --out benchmarks/results/train_throughput_gpu.json
     statetrack bench train --quick --out /tmp/t.json        # CPU smoke run, tiny sizes
+
+A device call that ran out of time after one batch size is finished by another call for the other
+(``--batches 1024``); ``--merge A.json B.json`` then writes one file, each batch size's rows and
+verdict taken whole from the call that timed it.
 """
 from __future__ import annotations
 
@@ -74,6 +78,42 @@ def time_batched(cfg, n_runs: int, steps: int, graph: bool, compile: bool | None
     return dt, trainer.packed
 
 
+def merge(paths: list[str], out: str) -> int:
+    """Join result files of separate calls: every batch size's rows and verdicts come from one file
+    (the one that timed its batched trainer), so each ratio still pairs loops timed in one process."""
+    from statetrack.provenance import check_output_path
+    from statetrack.train.results import write_results
+
+    from statetrack.errors import StatetrackError
+
+    out = check_output_path(out)
+    files = []
+    for p in paths:
+        try:
+            data = json.loads(Path(p).read_text())
+            data["rows"], data["verdicts"], data["device"], data["git"]["commit"]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise StatetrackError(f"--merge: {p} is not a result of statetrack bench train ({type(e).__name__})") from None
+        files.append((p, data))
+    first = files[0][1]
+    for p, data in files[1:]:
+        if (data["device"], data["git"]["commit"]) != (first["device"], first["git"]["commit"]):
+            raise StatetrackError(f"--merge: {p} was measured at {data['git']['commit']} on {data['device']}, "
+                                  f"{files[0][0]} at {first['git']['commit']} on {first['device']}")
+    result = {k: v for k, v in first.items() if k not in ("rows", "verdicts")}
+    result.update(rows=[], verdicts={}, merged_from=[])
+    for p, data in files:
+        timed = sorted({r["batch"] for r in data["rows"] if r["trainer"] == "batched"} -
+                       {r["batch"] for r in result["rows"]})
+        result["rows"] += [r for r in data["rows"] if r["batch"] in timed]
+        result["verdicts"].update({k: v for k, v in data["verdicts"].items()
+                                   if any(f"_batch{b}_" in k for b in timed)})
+        result["merged_from"].append({"file": Path(p).name, "batches": timed})
+    write_results(out, result)
+    print(f"{out}: batches {sorted({r['batch'] for r in result['rows']})} from {len(files)} files")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from statetrack.train.results import device_name, git_info, versions, write_results
 
@@ -95,7 +135,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--padded", action="store_true",
                     help="also time the padded layout at the largest N where the default packs (default: off)")
     ap.add_argument("--quick", action="store_true", help="tiny sizes (CPU smoke run; default: off)")
+    ap.add_argument("--merge", nargs="+", metavar="JSON", help="measure nothing: write --out from results of "
+                    "this command for the same commit and device, each batch size from the file that timed its "
+                    "batched trainer (a call cut off after one batch size, finished by another)")
     args = ap.parse_args(argv)
+    if args.merge:
+        return merge(args.merge, args.out)
     cuda = torch.cuda.is_available() and not args.quick
     device = "cuda" if cuda else "cpu"
     backends = args.backends if cuda else ["naive"]
