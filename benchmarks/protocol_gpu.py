@@ -6,6 +6,8 @@ Groups (each trained as one batched computation, :mod:`statetrack.train.batched`
                  label per word, at its end), each for DeltaNet and diagonal in [0,1] and [-1,1]
                  (one group per model: seeds x ranges) and a causal Transformer;
                  P1's configs: d_model 128, 2 layers, 4 heads, short conv, batch 256, lr 1e-3, AdamW,
+                 DeltaNet (and DeltaProduct below) as fla builds it: gated SwiGLU MLP, normal(0, 0.02)
+                 initialization with the residual writers scaled down (model options mlp/init),
                  warm-up 10% then cosine to 1e-3 x lr, bf16, no gradient clipping (P1's training
                  loop has none); parity 20,000 steps (wd 0), modular
                  arithmetic wd 0.1 and as many steps as the device time allows (``--ma-steps``);
@@ -76,6 +78,8 @@ def groups(args) -> list[dict]:
         return cfg
 
     def add(name: str, cfg, variants: list[tuple[str, int, dict]]):
+        if cfg.model.kind in ("deltanet", "deltaproduct"):     # as fla builds them (P1's and P2's code)
+            cfg.model.mlp, cfg.model.init = "swiglu", "fla"
         cfgs = [cfg.replace(seed=seed, **change) for _, seed, change in variants]
         out.append({"name": name, "configs": [c.to_dict() for c in cfgs], "names": [v[0] for v in variants]})
 
@@ -135,6 +139,7 @@ def row(group: str, name: str, res: dict) -> dict:
     return {"group": group, "run": name, "task": cfg["task"], "model": res["model"]["kind"],
             "eig_range": res["model"]["eig_range"] if res["model"]["kind"] != "transformer" else None,
             "n_h": res["model"]["n_h"], "layers": res["model"]["n_layers"], "d_model": res["model"]["d_model"],
+            "mlp": cfg["model"].get("mlp", "gelu"), "init": cfg["model"].get("init", "torch"),
             "seed": res["seed"], "steps": res["steps"], "batch": cfg["batch_size"], "lr": cfg["lr"],
             "grad_clip": cfg["grad_clip"], "weight_decay": cfg["weight_decay"],
             "train_lengths": [cfg["train_min_len"], cfg["train_max_len"]],
@@ -193,8 +198,10 @@ def paper_notes(data: dict) -> list[str]:
             verdict = "same direction" if ours_up == paper_up else "DIRECTION DIFFERS from P1"
             if ours_up != paper_up and max(best.values()) < 0.05:
                 verdict += " (neither range learned the task in our steps)"
+            arch = sorted({f"{r.get('mlp', 'gelu')} MLP, {r.get('init', 'torch')} init" for r in sel if r["model"] == kind})
             notes.append(f"{task}, {kind}: ours [0,1] {best['0,1']:.3f} / [-1,1] {best['-1,1']:.3f} vs P1 "
-                         f"{p0:.3f} / {p1:.3f} (best of 3, {'/'.join(map(str, steps))} steps): {verdict}")
+                         f"{p0:.3f} / {p1:.3f} (best of 3, {'/'.join(map(str, steps))} steps; {'; '.join(arch)}): "
+                         f"{verdict}")
     def best(task, **kw):
         acc = [r["test_scaled_accuracy"] for r in rows if r["task"] == task
                and all(r[k] == v for k, v in kw.items())]

@@ -18,9 +18,12 @@ def _configs():
 
 @pytest.mark.parametrize("kind", [pytest.param("deltanet", id="deltanet"), pytest.param("diagonal", id="diagonal"),
                                   pytest.param("transformer", id="transformer"),
-                                  pytest.param("deltaproduct", id="deltaproduct-nh2")])
+                                  pytest.param("deltaproduct", id="deltaproduct-nh2"),
+                                  pytest.param("deltanet-p1", id="deltanet-swiglu-fla-init")])
 def test_stacked_forward_equals_each_runs_own_model(kind):
     extra = {"n_h": 2} if kind == "deltaproduct" else {}
+    if kind == "deltanet-p1":
+        kind, extra = "deltanet", {"mlp": "swiglu", "init": "fla"}
     cfgs = [c.replace(model__kind=kind, **{f"model__{k}": v for k, v in extra.items()}) for c in _configs()]
     tr = GroupTrainer(cfgs, CPU)
     x, _, _ = tr.stream.sample(tr.seeds, 0, 5)                              # (R, B, T)

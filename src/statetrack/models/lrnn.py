@@ -10,15 +10,19 @@ exposes them as :meth:`Block.pre` and :meth:`Block.post` so that the batched tra
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from statetrack.models.mixers import (BACKENDS, DeltaNet, DeltaProduct, Diagonal, ModelError, check_backend,
                                       parse_eig_range)
 
 KINDS = ("deltanet", "deltaproduct", "diagonal", "transformer")
+MLPS = ("gelu", "swiglu")
+INITS = ("torch", "fla")
 
 
 @dataclass
@@ -32,6 +36,8 @@ class ModelConfig:
     n_h: int = 1                  # Householder sub-steps per token (deltaproduct only; deltanet is 1)
     conv_size: int = 4            # short causal convolution kernel on q/k/v (0: none)
     mlp_ratio: int = 4            # MLP hidden width = mlp_ratio * d_model (0: no MLP)
+    mlp: str = "gelu"             # gelu: Linear-GELU-Linear with biases; swiglu: fla's gated MLP (P1's DeltaNet)
+    init: str = "torch"           # torch: PyTorch's defaults; fla: fla's DeltaNet/DeltaProduct initialization
     backend: str = "naive"        # kernel backend: naive | fused_recurrent | chunk
     vocab_size: int = 2           # input tokens (set from the task)
     n_classes: int = 2            # output classes (set from the task)
@@ -44,6 +50,12 @@ class ModelConfig:
         if self.kind == "deltanet" and self.n_h != 1:
             raise ModelError("deltanet has n_h = 1", api_hint="use kind='deltaproduct' for n_h > 1",
                              cli_hint="use --model deltaproduct for n_h > 1")
+        if self.mlp not in MLPS:
+            raise ModelError(f"unknown mlp {self.mlp!r}; choose from {', '.join(MLPS)}")
+        if self.init not in INITS:
+            raise ModelError(f"unknown init {self.init!r}; choose from {', '.join(INITS)}")
+        if self.init == "fla" and self.kind not in ("deltanet", "deltaproduct"):
+            raise ModelError(f"init 'fla' is fla's DeltaNet/DeltaProduct initialization, not one for {self.kind!r}")
         for f in ("n_layers", "d_model", "n_heads", "n_h", "vocab_size", "n_classes"):
             if not isinstance(getattr(self, f), int) or getattr(self, f) < 1:
                 raise ModelError(f"model {f} must be a positive integer, got {getattr(self, f)!r}")
@@ -77,6 +89,37 @@ def make_mixer(cfg: ModelConfig) -> nn.Module:
     return DeltaProduct(cfg.d_model, cfg.n_heads, cfg.head_dim, n_h=cfg.n_h, **common)
 
 
+class SwiGLU(nn.Module):
+    """fla's DeltaNet MLP (P1's models): ``down(silu(gate) * up)``, no biases; the hidden width is
+    ``2/3 * ratio * d`` rounded up to a multiple of 256 (512 for d = 128, ratio 4)."""
+
+    def __init__(self, d: int, ratio: int):
+        super().__init__()
+        width = 256 * math.ceil(int(d * ratio * 2 / 3) / 256)
+        self.gate_proj = nn.Linear(d, 2 * width, bias=False)        # gate and up, side by side
+        self.down_proj = nn.Linear(width, d, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate, up = self.gate_proj(x).chunk(2, dim=-1)
+        return self.down_proj(F.silu(gate) * up)
+
+
+def fla_init(model: nn.Module, n_layers: int, std: float = 0.02) -> None:
+    """fla's initialization of its DeltaNet models: every linear, convolution and embedding weight
+    normal(0, std), biases 0, and the two projections that write into the residual stream (the
+    mixer's ``o_proj``, the MLP's last layer) divided by sqrt(2 n_layers)."""
+    from statetrack.models.conv import ShortConv
+
+    with torch.no_grad():
+        for name, m in model.named_modules():
+            if isinstance(m, (nn.Linear, nn.Embedding, ShortConv)):
+                m.weight.normal_(0.0, std)
+                if getattr(m, "bias", None) is not None:
+                    m.bias.zero_()
+            if name.endswith(("o_proj", "down_proj", "mlp.2")):
+                m.weight.div_(math.sqrt(2 * n_layers))
+
+
 class Block(nn.Module):
     """Pre-norm residual block: ``x + mixer(norm(x))``, then ``x + mlp(norm(x))``."""
 
@@ -87,8 +130,9 @@ class Block(nn.Module):
         self.mlp = None
         if cfg.mlp_ratio:
             self.norm2 = nn.RMSNorm(cfg.d_model, eps=1e-6)
-            self.mlp = nn.Sequential(nn.Linear(cfg.d_model, cfg.mlp_ratio * cfg.d_model), nn.GELU(),
-                                     nn.Linear(cfg.mlp_ratio * cfg.d_model, cfg.d_model))
+            self.mlp = SwiGLU(cfg.d_model, cfg.mlp_ratio) if cfg.mlp == "swiglu" else nn.Sequential(
+                nn.Linear(cfg.d_model, cfg.mlp_ratio * cfg.d_model), nn.GELU(),
+                nn.Linear(cfg.mlp_ratio * cfg.d_model, cfg.d_model))
 
     def pre(self, x: torch.Tensor, pos: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """The mixer's recurrence inputs from the residual stream ``x [B, T, d_model]`` (``pos``: packed
@@ -120,6 +164,8 @@ class LRNN(nn.Module):
         self.blocks = nn.ModuleList([Block(cfg) for _ in range(cfg.n_layers)])
         self.norm = nn.RMSNorm(cfg.d_model, eps=1e-6)
         self.head = nn.Linear(cfg.d_model, cfg.n_classes)
+        if cfg.init == "fla":
+            fla_init(self, cfg.n_layers)
 
     def set_backend(self, backend: str) -> None:
         """Switch every mixer's kernel backend (e.g. ``naive`` on CPU for analysis)."""
@@ -167,4 +213,4 @@ class LRNN(nn.Module):
                 "n_h": cfg.n_h, "params": int(sum(p.numel() for p in self.parameters()))}
 
 
-__all__ = ["LRNN", "ModelConfig", "Block", "KINDS", "BACKENDS", "make_mixer"]
+__all__ = ["LRNN", "ModelConfig", "Block", "SwiGLU", "KINDS", "MLPS", "INITS", "BACKENDS", "make_mixer", "fla_init"]

@@ -21,7 +21,8 @@ import sys
 _FIELDS = {
     "model": "model.kind", "eig_range": "model.eig_range", "n_h": "model.n_h", "layers": "model.n_layers",
     "d_model": "model.d_model", "heads": "model.n_heads", "head_dim": "model.head_dim",
-    "conv_size": "model.conv_size", "mlp_ratio": "model.mlp_ratio", "backend": "model.backend",
+    "conv_size": "model.conv_size", "mlp_ratio": "model.mlp_ratio", "mlp": "model.mlp", "init": "model.init",
+    "backend": "model.backend",
     "steps": "steps", "batch_size": "batch_size", "lr": "lr", "weight_decay": "weight_decay",
     "warmup": "warmup_steps", "min_lr_ratio": "min_lr_ratio", "grad_clip": "grad_clip",
     "eval_max_len": "eval_max_len", "eval_samples": "eval_samples", "eval_every": "eval_every",
@@ -107,6 +108,9 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     m.add_argument("--conv-size", type=nonneg_int, metavar="N",
                    help=_help("short causal convolution, 0: none", "model.conv_size"))
     m.add_argument("--mlp-ratio", type=nonneg_int, metavar="N", help=_help("MLP width / d_model", "model.mlp_ratio"))
+    m.add_argument("--mlp", choices=("gelu", "swiglu"), help=_help("MLP: gelu, or swiglu as P1's fla DeltaNet", "model.mlp"))
+    m.add_argument("--init", choices=("torch", "fla"),
+                   help=_help("weights: PyTorch's defaults, or fla's DeltaNet initialization (normal 0.02)", "model.init"))
     m.add_argument("--backend", choices=("naive", "fused_recurrent", "chunk"),
                    help=_help("kernel backend", "model.backend"))
     o = p.add_argument_group("optimization")
