@@ -19,11 +19,12 @@ computation:
   the same stages eagerly.
 * **Data**: every run draws its own batches on the device (:class:`statetrack.tasks.stream.Stream`), a
   function of (data seed, step) only: a run in a group sees exactly the words it sees alone.
-* **Packed words**: where every mixer's recurrence takes packed input (DeltaNet, DeltaProduct and the
-  diagonal model; not the Transformer), a run's batch is its words end to end in a fixed number of
-  slots, with no padding (the stream's lengths are stratified, so the total is fixed by the step);
-  the short convolution and the recurrence restart at each word (``cu_seqlens``). Lengths 3-40 fill
-  22,034 slots per 1,024 words instead of 40,960. The padded layout gives the same losses.
+* **Packed words**: where every mixer's recurrence takes packed input inside a CUDA graph (DeltaNet,
+  DeltaProduct and the diagonal model on the fused_recurrent and naive backends; not the Transformer,
+  not the chunk backend), a run's batch is its words end to end in a fixed number of slots, with no
+  padding (the stream's lengths are stratified, so the total is fixed by the step); the short
+  convolution and the recurrence restart at each word (``cu_seqlens``). Lengths 3-40 fill 22,035
+  slots per 1,024 words instead of 40,960. The padded layout (``packed=False``) gives the same steps.
 * **No host round trip per step**: per-run loss, gradient norm and finiteness accumulate on the
   device; the host reads them every ``log_every`` steps. On CUDA the whole step (sampling, forward,
   backward, clipping, AdamW, schedule) is captured once as a CUDA graph and replayed.
