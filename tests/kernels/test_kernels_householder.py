@@ -67,6 +67,24 @@ def test_gradient_kernel_with_whole_key_and_value_blocks():
         check_against_naive(delta_rule, "delta_rule", "chunk", FP32, 1, 70, 1, 100, 72)
 
 
+
+@pytest.mark.parametrize("dtype, K, stages", [
+    pytest.param(FP32, 128, 1, id="fp32-K128-one-stage"),
+    pytest.param(FP32, 100, 1, id="fp32-K100-one-stage"),
+    pytest.param(FP32, 64, 2, id="fp32-K64-default"),
+    pytest.param(BF16, 128, 2, id="bf16-K128-default"),
+])
+def test_float32_wide_keys_cap_the_state_pipeline_stages(dtype, K, stages):
+    """Two pipeline stages of the sequential kernels' float32 128-wide tiles need more shared memory
+    than an H200 block has (237,568 and 245,760 > 232,448 B with triton 3.6), so float32 with K > 64
+    runs them with fp32_wide_state_stages (1), even when more are forced."""
+    from statetrack.kernels.delta_rule.chunk_config import CONFIG, launch_config
+    assert CONFIG["state_stages"] == 2 and CONFIG["fp32_wide_state_stages"] == 1
+    assert launch_config(K, 8192, dtype)["state_stages"] == stages
+    with forced_launch(state_stages=3):
+        assert launch_config(K, 8192, dtype)["state_stages"] == (1 if stages == 1 else 3)
+
+
 PRODUCT_CASES = [
     pytest.param(FP32, 2, 1, 40, 2, 32, 48, id="fp32-nh2", marks=CPU),
     pytest.param(FP32, 3, 2, 23, 2, 60, 28, id="fp32-nh3-chunk63", marks=CPU),

@@ -6,12 +6,17 @@ faster, and ``FORCED`` what a caller imposes over both (``statetrack bench kerne
 """
 from __future__ import annotations
 
+import torch
+
 # defaults; `statetrack bench kernels` times alternatives in its tune stage and records them
 CONFIG = {
     "wy_warps": 4,
     "state_bv": 32,        # V-block of the sequential kernels (more blocks = more programs in flight)
     "state_warps": 4,
     "state_stages": 2,
+    "fp32_wide_state_stages": 1,  # cap on state_stages for float32 inputs with K > 64: two stages of the
+                                  # float32 K, W, Q tiles took 237,568 / 245,760 B of shared memory
+                                  # (triton 3.6, single-TF32 products), over the H200's 232,448 per block
     "grads_warps": 8,
     "grads_stages": 1,
     "grads_bk": 64,        # K- and V-blocks of the gradient kernel (128: K = 128 in one block, no
@@ -35,12 +40,15 @@ SHAPE_CONFIG: list[tuple[int, int, dict]] = []
 FORCED: dict = {}
 
 
-def launch_config(K: int, T: int) -> dict:
-    """CONFIG, then the first SHAPE_CONFIG row with K >= its K and T >= its T, then FORCED."""
+def launch_config(K: int, T: int, dtype: torch.dtype | None = None) -> dict:
+    """CONFIG, then the first SHAPE_CONFIG row with K >= its K and T >= its T, then FORCED; for
+    float32 inputs with K > 64, state_stages is then capped at fp32_wide_state_stages."""
     cfg = dict(CONFIG)
     for kmin, tmin, over in SHAPE_CONFIG:
         if K >= kmin and T >= tmin:
             cfg.update(over)
             break
     cfg.update(FORCED)
+    if dtype == torch.float32 and K > 64:
+        cfg["state_stages"] = min(cfg["state_stages"], cfg["fp32_wide_state_stages"])
     return cfg
