@@ -52,8 +52,8 @@ def test_packed_words_train_as_the_padded_layout(kind):
     recurrence restart at every word. With the convolution reading across words the check fails."""
     extra = {"model__n_h": 2} if kind == "deltaproduct" else {}
     cfgs = [c.replace(model__kind=kind, **extra) for c in _configs()]
-    padded, packed = GroupTrainer(cfgs, CPU, packed=False), GroupTrainer(cfgs, CPU)
-    assert packed.packed and not padded.packed
+    padded, packed = GroupTrainer(cfgs, CPU), GroupTrainer(cfgs, CPU, packed=True)
+    assert packed.packed and not padded.packed                              # naive backend: padded by default
     padded.run_steps(4)
     packed.run_steps(4)
     start = GroupTrainer(cfgs, CPU).model.theta
@@ -68,7 +68,7 @@ def test_packed_words_fail_the_check_when_words_leak(monkeypatch):
     forward = ShortConv.forward
     monkeypatch.setattr(ShortConv, "forward", lambda self, x, pos=None: forward(self, x))   # pos ignored
     cfgs = _configs()
-    padded, packed = GroupTrainer(cfgs, CPU, packed=False), GroupTrainer(cfgs, CPU)
+    padded, packed = GroupTrainer(cfgs, CPU), GroupTrainer(cfgs, CPU, packed=True)
     padded.run_steps(2)
     packed.run_steps(2)
     assert (packed.loss_sum - padded.loss_sum).abs().max() > 1e-4
@@ -181,12 +181,12 @@ def test_train_cli_trains_a_group(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "4 runs in one batched group" in text and all(f"{n}: completed" in text for n in names)
     import json
-    assert json.loads((out / names[0] / "results.json").read_text())["group"]["packed"] is True
+    assert json.loads((out / names[0] / "results.json").read_text())["group"]["packed"] is False   # naive: padded
     rc = main(["train", "--task", "parity_p1", "--seeds", "0", "1", "--steps", "2", "--d-model", "8", "--heads", "1",
                "--layers", "1", "--train-len", "3", "6", "--test-len", "6", "8", "--eval-samples", "8",
-               "--no-analysis", "--no-progress", "--padded", "-o", str(tmp_path / "padded")])
+               "--no-analysis", "--no-progress", "--layout", "packed", "-o", str(tmp_path / "packed")])
     assert rc == 0
-    assert json.loads((tmp_path / "padded" / "deltanet_-1,1_s0" / "results.json").read_text())["group"]["packed"] is False
+    assert json.loads((tmp_path / "packed" / "deltanet_-1,1_s0" / "results.json").read_text())["group"]["packed"] is True
 
 
 def test_a_finished_group_is_reported_not_retrained(tmp_path):

@@ -19,12 +19,13 @@ computation:
   the same stages eagerly.
 * **Data**: every run draws its own batches on the device (:class:`statetrack.tasks.stream.Stream`), a
   function of (data seed, step) only: a run in a group sees exactly the words it sees alone.
-* **Packed words**: where every mixer's recurrence takes packed input inside a CUDA graph (DeltaNet,
-  DeltaProduct and the diagonal model on the fused_recurrent and naive backends; not the Transformer,
-  not the chunk backend), a run's batch is its words end to end in a fixed number of slots, with no
-  padding (the stream's lengths are stratified, so the total is fixed by the step); the short
-  convolution and the recurrence restart at each word (``cu_seqlens``). Lengths 3-40 fill 22,035
-  slots per 1,024 words instead of 40,960. The padded layout (``packed=False``) gives the same steps.
+* **Packed words**: with the fused_recurrent backend (DeltaNet, DeltaProduct and the diagonal model;
+  not the Transformer, not the chunk backend, whose chunk table is sized on the host), a run's batch
+  is by default its words end to end in a fixed number of slots, with no padding (the stream's
+  lengths are stratified, so the total is fixed by the step); the short convolution and the
+  recurrence restart at each word (``cu_seqlens``). Lengths 3-40 fill 22,035 slots per 1,024 words
+  instead of 40,960. The padded layout (``packed=False``; the default on the naive backend, whose loop
+  would run once per word) gives the same steps; ``packed=True`` packs on the naive backend too.
 * **No host round trip per step**: per-run loss, gradient norm and finiteness accumulate on the
   device; the host reads them every ``log_every`` steps. On CUDA the whole step (sampling, forward,
   backward, clipping, AdamW, schedule) is captured once as a CUDA graph and replayed.
@@ -309,12 +310,13 @@ class GroupTrainer:
         self.loss_sum = torch.zeros(R, device=device)
         self.loss_n = torch.zeros(R, device=device)
         self.batch = c0.batch_size
-        # packed words (no padding) wherever every mixer takes them and the lengths vary
+        # packed words (no padding) where every mixer takes them and the lengths vary; by default only on the
+        # one-step kernels, where it pays: the naive loop runs once per packed word (14x slower on a CPU)
         can_pack = self.model.packs and c0.train_min_len < c0.train_max_len
         if packed and not can_pack:
-            raise TrainingError(f"packed batches need mixers that take packed words (not {c0.model.kind!r}) "
-                                "and train lengths that vary")
-        self.packed = can_pack if packed is None else bool(packed)
+            raise TrainingError(f"packed batches need mixers that take packed words (not {c0.model.kind!r} with "
+                                f"backend {c0.model.backend!r}) and train lengths that vary")
+        self.packed = (can_pack and c0.model.backend == "fused_recurrent") if packed is None else bool(packed)
         self.bf16 = c0.dtype == "bfloat16" and device.type == "cuda"
         self.history: list[list] = [[] for _ in range(R)]     # per run: [step, mean loss] every check
         self.status = ["training"] * R
@@ -526,7 +528,8 @@ def train_group(configs: list[TrainConfig], out: str | Path, *, names: list[str]
         progress: a callable ``progress(step, total, mean_losses)`` called at every check.
         analysis: override ``config.analysis`` (eigenvalues, probes, state norms per run).
         compile: run the training stages through ``torch.compile`` (default: on CUDA only).
-        packed: train on packed words, no padding (default: wherever the mixers take them).
+        packed: train on packed words, no padding (default: with the fused_recurrent backend, where
+            every mixer takes them and the lengths vary).
     Returns:
         The runs' results dicts, or None when stopped by ``stop_after``.
     """

@@ -133,8 +133,9 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                    "(default: --lr)")
     g.add_argument("--no-compile", action="store_true", help="run the group's model stages eagerly instead of "
                    "through torch.compile (default: compiled on CUDA, eager on CPU)")
-    g.add_argument("--padded", action="store_true", help="pad every word to the longest length instead of "
-                   "packing the words end to end (default: packed where the model's recurrence takes packed words)")
+    g.add_argument("--layout", choices=("auto", "packed", "padded"), default="auto",
+                   help="words end to end without padding (packed), or each padded to the longest (padded); "
+                        "auto: packed with the fused_recurrent backend, padded otherwise (default: auto)")
     e = p.add_argument_group("evaluation")
     e.add_argument("--test-len", type=pos_int, nargs=2, metavar=("MIN", "MAX"),
                    help=_help("test lengths of the headline score", "test_min_len", "test_max_len"))
@@ -278,7 +279,7 @@ def _train_group(args, cfg, preset: str, why: str) -> int:
                   file=sys.stderr, flush=True)
 
     results = train_group(configs, args.out, names=names, resume=not args.fresh, progress=progress,
-                          compile=False if args.no_compile else None, packed=False if args.padded else None)
+                          compile=False if args.no_compile else None, packed={"auto": None, "packed": True, "padded": False}[args.layout])
     for name, res in zip(names, results):
         te = res["eval"]["test_range"]
         acc = "n/a" if te["scaled_accuracy"] is None else f"{te['scaled_accuracy']:.3f}"
