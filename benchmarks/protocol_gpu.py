@@ -6,8 +6,9 @@ Groups (each trained as one batched computation, :mod:`statetrack.train.batched`
                  label per word, at its end), each for DeltaNet and diagonal in [0,1] and [-1,1]
                  (one group per model: seeds x ranges) and a causal Transformer;
                  P1's configs: d_model 128, 2 layers, 4 heads, short conv, batch 256, lr 1e-3, AdamW,
-                 DeltaNet (and DeltaProduct below) as fla builds it: gated SwiGLU MLP, normal(0, 0.02)
-                 initialization with the residual writers scaled down (model options mlp/init),
+                 DeltaNet and DeltaProduct in our blocks (GELU MLP, PyTorch's initialization) or, with
+                 ``--arch fla`` / ``both``, also as fla builds them (P1's and P2's code: gated SwiGLU MLP,
+                 normal(0, 0.02) initialization, residual writers scaled down; groups named ``...+fla``),
                  warm-up 10% then cosine to 1e-3 x lr, bf16, no gradient clipping (P1's training
                  loop has none); parity 20,000 steps (wd 0), modular
                  arithmetic wd 0.1 and as many steps as the device time allows (``--ma-steps``);
@@ -78,10 +79,14 @@ def groups(args) -> list[dict]:
         return cfg
 
     def add(name: str, cfg, variants: list[tuple[str, int, dict]]):
-        if cfg.model.kind in ("deltanet", "deltaproduct"):     # as fla builds them (P1's and P2's code)
-            cfg.model.mlp, cfg.model.init = "swiglu", "fla"
-        cfgs = [cfg.replace(seed=seed, **change) for _, seed, change in variants]
-        out.append({"name": name, "configs": [c.to_dict() for c in cfgs], "names": [v[0] for v in variants]})
+        archs = ["ours"]
+        if cfg.model.kind in ("deltanet", "deltaproduct"):
+            archs = {"ours": ["ours"], "fla": ["fla"], "both": ["ours", "fla"]}[args.arch]
+        for arch in archs:
+            c = cfg.replace(model__mlp="swiglu", model__init="fla") if arch == "fla" else cfg
+            cfgs = [c.replace(seed=seed, **change) for _, seed, change in variants]
+            out.append({"name": name + ("+fla" if arch == "fla" else ""), "configs": [x.to_dict() for x in cfgs],
+                        "names": [v[0] for v in variants]})
 
     table3 = [("parity_p1", args.parity_steps, 0.0), ("modular_arithmetic_p1", args.ma_steps, 0.1),
               ("modular_arithmetic_brackets_p1", args.ma_steps, 0.1)]
@@ -156,14 +161,19 @@ def row(group: str, name: str, res: dict) -> dict:
 def verdicts(rows: list[dict]) -> dict:
     """The issue's parity bar per model, from the rows present."""
     out = {}
-    for kind in ("deltanet", "diagonal"):
-        sel = [r for r in rows if r["task"] == "parity_p1" and r["model"] == kind]
+    archs = sorted({("gelu", "torch")} | {(r.get("mlp", "gelu"), r.get("init", "torch")) for r in rows})
+    for kind, (mlp, init) in [(k, a) for k in ("deltanet", "diagonal") for a in archs]:
+        sel = [r for r in rows if r["task"] == "parity_p1" and r["model"] == kind
+               and (r.get("mlp", "gelu"), r.get("init", "torch")) == (mlp, init)]
+        if not sel and (mlp, init) != ("gelu", "torch"):
+            continue
         neg = [r["test_scaled_accuracy"] for r in sel if r["eig_range"] == "-1,1"]
         pos = [r["test_scaled_accuracy"] for r in sel if r["eig_range"] == "0,1"]
         complete = len(neg) == 3 and len(pos) == 3
         met = complete and sum(a is not None and a >= 0.95 for a in neg) >= 2 and all(
             a is not None and a <= 0.1 for a in pos)
-        out[f"parity_{kind}"] = {"neg_range": neg, "pos_range": pos, "complete": complete, "met": met,
+        key = f"parity_{kind}" + ("" if (mlp, init) == ("gelu", "torch") else f"_{mlp}_{init}")
+        out[key] = {"neg_range": neg, "pos_range": pos, "complete": complete, "met": met,
                                  "bar": "[-1,1] >= 0.95 in >= 2 of 3 seeds; [0,1] <= 0.1 in all"}
     return out
 
@@ -186,10 +196,12 @@ def paper_notes(data: dict) -> list[str]:
         if not sel:
             continue
         steps = sorted({r["steps"] for r in sel})
-        for kind in ("deltanet", "diagonal"):
+        arch_of = lambda r: f"{r.get('mlp', 'gelu')} MLP, {r.get('init', 'torch')} init"  # noqa: E731
+        for kind, arch in sorted({(r["model"], arch_of(r)) for r in sel if r["model"] in ("deltanet", "diagonal")}):
             best = {}
             for rng in ("0,1", "-1,1"):
-                acc = [r["test_scaled_accuracy"] for r in sel if r["model"] == kind and r["eig_range"] == rng]
+                acc = [r["test_scaled_accuracy"] for r in sel
+                       if r["model"] == kind and arch_of(r) == arch and r["eig_range"] == rng]
                 best[rng] = max(acc) if acc else None
             p0, p1 = cells[f"{kind}/0,1"], cells[f"{kind}/-1,1"]
             if None in best.values():
@@ -198,10 +210,8 @@ def paper_notes(data: dict) -> list[str]:
             verdict = "same direction" if ours_up == paper_up else "DIRECTION DIFFERS from P1"
             if ours_up != paper_up and max(best.values()) < 0.05:
                 verdict += " (neither range learned the task in our steps)"
-            arch = sorted({f"{r.get('mlp', 'gelu')} MLP, {r.get('init', 'torch')} init" for r in sel if r["model"] == kind})
-            notes.append(f"{task}, {kind}: ours [0,1] {best['0,1']:.3f} / [-1,1] {best['-1,1']:.3f} vs P1 "
-                         f"{p0:.3f} / {p1:.3f} (best of 3, {'/'.join(map(str, steps))} steps; {'; '.join(arch)}): "
-                         f"{verdict}")
+            notes.append(f"{task}, {kind} ({arch}): ours [0,1] {best['0,1']:.3f} / [-1,1] {best['-1,1']:.3f} vs "
+                         f"P1 {p0:.3f} / {p1:.3f} (best of 3, {'/'.join(map(str, steps))} steps): {verdict}")
     def best(task, **kw):
         acc = [r["test_scaled_accuracy"] for r in rows if r["task"] == task
                and all(r[k] == v for k, v in kw.items())]
@@ -291,6 +301,9 @@ def main(argv=None) -> int:
     ap.add_argument("--wp-len", type=int, default=32, help="word-problem training length")
     ap.add_argument("--eval-samples", type=int, default=8192)
     ap.add_argument("--backend", default="fused_recurrent")
+    ap.add_argument("--arch", choices=("ours", "fla", "both"), default="ours",
+                    help="DeltaNet/DeltaProduct blocks: ours (GELU MLP, PyTorch init), fla's (SwiGLU MLP, "
+                         "normal 0.02 init; groups named ...+fla), or both (default: %(default)s)")
     ap.add_argument("--no-analysis", dest="analysis", action="store_false")
     ap.add_argument("--no-compile", action="store_true", help="model stages eager (default: torch.compile on CUDA)")
     ap.add_argument("--quick", action="store_true", help="tiny CPU smoke run")

@@ -93,3 +93,25 @@ def test_bench_train_merges_calls_per_batch_and_refuses_other_commits(tmp_path, 
     assert cli(["bench", "train", "--merge", str(a), str(b), "--out", str(tmp_path / "x.json")]) == 2
     err = capsys.readouterr().err
     assert "was measured at 0000" in err and err.strip().count("\n") == 0
+
+
+def test_protocol_arch_variants_have_their_own_groups_and_parity_verdicts(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("protocol_gpu", ROOT / "benchmarks" / "protocol_gpu.py")
+    proto = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(proto)
+    env = {"PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
+    listed = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "protocol_gpu.py"), "--out", str(tmp_path / "p.json"),
+                             "--list", "--arch", "both"], env=env, capture_output=True, text=True, timeout=120).stdout
+    names = [line.split()[0] for line in listed.splitlines()]
+    assert "table3:parity_p1:deltanet+fla" in names and "words:S5:nh4+fla" in names
+    assert "table3:parity_p1:diagonal+fla" not in names and "table3:parity_p1:diagonal" in names
+
+    def rows(mlp, init, neg, pos):
+        return [{"task": "parity_p1", "model": "deltanet", "mlp": mlp, "init": init, "eig_range": rng,
+                 "test_scaled_accuracy": a} for rng, accs in (("-1,1", neg), ("0,1", pos)) for a in accs]
+
+    v = proto.verdicts(rows("gelu", "torch", [0.9, 0.96, 0.91], [0.0] * 3) + rows("swiglu", "fla", [1.0] * 3, [0.0] * 3))
+    assert v["parity_deltanet"]["complete"] and not v["parity_deltanet"]["met"]          # 1 of 3 >= 0.95
+    assert v["parity_deltanet_swiglu_fla"]["met"] and not v["parity_diagonal"]["complete"]
