@@ -18,7 +18,7 @@ at step s draws exactly what the uninterrupted run drew.
 Because the total length is fixed by the step alone, a batch also packs without padding into a
 fixed number of token slots (:meth:`Stream.sample_packed`): words end to end, with their boundaries
 (``cu_seqlens``) and each slot's position in its word. The batched trainer trains on that layout
-where its recurrences take packed input.
+with the one-step (fused_recurrent) kernels.
 
 Two ways to make words, picked per task:
 
