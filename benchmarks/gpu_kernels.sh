@@ -12,7 +12,7 @@
 #   2. statetrack bench kernels, budget BENCH_BUDGET (300 s; timeout 30 s more) -> $OUT/kernels_h200.json,
 #      $OUT/kernels.log; BENCH_ARGS are passed on (e.g. "--skip tune"). A call cut off by its budget is
 #      finished by the next on the same commit: copy its kernels_h200.json to out/ (git-ignored), carry it,
-#      and pass BENCH_ARGS="--resume out/kernels_h200.json" (TEST_TIMEOUT=1 skips the tests' rerun).
+#      and pass BENCH_ARGS="--resume out/kernels_h200.json" (the tests run again, about 50 s).
 #      (the JSON is rewritten after every shape, so a cut-off run keeps what it measured)
 set -u
 OUT=${OUT:-out}
