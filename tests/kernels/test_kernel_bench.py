@@ -206,3 +206,23 @@ def test_tuned_settings_count_only_when_faster_and_as_accurate():
     res["tune"][2]["worst_err_vs_fp32"] = 2e-2                 # now too inaccurate as well
     v = bench.verdicts(res)["delta_rule (4, 8192, 16, 128) fwdbwd bf16 vs fla"]
     assert v["config"] == "shipped" and not v["met"]
+
+
+def test_time_pair_adds_the_graph_time_on_cuda_and_records_its_failure(monkeypatch):
+    """The forward replayed as a CUDA graph is a column of its own; a capture failure names itself and
+    leaves the eager times in place (the CUDA path with the timers faked)."""
+    monkeypatch.setattr(bench, "DEVICE", "cuda")
+    monkeypatch.setattr(bench, "_bench", lambda fn, grad_to_none=None, **kw: (fn(), 1.0)[1])
+    xs = [torch.randn(2, 3, requires_grad=True)]
+    call = lambda x: (x * 2,)                                                 # noqa: E731
+    row = {}
+    monkeypatch.setattr(bench, "_bench_graph", lambda fn: (fn(), 0.25)[1])
+    bench._time_pair(torch, call, xs, row, "ours_bf16")
+    assert row == {"ours_bf16_fwd_ms": 1.0, "ours_bf16_fwdbwd_ms": 1.0, "ours_bf16_fwd_graph_ms": 0.25}
+
+    def refuse(fn):
+        raise RuntimeError("operation not permitted when stream is capturing")
+    monkeypatch.setattr(bench, "_bench_graph", refuse)
+    row = {}
+    bench._time_pair(torch, call, xs, row, "fla_bf16")
+    assert row["fla_bf16_fwdbwd_ms"] == 1.0 and "capturing" in row["fla_bf16_fwd_graph_error"]

@@ -162,6 +162,9 @@ def verdicts(res: dict) -> dict:
             ratio = fla / ours if isinstance(ours, float) and isinstance(fla, float) else None
             v[f"{name} {kind} bf16 vs fla"] = dict(ratio=ratio, bar=f">= {bar}",
                                                    met=ratio is not None and ratio >= bar, **cfg)
+        og, fg = r.get("ours_bf16_fwd_graph_ms"), r.get("fla_bf16_fwd_graph_ms")
+        if isinstance(og, float) and isinstance(fg, float):       # for the reader: the GPU's time alone
+            v[f"{name} fwd bf16 vs fla"]["ratio_as_cuda_graphs"] = fg / og
         best = None
         for prec in FP32_VARIANTS:
             ms = r.get(f"ours_fp32_{prec}_fwdbwd_ms")
@@ -257,8 +260,16 @@ def _bench(fn, grad_to_none=None, warmup=10, rep=50) -> float:
     return float(do_bench(fn, warmup=warmup, rep=rep, grad_to_none=grad_to_none, return_mode="median"))
 
 
+def _bench_graph(fn) -> float:
+    """Median ms of fn replayed as a CUDA graph: the GPU's time alone, without the host's launches."""
+    from triton.testing import do_bench_cudagraph
+    return float(do_bench_cudagraph(fn, rep=50, return_mode="median"))
+
+
 def _time_pair(torch, call, xs, row, prefix):
-    """row[prefix_fwd_ms], row[prefix_fwdbwd_ms] for call(*xs); an exception is recorded, not raised."""
+    """row[prefix_fwd_ms], row[prefix_fwdbwd_ms] for call(*xs); an exception is recorded, not raised.
+    On CUDA also the forward replayed as a CUDA graph (prefix_fwd_graph_ms): sub-millisecond calls are
+    bound by the host's launches, which differ between machines; the graph time is the GPU's alone."""
     try:
         with torch.no_grad():
             row[f"{prefix}_fwd_ms"] = _bench(lambda: call(*xs))
@@ -270,6 +281,13 @@ def _time_pair(torch, call, xs, row, prefix):
     except Exception as exc:  # noqa: BLE001 - e.g. fla refusing float32, out of memory
         row[f"{prefix}_error"] = f"{type(exc).__name__}: {exc}"[:200]
         torch.cuda.empty_cache()
+        return
+    if DEVICE == "cuda":
+        try:
+            with torch.no_grad():
+                row[f"{prefix}_fwd_graph_ms"] = _bench_graph(lambda: call(*xs))
+        except Exception as exc:  # noqa: BLE001 - a kernel that cannot be captured: say so, keep the rest
+            row[f"{prefix}_fwd_graph_error"] = f"{type(exc).__name__}: {exc}"[:200]
 
 
 def _emit(section, data):
@@ -603,7 +621,8 @@ def main(argv: list[str] | None = None) -> int:
         "seed": 0,
         "timing_method": "triton.testing.do_bench median over 50 ms after 10 ms warm-up (L2 flushed); "
                          "fwd = forward under no_grad, fwdbwd = forward then o.backward(do); k unit rows, "
-                         "beta uniform in [0, 2]; ratio = fla ms / ours ms",
+                         "beta uniform in [0, 2]; ratio = fla ms / ours ms; *_fwd_graph_ms: the forward "
+                         "replayed as a CUDA graph (do_bench_cudagraph), the GPU's time without host launches",
         "backend": "chunk (ours and fla's); dtypes bfloat16 and float32, as named in each key",
         "roofline": "floor = max(min_bytes / copy bandwidth, chunk_flops / bf16 matmul rate), both measured in `env`; "
                     "fraction = floor / measured",
