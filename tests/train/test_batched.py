@@ -195,3 +195,28 @@ def test_a_finished_group_is_reported_not_retrained(tmp_path):
     again = train_group(_configs(), tmp_path / "g")
     assert [r["eval"]["accuracy"] for r in again] == [r["eval"]["accuracy"] for r in first]
     assert (tmp_path / "g" / "run0" / "results.json").stat().st_mtime_ns == stamp
+
+
+def test_a_group_written_before_new_config_fields_still_resumes(tmp_path):
+    """A checkpoint whose stored configs lack fields added since (here the model's mlp and init) resumes:
+    the missing fields take their defaults; a config that really differs is still refused."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import save
+
+    from statetrack.train.batched import GROUP_META_KEY
+
+    out = tmp_path / "g"
+    assert train_group(_configs(), out, stop_after=2) is None
+    path = out / "group.safetensors"
+    with safe_open(str(path), framework="pt") as f:
+        meta = json.loads(f.metadata()[GROUP_META_KEY])
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    for c in meta["configs"]:
+        del c["model"]["mlp"], c["model"]["init"]
+    path.write_bytes(save(tensors, metadata={GROUP_META_KEY: json.dumps(meta)}))
+    tr = GroupTrainer(_configs(), CPU)
+    assert tr.load(path) == 2
+    with pytest.raises(TrainingError, match="other configs"):
+        GroupTrainer([c.replace(lr=0.5) for c in _configs()], CPU).load(path)

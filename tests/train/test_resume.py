@@ -110,3 +110,17 @@ def test_resume_with_another_config_is_refused(tmp_path, tiny_config):
     train(tiny(steps=4, checkpoint_every=2), tmp_path, progress=False, stop_after=2)
     with pytest.raises(TrainingError, match="different config"):
         train(tiny(steps=4, checkpoint_every=2, lr=0.5), tmp_path, progress=False)
+
+
+def test_config_matches_older_files_and_refuses_other_configs():
+    """What resume compares: a stored config written before a field existed takes its default; a
+    changed value, an unknown field or something that is no config do not match."""
+    from statetrack.train.config import TrainConfig
+
+    cfg = TrainConfig(task="parity", steps=10)
+    old = json.loads(cfg.to_json())
+    del old["model"]["mlp"], old["model"]["init"]
+    assert cfg.matches(old)
+    assert not cfg.matches({**old, "steps": 11})
+    assert not cfg.matches({**old, "no_such_field": 1})
+    assert not cfg.matches(None) and not cfg.matches([1, 2])

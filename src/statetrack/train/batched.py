@@ -443,8 +443,9 @@ class GroupTrainer:
                 "diverged_at": self.diverged_at}
         atomic_write_bytes(Path(path), save(tensors, metadata={GROUP_META_KEY: json.dumps(meta)}))
 
-    def load(self, path: Path, configs_json: list[dict]) -> int:
-        """Restore from a group checkpoint written for the same configs; returns its step."""
+    def load(self, path: Path) -> int:
+        """Restore from a group checkpoint written for the same configs (fields added since it was
+        written take their defaults); returns its step."""
         from safetensors import SafetensorError, safe_open
 
         try:
@@ -454,7 +455,9 @@ class GroupTrainer:
         except (OSError, KeyError, SafetensorError, ValueError, json.JSONDecodeError) as e:
             raise TrainingError(f"group checkpoint {path} is unreadable or corrupt ({type(e).__name__}); "
                                 "delete it to start over") from None
-        if meta.get("format") != GROUP_FORMAT or meta.get("configs") != configs_json:
+        stored = meta.get("configs")
+        if meta.get("format") != GROUP_FORMAT or not isinstance(stored, list) or len(stored) != len(self.configs) \
+                or not all(c.matches(d) for c, d in zip(self.configs, stored)):
             raise TrainingError(f"{path} was written for other configs; use a new output directory")
         with torch.no_grad():
             self.model.theta.copy_(tensors["theta"])
@@ -553,7 +556,7 @@ def train_group(configs: list[TrainConfig], out: str | Path, *, names: list[str]
     meta = {"configs": cfg_json, "names": names}
     gpath = out / GROUP_FILE
     out.mkdir(parents=True, exist_ok=True)
-    start = trainer.load(gpath, cfg_json) if resume and gpath.exists() else 0
+    start = trainer.load(gpath) if resume and gpath.exists() else 0
     train_s = trainer.train_time_s
     every = max(1, c0.log_every)
     # checkpoint_every 0: about ten group checkpoints per run (on a multiple of the check interval)

@@ -108,6 +108,16 @@ class TrainConfig:
             d["model"] = ModelConfig.from_dict(d["model"])
         return cls(**d)
 
+    def matches(self, stored) -> bool:
+        """True when ``stored`` (a config dict from a checkpoint or results file) is this config, once
+        fields added since it was written take their defaults (so older runs still resume)."""
+        from statetrack.provenance import jsonable
+
+        try:
+            return jsonable(TrainConfig.from_dict(stored).to_dict()) == jsonable(self.to_dict())
+        except (TrainingError, TypeError, ValueError, AttributeError):     # not a config of this version
+            return False
+
     def replace(self, **changes) -> TrainConfig:
         """A copy with fields changed; ``"model.kind"``-style keys (as ``model__kind``) reach the model."""
         d = self.to_dict()

@@ -142,7 +142,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = True, progress: b
         start, extra = 0, {"loss_curve": [], "wall_time_s": 0.0, "train_time_s": 0.0}
         if resume and ckpt_path.exists():
             meta = ckpt.load_checkpoint(ckpt_path, model=model, optimizer=opt, scheduler=sched)
-            if meta["config"] != cfg_json:
+            if not cfg.matches(meta["config"]):
                 raise TrainingError(f"{ckpt_path} was written by a different config",
                                     api_hint="use another out directory or resume=False",
                                     cli_hint="use a new --out directory or start over with --fresh")
@@ -223,7 +223,6 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = True, progress: b
 def finished_results(cfg: TrainConfig, out: Path) -> dict | None:
     """The results of a completed run of exactly ``cfg`` in ``out``, or None."""
     from statetrack.errors import StatetrackError
-    from statetrack.provenance import jsonable
     from statetrack.train.results import read_results
 
     path = out / RESULTS_FILE
@@ -234,7 +233,7 @@ def finished_results(cfg: TrainConfig, out: Path) -> dict | None:
     except StatetrackError:          # unreadable: train again and overwrite it
         return None
     if not isinstance(results, dict) or results.get("status") != "completed" \
-            or results.get("config") != jsonable(cfg.to_dict()):
+            or not cfg.matches(results.get("config")):
         return None
     return results
 
