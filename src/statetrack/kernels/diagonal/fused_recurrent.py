@@ -32,6 +32,7 @@ import triton.language as tl
 
 from statetrack.kernels._common import nprog, resolve_scale, sum_blocks, warps_autotuned
 from statetrack.kernels.delta_rule.chunk import _seq_of
+from statetrack.kernels.delta_rule.fused_recurrent import _in_rows
 
 L_CKPT = 32  # steps between checkpoints
 
@@ -48,11 +49,8 @@ def _ckpt_seq(cu, i_n, T, NC, L: tl.constexpr, VARLEN: tl.constexpr):
 
 @triton.jit
 def _step_masks(ok, ov, mk, mv, t, lo, hi):
-    """Load masks over K and V for step t: mk and mv where t lies in [lo, hi), else all false.
-    (Built elementwise: Triton 3.9's interpreter turns bool-block & bool-scalar into an int32 mask,
-    which its loads reject.)"""
-    tk, tv = ok * 0 + t, ov * 0 + t
-    return mk & (tk >= lo) & (tk < hi), mv & (tv >= lo) & (tv < hi)
+    """Load masks over K and V for step t: mk and mv where t lies in [lo, hi), else all false."""
+    return mk & _in_rows(ok, t - lo, hi - lo), mv & _in_rows(ov, t - lo, hi - lo)
 
 
 @triton.jit
