@@ -7,8 +7,9 @@ Groups (each trained as one batched computation, :mod:`statetrack.train.batched`
                  (one group per model: seeds x ranges) and a causal Transformer;
                  P1's configs: d_model 128, 2 layers, 4 heads, short conv, batch 256, lr 1e-3, AdamW,
                  DeltaNet and DeltaProduct in our blocks (GELU MLP, PyTorch's initialization) or, with
-                 ``--arch fla`` / ``both``, also as fla builds them (P1's and P2's code: gated SwiGLU MLP,
-                 normal(0, 0.02) initialization, residual writers scaled down; groups named ``...+fla``),
+                 ``--arch`` (a comma list of ``ours``, ``fla``, ``p1``), also with the gated SwiGLU MLP and
+                 fla's initialization (normal(0, 0.02), residual writers scaled down; groups ``...+fla``)
+                 or P1's code's (its 2024 fla fork: mixer linears xavier with gain 2^-2.5; ``...+p1``),
                  warm-up 10% then cosine to 1e-3 x lr, bf16, no gradient clipping (P1's training
                  loop has none); parity 20,000 steps (wd 0), modular
                  arithmetic wd 0.1 and as many steps as the device time allows (``--ma-steps``);
@@ -56,6 +57,19 @@ PAPER = {
 }
 
 
+#: --arch: DeltaNet/DeltaProduct blocks; "ours" is GELU + PyTorch's init, the others SwiGLU + that init
+ARCHS = ("ours", "fla", "p1")
+
+
+def parse_archs(text: str) -> list[str]:
+    """``--arch``: a comma list of :data:`ARCHS` (``both`` is ``ours,fla``, as before)."""
+    names = ["ours", "fla"] if text == "both" else [a.strip() for a in text.split(",") if a.strip()]
+    bad = [a for a in names if a not in ARCHS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"unknown --arch {text!r}; a comma list of {', '.join(ARCHS)}")
+    return list(dict.fromkeys(names))
+
+
 def groups(args) -> list[dict]:
     """Every group of the protocol: {"name", "configs": [TrainConfig dicts], "names": [...]}."""
     from statetrack.train.config import TrainConfig
@@ -79,13 +93,11 @@ def groups(args) -> list[dict]:
         return cfg
 
     def add(name: str, cfg, variants: list[tuple[str, int, dict]]):
-        archs = ["ours"]
-        if cfg.model.kind in ("deltanet", "deltaproduct"):
-            archs = {"ours": ["ours"], "fla": ["fla"], "both": ["ours", "fla"]}[args.arch]
+        archs = parse_archs(args.arch) if cfg.model.kind in ("deltanet", "deltaproduct") else ["ours"]
         for arch in archs:
-            c = cfg.replace(model__mlp="swiglu", model__init="fla") if arch == "fla" else cfg
+            c = cfg if arch == "ours" else cfg.replace(model__mlp="swiglu", model__init=arch)
             cfgs = [c.replace(seed=seed, **change) for _, seed, change in variants]
-            out.append({"name": name + ("+fla" if arch == "fla" else ""), "configs": [x.to_dict() for x in cfgs],
+            out.append({"name": name + ("" if arch == "ours" else f"+{arch}"), "configs": [x.to_dict() for x in cfgs],
                         "names": [v[0] for v in variants]})
 
     table3 = [("parity_p1", args.parity_steps, 0.0), ("modular_arithmetic_p1", args.ma_steps, 0.1),
@@ -287,7 +299,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, help="bundle JSON to write (rows are added to an existing one)")
     ap.add_argument("--workdir", default="/tmp/statetrack_protocol", help="run directories")
-    ap.add_argument("--only", nargs="*", default=["*"], help="group name patterns (e.g. 'table3:parity_p1:*')")
+    ap.add_argument("--only", nargs="*", default=["*"], help="group name patterns (e.g. 'table3:parity_p1:*'); "
+                    "groups start in the order of the patterns")
     ap.add_argument("--workers", type=int, default=3, help="groups trained at once (one process each)")
     ap.add_argument("--gpus", type=int, default=1, help="spread the groups over this many GPUs (group i on "
                     "cuda:i mod gpus; use --workers >= --gpus)")
@@ -301,9 +314,10 @@ def main(argv=None) -> int:
     ap.add_argument("--wp-len", type=int, default=32, help="word-problem training length")
     ap.add_argument("--eval-samples", type=int, default=8192)
     ap.add_argument("--backend", default="fused_recurrent")
-    ap.add_argument("--arch", choices=("ours", "fla", "both"), default="ours",
-                    help="DeltaNet/DeltaProduct blocks: ours (GELU MLP, PyTorch init), fla's (SwiGLU MLP, "
-                         "normal 0.02 init; groups named ...+fla), or both (default: %(default)s)")
+    ap.add_argument("--arch", default="ours", type=lambda t: (parse_archs(t), t)[1],
+                    help="DeltaNet/DeltaProduct blocks, a comma list: ours (GELU MLP, PyTorch init), fla (SwiGLU "
+                         "MLP, fla's normal 0.02 init; groups ...+fla), p1 (SwiGLU MLP, the init of P1's code; "
+                         "groups ...+p1) (default: %(default)s)")
     ap.add_argument("--no-analysis", dest="analysis", action="store_false")
     ap.add_argument("--no-compile", action="store_true", help="model stages eager (default: torch.compile on CUDA)")
     ap.add_argument("--quick", action="store_true", help="tiny CPU smoke run")
@@ -324,7 +338,8 @@ def main(argv=None) -> int:
     from statetrack.errors import StatetrackError
     from statetrack.provenance import check_output_path
 
-    todo = [g for g in groups(args) if any(fnmatch.fnmatch(g["name"], p) for p in args.only)]
+    # in the order of the --only patterns (the first pattern's groups start first), each group once
+    todo = list({g["name"]: g for p in args.only for g in groups(args) if fnmatch.fnmatch(g["name"], p)}.values())
     try:
         out = check_output_path(args.out)
         data = json.loads(out.read_text()) if out.exists() else {}

@@ -37,6 +37,29 @@ def test_fla_init_statistics():
     assert float(default.blocks[0].mixer.q_proj.weight.std()) > 0.04          # PyTorch's default is wider
 
 
+def test_p1_init_is_the_init_of_p1s_code():
+    """P1's fork of fla: the mixer's linears xavier-uniform with gain 2^-2.5 (o_proj not rescaled), the
+    convolutions at PyTorch's default, the rest normal(0, 0.02) with the MLP's last layer / sqrt(2 L)."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(kind="deltanet", d_model=128, n_heads=4, n_layers=2, mlp="swiglu", init="p1",
+                      vocab_size=3, n_classes=2)
+    m = LRNN(cfg)
+    xavier_std = 2 ** -2.5 * math.sqrt(2 / (128 + 128))                  # uniform(-a, a) with std gain*sqrt(2/fan)
+    for name in ("q_proj", "k_proj", "v_proj", "o_proj"):
+        w = getattr(m.blocks[1].mixer, name).weight
+        assert abs(float(w.std()) - xavier_std) < 0.1 * xavier_std, name
+        assert float(w.abs().max()) <= math.sqrt(3) * xavier_std + 1e-6    # uniform, not normal
+    b = m.blocks[0].mixer.b_proj.weight                                    # (4, 128): its own fans
+    assert float(b.abs().max()) <= 2 ** -2.5 * math.sqrt(6 / 132) + 1e-6
+    assert abs(float(m.blocks[0].mlp.gate_proj.weight.std()) - 0.02) < 0.002
+    assert abs(float(m.blocks[0].mlp.down_proj.weight.std()) - 0.01) < 0.001
+    assert abs(float(m.head.weight.std()) - 0.02) < 0.01 and float(m.head.bias.abs().max()) == 0
+    conv = m.blocks[0].mixer.convs[0].weight                               # kaiming_uniform(a=sqrt 5): bound 1/sqrt(4)
+    assert float(conv.abs().max()) > 0.4 and float(conv.abs().max()) <= 0.5
+    with pytest.raises(ModelError, match="not one for 'transformer'"):
+        ModelConfig(kind="transformer", init="p1")
+
+
 def test_options_are_checked_and_round_trip():
     with pytest.raises(ModelError, match="unknown mlp"):
         ModelConfig(mlp="relu")

@@ -107,6 +107,14 @@ def test_protocol_arch_variants_have_their_own_groups_and_parity_verdicts(tmp_pa
     names = [line.split()[0] for line in listed.splitlines()]
     assert "table3:parity_p1:deltanet+fla" in names and "words:S5:nh4+fla" in names
     assert "table3:parity_p1:diagonal+fla" not in names and "table3:parity_p1:diagonal" in names
+    listed = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "protocol_gpu.py"), "--out", str(tmp_path / "p.json"),
+                             "--list", "--arch", "p1,ours"], env=env, capture_output=True, text=True, timeout=120).stdout
+    names = [line.split()[0] for line in listed.splitlines()]
+    assert "table3:parity_p1:deltanet+p1" in names and "table3:parity_p1:deltanet" in names
+    assert not any(n.endswith("+fla") for n in names)
+    bad = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "protocol_gpu.py"), "--out", str(tmp_path / "p.json"),
+                          "--list", "--arch", "ours,mamba"], env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "unknown --arch" in bad.stderr
 
     def rows(mlp, init, neg, pos):
         return [{"task": "parity_p1", "model": "deltanet", "mlp": mlp, "init": init, "eig_range": rng,

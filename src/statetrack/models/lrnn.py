@@ -22,7 +22,7 @@ from statetrack.models.mixers import (BACKENDS, DeltaNet, DeltaProduct, Diagonal
 
 KINDS = ("deltanet", "deltaproduct", "diagonal", "transformer")
 MLPS = ("gelu", "swiglu")
-INITS = ("torch", "fla")
+INITS = ("torch", "fla", "p1")
 
 
 @dataclass
@@ -37,7 +37,7 @@ class ModelConfig:
     conv_size: int = 4            # short causal convolution kernel on q/k/v (0: none)
     mlp_ratio: int = 4            # MLP hidden width = mlp_ratio * d_model (0: no MLP)
     mlp: str = "gelu"             # gelu: Linear-GELU-Linear with biases; swiglu: fla's gated MLP (P1's DeltaNet)
-    init: str = "torch"           # torch: PyTorch's defaults; fla: fla's DeltaNet/DeltaProduct initialization
+    init: str = "torch"           # torch: PyTorch's defaults; fla: fla's DeltaNet initialization; p1: P1's code
     backend: str = "naive"        # kernel backend: naive | fused_recurrent | chunk
     vocab_size: int = 2           # input tokens (set from the task)
     n_classes: int = 2            # output classes (set from the task)
@@ -54,8 +54,8 @@ class ModelConfig:
             raise ModelError(f"unknown mlp {self.mlp!r}; choose from {', '.join(MLPS)}")
         if self.init not in INITS:
             raise ModelError(f"unknown init {self.init!r}; choose from {', '.join(INITS)}")
-        if self.init == "fla" and self.kind not in ("deltanet", "deltaproduct"):
-            raise ModelError(f"init 'fla' is fla's DeltaNet/DeltaProduct initialization, not one for {self.kind!r}")
+        if self.init != "torch" and self.kind not in ("deltanet", "deltaproduct"):
+            raise ModelError(f"init {self.init!r} is a DeltaNet/DeltaProduct initialization, not one for {self.kind!r}")
         for f in ("n_layers", "d_model", "n_heads", "n_h", "vocab_size", "n_classes"):
             if not isinstance(getattr(self, f), int) or getattr(self, f) < 1:
                 raise ModelError(f"model {f} must be a positive integer, got {getattr(self, f)!r}")
@@ -120,6 +120,25 @@ def fla_init(model: nn.Module, n_layers: int, std: float = 0.02) -> None:
                 m.weight.div_(math.sqrt(2 * n_layers))
 
 
+def p1_init(model: nn.Module, n_layers: int, std: float = 0.02) -> None:
+    """The initialization P1's official code ends up with (its fork of fla, 2024): the mixer's own
+    linears (q, k, v, beta, o) xavier-uniform with gain 2^-2.5, set when the layer is built and left
+    alone by the model's pass; the short convolutions at PyTorch's default; every other linear and the
+    embedding normal(0, std), biases 0, and the MLP's last layer divided by sqrt(2 n_layers) (the
+    mixer's o_proj is not: the model's pass skips the layer)."""
+    with torch.no_grad():
+        for name, m in model.named_modules():
+            if isinstance(m, (nn.Linear, nn.Embedding)):
+                if ".mixer." in f".{name}":
+                    nn.init.xavier_uniform_(m.weight, gain=2 ** -2.5)
+                else:
+                    m.weight.normal_(0.0, std)
+                    if name.endswith(("down_proj", "mlp.2")):
+                        m.weight.div_(math.sqrt(2 * n_layers))
+                if getattr(m, "bias", None) is not None:
+                    m.bias.zero_()
+
+
 class Block(nn.Module):
     """Pre-norm residual block: ``x + mixer(norm(x))``, then ``x + mlp(norm(x))``."""
 
@@ -166,6 +185,8 @@ class LRNN(nn.Module):
         self.head = nn.Linear(cfg.d_model, cfg.n_classes)
         if cfg.init == "fla":
             fla_init(self, cfg.n_layers)
+        elif cfg.init == "p1":
+            p1_init(self, cfg.n_layers)
 
     def set_backend(self, backend: str) -> None:
         """Switch every mixer's kernel backend (e.g. ``naive`` on CPU for analysis)."""
@@ -213,4 +234,4 @@ class LRNN(nn.Module):
                 "n_h": cfg.n_h, "params": int(sum(p.numel() for p in self.parameters()))}
 
 
-__all__ = ["LRNN", "ModelConfig", "Block", "SwiGLU", "KINDS", "MLPS", "INITS", "BACKENDS", "make_mixer", "fla_init"]
+__all__ = ["LRNN", "ModelConfig", "Block", "SwiGLU", "KINDS", "MLPS", "INITS", "BACKENDS", "make_mixer", "fla_init", "p1_init"]

@@ -109,8 +109,9 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                    help=_help("short causal convolution, 0: none", "model.conv_size"))
     m.add_argument("--mlp-ratio", type=nonneg_int, metavar="N", help=_help("MLP width / d_model", "model.mlp_ratio"))
     m.add_argument("--mlp", choices=("gelu", "swiglu"), help=_help("MLP: gelu, or swiglu as P1's fla DeltaNet", "model.mlp"))
-    m.add_argument("--init", choices=("torch", "fla"),
-                   help=_help("weights: PyTorch's defaults, or fla's DeltaNet initialization (normal 0.02)", "model.init"))
+    m.add_argument("--init", choices=("torch", "fla", "p1"),
+                   help=_help("weights: PyTorch's defaults, fla's DeltaNet initialization (normal 0.02), or "
+                              "P1's code's (mixer linears xavier, gain 2^-2.5)", "model.init"))
     m.add_argument("--backend", choices=("naive", "fused_recurrent", "chunk"),
                    help=_help("kernel backend", "model.backend"))
     o = p.add_argument_group("optimization")
