@@ -191,11 +191,13 @@ def verdicts(rows: list[dict]) -> dict:
 
 
 def write(path: Path, data: dict) -> None:
-    from statetrack.train.results import write_results
+    """The bundle, atomically and without indentation: indented, its per-length lists and stored run
+    results came to 19.6 MB, over what a device call brings back (16 MiB); compact, 8.3 MB."""
+    from statetrack.provenance import write_json
 
     data["rows"] = sorted(data["rows"], key=lambda r: (r["group"], r["run"]))
     data["verdicts"] = verdicts(data["rows"])
-    write_results(path, data)
+    write_json(path, data, indent=None)
 
 
 def paper_notes(data: dict) -> list[str]:

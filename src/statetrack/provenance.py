@@ -132,9 +132,9 @@ def dumps(doc, *, indent: int | None = 1) -> str:
     return json.dumps(jsonable(doc), indent=indent, allow_nan=False)
 
 
-def write_json(path: str | Path, doc: dict) -> None:
-    """Write ``doc`` to ``path`` atomically, as indented JSON with a final newline."""
-    atomic_write_bytes(Path(path), (dumps(doc) + "\n").encode("utf-8"))
+def write_json(path: str | Path, doc: dict, *, indent: int | None = 1) -> None:
+    """Write ``doc`` to ``path`` atomically, as JSON (indented unless ``indent=None``) with a final newline."""
+    atomic_write_bytes(Path(path), (dumps(doc, indent=indent) + "\n").encode("utf-8"))
 
 
 def read_json(path: str | Path, what: str = "JSON file"):
