@@ -297,6 +297,39 @@ def collect(args, data: dict, out: Path) -> int:
     return 0
 
 
+def merge(args, out: Path) -> int:
+    """Join bundles that calls of one session wrote, each starting from the same committed bundle. The
+    first is that starting bundle; a later bundle's group is taken where its runs differ from the
+    starting bundle's (that call trained it; of two calls that did, the later wins). Calls are kept
+    once each, in order."""
+    bundles = []
+    for path in args.merge:
+        try:
+            b = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as e:
+            print(f"cannot read the bundle {path}: {type(e).__name__}", file=sys.stderr)
+            return 2
+        if not isinstance(b, dict) or b.get("schema") != SCHEMA:
+            print(f"{path} is not a protocol bundle", file=sys.stderr)
+            return 2
+        bundles.append(b)
+    data = {k: bundles[0].get(k, [] if k in ("rows", "calls") else {}) for k in ("runs", "rows", "groups", "calls")}
+    data.update(schema=SCHEMA, paper=PAPER)
+    for path, b in zip(args.merge[1:], bundles[1:]):
+        def runs_of(bundle, g):
+            return {k: v for k, v in bundle["runs"].items() if k.rsplit(":", 1)[0] == g}
+        changed = [g for g in b["groups"] if runs_of(b, g) != runs_of(bundles[0], g)]
+        for g in changed:
+            data["runs"] = {k: v for k, v in data["runs"].items() if k.rsplit(":", 1)[0] != g} | runs_of(b, g)
+            data["rows"] = [r for r in data["rows"] if r["group"] != g] + [r for r in b["rows"] if r["group"] == g]
+            data["groups"][g] = b["groups"][g]
+        data["calls"] += [c for c in b.get("calls", []) if c not in data["calls"]]
+        print(f"{path}: {len(changed)} groups taken ({', '.join(changed) or 'none'})")
+    write(out, data)
+    print(f"{len(data['groups'])} groups, {len(data['rows'])} rows written to {out}")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, help="bundle JSON to write (rows are added to an existing one)")
@@ -330,6 +363,8 @@ def main(argv=None) -> int:
                     "patterns to --out as their own bundle (e.g. to keep an older variant) instead of training")
     ap.add_argument("--from", dest="source", metavar="BUNDLE", help="the bundle --select reads")
     ap.add_argument("--note", default="", help="with --select: a note stored in the new bundle")
+    ap.add_argument("--merge", nargs="+", metavar="BUNDLE", help="join into --out the bundles that device calls "
+                    "wrote, all started from the first (the committed one): each takes the groups its call trained")
     ap.add_argument("--collect", nargs="+", metavar="DIR", help="add the finished runs found in these work "
                     "directories (group/run/results.json) to --out instead of training")
     args = ap.parse_args(argv)
@@ -361,6 +396,8 @@ def main(argv=None) -> int:
         return 0
     if args.collect:
         return collect(args, data, out)
+    if args.merge:
+        return merge(args, out)
     if args.select:
         if not args.source:
             print("--select needs --from BUNDLE", file=sys.stderr)

@@ -60,6 +60,24 @@ def test_chunk_split_kernels_on_gpu():
 
 
 @CPU
+def test_sixteen_bit_chunk_states_with_split_kernels():
+    """The SHAPE_CONFIG row at K = 128 (o and dUn in parallel kernels, chunk states kept in the 16-bit
+    input type between chunks) still computes the delta rule, within the 16-bit tolerance (float16 here:
+    the interpreter's bfloat16 products are wrong)."""
+    with forced_launch(split_o=True, split_du=True, state_precision="bf16"):
+        check_against_naive(delta_rule, "delta_rule", "chunk", FP16, 1, 70, 1, 32, 32)
+
+
+def test_shape_config_rows_apply_where_they_were_measured():
+    from statetrack.kernels.delta_rule.chunk_config import CONFIG, SHAPE_CONFIG, launch_config
+    assert CONFIG["state_precision"] == "tf32" and not CONFIG["split_o"]
+    kmin, tmin, row = SHAPE_CONFIG[0]
+    assert launch_config(kmin, tmin, BF16)["state_precision"] == row["state_precision"] == "bf16"
+    assert launch_config(kmin, tmin - 1, BF16)["state_precision"] == "tf32"           # shorter: defaults
+    assert launch_config(kmin // 2, tmin, BF16)["split_o"] is False
+
+
+@CPU
 def test_gradient_kernel_with_whole_key_and_value_blocks():
     """grads_bk = grads_bv = 128 (a tune candidate): one K-block (no float32 dk scratch) and one
     V-block, with masked columns (K = 100, V = 72)."""

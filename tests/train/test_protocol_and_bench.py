@@ -123,3 +123,35 @@ def test_protocol_arch_variants_have_their_own_groups_and_parity_verdicts(tmp_pa
     v = proto.verdicts(rows("gelu", "torch", [0.9, 0.96, 0.91], [0.0] * 3) + rows("swiglu", "fla", [1.0] * 3, [0.0] * 3))
     assert v["parity_deltanet"]["complete"] and not v["parity_deltanet"]["met"]          # 1 of 3 >= 0.95
     assert v["parity_deltanet_swiglu_fla"]["met"] and not v["parity_diagonal"]["complete"]
+
+
+def test_protocol_merge_takes_each_group_from_the_call_that_trained_it(tmp_path):
+    """Device calls each start from the committed bundle; --merge joins them: a group comes from the call
+    whose runs differ from the starting bundle's, and a call that left a group as it was changes nothing."""
+    script = str(ROOT / "benchmarks" / "protocol_gpu.py")
+    env = {"PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
+
+    def bundle(path, groups, calls):
+        runs, rows = {}, []
+        for g, acc in groups.items():
+            runs[f"{g}:r0"] = {"name": f"{g}:r0", "ok": True, "results": {"acc": acc}, "seconds": 1.0}
+            rows.append({"group": g, "run": "r0", "task": "S3", "model": "deltaproduct", "test_scaled_accuracy": acc})
+        path.write_text(json.dumps({"schema": "statetrack.train.protocol/1", "runs": runs, "rows": rows,
+                                    "groups": {g: {"runs": 1} for g in groups}, "calls": calls}))
+        return str(path)
+
+    base = bundle(tmp_path / "base.json", {"a": 0.1, "b": 0.2}, [{"call": 0}])
+    one = bundle(tmp_path / "one.json", {"a": 0.9, "b": 0.2}, [{"call": 0}, {"call": 1}])      # trained a
+    two = bundle(tmp_path / "two.json", {"a": 0.1, "b": 0.2, "c": 0.5}, [{"call": 0}, {"call": 2}])  # trained c
+    out = tmp_path / "merged.json"
+    p = subprocess.run([sys.executable, script, "--out", str(out), "--merge", base, one, two], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    m = json.loads(out.read_text())
+    accs = {r["group"]: r["test_scaled_accuracy"] for r in m["rows"]}
+    assert accs == {"a": 0.9, "b": 0.2, "c": 0.5}              # a from call 1, not reset by call 2's copy
+    assert m["runs"]["a:r0"]["results"] == {"acc": 0.9} and [c["call"] for c in m["calls"]] == [0, 1, 2]
+    (tmp_path / "bad.json").write_text("[1]")
+    p = subprocess.run([sys.executable, script, "--out", str(out), "--merge", base, str(tmp_path / "bad.json")],
+                       env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and "not a protocol bundle" in p.stderr
