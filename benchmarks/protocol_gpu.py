@@ -209,13 +209,13 @@ def paper_notes(data: dict) -> list[str]:
         sel = [r for r in rows if r["task"] == task]
         if not sel:
             continue
-        steps = sorted({r["steps"] for r in sel})
         arch_of = lambda r: f"{r.get('mlp', 'gelu')} MLP, {r.get('init', 'torch')} init"  # noqa: E731
         for kind, arch in sorted({(r["model"], arch_of(r)) for r in sel if r["model"] in ("deltanet", "diagonal")}):
+            cell = [r for r in sel if r["model"] == kind and arch_of(r) == arch]
+            steps = sorted({r["steps"] for r in cell})
             best = {}
             for rng in ("0,1", "-1,1"):
-                acc = [r["test_scaled_accuracy"] for r in sel
-                       if r["model"] == kind and arch_of(r) == arch and r["eig_range"] == rng]
+                acc = [r["test_scaled_accuracy"] for r in cell if r["eig_range"] == rng]
                 best[rng] = max(acc) if acc else None
             p0, p1 = cells[f"{kind}/0,1"], cells[f"{kind}/-1,1"]
             if None in best.values():

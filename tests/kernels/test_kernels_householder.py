@@ -71,10 +71,24 @@ def test_sixteen_bit_chunk_states_with_split_kernels():
 def test_shape_config_rows_apply_where_they_were_measured():
     from statetrack.kernels.delta_rule.chunk_config import CONFIG, SHAPE_CONFIG, launch_config
     assert CONFIG["state_precision"] == "tf32" and not CONFIG["split_o"]
-    kmin, tmin, row = SHAPE_CONFIG[0]
+    kmin, tmin, dtypes, row = SHAPE_CONFIG[0]
+    assert dtypes == ("bfloat16", "float16")
     assert launch_config(kmin, tmin, BF16)["state_precision"] == row["state_precision"] == "bf16"
+    assert launch_config(kmin, tmin, FP16)["split_o"] is True
     assert launch_config(kmin, tmin - 1, BF16)["state_precision"] == "tf32"           # shorter: defaults
     assert launch_config(kmin // 2, tmin, BF16)["split_o"] is False
+    assert launch_config(kmin, tmin, FP32)["split_o"] is False                        # measured for 16 bits
+
+
+def test_split_kernels_never_run_with_one_state_stage():
+    """On the H200 split_o / split_du with state_stages 1 gave wrong results (error 1.63), then a CUDA
+    error: launch_config drops the split there, forced or from a row (float32 at K > 64 has one stage)."""
+    from statetrack.kernels.delta_rule.chunk_config import launch_config
+    with forced_launch(split_o=True, split_du=True, state_stages=1):
+        cfg = launch_config(64, 256, BF16)
+        assert cfg["state_stages"] == 1 and not cfg["split_o"] and not cfg["split_du"]
+    with forced_launch(split_o=True, split_du=True):
+        assert launch_config(64, 256, BF16)["split_o"] and not launch_config(128, 256, FP32)["split_o"]
 
 
 @CPU

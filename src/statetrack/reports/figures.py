@@ -168,7 +168,11 @@ def _title(ax, v: Variant, colour: str, extra: str = "") -> None:
         runs = f" ({dtype})" if dtype else ""
     else:
         runs = f"  ·  {n} run{'s' if n != 1 else ''}"
-    ax.set_title(f"{v.label}{runs}{extra}", color=colour)
+    label = v.label
+    if v.detail:                       # the set-up on a line of its own: panels sit side by side
+        label = label.replace(f" ({v.detail})", "")
+        runs += f"\n{v.detail}"
+    ax.set_title(f"{label}{runs}{extra}", color=colour)
 
 
 def _shade_train(ax, span: tuple[int, int] | None) -> None:
@@ -214,7 +218,8 @@ def accuracy_figure(group: TaskGroup):
             ax.fill_between(lengths, lo, hi, color=colour, alpha=0.18, lw=0, label="min–max over runs")
             for j, row in enumerate(vals):
                 ax.plot(lengths, row, color=colour, lw=0.5, alpha=0.45, label="one run" if j == 0 else None)
-        ax.plot(lengths, mean, color=colour, lw=1.8,
+        few = np.isfinite(np.asarray(mean, dtype=float)).sum() <= 3       # e.g. a result scored at one length
+        ax.plot(lengths, mean, color=colour, lw=1.8, marker="o" if few else None,
                 label="mean over runs" if len(v.runs) > 1 else ("construction" if v.constructed else "one run"))
         ax.axhline(chance, color="#666666", lw=0.8, ls=":", label="chance")
         st = S.score_stats(v)

@@ -31,6 +31,11 @@ FILENAME = "results.json"
 REQUIRED = ("task.name", "task.options", "task.chance", "model.kind", "eval.lengths", "eval.accuracy",
             "eval.test_range", "eval.train_range")
 
+#: (mlp, init) of our blocks, and how the report names the others (statetrack.models.lrnn)
+DEFAULT_BLOCKS = ("gelu", "torch")
+BLOCK_NAMES = {"": "GELU MLP, PyTorch init", "swiglu/p1": "P1's blocks: SwiGLU MLP, P1's init",
+               "swiglu/fla": "fla's blocks: SwiGLU MLP, fla's init"}
+
 MODEL_NAMES = {"deltanet": "DeltaNet", "deltaproduct": "DeltaProduct", "diagonal": "Mamba-like diagonal",
                "transformer": "Transformer"}
 
@@ -76,9 +81,13 @@ class Run:
 
     @property
     def setup(self) -> tuple:
+        """(layers, d_model, "cpu" or "gpu", blocks): blocks is "" for our default MLP and
+        initialization, else the ``(mlp, init)`` the run's config names."""
         m = self.data["model"]
         device = "cpu" if str(self.data.get("device", "cpu")) == "cpu" else "gpu"
-        return (m.get("n_layers"), m.get("d_model"), device)
+        cm = (self.data.get("config") or {}).get("model") or {}
+        blocks = (cm.get("mlp", "gelu"), cm.get("init", "torch"))
+        return (m.get("n_layers"), m.get("d_model"), device, "" if blocks == DEFAULT_BLOCKS else "/".join(blocks))
 
     @property
     def seed(self):
@@ -292,15 +301,22 @@ def _variant_order(v: Variant) -> tuple:
 
 
 def _name_setups(variants: list[Variant]) -> None:
-    """Label the set-up (layers, width, CPU) of models that ran in more than one on this task."""
+    """Label the set-up (layers, width, CPU; MLP and initialization) of models that ran in more than one
+    on this task, naming only the parts that differ."""
     setups: dict[tuple, set] = {}
     for v in variants:
         if not v.constructed:
             setups.setdefault((v.key[0], v.key[2]), set()).add(v.key[3])
     for v in variants:
-        if not v.constructed and len(setups[(v.key[0], v.key[2])]) > 1:
-            layers, d, device = v.key[3]
-            v.detail = f"{layers} layers, d_model {d}" + (", CPU" if device == "cpu" else "")
+        if v.constructed or len(others := setups[(v.key[0], v.key[2])]) < 2:
+            continue
+        layers, d, device, blocks = v.key[3]
+        parts = []
+        if len({(o[0], o[1], o[2]) for o in others}) > 1:
+            parts.append(f"{layers} layers, d_model {d}" + (", CPU" if device == "cpu" else ""))
+        if len({o[3] for o in others}) > 1:
+            parts.append(BLOCK_NAMES.get(blocks, blocks.replace("/", " MLP, ") + " init"))
+        v.detail = "; ".join(parts)
 
 
 def group_runs(runs: list[Run]) -> list[TaskGroup]:

@@ -34,12 +34,13 @@ CONFIG = {
 
 # per-shape overrides of CONFIG, first match wins: (smallest K, smallest T, settings), each a row the
 # bench's tune stage measured faster than CONFIG on the device, within its error slack.
-SHAPE_CONFIG: list[tuple[int, int, dict]] = [
+SHAPE_CONFIG: list[tuple[int, int, tuple[str, ...], dict]] = [
+    # (smallest K, smallest T, the input dtypes it was measured for, settings)
     # H200, (4, 8192, 16, 128) bf16, commit 70a8c4a (benchmarks/results/kernels_h200.json, tune):
     # fwd 1.32 ms / fwd+bwd 3.85 ms against CONFIG's 2.27 / 4.93; o off the state walk, dUn's output
-    # part before the reverse walk, and the chunk states rounded to bf16 between chunks as fla stores
+    # part before the reverse walk, and the chunk states rounded to 16 bits between chunks as fla stores
     # them (worst error vs our float32 6.4e-3 -> 8.4e-3). Measured at this K and T only, so kept to them.
-    (128, 8192, {"split_o": True, "split_du": True, "state_precision": "bf16"}),
+    (128, 8192, ("bfloat16", "float16"), {"split_o": True, "split_du": True, "state_precision": "bf16"}),
 ]
 
 # settings forced over CONFIG and SHAPE_CONFIG (the bench's --config and tune stage write here)
@@ -47,14 +48,19 @@ FORCED: dict = {}
 
 
 def launch_config(K: int, T: int, dtype: torch.dtype | None = None) -> dict:
-    """CONFIG, then the first SHAPE_CONFIG row with K >= its K and T >= its T, then FORCED; for
-    float32 inputs with K > 64, state_stages is then capped at fp32_wide_state_stages."""
+    """CONFIG, then the first SHAPE_CONFIG row with K >= its K and T >= its T measured for this dtype,
+    then FORCED. For float32 inputs with K > 64, state_stages is then capped at fp32_wide_state_stages;
+    and the split kernels (split_o, split_du) are never run with one state stage: on the H200 that pair
+    gave wrong results (bench tune at 70a8c4a, bf16, K = 128: worst error 1.63) and then a CUDA error."""
     cfg = dict(CONFIG)
-    for kmin, tmin, over in SHAPE_CONFIG:
-        if K >= kmin and T >= tmin:
+    name = str(dtype).rsplit(".", 1)[-1] if dtype is not None else None
+    for kmin, tmin, dtypes, over in SHAPE_CONFIG:
+        if K >= kmin and T >= tmin and (name is None or name in dtypes):
             cfg.update(over)
             break
     cfg.update(FORCED)
     if dtype == torch.float32 and K > 64:
         cfg["state_stages"] = min(cfg["state_stages"], cfg["fp32_wide_state_stages"])
+    if cfg["state_stages"] == 1:
+        cfg["split_o"] = cfg["split_du"] = False
     return cfg
