@@ -240,9 +240,12 @@ def paper_notes(data: dict) -> list[str]:
     if None not in s5:
         steps = sorted({r["steps"] for r in rows if r["task"] == "S5"})
         reproduced = s5[3] > 0.5 and max(s5[:3]) < 0.5
+        fit = max(r["train_scaled_accuracy"] or 0.0 for r in rows if r["task"] == "S5")
         notes.append(f"S5, one layer, DeltaProduct n_h = 1..4 [-1,1]: ours {' / '.join(f'{a:.3f}' for a in s5)} "
                      f"({'/'.join(map(str, steps))} steps, train length 32); P2 (train 128): n_h = 4 holds about 1.0 to "
-                     f"length 180-200, n_h <= 3 fails: {'reproduced' if reproduced else 'NOT reproduced at our budget'}")
+                     f"length 180-200, n_h <= 3 fails: {'reproduced' if reproduced else 'NOT reproduced at our budget'}"
+                     + (f" (no run fit even the training lengths: best train-range scaled accuracy {fit:.3f})"
+                        if fit < 0.5 else ""))
     return notes
 
 
