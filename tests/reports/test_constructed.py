@@ -64,6 +64,16 @@ def test_constructions_are_perfect_on_their_tasks(task):
     assert all(a == 1.0 for a in res["analysis"]["probes"]["layers"][0]["accuracy"])
 
 
+def test_p1_format_tasks_are_scored_at_every_length():
+    """P1's format trains on the last label only, but a word's prefixes are words too: the construction is
+    scored at every length 1..test_max_len, not at the last one alone (the first H200 report drew a dot)."""
+    t = make_task("parity_p1")
+    res = analyze(weights_for_task(t), t, **SMALL)
+    acc = res["eval"]["accuracy"]
+    assert len(acc) == SMALL["test_max_len"] and all(a == 1.0 for a in acc)
+    assert res["eval"]["test_range"]["lengths_scored"] == SMALL["test_max_len"] - SMALL["test_min_len"] + 1
+
+
 def test_a_broken_construction_is_measured_as_broken():
     """The parity token's reflection replaced by the identity: accuracy falls to chance."""
     t = make_task("parity")

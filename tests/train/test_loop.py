@@ -192,3 +192,12 @@ def test_torchrun_two_processes_gloo(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     r = json.loads((tmp_path / "results.json").read_text())
     assert r["world_size"] == 2 and math.isfinite(r["final_loss"])
+
+
+def test_a_single_run_in_p1s_format_is_scored_at_every_length(tmp_path, tiny_config):
+    """parity_p1 trains on each word's last label; its evaluation still scores every length 1..L (the
+    label after L tokens), as the batched trainer does, not the last length alone."""
+    cfg = tiny_config(task="parity_p1", steps=3, analysis=False)
+    ev = train(cfg, tmp_path, progress=False)["eval"]
+    assert len(ev["accuracy"]) == cfg.eval_length and all(a is not None for a in ev["accuracy"])
+    assert ev["test_range"]["lengths_scored"] == cfg.test_max_len - cfg.test_min_len + 1

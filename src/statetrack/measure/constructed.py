@@ -144,7 +144,7 @@ def evaluate(weights, task, binding: Binding, *, max_len: int, n_samples: int, s
     from statetrack.train.evaluate import scaled
 
     gen = torch.Generator().manual_seed(seed + EVAL_SEED_OFFSET)
-    x, y, m = (t.numpy() for t in task.sample_batch(n_samples, max_len, gen))      # (N, T) each
+    x, y, m = (t.numpy() for t in task.eval_batch(n_samples, max_len, gen))        # (N, T) each
     decoded = decoded_states(Simulator(weights, dtype), binding.letters[x])          # (N, T)
     pred = binding.label_of_source[decoded]
     ok = (pred == y) | ~m

@@ -104,6 +104,11 @@ class Task(abc.ABC):
     def sample_batch(self, batch: int, length: int, generator: torch.Generator) -> Batch:
         """Draw ``batch`` words of ``length`` tokens with their labels (see the module docstring)."""
 
+    def eval_batch(self, batch: int, length: int, generator: torch.Generator) -> Batch:
+        """Words for scoring every length at once: :meth:`sample_batch`, with every label a prefix's
+        answer (a format that trains on fewer labels, such as P1's final label, unmasks them here)."""
+        return self.sample_batch(batch, length, generator)
+
     @abc.abstractmethod
     def automaton(self) -> DFA:
         """The complete DFA whose state after each prefix determines the label (probe target)."""

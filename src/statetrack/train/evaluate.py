@@ -46,7 +46,7 @@ def per_length_accuracy(model: torch.nn.Module, task, *, max_len: int, n_samples
         while done < n_samples:
             b = min(batch, n_samples - done)
             if task.prefix_closed:
-                x, y, m = task.sample_batch(b, max_len, gen)
+                x, y, m = task.eval_batch(b, max_len, gen)
                 with ctx:
                     pred = model(x.to(device)).argmax(-1).cpu()                      # (b, T)
                 hit = (pred == y) & m
