@@ -18,7 +18,9 @@ export TRITON_CACHE_DIR=${TRITON_CACHE_DIR:-/tmp/triton_cache}
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv,noheader
 # the device's checkout is the last landed commit plus this tree's changes: pass the real commit
 [ -n "${STATETRACK_COMMIT:-}" ] || echo "warning: STATETRACK_COMMIT is not set; results will record $(git rev-parse --short HEAD 2>/dev/null) (dirty), which may not be the code that ran"
-# rows accumulate across calls: start from the committed bundle
+# each call starts from the committed bundle (a fresh machine has no other); join the returned bundles of
+# a session's calls with: protocol_gpu.py --out X --merge benchmarks/results/protocol_gpu.json CALL1 CALL2 ...
+# (--replace goes on from checkpoints that a cut-off call left in /tmp/proto on a still-warm machine)
 [ -f "$OUT/protocol_gpu.json" ] || cp benchmarks/results/protocol_gpu.json "$OUT/" 2>/dev/null || true
 PROTO="python3 benchmarks/protocol_gpu.py --out $OUT/protocol_gpu.json --workdir /tmp/proto ${PROTO_ARGS:-}"
 TOTAL=${TOTAL_S:-585}          # the whole command's budget; each stage gets at most what is left

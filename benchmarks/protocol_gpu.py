@@ -344,7 +344,9 @@ def main(argv=None) -> int:
                     "cuda:i mod gpus; use --workers >= --gpus)")
     ap.add_argument("--deadline", type=float, default=0, help="seconds after which no new group starts (0: none)")
     ap.add_argument("--replace", action="store_true", help="train the selected groups again even when the bundle "
-                    "has them (their rows are replaced when the new runs finish)")
+                    "has them (their rows are replaced when the new runs finish); checkpoints of the same configs "
+                    "in --workdir are resumed (a call cut off on this machine goes on)")
+    ap.add_argument("--fresh", action="store_true", help="ignore checkpoints in --workdir: start every group over")
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--parity-steps", type=int, default=20_000)
     ap.add_argument("--ma-steps", type=int, default=20_000, help="modular arithmetic steps (P1: 100,000)")
@@ -438,7 +440,7 @@ def main(argv=None) -> int:
                 if args.gpus > 1 and not args.quick:
                     gpu = f"cuda:{todo.index(g) % args.gpus}"
                     g = {**g, "configs": [{**c, "device": gpu} for c in g["configs"]]}
-                pending[pool.submit(run_group, g, args.workdir, args.replace,
+                pending[pool.submit(run_group, g, args.workdir, args.fresh,
                                     False if args.no_compile else None)] = g
 
         submit()

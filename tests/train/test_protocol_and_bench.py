@@ -155,3 +155,22 @@ def test_protocol_merge_takes_each_group_from_the_call_that_trained_it(tmp_path)
     p = subprocess.run([sys.executable, script, "--out", str(out), "--merge", base, str(tmp_path / "bad.json")],
                        env=env, capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and "not a protocol bundle" in p.stderr
+
+
+def test_protocol_replace_resumes_the_workdir_and_fresh_starts_over(tmp_path):
+    """--replace retrains groups the bundle has, but goes on from the checkpoints of the same configs in
+    --workdir (a call cut off on the same machine); --fresh ignores them."""
+    script = str(ROOT / "benchmarks" / "protocol_gpu.py")
+    env = {"PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
+    args = [sys.executable, script, "--quick", "--out", str(tmp_path / "p.json"), "--workdir", str(tmp_path / "w"),
+            "--only", "table3:parity_p1:transformer", "--workers", "1", "--no-analysis"]
+
+    def times(*extra):
+        p = subprocess.run(args + list(extra), env=env, capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, p.stderr[-2000:]
+        runs = json.loads((tmp_path / "p.json").read_text())["runs"]
+        return sorted(r["results"]["train_time_s"] for r in runs.values())
+
+    first = times()
+    assert times("--replace") == first                 # the finished runs in the workdir, reported again
+    assert times("--replace", "--fresh") != first      # trained over

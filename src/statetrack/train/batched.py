@@ -550,6 +550,10 @@ def train_group(configs: list[TrainConfig], out: str | Path, *, names: list[str]
     from statetrack.train.ddp import resolve_device
 
     dev = resolve_device(str(device or configs[0].device))
+    if dev.type == "cuda":
+        # the current device is where Triton launches kernels and CUDA graphs capture: make it the group's
+        # (a group on cuda:1 from a process whose current device is cuda:0, e.g. protocol_gpu.py --gpus)
+        torch.cuda.set_device(dev)
     trainer = GroupTrainer(configs, dev, compile=compile, packed=packed)
     c0 = configs[0]
     cfg_json = [cfg.to_dict() for cfg in configs]
