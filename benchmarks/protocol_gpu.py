@@ -249,16 +249,24 @@ def paper_notes(data: dict) -> list[str]:
     return notes
 
 
+def read_bundle(path) -> dict | None:
+    """A protocol bundle from ``path``, or None after one line on stderr saying why not."""
+    try:
+        b = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        print(f"cannot read the bundle {path}: {type(e).__name__}", file=sys.stderr)
+        return None
+    if not isinstance(b, dict) or b.get("schema") != SCHEMA:
+        print(f"{path} is not a protocol bundle", file=sys.stderr)
+        return None
+    return b
+
+
 def select(args, out: Path) -> int:
     """Write the groups of ``--from`` that match ``--select`` to ``--out`` as a bundle of their own: rows
     rebuilt from the stored run results (so they carry every row field), calls kept, ``--note`` added."""
-    try:
-        src = json.loads(Path(args.source).read_text())
-    except (OSError, ValueError) as e:
-        print(f"cannot read the bundle {args.source}: {type(e).__name__}", file=sys.stderr)
-        return 2
-    if not isinstance(src, dict) or src.get("schema") != SCHEMA:
-        print(f"{args.source} is not a protocol bundle", file=sys.stderr)
+    src = read_bundle(args.source)
+    if src is None:
         return 2
     keep = sorted(g for g in src["groups"] if any(fnmatch.fnmatch(g, p) for p in args.select))
     if not keep:
@@ -305,17 +313,9 @@ def merge(args, out: Path) -> int:
     first is that starting bundle; a later bundle's group is taken where its runs differ from the
     starting bundle's (that call trained it; of two calls that did, the later wins). Calls are kept
     once each, in order."""
-    bundles = []
-    for path in args.merge:
-        try:
-            b = json.loads(Path(path).read_text())
-        except (OSError, ValueError) as e:
-            print(f"cannot read the bundle {path}: {type(e).__name__}", file=sys.stderr)
-            return 2
-        if not isinstance(b, dict) or b.get("schema") != SCHEMA:
-            print(f"{path} is not a protocol bundle", file=sys.stderr)
-            return 2
-        bundles.append(b)
+    bundles = [read_bundle(path) for path in args.merge]
+    if None in bundles:
+        return 2
     data = {k: bundles[0].get(k, [] if k in ("rows", "calls") else {}) for k in ("runs", "rows", "groups", "calls")}
     data.update(schema=SCHEMA, paper=PAPER)
     for path, b in zip(args.merge[1:], bundles[1:]):
