@@ -7,7 +7,9 @@
 * :func:`assert_close` compares one named tensor by relative error ``||out - ref|| / ||ref||``;
 * :func:`poison_empty` makes ``torch.empty`` / ``torch.empty_like`` return NaN-filled memory, so a
   kernel that leaves part of an output (or a buffer it later reads) unwritten fails loudly;
-* :func:`forced_launch` runs a block with chunk-kernel launch settings forced (e.g. the split kernels).
+* :func:`forced_launch` runs a block with chunk-kernel launch settings forced (e.g. the split kernels);
+* :func:`traced_launches` runs interpreted launches' programs in a chosen order and records the bytes
+  each loads and stores; :func:`cross_program_clashes` lists the slots two programs of a launch share.
 """
 from __future__ import annotations
 
@@ -112,3 +114,108 @@ def forced_launch(**settings):
     finally:
         chunk_mod.FORCED.clear()
         chunk_mod.FORCED.update(saved)
+
+
+@contextlib.contextmanager
+def traced_launches(order: str = "natural", seed: int = 0):
+    """Under TRITON_INTERPRET=1, within the block every Triton launch runs its programs in ``order``
+    ("natural", "reversed" or "shuffled") and records the bytes each program loads and stores.
+
+    The interpreter runs programs one after another, so a slot that two programs of one launch share
+    (written by both, or written by one and read by another) never shows as a wrong result on the CPU,
+    while on a GPU its outcome depends on which programs run at once. The records let
+    :func:`cross_program_clashes` find such slots directly, and a changed order changes any result that
+    depends on them. Yields the list of launches, each a dict: ``kernel``, ``grid``, ``buffers`` (tensor
+    argument name -> [first byte, end byte)), ``reads`` and ``writes`` (lists of (program, byte array)).
+    """
+    import numpy as np
+    from triton.runtime import interpreter
+
+    builder = interpreter.interpreter_builder
+    launches: list = []
+    current: dict = {}
+    rng = np.random.default_rng(seed)
+
+    def set_grid_idx(x, y, z):
+        nx, ny, nz = builder.grid_dim
+        n = (x * ny + y) * nz + z
+        if n == 0:
+            idx = [(a, b, c) for a in range(nx) for b in range(ny) for c in range(nz)]
+            if order == "reversed":
+                idx.reverse()
+            elif order == "shuffled":
+                idx = [idx[i] for i in rng.permutation(len(idx))]
+            current["order"] = idx
+        pid = current["order"][n]
+        current["pid"] = pid
+        builder.grid_idx = pid
+
+    def element_bytes(ptrs, mask):
+        size = ptrs.get_element_ty().primitive_bitwidth // 8
+        addr = ptrs.data[np.broadcast_to(mask.data, ptrs.data.shape)].astype(np.uint64)
+        return (addr[:, None] + np.arange(size, dtype=np.uint64)[None, :]).ravel()
+
+    real_load, real_store = builder.create_masked_load, builder.create_masked_store
+
+    def load(ptrs, mask, other, *a, **kw):
+        launches[-1]["reads"].append((current["pid"], element_bytes(ptrs, mask)))
+        return real_load(ptrs, mask, other, *a, **kw)
+
+    def store(ptrs, value, mask, *a, **kw):
+        launches[-1]["writes"].append((current["pid"], element_bytes(ptrs, mask)))
+        return real_store(ptrs, value, mask, *a, **kw)
+
+    real_call = interpreter.GridExecutor.__call__
+
+    def call(self, *args, **kwargs):
+        named = dict(zip(self.arg_names, args), **kwargs)
+        buffers = {name: (t.data_ptr(), t.data_ptr() + t.numel() * t.element_size())
+                   for name, t in named.items() if isinstance(t, torch.Tensor)}
+        grid = self.grid(named) if callable(self.grid) else self.grid
+        launches.append(dict(kernel=self.fn.__name__, grid=tuple(grid), buffers=buffers, reads=[], writes=[]))
+        return real_call(self, *args, **kwargs)
+
+    builder.set_grid_idx, builder.create_masked_load, builder.create_masked_store = set_grid_idx, load, store
+    interpreter.GridExecutor.__call__ = call
+    try:
+        yield launches
+    finally:
+        interpreter.GridExecutor.__call__ = real_call
+        for name in ("set_grid_idx", "create_masked_load", "create_masked_store"):
+            del builder.__dict__[name]
+
+
+def cross_program_clashes(launch: dict) -> list[str]:
+    """Slots of one recorded launch (:func:`traced_launches`) that two of its programs share: bytes
+    stored by more than one program, and bytes one program loads that another stores. One line per
+    (buffer, kind): the byte count and one pair of programs."""
+    import numpy as np
+
+    pids = sorted({p for p, _ in launch["writes"] + launch["reads"]})
+    code = {p: i for i, p in enumerate(pids)}
+
+    def unique_pairs(records):                     # sorted unique (byte, program) rows
+        if not records:
+            return np.zeros((0, 2), np.uint64)
+        addr = np.concatenate([b for _, b in records])
+        prog = np.concatenate([np.full(len(b), code[p], np.uint64) for p, b in records])
+        return np.unique(np.stack([addr, prog], 1), axis=0)
+
+    w, r = unique_pairs(launch["writes"]), unique_pairs(launch["reads"])
+    waddr, first, count = np.unique(w[:, 0], return_index=True, return_counts=True)
+    shared = first[count > 1]                      # rows of w: first two writers of each shared byte
+    clashes = [("stored by several programs", w[shared, 0], w[shared, 1], w[shared + 1, 1])]
+    j = np.minimum(np.searchsorted(waddr, r[:, 0]), max(len(waddr) - 1, 0))
+    if len(waddr):
+        writer = w[first[j], 1]
+        other = (waddr[j] == r[:, 0]) & (writer != r[:, 1])
+        clashes.append(("loaded by one program, stored by another", r[other, 0], r[other, 1], writer[other]))
+    out = []
+    for kind, addr, p1, p2 in clashes:
+        for name, (lo, hi) in launch["buffers"].items():
+            sel = np.nonzero((addr >= lo) & (addr < hi))[0]
+            if len(sel):
+                i = sel[0]
+                out.append(f"{launch['kernel']} {name}: {len(sel)} bytes {kind}, e.g. programs "
+                           f"{pids[p1[i]]} and {pids[p2[i]]}")
+    return out
