@@ -25,7 +25,14 @@ from statetrack.kernels.testing import (cross_program_clashes, forced_launch, ma
                                         traced_launches)
 
 FP32, FP16 = torch.float32, torch.float16
-CPU = pytest.mark.skipif(torch.cuda.is_available(), reason="traces the interpreter (TRITON_INTERPRET=1)")
+def _traceable() -> bool:
+    """The interpreter internals traced_launches wraps (triton 3.7-3.9); a later triton may move them."""
+    from triton.runtime import interpreter
+    return hasattr(interpreter, "interpreter_builder") and hasattr(interpreter, "GridExecutor")
+
+
+CPU = pytest.mark.skipif(torch.cuda.is_available() or not _traceable(),
+                         reason="traces the interpreter (TRITON_INTERPRET=1) of triton 3.7-3.9")
 SPLIT = {"split_o": True, "split_du": True}
 
 
