@@ -160,3 +160,14 @@ def test_no_grad_forward_skips_saving_and_matches():
                             output_final_state=True, backend="naive")
     assert_close("o", ref, o, TOLERANCE[FP32])
     assert_close("final_state", S_ref, S, TOLERANCE[FP32])
+
+
+def test_forced_launch_can_set_the_shape_rows_aside():
+    """The bench's tune stage times each candidate over CONFIG alone, not on top of a shipped row."""
+    from statetrack.kernels.delta_rule.chunk_config import SHAPE_CONFIG, launch_config
+    kmin, tmin, _, row = SHAPE_CONFIG[0]
+    with forced_launch(split_o=False):
+        assert launch_config(kmin, tmin, BF16)["state_precision"] == row["state_precision"]
+    with forced_launch(shape_rows=False, split_o=False):
+        assert launch_config(kmin, tmin, BF16)["state_precision"] == "tf32" and SHAPE_CONFIG == []
+    assert SHAPE_CONFIG[0][3] == row                                    # restored

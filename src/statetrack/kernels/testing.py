@@ -103,17 +103,22 @@ def poison_empty():
 
 
 @contextlib.contextmanager
-def forced_launch(**settings):
-    """Within the block, the delta-rule chunk kernels launch with ``settings`` over their defaults."""
+def forced_launch(*, shape_rows: bool = True, **settings):
+    """Within the block, the delta-rule chunk kernels launch with ``settings`` over their defaults and
+    the matching ``SHAPE_CONFIG`` row; with ``shape_rows=False`` over ``CONFIG`` alone (the rows are
+    set aside, so a tuned setting is timed against the defaults, not on top of an earlier tuning)."""
     from statetrack.kernels.delta_rule import chunk as chunk_mod
 
-    saved = dict(chunk_mod.FORCED)
+    saved, rows = dict(chunk_mod.FORCED), list(chunk_mod.SHAPE_CONFIG)
     chunk_mod.FORCED.update(settings)
+    if not shape_rows:
+        chunk_mod.SHAPE_CONFIG.clear()
     try:
         yield
     finally:
         chunk_mod.FORCED.clear()
         chunk_mod.FORCED.update(saved)
+        chunk_mod.SHAPE_CONFIG[:] = rows
 
 
 @contextlib.contextmanager
