@@ -176,13 +176,17 @@ def row(group: str, name: str, res: dict) -> dict:
             "commit": res["git"]["commit"], "train_time_s": res["train_time_s"]}
 
 
+def blocks_of(r: dict) -> tuple[str, str]:
+    """A row's (mlp, init); rows written before the two fields were our blocks."""
+    return r.get("mlp", "gelu"), r.get("init", "torch")
+
+
 def verdicts(rows: list[dict]) -> dict:
     """The issue's parity bar per model, from the rows present."""
     out = {}
-    archs = sorted({("gelu", "torch")} | {(r.get("mlp", "gelu"), r.get("init", "torch")) for r in rows})
+    archs = sorted({("gelu", "torch")} | {blocks_of(r) for r in rows})
     for kind, (mlp, init) in [(k, a) for k in ("deltanet", "diagonal") for a in archs]:
-        sel = [r for r in rows if r["task"] == "parity_p1" and r["model"] == kind
-               and (r.get("mlp", "gelu"), r.get("init", "torch")) == (mlp, init)]
+        sel = [r for r in rows if r["task"] == "parity_p1" and r["model"] == kind and blocks_of(r) == (mlp, init)]
         if not sel and (mlp, init) != ("gelu", "torch"):
             continue
         neg = [r["test_scaled_accuracy"] for r in sel if r["eig_range"] == "-1,1"]
@@ -215,9 +219,9 @@ def paper_notes(data: dict) -> list[str]:
         sel = [r for r in rows if r["task"] == task]
         if not sel:
             continue
-        arch_of = lambda r: f"{r.get('mlp', 'gelu')} MLP, {r.get('init', 'torch')} init"  # noqa: E731
-        for kind, arch in sorted({(r["model"], arch_of(r)) for r in sel if r["model"] in ("deltanet", "diagonal")}):
-            cell = [r for r in sel if r["model"] == kind and arch_of(r) == arch]
+        for kind, blocks in sorted({(r["model"], blocks_of(r)) for r in sel if r["model"] in ("deltanet", "diagonal")}):
+            cell = [r for r in sel if r["model"] == kind and blocks_of(r) == blocks]
+            arch = "{} MLP, {} init".format(*blocks)
             steps = sorted({r["steps"] for r in cell})
             best = {}
             for rng in ("0,1", "-1,1"):
@@ -324,9 +328,10 @@ def merge(args, out: Path) -> int:
         return 2
     data = {k: bundles[0].get(k, [] if k in ("rows", "calls") else {}) for k in ("runs", "rows", "groups", "calls")}
     data.update(schema=SCHEMA, paper=PAPER)
+    def runs_of(bundle, g):
+        return {k: v for k, v in bundle["runs"].items() if k.rsplit(":", 1)[0] == g}
+
     for path, b in zip(args.merge[1:], bundles[1:]):
-        def runs_of(bundle, g):
-            return {k: v for k, v in bundle["runs"].items() if k.rsplit(":", 1)[0] == g}
         changed = [g for g in b["groups"] if runs_of(b, g) != runs_of(bundles[0], g)]
         for g in changed:
             data["runs"] = {k: v for k, v in data["runs"].items() if k.rsplit(":", 1)[0] != g} | runs_of(b, g)

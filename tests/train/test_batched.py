@@ -220,3 +220,11 @@ def test_a_group_written_before_new_config_fields_still_resumes(tmp_path):
     assert tr.load(path) == 2
     with pytest.raises(TrainingError, match="other configs"):
         GroupTrainer([c.replace(lr=0.5) for c in _configs()], CPU).load(path)
+
+
+def test_a_group_in_p1s_format_is_scored_at_every_length():
+    """parity_p1 trains on each word's last label; the group's evaluation scores the label after every
+    prefix (Task.every_label), as the single-run loop and analyze do."""
+    trainer = GroupTrainer([tiny(task="parity_p1", seed=s) for s in (0, 1)], CPU)
+    for curve in trainer.evaluate(8, 10):
+        assert len(curve["accuracy"]) == 10 and all(a is not None for a in curve["accuracy"])

@@ -653,10 +653,11 @@ def main(argv: list[str] | None = None) -> int:
 
     def write():
         res["verdicts"] = verdicts(res)
-        shipped = [[k, t, over] for k, t, _, over in chunk_mod.SHAPE_CONFIG]
-        res["suggested_shape_config"] = [
-            [r["shape"][3], r["shape"][1], r["config"]] for r in _best_tuned(res.get("tune", [])).values()
-            if r["config"] != TUNE_CANDIDATES[0] and [r["shape"][3], r["shape"][1], r["config"]] not in shipped]
+        # rows in SHAPE_CONFIG's form: the tune stage times bf16, and float16 takes the same 16-bit path
+        tuned = [[r["shape"][3], r["shape"][1], ["bfloat16", "float16"], r["config"]]
+                 for r in _best_tuned(res.get("tune", [])).values() if r["config"] != TUNE_CANDIDATES[0]]
+        shipped = [[k, t, list(dt), over] for k, t, dt, over in chunk_mod.SHAPE_CONFIG]
+        res["suggested_shape_config"] = [row for row in tuned if row not in shipped]
         if args.out:
             os.makedirs(os.path.dirname(os.path.abspath(args.out)) or ".", exist_ok=True)
             tmp = args.out + ".tmp"

@@ -104,10 +104,15 @@ class Task(abc.ABC):
     def sample_batch(self, batch: int, length: int, generator: torch.Generator) -> Batch:
         """Draw ``batch`` words of ``length`` tokens with their labels (see the module docstring)."""
 
+    @property
+    def every_label(self) -> Task:
+        """This task with a label after every prefix, for scoring every length at once: the task
+        itself; a format that trains on fewer labels (P1's final label) gives the task it wraps."""
+        return self
+
     def eval_batch(self, batch: int, length: int, generator: torch.Generator) -> Batch:
-        """Words for scoring every length at once: :meth:`sample_batch`, with every label a prefix's
-        answer (a format that trains on fewer labels, such as P1's final label, unmasks them here)."""
-        return self.sample_batch(batch, length, generator)
+        """Words for scoring every length at once: :attr:`every_label`'s :meth:`sample_batch`."""
+        return self.every_label.sample_batch(batch, length, generator)
 
     @abc.abstractmethod
     def automaton(self) -> DFA:

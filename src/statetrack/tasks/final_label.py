@@ -45,9 +45,10 @@ class FinalLabel(Task):
         x, y, m = self.inner.sample_batch(batch, length, generator)
         return Batch(x, y, last_labeled(m))
 
-    def eval_batch(self, batch: int, length: int, generator: torch.Generator) -> Batch:
-        """Every label of the inner task: the label after a prefix is a final-format word's answer."""
-        return self.inner.sample_batch(batch, length, generator)
+    @property
+    def every_label(self) -> Task:
+        """The inner task: the label after a prefix is a final-format word's answer."""
+        return self.inner
 
     def automaton(self):
         return self.inner.automaton()

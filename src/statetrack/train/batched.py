@@ -480,10 +480,9 @@ class GroupTrainer:
         its final label. Words come from the stream with an evaluation salt, so training never saw
         their (seed, step) draws.
         """
-        from statetrack.tasks.final_label import FinalLabel
         from statetrack.tasks.stream import Stream
 
-        task = self.task.inner if isinstance(self.task, FinalLabel) else self.task
+        task = self.task.every_label
         R, C = self.model.R, task.n_classes
         if task.prefix_closed:
             stream = Stream(task, max_len, max_len, self.device)
