@@ -5,7 +5,8 @@
 #   automata-lib & deps; the commit, because the device's own git sees only the last landed commit)
 # Stages: ktests (the kernel tests of the one-step and packed paths), smoke (graph vs eager, group vs
 #         alone, packed vs padded on CUDA), bench (statetrack bench train; BENCH_ARGS adds options),
-#         parity | words | modarith (protocol groups; PROTO_ARGS adds options, e.g. --ma-steps).
+#         parity | words | modarith (protocol groups; PROTO_ARGS adds options, e.g. --ma-steps; PARITY_ONLY
+#         and MA_ONLY replace those stages' group patterns).
 set -uo pipefail
 export PYTHONUNBUFFERED=1
 OUT=${OUT:-/tmp/out}
@@ -35,7 +36,7 @@ for stage in ${STAGES:-smoke bench parity}; do
         bench) timeout $(left ${BENCH_S:-260}) python3 -m statetrack.cli bench train --out "$OUT/train_throughput_gpu.json" ${BENCH_ARGS:-} 2>&1 | tee "$OUT/bench.log" ;;
         parity) timeout $(left ${PARITY_S:-300}) $PROTO --only ${PARITY_ONLY:-'table3:parity_p1:*'} --workers ${WORKERS:-1} --deadline ${DEADLINE:-150} 2>&1 | tee -a "$OUT/protocol.log" ;;
         words) timeout $(left ${WORDS_S:-300}) $PROTO --only 'words:*' --workers ${WORKERS:-1} --deadline ${WORDS_DEADLINE:-200} 2>&1 | tee -a "$OUT/protocol.log" ;;
-        modarith) timeout $(left ${MA_S:-300}) $PROTO --only 'table3:modular*' --workers ${WORKERS:-1} --deadline ${MA_DEADLINE:-200} 2>&1 | tee -a "$OUT/protocol.log" ;;
+        modarith) timeout $(left ${MA_S:-300}) $PROTO --only ${MA_ONLY:-'table3:modular*'} --workers ${WORKERS:-1} --deadline ${MA_DEADLINE:-200} 2>&1 | tee -a "$OUT/protocol.log" ;;
         *) echo "unknown stage $stage" ;;
     esac
     echo "=== stage $stage done $(date +%T), exit ${PIPESTATUS[0]}"
