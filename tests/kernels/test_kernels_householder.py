@@ -81,14 +81,30 @@ def test_shape_config_rows_apply_where_they_were_measured():
 
 
 def test_split_kernels_never_run_with_one_state_stage():
-    """On the H200 split_o / split_du with state_stages 1 gave wrong results (error 1.63), then a CUDA
-    error: launch_config drops the split there, forced or from a row (float32 at K > 64 has one stage)."""
+    """launch_config drops the split kernels wherever one state stage is left (float32 at K > 64, where
+    they never ran on a device), forced or from a row."""
     from statetrack.kernels.delta_rule.chunk_config import launch_config
     with forced_launch(split_o=True, split_du=True, state_stages=1):
-        cfg = launch_config(64, 256, BF16)
+        cfg = launch_config(128, 256, FP32)
         assert cfg["state_stages"] == 1 and not cfg["split_o"] and not cfg["split_du"]
     with forced_launch(split_o=True, split_du=True):
         assert launch_config(64, 256, BF16)["split_o"] and not launch_config(128, 256, FP32)["split_o"]
+
+
+@pytest.mark.parametrize("dtype", [BF16, torch.float16], ids=["bf16", "fp16"])
+def test_16bit_inputs_never_run_one_state_stage(dtype):
+    """The one-stage reverse walk with 16-bit inputs computed wrong gradients on the H200 (see
+    test_program_order.py): launch_config keeps two stages there even when one is forced; the split
+    kernels, forced with it, then stay on."""
+    from statetrack.kernels.delta_rule.chunk_config import launch_config
+    for K in (32, 64, 128):
+        with forced_launch(state_stages=1):
+            assert launch_config(K, 8192, dtype)["state_stages"] == 2
+        with forced_launch(split_o=True, split_du=True, state_stages=1):
+            cfg = launch_config(K, 8192, dtype)
+            assert cfg["state_stages"] == 2 and cfg["split_o"] and cfg["split_du"]
+    with forced_launch(state_stages=3):
+        assert launch_config(128, 8192, dtype)["state_stages"] == 3
 
 
 @CPU

@@ -1,14 +1,21 @@
-"""No chunk-kernel launch lets two of its programs share a memory slot; the split kernels with one
-state stage on a GPU (the check that tells a Triton lowering fault from such a clash).
+"""No chunk-kernel launch lets two of its programs share a memory slot; and the GPU reproducer of the
+one-stage fault that this audit was written to explain.
 
 On the H200, ``split_o, split_du, state_stages=1`` gave wrong results at (4, 8192, 16, 128) bf16
-(worst error 1.63) and an illegal memory access with 16-bit states; one stage puts twice as many
-walk programs on the device at once. The interpreter runs programs one after another, so a slot
-shared between programs never shows on the CPU as a wrong result. Here every launch is traced
-(:func:`statetrack.kernels.testing.traced_launches`): no byte is stored by two programs, none is
-loaded by one program and stored by another, and running the programs in reverse order gives
-bit-identical outputs and gradients. ``test_the_checks_catch_a_shared_slot`` shows both checks fail
-on a kernel that shares one.
+(worst error 1.63) and an illegal memory access with 16-bit states. Two explanations were open: a
+slot shared between programs (one stage puts more walk programs on the device at once), or Triton's
+one-stage build. The interpreter runs programs one after another, so a shared slot never shows on
+the CPU as a wrong result. Here every launch is traced (:func:`statetrack.kernels.testing.traced_launches`):
+no byte is stored by two programs, none is loaded by one program and stored by another, and running
+the programs in reverse order gives bit-identical outputs and gradients. ``test_the_checks_catch_a_shared_slot``
+shows both checks fail on a kernel that shares one.
+
+The GPU cases settled it at a115239 (H200, triton 3.6): with one stage the forward is bit-identical
+to the two-stage build and so is dQ, while dK, dV and dbeta are wrong (relative error 1.6 to 4.5 with
+8 walk programs, 1e7 or an illegal memory access at the bench shape), with and without the split
+kernels. So the fault is the bf16 one-stage build of the reverse walk, not the split and not a shared
+slot; ``launch_config`` never runs 16-bit inputs with one stage. The cases are kept as strict
+expected failures: when a Triton release builds that walk right, they fail as unexpected passes.
 """
 import json
 import os
@@ -161,19 +168,23 @@ print(json.dumps(err))
 """
 
 
+ONE_STAGE_FAULT = pytest.mark.xfail(strict=True, reason="H200, triton 3.6: the bf16 one-stage reverse walk "
+                                     "gives wrong dK/dV/dbeta (a115239); launch_config keeps two stages")
+
+
 @pytest.mark.gpu
-@pytest.mark.parametrize("B, T, H", [(1, 1024, 2), (4, 8192, 16)], ids=["8-walks", "bench-shape"])
+@ONE_STAGE_FAULT
 @pytest.mark.parametrize("over", [
     pytest.param(dict(SPLIT, state_precision="tf32"), id="split"),
     pytest.param(dict(SPLIT, state_precision="bf16"), id="split-16bit-states"),
     pytest.param({"split_o": False, "split_du": False, "state_precision": "tf32"}, id="no-split"),
 ])
-def test_one_state_stage_matches_two(B, T, H, over):
-    """The walks' num_stages = 1 build computes what the 2-stage one does, bf16, K = V = 128 (worst
-    relative difference over o, h, Un, S_T and the gradients <= 1e-2; same arithmetic, different load
-    schedule). At 70a8c4a on the H200 the split rows failed at the bench shape (1.63)."""
+def test_one_state_stage_matches_two(over):
+    """The walks' num_stages = 1 build against the 2-stage one, bf16, K = V = 128, 8 walk programs
+    (worst relative difference over o, h, Un, S_T and the gradients <= 1e-2 would mean the same
+    arithmetic with another load schedule). launch_config is bypassed to force the one stage."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    run = subprocess.run([sys.executable, "-c", _STAGES_SCRIPT, json.dumps([B, T, H, 128, "bfloat16", over])],
+    run = subprocess.run([sys.executable, "-c", _STAGES_SCRIPT, json.dumps([1, 1024, 2, 128, "bfloat16", over])],
                          capture_output=True, text=True, env=env, timeout=600)
     assert run.returncode == 0, f"one-stage run failed:\n{run.stderr[-2000:]}"
     err = json.loads(run.stdout.strip().splitlines()[-1])

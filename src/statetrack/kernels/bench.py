@@ -58,9 +58,9 @@ TUNE_CANDIDATES = [
     {"split_o": True, "split_du": True, "state_precision": "bf16"},   # fla's rounding of W, S, Un
     {"split_o": True, "split_du": True, "grads_bk": 128},
     {"split_o": True, "split_du": True, "grads_bk": 128, "grads_bv": 128, "grads_warps": 8},
-    # (split kernels with state_stages 1 were tried at 70a8c4a: wrong results on the H200, worst error
-    # 1.63 against 6.4e-3, and the next candidate then hit a CUDA error; launch_config now never pairs
-    # them, see chunk_config.py)
+    # (state_stages 1 was tried at 70a8c4a: wrong results on the H200, worst error 1.63 against 6.4e-3,
+    # then a CUDA error; the GPU tests at a115239 traced it to the bf16 one-stage reverse walk, so
+    # launch_config never runs 16-bit inputs with one stage, see chunk_config.py)
 ]
 TUNE_ERR_SLACK = 1.5     # a candidate counts only if its error is at most this times the shipped one's
 TUNE_MIN_K = 64          # 64: at (8, 2048, 8, 64) fla's forward is faster than ours as CUDA graphs (0.18 vs

@@ -49,9 +49,16 @@ FORCED: dict = {}
 
 def launch_config(K: int, T: int, dtype: torch.dtype | None = None) -> dict:
     """CONFIG, then the first SHAPE_CONFIG row with K >= its K and T >= its T measured for this dtype,
-    then FORCED. For float32 inputs with K > 64, state_stages is then capped at fp32_wide_state_stages;
-    and the split kernels (split_o, split_du) are never run with one state stage: on the H200 that pair
-    gave wrong results (bench tune at 70a8c4a, bf16, K = 128: worst error 1.63) and then a CUDA error."""
+    then FORCED; then the stage rules, which nothing overrides:
+
+    * float32 inputs with K > 64: state_stages capped at fp32_wide_state_stages (shared memory);
+    * 16-bit inputs: at least two state stages. On the H200 (triton 3.6, bf16, K = 128) the reverse
+      walk built with one stage gave wrong dK / dV / dbeta (relative error 1.6 to 1.3e7) or an illegal
+      memory access, with or without the split kernels, while the forward was bit-identical to the
+      two-stage build (tests/kernels/test_program_order.py, GPU cases, at a115239). The float32
+      one-stage walk passes the same GPU tests;
+    * the split kernels (split_o, split_du) only with two or more stages: the one case left with one
+      stage, float32 at K > 64, has never run them on a device."""
     cfg = dict(CONFIG)
     name = str(dtype).rsplit(".", 1)[-1] if dtype is not None else None
     for kmin, tmin, dtypes, over in SHAPE_CONFIG:
@@ -61,6 +68,8 @@ def launch_config(K: int, T: int, dtype: torch.dtype | None = None) -> dict:
     cfg.update(FORCED)
     if dtype == torch.float32 and K > 64:
         cfg["state_stages"] = min(cfg["state_stages"], cfg["fp32_wide_state_stages"])
+    elif dtype in (torch.bfloat16, torch.float16):
+        cfg["state_stages"] = max(cfg["state_stages"], 2)
     if cfg["state_stages"] == 1:
         cfg["split_o"] = cfg["split_du"] = False
     return cfg
