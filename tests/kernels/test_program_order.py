@@ -13,8 +13,8 @@ shows both checks fail on a kernel that shares one.
 The GPU cases settled it at a115239 (H200, triton 3.6): with one stage the forward is bit-identical
 to the two-stage build and so is dQ, while dK, dV and dbeta are wrong (relative error 2.6 to 4.5 with
 8 walk programs, 1.6 to 1e7 or an illegal memory access at the bench shape, varying from run to run),
-with and without the split kernels. So the fault is the bf16 one-stage build of the reverse walk, not the split and not a shared
-slot; ``launch_config`` never runs 16-bit inputs with one stage. The cases are kept as strict
+with and without the split kernels. So the fault is the bf16 one-stage build of the reverse walk, not
+the split and not a shared slot; ``launch_config`` never runs 16-bit inputs with one stage. The cases are kept as strict
 expected failures: when a Triton release builds that walk right, they fail as unexpected passes.
 """
 import json
