@@ -103,3 +103,21 @@ def test_rerendering_a_folder_leaves_no_stale_figures(tmp_path, make_learned, wr
     assert sorted(p.name for p in (tmp_path / "rep" / "figures").glob("*.png")) == sorted(
         ["overview.png"] + [f"parity_{w}.png" for w in ("accuracy", "eigenvalues", "probes", "norms", "size")])
     assert second["figures"] == 6
+
+
+def test_accuracy_curves_leave_out_lengths_no_run_has():
+    """Modular arithmetic without brackets has odd lengths only: the curve joins the odd lengths instead
+    of alternating with NaN (which drew no line at all); a length some run has is kept."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from statetrack.reports import summary as S
+    from statetrack.reports.load import Run
+
+    def run(acc):
+        return Run(Path("r.json"), {"eval": {"lengths": list(range(1, len(acc) + 1)), "accuracy": acc}}, "learned")
+
+    lengths, vals = S.curves([run([1.0, None, 0.5, None, 0.25]), run([0.9, None, None, 0.7, 0.2])])
+    assert lengths.tolist() == [1, 3, 4, 5]
+    assert np.isnan(vals[1, 1]) and np.isnan(vals[0, 2]) and vals[0, 3] == 0.25

@@ -174,3 +174,21 @@ def test_protocol_replace_resumes_the_workdir_and_fresh_starts_over(tmp_path):
     first = times()
     assert times("--replace") == first                 # the finished runs in the workdir, reported again
     assert times("--replace", "--fresh") != first      # trained over
+
+
+def test_protocol_notes_flag_a_cell_that_memorized_its_training_words():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("protocol_gpu", ROOT / "benchmarks" / "protocol_gpu.py")
+    proto = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(proto)
+
+    def cell(loss, fresh):
+        return [{"task": "modular_arithmetic_brackets_p1", "model": "deltanet", "eig_range": rng, "seed": s,
+                 "steps": 100, "test_scaled_accuracy": 0.05, "final_loss": loss, "train_scaled_accuracy": fresh}
+                for rng in ("0,1", "-1,1") for s in (0, 1, 2)]
+
+    note = proto.paper_notes({"rows": cell(1e-4, 0.35)})
+    assert len(note) == 1 and "memorized" in note[0] and "<= 0.350" in note[0]
+    assert "memorized" not in proto.paper_notes({"rows": cell(1e-4, 0.95)})[0]      # fresh words learned
+    assert "memorized" not in proto.paper_notes({"rows": cell(0.2, 0.35)})[0]       # training words not fit

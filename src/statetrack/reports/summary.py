@@ -24,10 +24,15 @@ def stack(rows: list[np.ndarray]) -> np.ndarray:
 
 
 def curves(runs: list[Run], key: str = "accuracy") -> tuple[np.ndarray, np.ndarray]:
-    """Per-length ``eval[key]`` of each run: (lengths (L,), values (R, L) with NaN where unlabeled)."""
-    rows = [as_array(r.data["eval"][key]) for r in runs]
+    """Per-length ``eval[key]`` of each run: (lengths (L,), values (R, L) with NaN where a run has no
+    value). Lengths no run has a value at are left out: no word of the task has that length (modular
+    arithmetic without brackets has odd lengths only), and a line through every other point being NaN
+    would draw nothing."""
+    rows = stack([as_array(r.data["eval"][key]) for r in runs])
     longest = max(runs, key=lambda r: len(r.data["eval"]["lengths"]))
-    return np.asarray(longest.data["eval"]["lengths"], dtype=np.float64), stack(rows)
+    lengths = np.asarray(longest.data["eval"]["lengths"], dtype=np.float64)
+    keep = np.isfinite(rows).any(0) if rows.size else np.ones(len(lengths), bool)
+    return lengths[keep], rows[:, keep]
 
 
 def band(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
