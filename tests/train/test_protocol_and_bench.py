@@ -60,6 +60,7 @@ def test_bench_train_writes_ratios_and_verdicts(tmp_path):
     kinds = [(r["trainer"], r["backend"], r["runs"], r.get("packed")) for r in data["rows"]]
     # the naive backend trains padded by default, so --padded adds no row (it does with fused_recurrent)
     assert kinds == [("single", "naive", 1, None), ("batched", "naive", 1, False), ("batched", "naive", 2, False)]
+    assert [r["seeds"] for r in data["rows"]] == [[0], [0], [0, 1]]
     assert data["backends"] == ["naive"] and data["compiled"] is False         # CPU: naive kernels, eager stages
     v = data["verdicts"]["batched_N2_batch4_naive_vs_single"]
     assert v["bar"] == 10.0 and v["met"] == (v["ratio"] >= 10.0) and v["ratio"] > 0

@@ -61,8 +61,8 @@ def time_single(cfg, steps: int, warm: int, tmp: Path) -> float:
 
 def time_batched(cfg, n_runs: int, steps: int, graph: bool, compile: bool | None = None,
                  packed: bool | None = None) -> tuple[float, bool]:
-    """Seconds per group step of the batched trainer with ``n_runs`` runs (after warm-up/capture), and
-    whether its batches were packed."""
+    """Seconds per group step of the batched trainer with ``n_runs`` runs, seeds 0..n_runs - 1 (after
+    warm-up/capture), and whether its batches were packed."""
     from statetrack.train.batched import GroupTrainer
 
     device = torch.device(cfg.device)
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
             cfg = p1_config(batch, backend, device, args.quick)
             result["model"] = {k: getattr(cfg.model, k) for k in ("kind", "n_layers", "d_model", "n_heads", "head_dim")}
             single[backend] = time_single(cfg, args.steps, 5, tmp)
-            rows.append({"trainer": "single", "backend": backend, "batch": batch, "runs": 1,
+            rows.append({"trainer": "single", "backend": backend, "batch": batch, "runs": 1, "seeds": [cfg.seed],
                          "ms_per_step": 1e3 * single[backend], "run_steps_per_s": 1.0 / single[backend]})
             print(f"batch {batch}, {backend}: single-run loop {1e3 * single[backend]:.2f} ms/step", flush=True)
             flush()
@@ -184,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
                                               packed=packed)
                 ratio = (n / dt) / (1.0 / best)
                 rows.append({"trainer": "batched", "backend": backend, "batch": batch, "runs": n,
+                             "seeds": list(range(n)),         # time_batched's runs
                              "packed": was_packed, "ms_per_step": 1e3 * dt, "ms_per_run_step": 1e3 * dt / n,
                              "run_steps_per_s": n / dt, "ratio_vs_single": ratio,
                              "setup_s": time.perf_counter() - t0 - args.steps * dt})
