@@ -1,6 +1,6 @@
 """The evidence protocol of P1 and P2 on one GPU, with the batched trainer (issue 12).
 
-Groups (each trained as one batched computation, :mod:`statetrack.train.batched`; 3 seeds each):
+Groups (each trained as one batched computation, :mod:`statetrack.train.batched`; seeds 0, 1, 2 each):
 
     P1 Table 3   parity_p1, modular_arithmetic_p1, modular_arithmetic_brackets_p1 (P1's formats: one
                  label per word, at its end), each for DeltaNet and diagonal in [0,1] and [-1,1]
@@ -25,7 +25,16 @@ reports read, schema ``statetrack.train.protocol/1``, with one flat row per run 
 in ``verdicts``), so a time-out loses only the groups still training. Rerunning with the same file
 keeps its rows and skips groups already there.
 
+Seeds 0, 1, 2 (:data:`SEEDS`) are the pre-registered ones: the issue's parity bar and the best-of-3
+comparison with P1 are computed from them alone. ``--seeds 3-9`` (or ``3,4,5``; never one of 0-2)
+trains more seeds as groups of their own, named ``<group>@s<seeds>`` (``table3:parity_p1:deltanet+p1@s3-9``;
+the seeds sorted, consecutive ones as a range: ``@s3-5,9``), so the pre-registered runs are neither
+re-run nor replaced; the verdicts and the paper notes put the distribution over every seed beside the
+bar. ``--only`` patterns match a group's name with or without its ``@s`` part; ``--list`` and
+``--collect`` use the groups of the ``--seeds`` given.
+
     python3 benchmarks/protocol_gpu.py --out $OUT/protocol_gpu.json --only table3:parity --workers 3
+    python3 benchmarks/protocol_gpu.py --out $OUT/protocol_gpu.json --only table3:parity_p1:deltanet+p1 --seeds 3-9
     python3 benchmarks/protocol_gpu.py --quick --out /tmp/p.json          # CPU smoke run, tiny sizes
 """
 from __future__ import annotations
@@ -45,7 +54,12 @@ try:
 except ImportError:   # run from a checkout without PYTHONPATH=src
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+#: the pre-registered seeds: the parity bar and the best-of-3 comparison with P1 use these alone
 SEEDS = (0, 1, 2)
+#: marks a group of extra seeds (``--seeds``): ``<group>@s<seeds>``
+SEED_TAG = "@s"
+#: the issue's parity bar, pre-registered on SEEDS: [-1,1] >= NEG_BAR in >= 2 of 3 seeds, [0,1] <= POS_BAR in all
+NEG_BAR, POS_BAR = 0.95, 0.1
 SCHEMA = "statetrack.train.protocol/1"
 #: P1's Table 3 (scaled accuracy, best of 3 seeds) and P2's one-layer S5 finding, for the report
 PAPER = {
@@ -71,11 +85,51 @@ def parse_archs(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """``--seeds``: a comma list of seeds and ranges (``3-9``, ``3,4,5``, ``3-5,9``), sorted, each once.
+    Either the pre-registered :data:`SEEDS` or seeds outside them: extra seeds never re-measure those."""
+    seeds = set()
+    for part in text.split(","):
+        lo, dash, hi = part.strip().partition("-")
+        if not lo.isdigit() or (dash and not hi.isdigit()) or int(hi or lo) < int(lo):
+            raise argparse.ArgumentTypeError(f"--seeds {text!r}: give seeds and ranges such as 3-9 or 3,4,5")
+        seeds.update(range(int(lo), int(hi or lo) + 1))
+    out = tuple(sorted(seeds))
+    if out != SEEDS and set(out) & set(SEEDS):
+        raise argparse.ArgumentTypeError(
+            f"--seeds {text!r} overlaps the pre-registered seeds {','.join(map(str, SEEDS))}: extra seeds must be "
+            f"others (e.g. {max(SEEDS) + 1}-9), so that no pre-registered run is measured again")
+    return out
+
+
+def seed_text(seeds) -> str:
+    """Seeds as ``--seeds`` takes them: sorted, consecutive ones as a range (``3-5,9``)."""
+    spans: list[list[int]] = []
+    for s in sorted(seeds):
+        if spans and s == spans[-1][1] + 1:
+            spans[-1][1] = s
+        else:
+            spans.append([s, s])
+    return ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in spans)
+
+
+def seed_suffix(seeds: tuple[int, ...]) -> str:
+    """The group-name suffix of a seed set: "" for :data:`SEEDS`, else ``@s3-9`` or ``@s3-5,9`` (safe
+    in a directory name and in an ``fnmatch`` pattern; ``--seeds 3,4,5`` and ``3-5`` name one group)."""
+    return "" if tuple(seeds) == SEEDS else SEED_TAG + seed_text(seeds)
+
+
+def preregistered(r: dict) -> bool:
+    """Whether a row is a pre-registered run: a seed of :data:`SEEDS` in a group without an ``@s`` part."""
+    return r["seed"] in SEEDS and SEED_TAG not in r["group"]
+
+
 def groups(args) -> list[dict]:
     """Every group of the protocol: {"name", "configs": [TrainConfig dicts], "names": [...]}."""
     from statetrack.train.config import TrainConfig
 
     cuda = not args.quick
+    seeds, suffix = args.seeds, seed_suffix(args.seeds)
     out = []
 
     def base(task: str, steps: int, wd: float, clip: float = 1.0, **kw) -> TrainConfig:
@@ -103,7 +157,8 @@ def groups(args) -> list[dict]:
         for arch in archs:
             c = cfg if arch == "ours" else cfg.replace(model__mlp="swiglu", model__init=arch)
             cfgs = [c.replace(seed=seed, **change) for _, seed, change in variants]
-            out.append({"name": name + ("" if arch == "ours" else f"+{arch}"), "configs": [x.to_dict() for x in cfgs],
+            out.append({"name": name + ("" if arch == "ours" else f"+{arch}") + suffix,
+                        "configs": [x.to_dict() for x in cfgs],
                         "names": [v[0] for v in variants]})
 
     table3 = [("parity_p1", args.parity_steps, 0.0), ("modular_arithmetic_p1", args.ma_steps, 0.1),
@@ -113,10 +168,10 @@ def groups(args) -> list[dict]:
             cfg = base(task, steps, wd, clip=0.0)
             cfg.model.kind = kind
             add(f"table3:{task}:{kind}", cfg,
-                [(f"{kind}_{rng}_s{s}", s, {"model__eig_range": rng}) for rng in ("0,1", "-1,1") for s in SEEDS])
+                [(f"{kind}_{rng}_s{s}", s, {"model__eig_range": rng}) for rng in ("0,1", "-1,1") for s in seeds])
         cfg = base(task, steps, wd, clip=0.0)
         cfg.model.kind, cfg.model.conv_size = "transformer", 0
-        add(f"table3:{task}:transformer", cfg, [(f"transformer_s{s}", s, {}) for s in SEEDS])
+        add(f"table3:{task}:transformer", cfg, [(f"transformer_s{s}", s, {}) for s in seeds])
     for group in ("S3", "S4", "A5", "S5"):
         for n_h in (1, 2, 3, 4):
             cfg = base(group, args.wp_steps, 0.0)
@@ -127,14 +182,14 @@ def groups(args) -> list[dict]:
             cfg.model.kind, cfg.model.n_layers, cfg.model.n_h = "deltaproduct", 1, n_h
             ranges = ("0,1", "-1,1") if n_h == 1 else ("-1,1",)
             add(f"words:{group}:nh{n_h}", cfg,
-                [(f"nh{n_h}_{rng}_s{s}", s, {"model__eig_range": rng}) for rng in ranges for s in SEEDS])
+                [(f"nh{n_h}_{rng}_s{s}", s, {"model__eig_range": rng}) for rng in ranges for s in seeds])
     cfg = base("S5_swaps", args.wp_steps, 0.0).replace(train_min_len=args.wp_len, train_max_len=args.wp_len,
                                                        test_min_len=args.wp_len + 1, test_max_len=4 * args.wp_len)
     if args.quick:
         cfg = cfg.replace(train_min_len=6, train_max_len=6, test_min_len=7, test_max_len=24, steps=30)
     cfg.model.kind, cfg.model.n_layers = "deltanet", 1
     add("words:S5_swaps:deltanet", cfg,
-        [(f"deltanet_{rng}_s{s}", s, {"model__eig_range": rng}) for rng in ("0,1", "-1,1") for s in SEEDS])
+        [(f"deltanet_{rng}_s{s}", s, {"model__eig_range": rng}) for rng in ("0,1", "-1,1") for s in seeds])
     return out
 
 
@@ -181,22 +236,40 @@ def blocks_of(r: dict) -> tuple[str, str]:
     return r.get("mlp", "gelu"), r.get("init", "torch")
 
 
+def distribution(cell: list[dict]) -> dict:
+    """The scores of every seed in ``cell`` (one model's rows on one task, pre-registered and extra):
+    per range the runs, how many are on the passing side of that range's part of the parity bar (a run
+    without a score is not), and their sorted scores."""
+    out: dict = {"seeds": sorted({r["seed"] for r in cell}),
+                 "rule": f"passing: [-1,1] >= {NEG_BAR}, [0,1] <= {POS_BAR}; every seed present, not the bar"}
+    for key, rng, passes in (("neg_range", "-1,1", lambda a: a >= NEG_BAR),
+                             ("pos_range", "0,1", lambda a: a <= POS_BAR)):
+        acc = [r["test_scaled_accuracy"] for r in cell if r["eig_range"] == rng]
+        values = sorted(a for a in acc if a is not None)
+        out[key] = {"runs": len(acc), "passing": sum(map(passes, values)), "values": values}
+    return out
+
+
 def verdicts(rows: list[dict]) -> dict:
-    """The issue's parity bar per model, from the rows present."""
+    """The issue's parity bar per model, from the pre-registered rows present (:func:`preregistered`),
+    with the distribution over every seed present beside it."""
     out = {}
     archs = sorted({("gelu", "torch")} | {blocks_of(r) for r in rows})
     for kind, (mlp, init) in [(k, a) for k in ("deltanet", "diagonal") for a in archs]:
-        sel = [r for r in rows if r["task"] == "parity_p1" and r["model"] == kind and blocks_of(r) == (mlp, init)]
-        if not sel and (mlp, init) != ("gelu", "torch"):
+        cell = [r for r in rows if r["task"] == "parity_p1" and r["model"] == kind and blocks_of(r) == (mlp, init)]
+        if not cell and (mlp, init) != ("gelu", "torch"):
             continue
+        sel = [r for r in cell if preregistered(r)]
         neg = [r["test_scaled_accuracy"] for r in sel if r["eig_range"] == "-1,1"]
         pos = [r["test_scaled_accuracy"] for r in sel if r["eig_range"] == "0,1"]
         complete = len(neg) == 3 and len(pos) == 3
-        met = complete and sum(a is not None and a >= 0.95 for a in neg) >= 2 and all(
-            a is not None and a <= 0.1 for a in pos)
+        met = complete and sum(a is not None and a >= NEG_BAR for a in neg) >= 2 and all(
+            a is not None and a <= POS_BAR for a in pos)
         key = f"parity_{kind}" + ("" if (mlp, init) == ("gelu", "torch") else f"_{mlp}_{init}")
         out[key] = {"neg_range": neg, "pos_range": pos, "complete": complete, "met": met,
-                                 "bar": "[-1,1] >= 0.95 in >= 2 of 3 seeds; [0,1] <= 0.1 in all"}
+                    "bar": f"[-1,1] >= {NEG_BAR} in >= 2 of 3 seeds; [0,1] <= {POS_BAR} in all "
+                           f"(pre-registered seeds {seed_text(SEEDS)})",
+                    "distribution": distribution(cell)}
     return out
 
 
@@ -213,25 +286,44 @@ def write(path: Path, data: dict) -> None:
 def memorized(cell: list[dict]) -> str:
     """A note when every run of a cell fit its training words (final loss under 0.01) yet scores under
     0.9 on fresh words of the training lengths: it learned its sample, not the task."""
-    loss = [r["final_loss"] for r in cell]
-    fresh = [r["train_scaled_accuracy"] for r in cell]
+    loss = [r.get("final_loss") for r in cell]
+    fresh = [r.get("train_scaled_accuracy") for r in cell]
     if not cell or None in loss or None in fresh or max(loss) >= 0.01 or max(fresh) >= 0.9:
         return ""
     return (f"; every run fit its training words (final loss <= {max(loss):.1e}) but not fresh words of the "
             f"training lengths (scaled accuracy <= {max(fresh):.3f}): memorized, not learned")
 
 
+def spread_note(task: str, kind: str, arch: str, cell: list[dict]) -> str:
+    """One line on the scores of every seed of a Table 3 cell (pre-registered and extra seeds)."""
+    from statistics import median
+
+    d = distribution(cell)
+    parts = []
+    for key, rng, side in (("pos_range", "0,1", f"<= {POS_BAR}"), ("neg_range", "-1,1", f">= {NEG_BAR}")):
+        n, values = d[key]["runs"], d[key]["values"]
+        if not values:
+            continue
+        counted = f" {side} in {d[key]['passing']} of {n}" if task == "parity_p1" else f" {n} runs"
+        parts.append(f"[{rng}]{counted} (median {median(values):.3f}, min {values[0]:.3f}, max {values[-1]:.3f})")
+    pre = seed_text(sorted({r["seed"] for r in cell if preregistered(r)})) or "none"
+    return (f"{task}, {kind} ({arch}), {len(d['seeds'])} seeds ({seed_text(d['seeds'])}; of them pre-registered: "
+            f"{pre}): " + "; ".join(parts))
+
+
 def paper_notes(data: dict) -> list[str]:
     """One line per P1 Table 3 cell pair: our best-of-3 beside P1's, and whether the direction
-    ([-1,1] above [0,1]) agrees; plus what differs from P1's protocol."""
+    ([-1,1] above [0,1]) agrees; plus what differs from P1's protocol. Every best-of-3 is over the
+    pre-registered seeds (P1 reports the best of 3); where a cell has extra seeds, a line on the
+    distribution over all of them follows its best-of-3 line."""
     notes = []
-    rows = data["rows"]
+    rows = [r for r in data["rows"] if preregistered(r)]
     for task, cells in PAPER.items():
-        sel = [r for r in rows if r["task"] == task]
-        if not sel:
-            continue
-        for kind, blocks in sorted({(r["model"], blocks_of(r)) for r in sel if r["model"] in ("deltanet", "diagonal")}):
-            cell = [r for r in sel if r["model"] == kind and blocks_of(r) == blocks]
+        every = [r for r in data["rows"] if r["task"] == task]
+        models = {(r["model"], blocks_of(r)) for r in every if r["model"] in ("deltanet", "diagonal")}
+        for kind, blocks in sorted(models):
+            everyseed = [r for r in every if r["model"] == kind and blocks_of(r) == blocks]
+            cell = [r for r in everyseed if preregistered(r)]
             arch = "{} MLP, {} init".format(*blocks)
             steps = sorted({r["steps"] for r in cell})
             best = {}
@@ -239,15 +331,17 @@ def paper_notes(data: dict) -> list[str]:
                 acc = [r["test_scaled_accuracy"] for r in cell if r["eig_range"] == rng]
                 best[rng] = max(acc) if acc else None
             p0, p1 = cells[f"{kind}/0,1"], cells[f"{kind}/-1,1"]
-            if None in best.values():
-                continue
-            ours_up, paper_up = best["-1,1"] - best["0,1"] > 0.05, p1 - p0 > 0.05
-            verdict = "same direction" if ours_up == paper_up else "DIRECTION DIFFERS from P1"
-            if ours_up != paper_up and max(best.values()) < 0.05:
-                verdict += " (neither range learned the task in our steps)"
-            verdict += memorized(cell)
-            notes.append(f"{task}, {kind} ({arch}): ours [0,1] {best['0,1']:.3f} / [-1,1] {best['-1,1']:.3f} vs "
-                         f"P1 {p0:.3f} / {p1:.3f} (best of 3, {'/'.join(map(str, steps))} steps): {verdict}")
+            if None not in best.values():
+                ours_up, paper_up = best["-1,1"] - best["0,1"] > 0.05, p1 - p0 > 0.05
+                verdict = "same direction" if ours_up == paper_up else "DIRECTION DIFFERS from P1"
+                if ours_up != paper_up and max(best.values()) < 0.05:
+                    verdict += " (neither range learned the task in our steps)"
+                verdict += memorized(cell)
+                notes.append(f"{task}, {kind} ({arch}): ours [0,1] {best['0,1']:.3f} / [-1,1] {best['-1,1']:.3f} vs "
+                             f"P1 {p0:.3f} / {p1:.3f} (best of 3, {'/'.join(map(str, steps))} steps): {verdict}")
+            if len(cell) < len(everyseed):
+                notes.append(spread_note(task, kind, arch, everyseed))
+
     def best(task, **kw):
         acc = [r["test_scaled_accuracy"] for r in rows if r["task"] == task
                and all(r[k] == v for k, v in kw.items())]
@@ -360,8 +454,11 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, help="bundle JSON to write (rows are added to an existing one)")
     ap.add_argument("--workdir", default="/tmp/statetrack_protocol", help="run directories")
-    ap.add_argument("--only", nargs="*", default=["*"], help="group name patterns (e.g. 'table3:parity_p1:*'); "
-                    "groups start in the order of the patterns")
+    ap.add_argument("--only", nargs="*", default=["*"], help="group name patterns (e.g. 'table3:parity_p1:*'), "
+                    "matched with and without a group's @s part; groups start in the order of the patterns")
+    ap.add_argument("--seeds", default=seed_text(SEEDS), metavar="SPEC", help="seeds of every group: the "
+                    f"pre-registered {seed_text(SEEDS)} (default) or extra seeds outside them (e.g. 3-9 or 3,4,5), "
+                    "trained as groups of their own, named <group>@s<SPEC>")
     ap.add_argument("--workers", type=int, default=3, help="groups trained at once (one process each)")
     ap.add_argument("--gpus", type=int, default=1, help="spread the groups over this many GPUs (group i on "
                     "cuda:i mod gpus; use --workers >= --gpus)")
@@ -396,6 +493,11 @@ def main(argv=None) -> int:
     ap.add_argument("--collect", nargs="+", metavar="DIR", help="add the finished runs found in these work "
                     "directories (group/run/results.json) to --out instead of training")
     args = ap.parse_args(argv)
+    try:
+        args.seeds = parse_seeds(args.seeds)
+    except argparse.ArgumentTypeError as e:      # one line, not argparse's usage
+        print(e, file=sys.stderr)
+        return 2
     import torch
 
     from statetrack.train.results import device_name, git_info, versions
@@ -404,7 +506,8 @@ def main(argv=None) -> int:
     from statetrack.provenance import check_output_path
 
     # in the order of the --only patterns (the first pattern's groups start first), each group once
-    todo = list({g["name"]: g for p in args.only for g in groups(args) if fnmatch.fnmatch(g["name"], p)}.values())
+    todo = list({g["name"]: g for p in args.only for g in groups(args)
+                 if fnmatch.fnmatch(g["name"], p) or fnmatch.fnmatch(g["name"].split(SEED_TAG)[0], p)}.values())
     try:
         out = check_output_path(args.out)
         data = json.loads(out.read_text()) if out.exists() else {}
@@ -420,7 +523,7 @@ def main(argv=None) -> int:
     todo = [g for g in todo if g["name"] not in done]
     if args.list:
         for g in todo:
-            print(g["name"], len(g["names"]), "runs")
+            print(g["name"], len(g["names"]), f"runs (seeds {seed_text(args.seeds)})")
         return 0
     if args.collect:
         return collect(args, data, out)
@@ -443,6 +546,10 @@ def main(argv=None) -> int:
                  "2,048 words per length made once on the CPU (about 78,000 words, each seen about 330 times in "
                  "100,000 steps of 256), where P1's code makes every training word fresh; those runs memorized the "
                  "pool (see the notes). They are not P1's protocol and stay in the bundle as measured."] + paper_notes(data)
+        if not all(map(preregistered, data["rows"])):
+            notes.insert(1, f"Extra seeds (groups ...{SEED_TAG}...) are pooled with the pre-registered seeds "
+                            f"{seed_text(SEEDS)} in the figures and tables below (n = runs); the issue's parity bar "
+                            "and every best-of-3 comparison with P1 in these notes use the pre-registered seeds alone.")
         info = render_report([out] + args.report[1:], Path(args.report[0]), title="statetrack report: H200 "
                              "protocol (P1 Table 3, word problems) versus constructions", notes=notes)
         print(f"report: {info}")

@@ -118,12 +118,104 @@ def test_protocol_arch_variants_have_their_own_groups_and_parity_verdicts(tmp_pa
     assert bad.returncode == 2 and "unknown --arch" in bad.stderr
 
     def rows(mlp, init, neg, pos):
-        return [{"task": "parity_p1", "model": "deltanet", "mlp": mlp, "init": init, "eig_range": rng,
-                 "test_scaled_accuracy": a} for rng, accs in (("-1,1", neg), ("0,1", pos)) for a in accs]
+        return [{"group": "table3:parity_p1:deltanet", "seed": s, "task": "parity_p1", "model": "deltanet", "mlp": mlp,
+                 "init": init, "eig_range": rng, "test_scaled_accuracy": a}
+                for rng, accs in (("-1,1", neg), ("0,1", pos)) for s, a in enumerate(accs)]
 
     v = proto.verdicts(rows("gelu", "torch", [0.9, 0.96, 0.91], [0.0] * 3) + rows("swiglu", "fla", [1.0] * 3, [0.0] * 3))
     assert v["parity_deltanet"]["complete"] and not v["parity_deltanet"]["met"]          # 1 of 3 >= 0.95
     assert v["parity_deltanet_swiglu_fla"]["met"] and not v["parity_diagonal"]["complete"]
+
+
+def load_protocol():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("protocol_gpu", ROOT / "benchmarks" / "protocol_gpu.py")
+    proto = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(proto)
+    return proto
+
+
+def parity_rows(neg: dict, pos: dict, blocks=("swiglu", "p1")) -> list[dict]:
+    """Parity rows of one DeltaNet cell: ``neg``/``pos`` map seed -> test scaled accuracy of [-1,1]/[0,1];
+    seeds outside 0-2 land in the group of extra seeds 3-9, as ``--seeds 3-9`` names it."""
+    return [{"group": "table3:parity_p1:deltanet+p1" + ("" if s in (0, 1, 2) else "@s3-9"), "seed": s,
+             "run": f"deltanet_{rng}_s{s}", "task": "parity_p1", "model": "deltanet", "mlp": blocks[0],
+             "init": blocks[1], "eig_range": rng, "steps": 20_000, "test_scaled_accuracy": a}
+            for rng, accs in (("-1,1", neg), ("0,1", pos)) for s, a in accs.items()]
+
+
+def test_protocol_extra_seeds_are_groups_of_their_own(tmp_path):
+    """--seeds 3-5: every group again, with only those seeds, named <group>@s3-5; --only patterns match
+    with or without the suffix; 3,4,5 names the same groups; the default is the pre-registered 0-2."""
+    script = str(ROOT / "benchmarks" / "protocol_gpu.py")
+    env = {"PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
+
+    def listed(*extra):
+        p = subprocess.run([sys.executable, script, "--out", str(tmp_path / "p.json"), "--list", *extra], env=env,
+                           capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stderr
+        return p.stdout.splitlines()
+
+    default, extra = listed(), listed("--seeds", "3-5")
+    assert "table3:parity_p1:deltanet+p1 6 runs (seeds 0-2)" in default
+    assert [line.replace(" runs (seeds 3-5)", "") for line in extra] == \
+        [line.split()[0] + "@s3-5 " + line.split()[1] for line in default]
+    assert "table3:parity_p1:deltanet+p1@s3-5 6 runs (seeds 3-5)" in extra
+    for only in ("table3:parity_p1:deltanet+p1*", "table3:parity_p1:deltanet+p1", "table3:parity_p1:deltanet+p1@s3-5"):
+        assert listed("--seeds", "3,5,4", "--only", only) == ["table3:parity_p1:deltanet+p1@s3-5 6 runs (seeds 3-5)"]
+    assert listed("--seeds", "3-5,9", "--only", "words:S3:nh2") == ["words:S3:nh2@s3-5,9 4 runs (seeds 3-5,9)"]
+    assert listed("--seeds", "2,1,0", "--only", "words:S3:nh2") == ["words:S3:nh2 3 runs (seeds 0-2)"]
+    proto = load_protocol()
+    assert proto.seed_suffix((3, 4, 5, 9)) == "@s3-5,9" and proto.seed_suffix((0, 1, 2)) == ""
+    assert [proto.preregistered(r) for r in parity_rows({0: 1.0, 3: 1.0}, {})] == [True, False]
+
+
+@pytest.mark.parametrize("spec, says", [
+    pytest.param("1-5", "overlaps the pre-registered seeds", id="overlap"),
+    pytest.param("2", "overlaps the pre-registered seeds", id="one-pre-registered-seed"),
+    pytest.param("3-x", "such as 3-9", id="not-a-number"),
+    pytest.param("5-3", "such as 3-9", id="descending"),
+    pytest.param("3,,4", "such as 3-9", id="empty-part"),
+])
+def test_protocol_refuses_seeds_that_overlap_or_do_not_parse(tmp_path, spec, says):
+    p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "protocol_gpu.py"), "--out", str(tmp_path / "p.json"),
+                        "--list", "--seeds", spec], env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"},
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and p.stdout == "" and p.stderr.strip().count("\n") == 0 and says in p.stderr
+
+
+def test_protocol_parity_bar_is_on_the_pre_registered_seeds_with_the_distribution_beside_it():
+    proto = load_protocol()
+    pre = {0: 0.97, 1: 0.98, 2: 0.90}, {0: 0.01, 1: 0.09, 2: 0.05}
+    # an extra seed misses both sides of the bar: the bar is unchanged, the distribution counts it
+    v = proto.verdicts(parity_rows({**pre[0], 3: 0.5, 4: 0.99}, {**pre[1], 3: 0.3, 4: 0.02}))
+    v = v["parity_deltanet_swiglu_p1"]
+    assert v["met"] and v["complete"] and v["neg_range"] == [0.97, 0.98, 0.90] and v["pos_range"] == [0.01, 0.09, 0.05]
+    d = v["distribution"]
+    assert d["seeds"] == [0, 1, 2, 3, 4]
+    assert d["neg_range"] == {"runs": 5, "passing": 3, "values": [0.5, 0.90, 0.97, 0.98, 0.99]}
+    assert d["pos_range"] == {"runs": 5, "passing": 4, "values": [0.01, 0.02, 0.05, 0.09, 0.3]}
+    # a pre-registered seed misses: the bar is missed, however well the extra seeds do
+    v = proto.verdicts(parity_rows({**pre[0], 3: 1.0, 4: 1.0}, {**pre[1], 2: 0.116, 3: 0.0, 4: 0.0}))
+    v = v["parity_deltanet_swiglu_p1"]
+    assert v["complete"] and not v["met"] and v["distribution"]["pos_range"]["passing"] == 4
+    # extra seeds alone never make the bar complete
+    v = proto.verdicts(parity_rows({3: 1.0, 4: 1.0, 5: 1.0}, {3: 0.0, 4: 0.0, 5: 0.0}))["parity_deltanet_swiglu_p1"]
+    assert not v["complete"] and not v["met"] and v["neg_range"] == [] and v["distribution"]["neg_range"]["runs"] == 3
+
+
+def test_protocol_paper_notes_take_the_best_of_the_pre_registered_three_and_add_the_distribution():
+    proto = load_protocol()
+    pre = {0: 0.90, 1: 0.93, 2: 0.92}, {0: 0.01, 1: 0.12, 2: 0.05}
+    alone = proto.paper_notes({"rows": parity_rows(*pre)})
+    assert alone == ["parity_p1, deltanet (swiglu MLP, p1 init): ours [0,1] 0.120 / [-1,1] 0.930 vs P1 0.017 / 1.000 "
+                     "(best of 3, 20000 steps): same direction"]
+    notes = proto.paper_notes({"rows": parity_rows({**pre[0], 3: 0.99, 4: 0.96}, {**pre[1], 3: 0.5, 4: 0.0})})
+    assert notes[0] == alone[0]                 # seed 3's 0.99 (and 0.5) are not in the best of 3
+    assert notes[1:] == ["parity_p1, deltanet (swiglu MLP, p1 init), 5 seeds (0-4; of them pre-registered: 0-2): "
+                         "[0,1] <= 0.1 in 3 of 5 (median 0.050, min 0.000, max 0.500); "
+                         "[-1,1] >= 0.95 in 2 of 5 (median 0.930, min 0.900, max 0.990)"]
 
 
 def test_protocol_merge_takes_each_group_from_the_call_that_trained_it(tmp_path):
@@ -185,7 +277,7 @@ def test_protocol_notes_flag_a_cell_that_memorized_its_training_words():
     spec.loader.exec_module(proto)
 
     def cell(loss, fresh):
-        return [{"task": "modular_arithmetic_brackets_p1", "model": "deltanet", "eig_range": rng, "seed": s,
+        return [{"group": "g", "task": "modular_arithmetic_brackets_p1", "model": "deltanet", "eig_range": rng, "seed": s,
                  "steps": 100, "test_scaled_accuracy": 0.05, "final_loss": loss, "train_scaled_accuracy": fresh}
                 for rng in ("0,1", "-1,1") for s in (0, 1, 2)]
 
