@@ -102,7 +102,7 @@ def test_tokens_are_close_to_uniform():
 
 def test_bracket_pool_words_evaluate_correctly():
     task = ModularArithmeticBrackets(m=5)
-    stream = Stream(task, 3, 30, pool_size=16, pool_seed=3)
+    stream = Stream(task, 3, 30, pool_size=16, pool_seed=3, mode="pool")
     assert stream.mode == "pool"
     x, y, m = stream.sample(torch.tensor([0, 1]), 2, 24)
     L = stream.lengths(torch.tensor([0, 1]), 2, 24)

@@ -228,3 +228,14 @@ def test_a_group_in_p1s_format_is_scored_at_every_length():
     trainer = GroupTrainer([tiny(task="parity_p1", seed=s) for s in (0, 1)], CPU)
     for curve in trainer.evaluate(8, 10):
         assert len(curve["accuracy"]) == 10 and all(a is not None for a in curve["accuracy"])
+
+
+def test_a_bracket_group_trains_on_device_words_and_scores_a_fresh_pool():
+    """The context-free bracket task trains on words made on the device (no pool: a fresh word every
+    draw) and is scored on a pool of CPU-made words of every length, each at its final label."""
+    trainer = GroupTrainer([tiny(task="modular_arithmetic_brackets_p1", seed=s) for s in (0, 1)], CPU)
+    assert trainer.stream.mode == "device" and not hasattr(trainer.stream, "_pool")
+    trainer.run_steps(3)
+    assert bool(torch.isfinite(trainer.model.theta).all())
+    for curve in trainer.evaluate(20, 10):
+        assert len(curve["accuracy"]) == 10 and all(a is not None for a in curve["accuracy"])

@@ -22,7 +22,7 @@ accuracy ``(acc - chance) / (1 - chance)`` is 0 for guessing uniformly and 1 for
 from __future__ import annotations
 
 import abc
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 import torch
@@ -37,6 +37,14 @@ class Batch(NamedTuple):
     inputs: torch.Tensor
     targets: torch.Tensor
     mask: torch.Tensor
+
+
+#: ``draw(purpose) -> int64 [R, B, T]``: hashes uniform in ``0 .. 2^32 - 1``, independent across
+#: (word, position, purpose), a function of the stream's (seed, step, salt) alone
+Draw = Callable[[int], torch.Tensor]
+
+#: ``sampler(draw, lengths, max_len) -> Batch`` of ``[R, B, max_len]`` (see :meth:`Task.device_sampler`)
+DeviceSampler = Callable[[Draw, torch.Tensor, int], Batch]
 
 
 def check_size(batch: int, length: int) -> None:
@@ -141,6 +149,17 @@ class Task(abc.ABC):
         draws uniformly from ``position_tokens()[t % len(...)]``, independently of the other positions.
         None where the sampler is not of that form (the device stream then refuses the task)."""
         return [list(range(self.vocab_size))]
+
+    def device_sampler(self) -> DeviceSampler | None:
+        """A sampler on the device for a task whose law is not of :meth:`position_tokens`'s form (the
+        device stream uses it, :mod:`statetrack.tasks.stream`); None where the task has none.
+
+        ``sampler(draw, lengths, max_len)``: ``lengths`` int64 ``[R, B]`` in ``1 .. max_len``, all
+        randomness from ``draw`` (:data:`Draw`); returns a :class:`Batch` of ``[R, B, max_len]`` in the
+        task's format, distributed as :meth:`sample_batch` at each word's length, with token 0 and no
+        label past the word's end. Static shapes and no host synchronization (CUDA-graph capturable).
+        """
+        return None
 
     def label(self, inputs: torch.Tensor) -> Batch:
         """Labels for given inputs ``[B, T]``, by running :meth:`automaton` (the slow, obvious twin

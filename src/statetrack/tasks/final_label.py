@@ -67,6 +67,18 @@ class FinalLabel(Task):
     def position_tokens(self):
         return self.inner.position_tokens()
 
+    def device_sampler(self):
+        """The inner task's device sampler, keeping each word's last label only."""
+        inner = self.inner.device_sampler()
+        if inner is None:
+            return None
+
+        def sampler(draw, lengths, max_len):
+            x, y, m = inner(draw, lengths, max_len)
+            last = last_labeled(m)
+            return Batch(x, torch.where(last, y, torch.zeros_like(y)), last)
+        return sampler
+
     def label(self, inputs: torch.Tensor) -> Batch:
         x, y, m = self.inner.label(inputs)
         return Batch(x, y, last_labeled(m))

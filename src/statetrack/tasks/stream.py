@@ -20,14 +20,19 @@ fixed number of token slots (:meth:`Stream.sample_packed`): words end to end, wi
 (``cu_seqlens``) and each slot's position in its word. The batched trainer trains on that layout
 with the one-step (fused_recurrent) kernels.
 
-Two ways to make words, picked per task:
+Three ways to make words, picked per task (``Stream.mode``), in this order of preference:
 
 * **automaton** (every regular task whose sampler draws position t uniformly from a fixed token set,
   :meth:`statetrack.tasks.base.Task.position_tokens`): tokens from the hash, labels by running the
   task's automaton table over the word (``label_of_state``), all on the device;
-* **pool** (any other task, e.g. the context-free bracket task): ``pool_size`` words per length are
-  made once on the CPU by the task's own sampler and moved to the device; a step draws words from
-  the pool by hashed index (what is drawn is still a function of (seed, step) alone).
+* **device** (a task with its own sampler on the device, :meth:`statetrack.tasks.base.Task.device_sampler`,
+  e.g. the context-free bracket task): the stream hands it the hash of (seed, step, word, position,
+  purpose) and the lengths, and it builds fresh words of its own law, all on the device;
+* **pool** (any other task, or on request): ``pool_size`` words per length are made once on the CPU by
+  the task's own sampler and moved to the device; a step draws words from the pool by hashed index
+  (what is drawn is still a function of (seed, step) alone, but every word recurs, about
+  ``steps * B / (n * pool_size)`` times over a run; the batched trainer's evaluation uses a pool on
+  purpose, to score a fixed set of CPU-made words).
 
 Labels follow the task's format: a label at every labeled position, or only at the last one
 (:class:`statetrack.tasks.final_label.FinalLabel`, P1's format).
@@ -41,7 +46,8 @@ from statetrack.tasks.base import Task, TaskError
 from statetrack.tasks.final_label import FinalLabel
 
 _MASK32 = 0xFFFFFFFF
-_SALT_TOKEN, _SALT_LENGTH, _SALT_POOL = 0x5EED, 0x1E46, 0x9001
+_SALT_TOKEN, _SALT_LENGTH, _SALT_POOL, _SALT_WORDS = 0x5EED, 0x1E46, 0x9001, 0x7A5C
+MODES = ("automaton", "device", "pool")
 
 
 def mix32(x: torch.Tensor) -> torch.Tensor:
@@ -78,19 +84,24 @@ class Stream:
         task: the task (its format, every / final, comes with it).
         min_len, max_len: word lengths, uniform in ``min_len..max_len``; batches are ``[R, B, max_len]``.
         device: where batches are made.
-        pool_size: words per length in the pool (tasks without an on-device law only).
+        pool_size: words per length in the pool (pool mode only).
         pool_seed: seed of the pool (fixed per task so every run of a group draws from one pool).
+        mode: one of :data:`MODES`; None picks the first the task offers (see the module docstring).
     """
 
     def __init__(self, task: Task, min_len: int, max_len: int, device: torch.device | str = "cpu", *,
-                 pool_size: int = 2048, pool_seed: int = 0):
+                 pool_size: int = 2048, pool_seed: int = 0, mode: str | None = None):
         if not 1 <= min_len <= max_len:
             raise TaskError(f"stream lengths must satisfy 1 <= min_len <= max_len, got {min_len}..{max_len}")
         self.task, self.min_len, self.max_len = task, min_len, max_len
         self.device = torch.device(device)
         self.final = isinstance(task, FinalLabel) or not task.prefix_closed
-        law = task.position_tokens()
-        self.mode = "pool" if law is None else "automaton"
+        law, self._sampler = task.position_tokens(), task.device_sampler()
+        offered = [k for k, ok in zip(MODES, (law is not None, self._sampler is not None, True)) if ok]
+        if mode is not None and mode not in offered:
+            raise TaskError(f"stream mode {mode!r} is not offered by task {task.name!r}; "
+                            f"it offers {', '.join(offered)} (modes: {', '.join(MODES)})")
+        self.mode = mode or offered[0]
         if self.mode == "automaton":
             dfa = task.automaton()
             self._table = torch.tensor(np.array(dfa.table, dtype=np.int64), device=self.device).reshape(-1)
@@ -99,7 +110,7 @@ class Stream:
             width = max(len(c) for c in law)
             self._law = torch.tensor([c + [c[0]] * (width - len(c)) for c in law], device=self.device)   # (P, W)
             self._law_n = torch.tensor([len(c) for c in law], device=self.device)                        # (P,)
-        else:
+        elif self.mode == "pool":
             self._build_pool(pool_size, pool_seed)
 
     # ------------------------------------------------------------------ pool
@@ -176,8 +187,11 @@ class Stream:
                           _SALT_POOL + salt) % xs.shape[1]                             # (R, B)
             li = L - self.min_len
             return xs[li, j], ys[li, j], ms[li, j]
-        u = hash_ints(seeds[:, None, None], step, torch.arange(B, device=self.device)[None, :, None],
-                      pos[None, None, :], _SALT_TOKEN + salt)                          # (R, B, T)
+        word = torch.arange(B, device=self.device)[None, :, None]
+        if self.mode == "device":
+            base = hash_ints(seeds[:, None, None], step, word, pos[None, None, :], _SALT_WORDS + salt)  # (R, B, T)
+            return tuple(self._sampler(lambda purpose: hash_ints(base, purpose), L, T))
+        u = hash_ints(seeds[:, None, None], step, word, pos[None, None, :], _SALT_TOKEN + salt)   # (R, B, T)
         cls = pos % self._law.shape[0]                                                 # (T,)
         x = self._law[cls, u % self._law_n[cls]]                                       # (R, B, T)
         q = torch.full((R * B,), self._start, dtype=torch.int64, device=self.device)

@@ -491,7 +491,7 @@ class GroupTrainer:
         else:       # every word of a fresh pool once: n_words / max_len words of each length
             per_len = max(1, n_words // max_len)
             stream = Stream(task, 1, max_len, self.device, pool_size=per_len,
-                            pool_seed=self.configs[0].seed + EVAL_SALT)
+                            pool_seed=self.configs[0].seed + EVAL_SALT, mode="pool")
             words = [t.flatten(0, 1) for t in stream._pool]                              # (max_len * per_len, T)
             batches = (tuple(t[a:a + chunk][None].expand(R, -1, -1) for t in words)
                        for a in range(0, words[0].shape[0], chunk))
