@@ -45,7 +45,7 @@ class Args:
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="interpreter run of the stages; on a GPU the bench itself runs")
-@pytest.mark.parametrize("section", ["delta", "product", "accuracy", "varlen", "tune"])
+@pytest.mark.parametrize("section", ["delta", "product", "accuracy", "varlen", "tune", "profile"])
 def test_stage_emits_rows(section, tiny, capsys):
     getattr(bench, f"section_{section}")(torch, None, Args())
     rows = rows_of(capsys)
@@ -60,6 +60,11 @@ def test_stage_emits_rows(section, tiny, capsys):
             assert data["ours_chunk_o"] < 1e-5 and data["ours_chunk@tf32_o"] < 1e-2 and data["ours_chunk@tf32all_o"] < 1e-2
         if section == "varlen":
             assert data["worst_over_tolerance"] <= 1.0, data
+        if section == "profile":      # on the CPU the table lists operators, on CUDA kernels
+            assert "error" not in data and data["fwd_us"] > 0 and data["fwdbwd_us"] > data["fwd_us"], data
+            assert data["fwdbwd"][0][1] >= data["fwdbwd"][-1][1]
+    if section == "profile":
+        assert [(r["data"]["op"], r["data"]["who"]) for r in rows] == [("delta_rule", "ours"), ("delta_product", "ours")]
     assert not chunk_mod.FORCED, "a stage left launch settings forced"
 
 
@@ -94,10 +99,13 @@ def fake_rows():
              "ours_fp32_tf32all_fwdbwd_ms": 0.7}   # fastest, but its error (2e-3) is over TF32_HOLDS
     return [("env", {"copy_GBps": 4000.0, "bf16_TFLOPs": 700.0}), ("delta_rule", delta),
             ("accuracy_vs_fp64", {"key": "beta<=2 float32", "ours_chunk_o": 1e-6, "ours_chunk@tf32_o": 5e-4,
-                                  "ours_chunk@tf32all_o": 2e-3})]
+                                  "ours_chunk@tf32all_o": 2e-3}),
+            ("profile", {"op": "delta_rule", "n_h": None, "shape": shape, "who": "ours", "fwd": [["_state_fwd", 150.0, 1.0]],
+                         "fwdbwd": [["_grads_bwd", 300.0, 1.0], ["_state_fwd", 150.0, 1.0]], "fwd_us": 150.0,
+                         "fwdbwd_us": 450.0})]
 
 
-def test_parent_writes_json_after_every_row_and_judges_bars(tmp_path, monkeypatch):
+def test_parent_writes_json_after_every_row_and_judges_bars(tmp_path, monkeypatch, capsys):
     out = tmp_path / "k.json"
     log = tmp_path / "tests.log"
     log.write_text("===== 40 passed, 2 skipped in 95.3s =====\n")
@@ -113,7 +121,7 @@ def test_parent_writes_json_after_every_row_and_judges_bars(tmp_path, monkeypatc
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "fake")
     assert bench.main(["-o", str(out), "--no-fla", "--tests-log", str(log), "--commit", "abc"]) == 0
-    assert sizes == [True, True, True], "the JSON file was not rewritten after each row"
+    assert sizes == [True] * 4, "the JSON file was not rewritten after each row"
     res = json.loads(out.read_text())
     assert res["commit"] == "abc" and res["device"] == "fake" and "torch" in res and "triton" in res
     v = res["verdicts"]
@@ -126,6 +134,9 @@ def test_parent_writes_json_after_every_row_and_judges_bars(tmp_path, monkeypatc
     assert v["GPU kernel tests green"]["met"]
     row = res["delta_rule"][0]
     assert 0 < row["ours_bf16_fwdbwd_roofline_fraction"] < 1
+    assert res["profile"][0]["fwdbwd_us"] == 450.0
+    assert "profile delta_rule (8, 2048, 8, 64) ours: fwd 150 us, fwd+bwd 450 us; longest: _grads_bwd 300" \
+        in capsys.readouterr().out
 
 
 def test_resume_keeps_finished_stages_of_the_same_commit_and_runs_the_rest(tmp_path, monkeypatch, capsys):
@@ -148,7 +159,7 @@ def test_resume_keeps_finished_stages_of_the_same_commit_and_runs_the_rest(tmp_p
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "fake")
     assert bench.main(["-o", str(first), "--no-fla", "--commit", "abc", "--skip", "product,tune"]) == 0
-    assert ran == ["env", "compile", "accuracy", "varlen", "delta"]
+    assert ran == ["env", "compile", "accuracy", "varlen", "delta", "profile"]
     ran.clear()
     cut[0] = False
     assert bench.main(["-o", str(second), "--no-fla", "--commit", "abc", "--resume", str(first)]) == 0
@@ -226,3 +237,10 @@ def test_time_pair_adds_the_graph_time_on_cuda_and_records_its_failure(monkeypat
     row = {}
     bench._time_pair(torch, call, xs, row, "fla_bf16")
     assert row["fla_bf16_fwdbwd_ms"] == 1.0 and "capturing" in row["fla_bf16_fwd_graph_error"]
+
+
+def test_kernel_table_is_per_call_longest_first_and_drops_idle_events():
+    from types import SimpleNamespace as E
+    events = [E(key="a", count=10, self_device_time_total=50.0), E(key="b", count=5, self_device_time_total=400.0),
+              E(key="cpu-only", count=5, self_device_time_total=0.0)]
+    assert bench.kernel_table(events, 5) == [["b", 80.0, 1.0], ["a", 10.0, 2.0]]

@@ -12,7 +12,9 @@ measures on one CUDA device, in stages, each in a child process (a kernel fault 
   float32, ours and fla's; our float32 both with three-TF32 products and with single TF32 products
   on the intra-chunk dots; the roofline fraction of each bf16 time;
 * ``product``: DeltaProduct n_h = 2 and 4 against fla's ``chunk_gated_delta_product(g=None)``;
-* ``tune``: alternative launch settings of the chunk kernels at K >= TUNE_MIN_K (the shipped ones included).
+* ``tune``: alternative launch settings of the chunk kernels at K >= TUNE_MIN_K (the shipped ones included);
+* ``profile``: GPU time of every kernel of one forward and one forward + backward (torch.profiler), ours
+  and fla's, delta rule at every shape and DeltaProduct: which kernel a gap in the timings comes from.
 
 Each child prints one ``ROW {json}`` line per shape; the parent adds it to the results and rewrites
 the JSON file at once, so a stage cut off by ``--budget`` keeps what it had finished. The file ends
@@ -73,10 +75,11 @@ BAR_FP32 = 2.0           # our fp32 fwd+bwd ms / our bf16 fwd+bwd ms
 BAR_TESTS_S = 120.0
 # most needed first; the short accuracy and varlen stages before the timings (fla autotunes at every
 # new shape: the delta stage took 250 s of a 430 s budget on a fresh H200)
-SECTIONS = ("env", "compile", "accuracy", "varlen", "delta", "product", "tune")
+SECTIONS = ("env", "compile", "accuracy", "varlen", "delta", "product", "tune", "profile")
 # where each stage's rows go in the results ("env": the ceilings)
 STAGE_KEY = {"env": "ceilings", "compile": "compile", "accuracy": "accuracy_vs_fp64", "varlen": "varlen",
-             "delta": "delta_rule", "product": "delta_product", "tune": "tune"}
+             "delta": "delta_rule", "product": "delta_product", "tune": "tune", "profile": "profile"}
+PROFILE_ITERS = 5        # profiled calls per (op, shape, pass), after one unprofiled call
 COMPILE_WORKERS = 8      # processes that compile our kernel variants side by side before the timings
 DEVICE = "cuda"          # the CPU tests point the stages at the interpreter
 
@@ -512,6 +515,66 @@ def section_tune(torch, fla, args):
             _emit("tune", row)
 
 
+def kernel_table(events, iters: int, attr: str = "self_device_time_total") -> list:
+    """``[[name, us per call, launches per call], ...]``, longest first, from a profiler's
+    ``key_averages()`` over ``iters`` calls; events with no time in ``attr`` are left out."""
+    rows = [[e.key, getattr(e, attr) / iters, e.count / iters] for e in events if getattr(e, attr, 0) > 0]
+    return sorted(rows, key=lambda r: -r[1])
+
+
+def _profile(torch, fn, xs) -> list:
+    """:func:`kernel_table` of PROFILE_ITERS calls of fn (after one unprofiled call), gradients of xs
+    cleared before each. On CUDA the GPU's kernels; elsewhere (the CPU tests) the CPU's operators."""
+    from torch.profiler import ProfilerActivity, profile
+
+    cuda = DEVICE == "cuda"
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+
+    def call():
+        for x in xs:
+            x.grad = None
+        fn()
+    call()
+    sync()
+    with profile(activities=[ProfilerActivity.CUDA if cuda else ProfilerActivity.CPU]) as prof:
+        for _ in range(PROFILE_ITERS):
+            call()
+        sync()
+    return kernel_table(prof.key_averages(), PROFILE_ITERS, "self_device_time_total" if cuda else "self_cpu_time_total")
+
+
+def section_profile(torch, fla, args):
+    """Per kernel GPU time of ours and fla's, bf16, forward (no grad) and forward + backward: one row per
+    (op, shape, implementation) with ``fwd`` and ``fwdbwd`` tables and their totals in us."""
+    from statetrack.kernels import delta_product, delta_rule
+    cases = [("delta_rule", s, None) for s in (DELTA_SHAPES[:1] if args.quick else DELTA_SHAPES)]
+    cases += [("delta_product", PRODUCT_SHAPE, n_h) for n_h in PRODUCT_NH]
+    for op, (B, T, H, K), n_h in cases:
+        xs = [x.requires_grad_() for x in _inputs(torch, B, T, H, K, K, torch.bfloat16, 2.0, n_h=n_h)]
+        if n_h is None:
+            impls = [("ours", lambda q, k, v, b: delta_rule(q, k, v, b, backend="chunk"))]
+            impls += [("fla", fla["chunk"])] if fla is not None else []
+        else:
+            impls = [("ours", lambda q, k, v, b: delta_product(q, k, v, b, backend="chunk"))]
+            if fla is not None:
+                impls.append(("fla", lambda q, k, v, b, n_h=n_h: fla["product"](
+                    q, k.flatten(1, 2), v.flatten(1, 2), None, b.flatten(1, 2), num_householder=n_h)))
+        for who, call in impls:
+            row = {"op": op, "n_h": n_h, "shape": [B, T, H, K, K], "who": who}
+            try:
+                do = torch.randn_like(call(*[x.detach() for x in xs])[0])
+                with torch.no_grad():
+                    row["fwd"] = _profile(torch, lambda: call(*xs), [])
+                row["fwdbwd"] = _profile(torch, lambda: call(*xs)[0].backward(do), xs)
+                row["fwd_us"], row["fwdbwd_us"] = (sum(r[1] for r in row[p]) for p in ("fwd", "fwdbwd"))
+            except Exception as exc:  # noqa: BLE001 - recorded; the other rows go on
+                row["error"] = f"{type(exc).__name__}: {exc}"[:200]
+            _emit("profile", row)
+        del xs
+        if DEVICE == "cuda":
+            torch.cuda.empty_cache()
+
+
 # ------------------------------------------------------------------ driver
 
 def _run_child(section, args, deadline, log, on_row) -> dict:
@@ -691,6 +754,11 @@ def main(argv: list[str] | None = None) -> int:
     write()
     for row in res["suggested_shape_config"]:
         log(f"faster than the shipped settings: SHAPE_CONFIG row {tuple(row)} (chunk_config.py)")
+    for row in res.get("profile", []):
+        if "fwdbwd" in row:
+            top = ", ".join(f"{name[:40]} {us:.0f}" for name, us, _ in row["fwdbwd"][:4])
+            log(f"profile {row['op']}{'' if row['n_h'] is None else ' n_h=' + str(row['n_h'])} {tuple(row['shape'][:4])} "
+                f"{row['who']}: fwd {row['fwd_us']:.0f} us, fwd+bwd {row['fwdbwd_us']:.0f} us; longest: {top}")
     log("\nbar                                                        value     bar        met")
     for key, val in res["verdicts"].items():
         x = val.get("ratio", val.get("value"))
