@@ -227,7 +227,9 @@ def row(group: str, name: str, res: dict) -> dict:
             "train_scaled_accuracy": ev["train_range"]["scaled_accuracy"],
             "accuracy_by_length": ev["accuracy"], "sequence_accuracy_by_length": ev["sequence_accuracy"],
             "final_loss": res["final_loss"], "backend": res["backend"],
-            "packed": (res.get("group") or {}).get("packed", False), "device": res["device"],
+            "packed": (res.get("group") or {}).get("packed", False),
+            "stream": (res.get("group") or {}).get("stream"),  # how training words were made (None: rows older than the field)
+            "device": res["device"],
             "commit": res["git"]["commit"], "train_time_s": res["train_time_s"]}
 
 

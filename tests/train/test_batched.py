@@ -181,7 +181,8 @@ def test_train_cli_trains_a_group(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "4 runs in one batched group" in text and all(f"{n}: completed" in text for n in names)
     import json
-    assert json.loads((out / names[0] / "results.json").read_text())["group"]["packed"] is False   # naive: padded
+    group = json.loads((out / names[0] / "results.json").read_text())["group"]
+    assert group["packed"] is False and group["stream"] == "automaton"      # naive: padded; parity: its automaton
     rc = main(["train", "--task", "parity_p1", "--seeds", "0", "1", "--steps", "2", "--d-model", "8", "--heads", "1",
                "--layers", "1", "--train-len", "3", "6", "--test-len", "6", "8", "--eval-samples", "8",
                "--no-analysis", "--no-progress", "--layout", "packed", "-o", str(tmp_path / "packed")])
