@@ -228,7 +228,7 @@ def row(group: str, name: str, res: dict) -> dict:
             "accuracy_by_length": ev["accuracy"], "sequence_accuracy_by_length": ev["sequence_accuracy"],
             "final_loss": res["final_loss"], "backend": res["backend"],
             "packed": (res.get("group") or {}).get("packed", False),
-            "stream": (res.get("group") or {}).get("stream"),  # how training words were made (None: rows older than the field)
+            "stream": (res.get("group") or {}).get("stream"),   # how training words were made (None: older rows)
             "device": res["device"],
             "commit": res["git"]["commit"], "train_time_s": res["train_time_s"]}
 
