@@ -60,6 +60,11 @@ TUNE_CANDIDATES = [
     {"split_o": True, "split_du": True, "state_precision": "bf16"},   # fla's rounding of W, S, Un
     {"split_o": True, "split_du": True, "grads_bk": 128},
     {"split_o": True, "split_du": True, "grads_bk": 128, "grads_bv": 128, "grads_warps": 8},
+    # on top of the shipped K = 128 row (NOTES.md, offline comparison with fla): the reverse walk in one
+    # wave (state_bv 64: 128 programs, where 256 at 116 KB of shared memory each run as two waves), and
+    # the gradient kernel's loads pipelined (two stages instead of one)
+    {"split_o": True, "split_du": True, "state_precision": "bf16", "state_bv": 64},
+    {"split_o": True, "split_du": True, "state_precision": "bf16", "grads_stages": 2},
     # (state_stages 1 was tried at 70a8c4a: wrong results on the H200, worst error 1.63 against 6.4e-3,
     # then a CUDA error; the GPU tests at a115239 traced it to the bf16 one-stage reverse walk, so
     # launch_config never runs 16-bit inputs with one stage, see chunk_config.py)
