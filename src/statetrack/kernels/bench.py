@@ -385,6 +385,13 @@ def section_delta(torch, fla, args):
         _emit("delta_rule", row)
 
 
+def _fla_product(fla, n_h: int):
+    """fla's gated_delta_product without gates on our DeltaProduct layout (sub-steps on axis 2)."""
+    def call(q, k, v, b):
+        return fla["product"](q, k.flatten(1, 2), v.flatten(1, 2), None, b.flatten(1, 2), num_householder=n_h)
+    return call
+
+
 def section_product(torch, fla, args):
     from statetrack.kernels import delta_product
     ours = lambda q, k, v, b: delta_product(q, k, v, b, backend="chunk")  # noqa: E731
@@ -394,9 +401,7 @@ def section_product(torch, fla, args):
         xs = [x.requires_grad_() for x in _inputs(torch, B, T, H, K, K, torch.bfloat16, 2.0, n_h=n_h)]
         _time_pair(torch, ours, xs, row, "ours_bf16")
         if fla is not None:
-            def theirs(q, k, v, b, n_h=n_h):
-                return fla["product"](q, k.flatten(1, 2), v.flatten(1, 2), None, b.flatten(1, 2), num_householder=n_h)
-            _time_pair(torch, theirs, xs, row, "fla_bf16")
+            _time_pair(torch, _fla_product(fla, n_h), xs, row, "fla_bf16")
         _emit("delta_product", row)
 
 
@@ -561,9 +566,7 @@ def section_profile(torch, fla, args):
             impls += [("fla", fla["chunk"])] if fla is not None else []
         else:
             impls = [("ours", lambda q, k, v, b: delta_product(q, k, v, b, backend="chunk"))]
-            if fla is not None:
-                impls.append(("fla", lambda q, k, v, b, n_h=n_h: fla["product"](
-                    q, k.flatten(1, 2), v.flatten(1, 2), None, b.flatten(1, 2), num_householder=n_h)))
+            impls += [("fla", _fla_product(fla, n_h))] if fla is not None else []
         for who, call in impls:
             row = {"op": op, "n_h": n_h, "shape": [B, T, H, K, K], "who": who}
             try:
