@@ -96,12 +96,18 @@ def test_bench_train_merges_calls_per_batch_and_refuses_other_commits(tmp_path, 
     assert "was measured at 0000" in err and err.strip().count("\n") == 0
 
 
-def test_protocol_arch_variants_have_their_own_groups_and_parity_verdicts(tmp_path):
+def load_protocol():
+    """benchmarks/protocol_gpu.py as a module (it is a script, not part of the package)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("protocol_gpu", ROOT / "benchmarks" / "protocol_gpu.py")
     proto = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(proto)
+    return proto
+
+
+def test_protocol_arch_variants_have_their_own_groups_and_parity_verdicts(tmp_path):
+    proto = load_protocol()
     env = {"PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
     listed = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "protocol_gpu.py"), "--out", str(tmp_path / "p.json"),
                              "--list", "--arch", "both"], env=env, capture_output=True, text=True, timeout=120).stdout
@@ -125,15 +131,6 @@ def test_protocol_arch_variants_have_their_own_groups_and_parity_verdicts(tmp_pa
     v = proto.verdicts(rows("gelu", "torch", [0.9, 0.96, 0.91], [0.0] * 3) + rows("swiglu", "fla", [1.0] * 3, [0.0] * 3))
     assert v["parity_deltanet"]["complete"] and not v["parity_deltanet"]["met"]          # 1 of 3 >= 0.95
     assert v["parity_deltanet_swiglu_fla"]["met"] and not v["parity_diagonal"]["complete"]
-
-
-def load_protocol():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("protocol_gpu", ROOT / "benchmarks" / "protocol_gpu.py")
-    proto = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(proto)
-    return proto
 
 
 def parity_rows(neg: dict, pos: dict, blocks=("swiglu", "p1")) -> list[dict]:
@@ -270,11 +267,7 @@ def test_protocol_replace_resumes_the_workdir_and_fresh_starts_over(tmp_path):
 
 
 def test_protocol_notes_flag_a_cell_that_memorized_its_training_words():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("protocol_gpu", ROOT / "benchmarks" / "protocol_gpu.py")
-    proto = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(proto)
+    proto = load_protocol()
 
     def cell(loss, fresh):
         return [{"group": "g", "task": "modular_arithmetic_brackets_p1", "model": "deltanet", "eig_range": rng, "seed": s,
