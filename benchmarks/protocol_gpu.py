@@ -213,7 +213,7 @@ def run_group(group: dict, workdir: str, fresh: bool = False, compile: bool | No
 
 
 def row(group: str, name: str, res: dict) -> dict:
-    cfg, ev = res["config"], res["eval"]
+    cfg, ev, trained = res["config"], res["eval"], res.get("group") or {}      # trained: how the group ran
     return {"group": group, "run": name, "task": cfg["task"], "model": res["model"]["kind"],
             "eig_range": res["model"]["eig_range"] if res["model"]["kind"] != "transformer" else None,
             "n_h": res["model"]["n_h"], "layers": res["model"]["n_layers"], "d_model": res["model"]["d_model"],
@@ -227,8 +227,8 @@ def row(group: str, name: str, res: dict) -> dict:
             "train_scaled_accuracy": ev["train_range"]["scaled_accuracy"],
             "accuracy_by_length": ev["accuracy"], "sequence_accuracy_by_length": ev["sequence_accuracy"],
             "final_loss": res["final_loss"], "backend": res["backend"],
-            "packed": (res.get("group") or {}).get("packed", False),
-            "stream": (res.get("group") or {}).get("stream"),   # how training words were made (None: older rows)
+            "packed": trained.get("packed", False),
+            "stream": trained.get("stream"),             # how training words were made (None: older rows)
             "device": res["device"],
             "commit": res["git"]["commit"], "train_time_s": res["train_time_s"]}
 
