@@ -313,6 +313,52 @@ def spread_note(task: str, kind: str, arch: str, cell: list[dict]) -> str:
             f"{pre}): " + "; ".join(parts))
 
 
+def bracket_words_note(data: dict) -> list[str]:
+    """Which bracket rows trained on fresh words, as P1's code does, and which on the fixed word pool that
+    the bracket task used before the device sampler (rows without a recorded stream are from then)."""
+    rows = [r for r in data["rows"] if r["task"] == "modular_arithmetic_brackets_p1"]
+    pooled = sorted({(r["group"], r["steps"], r["commit"][:8]) for r in rows if r.get("stream") in (None, "pool")})
+    fresh = sorted({(r["group"], r["steps"]) for r in rows if r.get("stream") == "device"})
+    if not pooled:
+        return []
+    text = ", ".join(f"{g} ({s:,} steps, {c})" for g, s, c in pooled)
+    note = (f"Bracket rows trained on a fixed pool of 2,048 words per length made once on the CPU (about 78,000 "
+            f"words; P1's code makes every training word fresh; runs of 100,000 steps memorized it): {text}. "
+            "They are not P1's protocol and stay in the bundle as measured.")
+    if fresh:
+        note += " Fresh words on the device: " + ", ".join(f"{g} ({s:,} steps)" for g, s in fresh) + "."
+    return [note]
+
+
+def parity_split_notes(data: dict) -> list[str]:
+    """Parity's test range split at twice the longest training word: a run that counts the ones (a
+    [0,1] model can) and reads parity off counts it saw in training is right on the short test words
+    only; a run that tracks parity is right on both halves. One line per parity cell (pre-registered seeds)."""
+    notes = []
+    rows = [r for r in data["rows"] if r["task"] == "parity_p1" and r["model"] in ("deltanet", "diagonal")
+            and preregistered(r)]
+    for kind, blocks in sorted({(r["model"], blocks_of(r)) for r in rows}):
+        parts = []
+        for rng in ("0,1", "-1,1"):
+            cell = [r for r in rows if r["model"] == kind and blocks_of(r) == blocks and r["eig_range"] == rng]
+            if not cell:
+                continue
+            lo, cut, hi = cell[0]["test_lengths"][0], 2 * cell[0]["train_lengths"][1], cell[0]["test_lengths"][1]
+
+            def mean(r, a, b):
+                acc = [x for x in r["accuracy_by_length"][a - 1:b] if x is not None]
+                return sum(acc) / len(acc)
+
+            short = sorted(mean(r, lo, cut) for r in cell)
+            long = sorted(mean(r, cut + 1, hi) for r in cell)
+            parts.append(f"[{rng}] lengths {lo}-{cut} {short[0]:.2f}-{short[-1]:.2f}, "
+                         f"{cut + 1}-{hi} {long[0]:.2f}-{long[-1]:.2f}")
+        seeds = seed_text(sorted({r["seed"] for r in rows if r["model"] == kind and blocks_of(r) == blocks}))
+        notes.append(f"parity_p1, {kind} ({'{} MLP, {} init'.format(*blocks)}), accuracy (chance 0.5) of seeds {seeds} "
+                     "on the test range split at twice the longest training word: " + "; ".join(parts))
+    return notes
+
+
 def paper_notes(data: dict) -> list[str]:
     """One line per P1 Table 3 cell pair: our best-of-3 beside P1's, and whether the direction
     ([-1,1] above [0,1]) agrees; plus what differs from P1's protocol. Every best-of-3 is over the
@@ -336,6 +382,9 @@ def paper_notes(data: dict) -> list[str]:
             if None not in best.values():
                 ours_up, paper_up = best["-1,1"] - best["0,1"] > 0.05, p1 - p0 > 0.05
                 verdict = "same direction" if ours_up == paper_up else "DIRECTION DIFFERS from P1"
+                if ours_up != paper_up:
+                    verdict += (f" (best [-1,1] minus best [0,1]: ours {best['-1,1'] - best['0,1']:+.3f}, P1 "
+                                f"{p1 - p0:+.3f}; a direction needs more than 0.05)")
                 if ours_up != paper_up and max(best.values()) < 0.05:
                     verdict += " (neither range learned the task in our steps)"
                 verdict += memorized(cell)
@@ -543,11 +592,8 @@ def main(argv=None) -> int:
                  "notes below; P1 trained modular arithmetic for 100,000 steps: rows with fewer are early-training "
                  "numbers). P1 Table 3 rows use P1's setting of no gradient clipping; the word problems clip at "
                  "norm 1. The parity groups trained earlier with clipping at norm 1 are kept in "
-                 "benchmarks/results/protocol_gpu_parity_clip1.json.",
-                 "The bracket rows (modular_arithmetic_brackets_p1) up to commit a115239 trained on a fixed pool of "
-                 "2,048 words per length made once on the CPU (about 78,000 words, each seen about 330 times in "
-                 "100,000 steps of 256), where P1's code makes every training word fresh; those runs memorized the "
-                 "pool (see the notes). They are not P1's protocol and stay in the bundle as measured."] + paper_notes(data)
+                 "benchmarks/results/protocol_gpu_parity_clip1.json."] + bracket_words_note(data) + paper_notes(data) \
+                + parity_split_notes(data)
         if not all(map(preregistered, data["rows"])):
             notes.insert(1, f"Extra seeds (groups ...{SEED_TAG}...) are pooled with the pre-registered seeds "
                             f"{seed_text(SEEDS)} in the figures and tables below (n = runs); the issue's parity bar "

@@ -278,3 +278,37 @@ def test_protocol_notes_flag_a_cell_that_memorized_its_training_words():
     assert len(note) == 1 and "memorized" in note[0] and "<= 0.350" in note[0]
     assert "memorized" not in proto.paper_notes({"rows": cell(1e-4, 0.95)})[0]      # fresh words learned
     assert "memorized" not in proto.paper_notes({"rows": cell(0.2, 0.35)})[0]       # training words not fit
+
+
+def test_protocol_notes_name_the_bracket_rows_of_the_word_pool_and_the_gap_behind_a_differing_direction():
+    proto = load_protocol()
+
+    def rows(stream, neg=0.204, pos=0.161):
+        return [{"group": f"table3:modular_arithmetic_brackets_p1:{stream}", "task": "modular_arithmetic_brackets_p1",
+                 "model": "deltanet", "eig_range": rng, "seed": s, "steps": 100000, "commit": "c3138c1f00",
+                 "stream": stream, "test_scaled_accuracy": neg if rng == "-1,1" else pos, "final_loss": 0.04,
+                 "train_scaled_accuracy": 0.98} for rng in ("0,1", "-1,1") for s in (0, 1, 2)]
+
+    assert proto.bracket_words_note({"rows": rows("device")}) == []                # fresh words only: nothing to say
+    note = proto.bracket_words_note({"rows": rows("device") + rows(None)})
+    assert len(note) == 1 and "brackets_p1:None (100,000 steps, c3138c1f)" in note[0]
+    assert "Fresh words on the device: table3:modular_arithmetic_brackets_p1:device (100,000 steps)" in note[0]
+    differs = proto.paper_notes({"rows": rows("device")})[0]
+    assert "DIRECTION DIFFERS" in differs and "ours +0.043, P1 +0.066" in differs
+    same = proto.paper_notes({"rows": rows("device", neg=0.30)})[0]
+    assert same.endswith("same direction")
+
+
+def test_protocol_parity_split_note_tells_counting_on_short_test_words_from_tracking_parity():
+    """A [0,1] run right up to twice the longest training word and at chance beyond reads 1.00 then 0.50;
+    a run right everywhere reads 1.00 on both halves."""
+    proto = load_protocol()
+    counting = [1.0] * 80 + [0.5] * 176                 # accuracy by length 1..256
+    tracking = [1.0] * 256
+    rows = [{"group": "table3:parity_p1:deltanet+p1", "task": "parity_p1", "model": "deltanet", "mlp": "swiglu",
+             "init": "p1", "eig_range": rng, "seed": s, "train_lengths": [3, 40], "test_lengths": [40, 256],
+             "accuracy_by_length": counting if rng == "0,1" else tracking} for rng in ("0,1", "-1,1") for s in (0, 1, 2)]
+    assert proto.parity_split_notes({"rows": rows}) == [
+        "parity_p1, deltanet (swiglu MLP, p1 init), accuracy (chance 0.5) of seeds 0-2 on the test range split at "
+        "twice the longest training word: [0,1] lengths 40-80 1.00-1.00, 81-256 0.50-0.50; "
+        "[-1,1] lengths 40-80 1.00-1.00, 81-256 1.00-1.00"]
