@@ -62,10 +62,14 @@ def test_chunk_split_kernels_on_gpu():
 @CPU
 def test_sixteen_bit_chunk_states_with_split_kernels():
     """The SHAPE_CONFIG row at K = 128 (o and dUn in parallel kernels, chunk states kept in the 16-bit
-    input type between chunks) still computes the delta rule, within the 16-bit tolerance (float16 here:
-    the interpreter's bfloat16 products are wrong)."""
-    with forced_launch(split_o=True, split_du=True, state_precision="bf16"):
-        check_against_naive(delta_rule, "delta_rule", "chunk", FP16, 1, 70, 1, 32, 32)
+    input type between chunks, the walks' V-block 64, the gradient loads in two stages) still computes
+    the delta rule, within the 16-bit tolerance (float16 here: the interpreter's bfloat16 products are
+    wrong); V = 64, so the walks run the row's 64-wide V-block."""
+    from statetrack.kernels.delta_rule.chunk_config import SHAPE_CONFIG
+    row = SHAPE_CONFIG[0][3]
+    assert row["state_bv"] == 64
+    with forced_launch(**row):
+        check_against_naive(delta_rule, "delta_rule", "chunk", FP16, 1, 70, 1, 64, 64)
 
 
 def test_shape_config_rows_apply_where_they_were_measured():

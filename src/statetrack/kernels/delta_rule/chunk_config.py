@@ -40,7 +40,11 @@ SHAPE_CONFIG: list[tuple[int, int, tuple[str, ...], dict]] = [
     # fwd 1.32 ms / fwd+bwd 3.85 ms against CONFIG's 2.27 / 4.93; o off the state walk, dUn's output
     # part before the reverse walk, and the chunk states rounded to 16 bits between chunks as fla stores
     # them (worst error vs our float32 6.4e-3 -> 8.4e-3). Measured at this K and T only, so kept to them.
-    (128, 8192, ("bfloat16", "float16"), {"split_o": True, "split_du": True, "state_precision": "bf16"}),
+    # Then, at e28d5ee (benchmarks/results/logs/tune_k128_h200.log, the tune stage on this shape alone):
+    # the walks' V-block 64 (128 programs: one wave where 256 ran as two) and the gradient kernel's loads
+    # in two stages, fwd+bwd 3.42 ms against this row's 3.85 without them (fwd 1.29 / 1.31), the same error.
+    (128, 8192, ("bfloat16", "float16"), {"split_o": True, "split_du": True, "state_precision": "bf16",
+                                          "state_bv": 64, "grads_stages": 2}),
 ]
 
 # settings forced over CONFIG and SHAPE_CONFIG (the bench's --config and tune stage write here)
