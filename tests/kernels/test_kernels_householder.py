@@ -191,3 +191,15 @@ def test_forced_launch_can_set_the_shape_rows_aside():
     with forced_launch(shape_rows=False, split_o=False):
         assert launch_config(kmin, tmin, BF16)["state_precision"] == "tf32" and SHAPE_CONFIG == []
     assert SHAPE_CONFIG[0][3] == row                                    # restored
+
+
+@CPU
+@pytest.mark.parametrize("dtype,n_h", [(FP32, 1), (FP16, 2)], ids=["fp32", "fp16-nh2"])
+def test_fused_wy_inverse_computes_the_same_delta_rule(dtype, n_h):
+    """wy_fused_inverse (a tune candidate: the four diagonal 16 x 16 inverses of a chunk in one loop)
+    against the fp64 loop, forward and backward, over a chunk boundary."""
+    with forced_launch(wy_fused_inverse=True):
+        if n_h == 1:
+            check_against_naive(delta_rule, "delta_rule", "chunk", dtype, 1, 70, 2, 32, 32)
+        else:
+            check_against_naive(delta_product, "delta_product", "chunk", dtype, 1, 37, 1, 32, 32, n_h=n_h)

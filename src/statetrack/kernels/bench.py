@@ -35,6 +35,8 @@ import sys
 import threading
 import time
 
+from statetrack.kernels.delta_rule.chunk_config import SHAPE_CONFIG
+
 DELTA_SHAPES = [(8, 2048, 8, 64), (64, 256, 4, 32), (4, 8192, 16, 128)]   # (B, T, H, K = V)
 PRODUCT_SHAPE = (8, 2048, 8, 64)
 PRODUCT_NH = (2, 4)
@@ -48,26 +50,29 @@ VARLEN_DTYPES = ("bfloat16", "float32")
 FP32_VARIANTS = {"tf32x3": {}, "tf32": {"fp32_intra_precision": "tf32"},
                  "tf32all": {"fp32_intra_precision": "tf32", "fp32_precision": "tf32"}}
 TF32_HOLDS = 1e-3        # worst relative error (o and every gradient) for a tf32 float32 to count
+_K128_ROW = SHAPE_CONFIG[0][3]   # the shipped row at K = 128, T >= 8192 (16-bit inputs)
 # launch settings tried at K >= TUNE_MIN_K (`tune`), each over CONFIG alone (SHAPE_CONFIG set aside);
 # the first is CONFIG's own
 TUNE_CANDIDATES = [
     {"split_o": False, "split_du": False},
     {"split_o": True, "split_du": True},
     {"split_o": True, "split_du": True, "state_bv": 64},
-    {"split_o": True, "split_du": True, "state_warps": 8},
     {"split_o": True, "split_du": False, "state_bv": 16},
     {"split_o": True, "split_du": True, "state_stages": 3},
     {"split_o": True, "split_du": True, "state_precision": "bf16"},   # fla's rounding of W, S, Un
     {"split_o": True, "split_du": True, "grads_bk": 128},
-    {"split_o": True, "split_du": True, "grads_bk": 128, "grads_bv": 128, "grads_warps": 8},
-    # on top of the shipped K = 128 row (NOTES.md, offline comparison with fla): the reverse walk in one
-    # wave (state_bv 64: 128 programs, where 256 at 116 KB of shared memory each run as two waves), and
-    # the gradient kernel's loads pipelined (two stages instead of one)
-    {"split_o": True, "split_du": True, "state_precision": "bf16", "state_bv": 64},
-    {"split_o": True, "split_du": True, "state_precision": "bf16", "grads_stages": 2},
-    # (state_stages 1 was tried at 70a8c4a: wrong results on the H200, worst error 1.63 against 6.4e-3,
-    # then a CUDA error; the GPU tests at a115239 traced it to the bf16 one-stage reverse walk, so
-    # launch_config never runs 16-bit inputs with one stage, see chunk_config.py)
+    # the shipped K = 128 row, then one change over it each (NOTES.md, ranked changes 2-4): the four
+    # diagonal inverses of `_wy_fwd` in one loop; a third walk stage; a third gradient stage; 4 gradient warps
+    _K128_ROW,
+    {**_K128_ROW, "wy_fused_inverse": True},
+    {**_K128_ROW, "state_stages": 3},
+    {**_K128_ROW, "grads_stages": 3},
+    {**_K128_ROW, "grads_warps": 4},
+    # dropped after a115239 / e28d5ee: state_warps 8 and grads_bk = grads_bv = 128 with 8 warps (slower
+    # than the split row at K = 64 and 128); state_bv 64 and grads_stages 2 over the 16-bit-state row
+    # (now in the K = 128 row). state_stages 1 was tried at 70a8c4a: wrong results on the H200 (worst
+    # error 1.63 against 6.4e-3, then a CUDA error); the GPU tests at a115239 traced it to the bf16
+    # one-stage reverse walk, so launch_config never runs 16-bit inputs with one stage (chunk_config.py)
 ]
 TUNE_ERR_SLACK = 1.5     # a candidate counts only if its error is at most this times the shipped one's
 TUNE_MIN_K = 64          # 64: at (8, 2048, 8, 64) fla's forward is faster than ours as CUDA graphs (0.18 vs

@@ -153,10 +153,33 @@ def _unit_lower_inverse16(A):
 
 
 @triton.jit
+def _unit_lower_inverse16x4(A0, A1, A2, A3):
+    """:func:`_unit_lower_inverse16` of four blocks in one loop: four independent substitution chains
+    per step, where four loops one after the other leave each step's reductions waiting on the last."""
+    o = tl.arange(0, 16)
+    Y0, Y1, Y2, Y3 = -A0, -A1, -A2, -A3
+    for r in range(1, 16):
+        sel = (o == r)[:, None]
+        a0 = tl.sum(tl.where(sel, Y0, 0.0), 0)
+        a1 = tl.sum(tl.where(sel, Y1, 0.0), 0)
+        a2 = tl.sum(tl.where(sel, Y2, 0.0), 0)
+        a3 = tl.sum(tl.where(sel, Y3, 0.0), 0)
+        a0 = a0 + tl.sum(a0[:, None] * Y0, 0)
+        a1 = a1 + tl.sum(a1[:, None] * Y1, 0)
+        a2 = a2 + tl.sum(a2[:, None] * Y2, 0)
+        a3 = a3 + tl.sum(a3[:, None] * Y3, 0)
+        Y0 = tl.where(sel, a0[None, :], Y0)
+        Y1 = tl.where(sel, a1[None, :], Y1)
+        Y2 = tl.where(sel, a2[None, :], Y2)
+        Y3 = tl.where(sel, a3[None, :], Y3)
+    return Y0, Y1, Y2, Y3
+
+
+@triton.jit
 def _wy_fwd_kernel(
     k, v, beta, w, u, tm, cu, cidx, T, NT, CS,
     H, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
-    VARLEN: tl.constexpr,
+    VARLEN: tl.constexpr, FUSED_INV: tl.constexpr,
     DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
 ):
     i_bh, i_c = tl.program_id(0), tl.program_id(1)
@@ -190,10 +213,14 @@ def _wy_fwd_kernel(
     a32 = _mm(k3, tl.trans(k2), DT, PREC) * b3[:, None]
 
     # diagonal blocks of Tm = (I + A)^{-1}, then the blocks below: X_ij = -X_ii sum_m A_im X_mj
-    x00 = _unit_lower_inverse16(a00) + eye
-    x11 = _unit_lower_inverse16(a11) + eye
-    x22 = _unit_lower_inverse16(a22) + eye
-    x33 = _unit_lower_inverse16(a33) + eye
+    if FUSED_INV:
+        y00, y11, y22, y33 = _unit_lower_inverse16x4(a00, a11, a22, a33)
+        x00, x11, x22, x33 = y00 + eye, y11 + eye, y22 + eye, y33 + eye
+    else:
+        x00 = _unit_lower_inverse16(a00) + eye
+        x11 = _unit_lower_inverse16(a11) + eye
+        x22 = _unit_lower_inverse16(a22) + eye
+        x33 = _unit_lower_inverse16(a33) + eye
     x10 = -_mm32(x11, _mm32(a10, x00, "ieee"), "ieee")
     x21 = -_mm32(x22, _mm32(a21, x11, "ieee"), "ieee")
     x32 = -_mm32(x33, _mm32(a32, x22, "ieee"), "ieee")
@@ -614,7 +641,7 @@ def chunk_fwd(q, k, v, beta, scale, initial_state, output_final_state, n_h, save
     tm = torch.empty(B, Tn, H, BT, device=q.device, dtype=q.dtype)
     _wy_fwd_kernel[(B * H, NC)](
         k, v, beta, w, u, tm, cu_seqlens, cidx, T, NT, g["CS"], H=H, K=K, V=V, NH=n_h, BK=g["BK"],
-        BV=g["BV"], VARLEN=varlen, **prec, num_warps=cfg["wy_warps"],
+        BV=g["BV"], VARLEN=varlen, FUSED_INV=cfg["wy_fused_inverse"], **prec, num_warps=cfg["wy_warps"],
     )
     split = cfg["split_o"]
     bv = max(min(g["BV"], cfg["state_bv"]), 16)

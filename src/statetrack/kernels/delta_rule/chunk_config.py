@@ -11,6 +11,7 @@ import torch
 # defaults; `statetrack bench kernels` times alternatives in its tune stage and records them
 CONFIG = {
     "wy_warps": 4,
+    "wy_fused_inverse": False,  # True: the four 16 x 16 diagonal inverses of a chunk in one loop
     "state_bv": 32,        # V-block of the sequential kernels (more blocks = more programs in flight)
     "state_warps": 4,
     "state_stages": 2,
