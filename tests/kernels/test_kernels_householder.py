@@ -195,10 +195,14 @@ def test_forced_launch_can_set_the_shape_rows_aside():
 
 @CPU
 @pytest.mark.parametrize("dtype,n_h", [(FP32, 1), (FP16, 2)], ids=["fp32", "fp16-nh2"])
-def test_fused_wy_inverse_computes_the_same_delta_rule(dtype, n_h):
-    """wy_fused_inverse (a tune candidate: the four diagonal 16 x 16 inverses of a chunk in one loop)
-    against the fp64 loop, forward and backward, over a chunk boundary."""
-    with forced_launch(wy_fused_inverse=True):
+@pytest.mark.parametrize("setting", [{"wy_fused_inverse": True},
+                                     {"wy_dense_wu": True, "state_precision": "bf16"}], ids=["fused-inv", "dense-wu"])
+def test_wy_candidates_compute_the_same_delta_rule(dtype, n_h, setting):
+    """The _wy_fwd tune candidates against the fp64 loop, forward and backward, over a chunk boundary:
+    wy_fused_inverse (the four diagonal 16 x 16 inverses of a chunk in one loop) and wy_dense_wu (W and U
+    as 64-row products from the stored Tm, whose unwritten blocks above the diagonal the poisoned
+    torch.empty fills with NaN: a load that does not mask them fails here)."""
+    with forced_launch(**setting):
         if n_h == 1:
             check_against_naive(delta_rule, "delta_rule", "chunk", dtype, 1, 70, 2, 32, 32)
         else:

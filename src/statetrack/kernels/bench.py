@@ -35,54 +35,11 @@ import sys
 import threading
 import time
 
-from statetrack.kernels.delta_rule.chunk_config import SHAPE_CONFIG
+from statetrack.kernels.bench_plan import (  # noqa: F401  (the stages read these as module globals)
+    ACCURACY_SHAPE, BAR_FP32, BAR_FWD, BAR_FWDBWD, BAR_TESTS_S, DELTA_SHAPES, FP32_VARIANTS, PRODUCT_NH,
+    PRODUCT_SHAPE, SMALL, TF32_HOLDS, TUNE_CANDIDATES, TUNE_ERR_SLACK, TUNE_MIN_K, VARLEN_DTYPES,
+    VARLEN_HEADS, VARLEN_K, VARLEN_LENGTHS)
 
-DELTA_SHAPES = [(8, 2048, 8, 64), (64, 256, 4, 32), (4, 8192, 16, 128)]   # (B, T, H, K = V)
-PRODUCT_SHAPE = (8, 2048, 8, 64)
-PRODUCT_NH = (2, 4)
-ACCURACY_SHAPE = (2, 1024, 2, 64)
-VARLEN_LENGTHS = (1, 63, 64, 65, 300, 1000)
-VARLEN_HEADS, VARLEN_K = 4, 64
-VARLEN_DTYPES = ("bfloat16", "float32")
-# float32 settings timed at every shape: the shipped one (three TF32 products per float32 product),
-# single TF32 products on the intra-chunk dots, and single TF32 products everywhere; the last two
-# count for the fp32/bf16 bar only where their error (accuracy stage) stays under TF32_HOLDS
-FP32_VARIANTS = {"tf32x3": {}, "tf32": {"fp32_intra_precision": "tf32"},
-                 "tf32all": {"fp32_intra_precision": "tf32", "fp32_precision": "tf32"}}
-TF32_HOLDS = 1e-3        # worst relative error (o and every gradient) for a tf32 float32 to count
-_K128_ROW = SHAPE_CONFIG[0][3]   # the shipped row at K = 128, T >= 8192 (16-bit inputs)
-# launch settings tried at K >= TUNE_MIN_K (`tune`), each over CONFIG alone (SHAPE_CONFIG set aside);
-# the first is CONFIG's own
-TUNE_CANDIDATES = [
-    {"split_o": False, "split_du": False},
-    {"split_o": True, "split_du": True},
-    {"split_o": True, "split_du": True, "state_bv": 64},
-    {"split_o": True, "split_du": False, "state_bv": 16},
-    {"split_o": True, "split_du": True, "state_stages": 3},
-    {"split_o": True, "split_du": True, "state_precision": "bf16"},   # fla's rounding of W, S, Un
-    {"split_o": True, "split_du": True, "grads_bk": 128},
-    # the shipped K = 128 row, then one change over it each (NOTES.md, ranked changes 2-4): the four
-    # diagonal inverses of `_wy_fwd` in one loop; a third walk stage; a third gradient stage; 4 gradient warps
-    _K128_ROW,
-    {**_K128_ROW, "wy_fused_inverse": True},
-    {**_K128_ROW, "state_stages": 3},
-    {**_K128_ROW, "grads_stages": 3},
-    {**_K128_ROW, "grads_warps": 4},
-    # dropped after a115239 / e28d5ee: state_warps 8 and grads_bk = grads_bv = 128 with 8 warps (slower
-    # than the split row at K = 64 and 128); state_bv 64 and grads_stages 2 over the 16-bit-state row
-    # (now in the K = 128 row). state_stages 1 was tried at 70a8c4a: wrong results on the H200 (worst
-    # error 1.63 against 6.4e-3, then a CUDA error); the GPU tests at a115239 traced it to the bf16
-    # one-stage reverse walk, so launch_config never runs 16-bit inputs with one stage (chunk_config.py)
-]
-TUNE_ERR_SLACK = 1.5     # a candidate counts only if its error is at most this times the shipped one's
-TUNE_MIN_K = 64          # 64: at (8, 2048, 8, 64) fla's forward is faster than ours as CUDA graphs (0.18 vs
-                         # 0.27 ms at 70a8c4a), so the settings that helped at K = 128 are worth timing there
-# issue 13's bars: fla ms / ours ms (fwd+bwd, fwd), bfloat16
-SMALL = [(8, 2048, 8, 64), (64, 256, 4, 32)]
-BAR_FWDBWD = {s: (2.5 if s in SMALL else 1.5) for s in DELTA_SHAPES}
-BAR_FWD = 1.0
-BAR_FP32 = 2.0           # our fp32 fwd+bwd ms / our bf16 fwd+bwd ms
-BAR_TESTS_S = 120.0
 # most needed first; the short accuracy and varlen stages before the timings (fla autotunes at every
 # new shape: the delta stage took 250 s of a 430 s budget on a fresh H200)
 SECTIONS = ("env", "compile", "accuracy", "varlen", "delta", "product", "tune", "profile")

@@ -14,7 +14,8 @@ which is the sequential recurrence rewritten: row t of Un is ``b_t (v_t - S_{t-1
 last two lines depend on S, so four kernels do the work:
 
     _wy_fwd_kernel        parallel over chunks: A, Tm (16x16 blocks by forward substitution, merged
-                          with small products), W, U; keeps Tm for the backward pass
+                          with small products), W, U; keeps Tm for the backward pass (:mod:`.chunk_wy`;
+                          the tile helpers all kernels share are in :mod:`.chunk_tiles`)
     _state_fwd_kernel     sequential over chunks per (batch, head, V-block): Un, O and S'
     _state_bwd_kernel     sequential over chunks in reverse: dS (state gradients) and dUn
     _grads_bwd_kernel     parallel over chunks: dq, dk, dv, dbeta through Un, W, U, Tm and A
@@ -41,230 +42,13 @@ import triton.language as tl
 
 from statetrack.kernels._common import KernelArgumentError, resolve_scale
 from statetrack.kernels.delta_rule.chunk_config import CONFIG, FORCED, SHAPE_CONFIG, launch_config  # noqa: F401
-
-BT = 64      # rows of a chunk tile; a chunk holds CS <= BT sub-steps
-MAX_K = 128  # keys are held whole in each tile
+from statetrack.kernels.delta_rule.chunk_tiles import BT, MAX_K, _chunk_of, _mm, _mm32, _seq_of  # noqa: F401
+from statetrack.kernels.delta_rule.chunk_wy import _wy_fwd_kernel
 
 
 # ----------------------------------------------------------------------------------------------
 # Triton kernels
 # ----------------------------------------------------------------------------------------------
-
-@triton.jit
-def _mm(a, b, DT: tl.constexpr, PREC: tl.constexpr):
-    """a @ b with operands cast to DT and float32 accumulation; float32 operands use PREC
-    ("ieee", or "tf32x3": three TF32 products on split operands, float32-grade accuracy)."""
-    if DT == tl.float32:
-        return tl.dot(a.to(tl.float32), b.to(tl.float32), input_precision=PREC)
-    else:
-        return tl.dot(a.to(DT), b.to(DT))
-
-
-@triton.jit
-def _mm32(a, b, PREC: tl.constexpr):
-    """a @ b on float32 operands at precision PREC (used on the C x C products of the inverse)."""
-    return tl.dot(a.to(tl.float32), b.to(tl.float32), input_precision=PREC)
-
-
-@triton.jit
-def _chunk_of(cu, cidx, i_b, i_c, T, NT, VARLEN: tl.constexpr):
-    """Chunk program i_c of batch row i_b: (its sequence, its index within the sequence, the sequence's
-    tokens [bos, eos) as rows of the flattened [B*T] time axis, its global chunk index for h)."""
-    if VARLEN:
-        i_n = tl.load(cidx + 2 * i_c).to(tl.int64)
-        i_t = tl.load(cidx + 2 * i_c + 1).to(tl.int64)
-        bos = tl.load(cu + i_n).to(tl.int64)
-        eos = tl.load(cu + i_n + 1).to(tl.int64)
-        i_g = i_c.to(tl.int64)
-    else:
-        i_n = i_b
-        i_t = i_c.to(tl.int64)
-        bos = i_b * T
-        eos = bos + T
-        i_g = i_b * NT + i_t
-    return i_n, i_t, bos, eos, i_g
-
-
-@triton.jit
-def _seq_of(cu, coff, i_n, T, NT, TPC, VARLEN: tl.constexpr):
-    """Sequence i_n: its tokens [bos, eos) on the flattened time axis, its chunk count, its first
-    global chunk index."""
-    if VARLEN:
-        bos = tl.load(cu + i_n).to(tl.int64)
-        eos = tl.load(cu + i_n + 1).to(tl.int64)
-        nt = (eos - bos + TPC - 1) // TPC
-        boh = tl.load(coff + i_n).to(tl.int64)
-    else:
-        bos = i_n * T
-        eos = bos + T
-        nt = NT
-        boh = i_n * NT
-    return bos, eos, nt, boh
-
-
-@triton.jit
-def _load_rows16(ptr, beta, base, bbase, t0, i: tl.constexpr, CS, end,
-                 H, D: tl.constexpr, BD: tl.constexpr):
-    """Rows t0 + 16*i .. t0 + 16*i + 15 (below ``end``) of the flattened time axis: a [16, BD] tile
-    of ptr (row stride H*D) and its betas."""
-    r = 16 * i + tl.arange(0, 16)
-    m = (r < CS) & (t0 + r < end)
-    od = tl.arange(0, BD)
-    x = tl.load(ptr + base + (t0 + r)[:, None] * (H * D) + od[None, :],
-                mask=m[:, None] & (od < D)[None, :], other=0.0)
-    b = tl.load(beta + bbase + (t0 + r) * H, mask=m, other=0.0).to(tl.float32)
-    return x, b
-
-
-@triton.jit
-def _store_rows16(ptr, x, base, t0, i: tl.constexpr, CS, end,
-                  H, D: tl.constexpr, BD: tl.constexpr):
-    r = 16 * i + tl.arange(0, 16)
-    m = (r < CS) & (t0 + r < end)
-    od = tl.arange(0, BD)
-    tl.store(ptr + base + (t0 + r)[:, None] * (H * D) + od[None, :], x.to(ptr.dtype.element_ty),
-             mask=m[:, None] & (od < D)[None, :])
-
-
-@triton.jit
-def _store_tm16(tm, x, base, t0, i: tl.constexpr, j: tl.constexpr, CS, end, H):
-    """Block (i, j) of the chunk's 64 x 64 Tm into tm[t0 + 16 i + r, h, 16 j + c] (flattened time)."""
-    r = 16 * i + tl.arange(0, 16)
-    m = (r < CS) & (t0 + r < end)
-    c = 16 * j + tl.arange(0, 16)
-    tl.store(tm + base + (t0 + r)[:, None] * (H * 64) + c[None, :], x.to(tm.dtype.element_ty),
-             mask=m[:, None])
-
-
-@triton.jit
-def _unit_lower_inverse16(A):
-    """Strict lower part Y of (I + A)^{-1} for a strictly lower 16 x 16 A, by forward substitution.
-
-    Row r of Y is -A[r] - sum_{j<r} A[r, j] Y[j]; rows are filled top-down in place.
-    """
-    o = tl.arange(0, 16)
-    Y = -A
-    for r in range(1, 16):
-        sel = (o == r)[:, None]
-        a = tl.sum(tl.where(sel, Y, 0.0), 0)                 # row r, still -A[r]
-        a = a + tl.sum(a[:, None] * Y, 0)                    # rows j >= r carry weight a[j] = 0
-        Y = tl.where(sel, a[None, :], Y)
-    return Y
-
-
-@triton.jit
-def _unit_lower_inverse16x4(A0, A1, A2, A3):
-    """:func:`_unit_lower_inverse16` of four blocks in one loop: four independent substitution chains
-    per step, where four loops one after the other leave each step's reductions waiting on the last."""
-    o = tl.arange(0, 16)
-    Y0, Y1, Y2, Y3 = -A0, -A1, -A2, -A3
-    for r in range(1, 16):
-        sel = (o == r)[:, None]
-        a0 = tl.sum(tl.where(sel, Y0, 0.0), 0)
-        a1 = tl.sum(tl.where(sel, Y1, 0.0), 0)
-        a2 = tl.sum(tl.where(sel, Y2, 0.0), 0)
-        a3 = tl.sum(tl.where(sel, Y3, 0.0), 0)
-        a0 = a0 + tl.sum(a0[:, None] * Y0, 0)
-        a1 = a1 + tl.sum(a1[:, None] * Y1, 0)
-        a2 = a2 + tl.sum(a2[:, None] * Y2, 0)
-        a3 = a3 + tl.sum(a3[:, None] * Y3, 0)
-        Y0 = tl.where(sel, a0[None, :], Y0)
-        Y1 = tl.where(sel, a1[None, :], Y1)
-        Y2 = tl.where(sel, a2[None, :], Y2)
-        Y3 = tl.where(sel, a3[None, :], Y3)
-    return Y0, Y1, Y2, Y3
-
-
-@triton.jit
-def _wy_fwd_kernel(
-    k, v, beta, w, u, tm, cu, cidx, T, NT, CS,
-    H, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
-    VARLEN: tl.constexpr, FUSED_INV: tl.constexpr,
-    DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
-):
-    i_bh, i_c = tl.program_id(0), tl.program_id(1)
-    i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
-    _, i_t, bos, eos, _ = _chunk_of(cu, cidx, i_b, i_c, T, NT, VARLEN)
-    t0 = bos * NH + i_t * CS                      # first sub-step row of the chunk
-    Tn = eos * NH                                 # end of its sequence, in sub-step rows
-    kb = i_h * K
-    vb = i_h * V
-    bb = i_h
-    tb = i_h * 64
-
-    k0, b0 = _load_rows16(k, beta, kb, bb, t0, 0, CS, Tn, H, K, BK)
-    k1, b1 = _load_rows16(k, beta, kb, bb, t0, 1, CS, Tn, H, K, BK)
-    k2, b2 = _load_rows16(k, beta, kb, bb, t0, 2, CS, Tn, H, K, BK)
-    k3, b3 = _load_rows16(k, beta, kb, bb, t0, 3, CS, Tn, H, K, BK)
-
-    o = tl.arange(0, 16)
-    strict = o[:, None] > o[None, :]
-    eye = (o[:, None] == o[None, :]).to(tl.float32)
-    # A_ij = diag(b_i) K_i K_j^T, blocks on and below the diagonal
-    a00 = tl.where(strict, _mm(k0, tl.trans(k0), DT, PREC) * b0[:, None], 0.0)
-    a11 = tl.where(strict, _mm(k1, tl.trans(k1), DT, PREC) * b1[:, None], 0.0)
-    a22 = tl.where(strict, _mm(k2, tl.trans(k2), DT, PREC) * b2[:, None], 0.0)
-    a33 = tl.where(strict, _mm(k3, tl.trans(k3), DT, PREC) * b3[:, None], 0.0)
-    a10 = _mm(k1, tl.trans(k0), DT, PREC) * b1[:, None]
-    a20 = _mm(k2, tl.trans(k0), DT, PREC) * b2[:, None]
-    a21 = _mm(k2, tl.trans(k1), DT, PREC) * b2[:, None]
-    a30 = _mm(k3, tl.trans(k0), DT, PREC) * b3[:, None]
-    a31 = _mm(k3, tl.trans(k1), DT, PREC) * b3[:, None]
-    a32 = _mm(k3, tl.trans(k2), DT, PREC) * b3[:, None]
-
-    # diagonal blocks of Tm = (I + A)^{-1}, then the blocks below: X_ij = -X_ii sum_m A_im X_mj
-    if FUSED_INV:
-        y00, y11, y22, y33 = _unit_lower_inverse16x4(a00, a11, a22, a33)
-        x00, x11, x22, x33 = y00 + eye, y11 + eye, y22 + eye, y33 + eye
-    else:
-        x00 = _unit_lower_inverse16(a00) + eye
-        x11 = _unit_lower_inverse16(a11) + eye
-        x22 = _unit_lower_inverse16(a22) + eye
-        x33 = _unit_lower_inverse16(a33) + eye
-    x10 = -_mm32(x11, _mm32(a10, x00, "ieee"), "ieee")
-    x21 = -_mm32(x22, _mm32(a21, x11, "ieee"), "ieee")
-    x32 = -_mm32(x33, _mm32(a32, x22, "ieee"), "ieee")
-    x20 = -_mm32(x22, _mm32(a20, x00, "ieee") + _mm32(a21, x10, "ieee"), "ieee")
-    x31 = -_mm32(x33, _mm32(a31, x11, "ieee") + _mm32(a32, x21, "ieee"), "ieee")
-    x30 = -_mm32(x33, _mm32(a30, x00, "ieee") + _mm32(a31, x10, "ieee") + _mm32(a32, x20, "ieee"), "ieee")
-
-    _store_tm16(tm, x00, tb, t0, 0, 0, CS, Tn, H)
-    _store_tm16(tm, x10, tb, t0, 1, 0, CS, Tn, H)
-    _store_tm16(tm, x11, tb, t0, 1, 1, CS, Tn, H)
-    _store_tm16(tm, x20, tb, t0, 2, 0, CS, Tn, H)
-    _store_tm16(tm, x21, tb, t0, 2, 1, CS, Tn, H)
-    _store_tm16(tm, x22, tb, t0, 2, 2, CS, Tn, H)
-    _store_tm16(tm, x30, tb, t0, 3, 0, CS, Tn, H)
-    _store_tm16(tm, x31, tb, t0, 3, 1, CS, Tn, H)
-    _store_tm16(tm, x32, tb, t0, 3, 2, CS, Tn, H)
-    _store_tm16(tm, x33, tb, t0, 3, 3, CS, Tn, H)
-
-    # W = Tm diag(b) K and U = Tm diag(b) V, at the precision of the state path
-    bk0 = k0 * b0[:, None]
-    bk1 = k1 * b1[:, None]
-    bk2 = k2 * b2[:, None]
-    bk3 = k3 * b3[:, None]
-    _store_rows16(w, _mm(x00, bk0, SDT, SPREC), kb, t0, 0, CS, Tn, H, K, BK)
-    _store_rows16(w, _mm(x10, bk0, SDT, SPREC) + _mm(x11, bk1, SDT, SPREC), kb, t0, 1, CS, Tn, H, K, BK)
-    _store_rows16(w, _mm(x20, bk0, SDT, SPREC) + _mm(x21, bk1, SDT, SPREC) + _mm(x22, bk2, SDT, SPREC),
-                  kb, t0, 2, CS, Tn, H, K, BK)
-    _store_rows16(w, _mm(x30, bk0, SDT, SPREC) + _mm(x31, bk1, SDT, SPREC) + _mm(x32, bk2, SDT, SPREC)
-                  + _mm(x33, bk3, SDT, SPREC), kb, t0, 3, CS, Tn, H, K, BK)
-    v0, _ = _load_rows16(v, beta, vb, bb, t0, 0, CS, Tn, H, V, BV)
-    v1, _ = _load_rows16(v, beta, vb, bb, t0, 1, CS, Tn, H, V, BV)
-    v2, _ = _load_rows16(v, beta, vb, bb, t0, 2, CS, Tn, H, V, BV)
-    v3, _ = _load_rows16(v, beta, vb, bb, t0, 3, CS, Tn, H, V, BV)
-    bv0 = v0 * b0[:, None]
-    bv1 = v1 * b1[:, None]
-    bv2 = v2 * b2[:, None]
-    bv3 = v3 * b3[:, None]
-    _store_rows16(u, _mm(x00, bv0, SDT, SPREC), vb, t0, 0, CS, Tn, H, V, BV)
-    _store_rows16(u, _mm(x10, bv0, SDT, SPREC) + _mm(x11, bv1, SDT, SPREC), vb, t0, 1, CS, Tn, H, V, BV)
-    _store_rows16(u, _mm(x20, bv0, SDT, SPREC) + _mm(x21, bv1, SDT, SPREC) + _mm(x22, bv2, SDT, SPREC),
-                  vb, t0, 2, CS, Tn, H, V, BV)
-    _store_rows16(u, _mm(x30, bv0, SDT, SPREC) + _mm(x31, bv1, SDT, SPREC) + _mm(x32, bv2, SDT, SPREC)
-                  + _mm(x33, bv3, SDT, SPREC), vb, t0, 3, CS, Tn, H, V, BV)
-
 
 @triton.jit
 def _state_fwd_kernel(
@@ -641,7 +425,8 @@ def chunk_fwd(q, k, v, beta, scale, initial_state, output_final_state, n_h, save
     tm = torch.empty(B, Tn, H, BT, device=q.device, dtype=q.dtype)
     _wy_fwd_kernel[(B * H, NC)](
         k, v, beta, w, u, tm, cu_seqlens, cidx, T, NT, g["CS"], H=H, K=K, V=V, NH=n_h, BK=g["BK"],
-        BV=g["BV"], VARLEN=varlen, FUSED_INV=cfg["wy_fused_inverse"], **prec, num_warps=cfg["wy_warps"],
+        BV=g["BV"], VARLEN=varlen, FUSED_INV=cfg["wy_fused_inverse"],
+        DENSE_WU=cfg["wy_dense_wu"] and (q.dtype == torch.float32 or not wide), **prec, num_warps=cfg["wy_warps"],
     )
     split = cfg["split_o"]
     bv = max(min(g["BV"], cfg["state_bv"]), 16)

@@ -12,6 +12,9 @@ import torch
 CONFIG = {
     "wy_warps": 4,
     "wy_fused_inverse": False,  # True: the four 16 x 16 diagonal inverses of a chunk in one loop
+    "wy_dense_wu": False,  # True: W and U as one 64-row product each from the stored Tm (not 10 16-row
+                           # ones); taken only where tm holds the state path's operand dtype (float32
+                           # inputs, or 16-bit inputs with state_precision "bf16")
     "state_bv": 32,        # V-block of the sequential kernels (more blocks = more programs in flight)
     "state_warps": 4,
     "state_stages": 2,

@@ -36,7 +36,7 @@ import triton
 import triton.language as tl
 
 from statetrack.kernels._common import nprog, resolve_scale, sum_blocks, warps_autotuned
-from statetrack.kernels.delta_rule.chunk import _seq_of
+from statetrack.kernels.delta_rule.chunk_tiles import _seq_of
 
 
 @triton.jit

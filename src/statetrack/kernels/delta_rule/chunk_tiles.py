@@ -1,0 +1,96 @@
+"""Tile helpers shared by the chunked delta-rule kernels (:mod:`.chunk`, :mod:`.chunk_wy`): products at
+a chosen precision, where a chunk's rows lie in the flattened time axis (padded batch or packed
+sequences), and 16-row loads and stores of a chunk."""
+from __future__ import annotations
+
+import triton
+import triton.language as tl
+
+BT = 64      # rows of a chunk tile; a chunk holds CS <= BT sub-steps
+MAX_K = 128  # keys are held whole in each tile
+
+
+@triton.jit
+def _mm(a, b, DT: tl.constexpr, PREC: tl.constexpr):
+    """a @ b with operands cast to DT and float32 accumulation; float32 operands use PREC
+    ("ieee", or "tf32x3": three TF32 products on split operands, float32-grade accuracy)."""
+    if DT == tl.float32:
+        return tl.dot(a.to(tl.float32), b.to(tl.float32), input_precision=PREC)
+    else:
+        return tl.dot(a.to(DT), b.to(DT))
+
+
+@triton.jit
+def _mm32(a, b, PREC: tl.constexpr):
+    """a @ b on float32 operands at precision PREC (used on the C x C products of the inverse)."""
+    return tl.dot(a.to(tl.float32), b.to(tl.float32), input_precision=PREC)
+
+
+@triton.jit
+def _chunk_of(cu, cidx, i_b, i_c, T, NT, VARLEN: tl.constexpr):
+    """Chunk program i_c of batch row i_b: (its sequence, its index within the sequence, the sequence's
+    tokens [bos, eos) as rows of the flattened [B*T] time axis, its global chunk index for h)."""
+    if VARLEN:
+        i_n = tl.load(cidx + 2 * i_c).to(tl.int64)
+        i_t = tl.load(cidx + 2 * i_c + 1).to(tl.int64)
+        bos = tl.load(cu + i_n).to(tl.int64)
+        eos = tl.load(cu + i_n + 1).to(tl.int64)
+        i_g = i_c.to(tl.int64)
+    else:
+        i_n = i_b
+        i_t = i_c.to(tl.int64)
+        bos = i_b * T
+        eos = bos + T
+        i_g = i_b * NT + i_t
+    return i_n, i_t, bos, eos, i_g
+
+
+@triton.jit
+def _seq_of(cu, coff, i_n, T, NT, TPC, VARLEN: tl.constexpr):
+    """Sequence i_n: its tokens [bos, eos) on the flattened time axis, its chunk count, its first
+    global chunk index."""
+    if VARLEN:
+        bos = tl.load(cu + i_n).to(tl.int64)
+        eos = tl.load(cu + i_n + 1).to(tl.int64)
+        nt = (eos - bos + TPC - 1) // TPC
+        boh = tl.load(coff + i_n).to(tl.int64)
+    else:
+        bos = i_n * T
+        eos = bos + T
+        nt = NT
+        boh = i_n * NT
+    return bos, eos, nt, boh
+
+
+@triton.jit
+def _load_rows16(ptr, beta, base, bbase, t0, i: tl.constexpr, CS, end,
+                 H, D: tl.constexpr, BD: tl.constexpr):
+    """Rows t0 + 16*i .. t0 + 16*i + 15 (below ``end``) of the flattened time axis: a [16, BD] tile
+    of ptr (row stride H*D) and its betas."""
+    r = 16 * i + tl.arange(0, 16)
+    m = (r < CS) & (t0 + r < end)
+    od = tl.arange(0, BD)
+    x = tl.load(ptr + base + (t0 + r)[:, None] * (H * D) + od[None, :],
+                mask=m[:, None] & (od < D)[None, :], other=0.0)
+    b = tl.load(beta + bbase + (t0 + r) * H, mask=m, other=0.0).to(tl.float32)
+    return x, b
+
+
+@triton.jit
+def _store_rows16(ptr, x, base, t0, i: tl.constexpr, CS, end,
+                  H, D: tl.constexpr, BD: tl.constexpr):
+    r = 16 * i + tl.arange(0, 16)
+    m = (r < CS) & (t0 + r < end)
+    od = tl.arange(0, BD)
+    tl.store(ptr + base + (t0 + r)[:, None] * (H * D) + od[None, :], x.to(ptr.dtype.element_ty),
+             mask=m[:, None] & (od < D)[None, :])
+
+
+@triton.jit
+def _store_tm16(tm, x, base, t0, i: tl.constexpr, j: tl.constexpr, CS, end, H):
+    """Block (i, j) of the chunk's 64 x 64 Tm into tm[t0 + 16 i + r, h, 16 j + c] (flattened time)."""
+    r = 16 * i + tl.arange(0, 16)
+    m = (r < CS) & (t0 + r < end)
+    c = 16 * j + tl.arange(0, 16)
+    tl.store(tm + base + (t0 + r)[:, None] * (H * 64) + c[None, :], x.to(tm.dtype.element_ty),
+             mask=m[:, None])
