@@ -195,15 +195,23 @@ def test_forced_launch_can_set_the_shape_rows_aside():
 
 @CPU
 @pytest.mark.parametrize("dtype,n_h", [(FP32, 1), (FP16, 2)], ids=["fp32", "fp16-nh2"])
-@pytest.mark.parametrize("setting", [{"wy_fused_inverse": True},
-                                     {"wy_dense_wu": True, "state_precision": "bf16"}], ids=["fused-inv", "dense-wu"])
+@pytest.mark.parametrize("setting", [{"wy_inverse": "fused"}, {"wy_inverse": "fused_loads"},
+                                     {"wy_dense_wu": True, "state_precision": "bf16"}],
+                         ids=["fused-inv", "fused-loads", "dense-wu"])
 def test_wy_candidates_compute_the_same_delta_rule(dtype, n_h, setting):
     """The _wy_fwd tune candidates against the fp64 loop, forward and backward, over a chunk boundary:
-    wy_fused_inverse (the four diagonal 16 x 16 inverses of a chunk in one loop) and wy_dense_wu (W and U
-    as 64-row products from the stored Tm, whose unwritten blocks above the diagonal the poisoned
-    torch.empty fills with NaN: a load that does not mask them fails here)."""
+    wy_inverse "fused" (the four diagonal 16 x 16 inverses of a chunk in one loop), "fused_loads" (each
+    step's row read from a scratch copy of -A) and wy_dense_wu (W and U as 64-row products from the
+    stored Tm, whose unwritten blocks above the diagonal the poisoned torch.empty fills with NaN: a load
+    that does not mask them fails here)."""
     with forced_launch(**setting):
         if n_h == 1:
             check_against_naive(delta_rule, "delta_rule", "chunk", dtype, 1, 70, 2, 32, 32)
         else:
             check_against_naive(delta_product, "delta_product", "chunk", dtype, 1, 37, 1, 32, 32, n_h=n_h)
+
+
+def test_an_unknown_wy_inverse_is_refused_by_name():
+    with forced_launch(wy_inverse="doubling"), pytest.raises(KernelArgumentError, match="wy_inverse 'doubling'"):
+        x = make_inputs("delta_rule", 1, 8, 1, 16, 16, device=DEVICE)
+        delta_rule(*(x[n].float() for n in ("q", "k", "v", "gate")), backend="chunk")

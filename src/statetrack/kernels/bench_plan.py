@@ -3,7 +3,7 @@ variants, the launch settings its tune stage tries, and issue 13's bars. Kept ap
 can be read, and narrowed for a quick device call, without the machinery:
 
     import statetrack.kernels.bench as b
-    b.DELTA_SHAPES = [(4, 8192, 16, 128)]; b.TUNE_CANDIDATES = b.TUNE_CANDIDATES[7:9]
+    b.DELTA_SHAPES = [(4, 8192, 16, 128)]; b.TUNE_CANDIDATES = b.TUNE_CANDIDATES[7:10]
     b.main(["--section", "tune", "--no-fla"])
 """
 from __future__ import annotations
@@ -35,12 +35,13 @@ TUNE_CANDIDATES = [
     {"split_o": True, "split_du": True, "state_precision": "bf16"},   # fla's rounding of W, S, Un
     {"split_o": True, "split_du": True, "grads_bk": 128},
     # the shipped K = 128 row, then changes over it (NOTES.md, ranked changes 2-4): `_wy_fwd` with its four
-    # diagonal inverses in one loop, with W and U as 64-row products, and both; a third walk stage; a
-    # third gradient stage; 4 gradient warps
+    # diagonal inverses in one loop (with each step's row read from memory), with W and U as 64-row
+    # products, and both; a third walk stage; a third gradient stage; 4 gradient warps
     _K128_ROW,
-    {**_K128_ROW, "wy_fused_inverse": True},
+    {**_K128_ROW, "wy_inverse": "fused"},
+    {**_K128_ROW, "wy_inverse": "fused_loads"},
     {**_K128_ROW, "wy_dense_wu": True},
-    {**_K128_ROW, "wy_fused_inverse": True, "wy_dense_wu": True},
+    {**_K128_ROW, "wy_inverse": "fused_loads", "wy_dense_wu": True},
     {**_K128_ROW, "state_stages": 3},
     {**_K128_ROW, "grads_stages": 3},
     {**_K128_ROW, "grads_warps": 4},

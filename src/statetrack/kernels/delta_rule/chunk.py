@@ -423,9 +423,14 @@ def chunk_fwd(q, k, v, beta, scale, initial_state, output_final_state, n_h, save
     w = torch.empty(k.shape, device=q.device, dtype=torch.float32 if wide else q.dtype)
     u = torch.empty(v.shape, device=q.device, dtype=torch.float32 if wide else q.dtype)
     tm = torch.empty(B, Tn, H, BT, device=q.device, dtype=q.dtype)
+    inv = cfg["wy_inverse"]
+    if inv not in ("serial", "fused", "fused_loads"):
+        raise KernelArgumentError(f"wy_inverse {inv!r}: expected 'serial', 'fused' or 'fused_loads'")
+    # scratch of the row loads: -A's four diagonal 16 x 16 blocks per chunk program, float32
+    ascr = torch.empty(B * H * NC * 1024 if inv == "fused_loads" else 1, device=q.device, dtype=torch.float32)
     _wy_fwd_kernel[(B * H, NC)](
-        k, v, beta, w, u, tm, cu_seqlens, cidx, T, NT, g["CS"], H=H, K=K, V=V, NH=n_h, BK=g["BK"],
-        BV=g["BV"], VARLEN=varlen, FUSED_INV=cfg["wy_fused_inverse"],
+        k, v, beta, w, u, tm, ascr, cu_seqlens, cidx, T, NT, g["CS"], H=H, K=K, V=V, NH=n_h, BK=g["BK"],
+        BV=g["BV"], VARLEN=varlen, INV=inv,
         DENSE_WU=cfg["wy_dense_wu"] and (q.dtype == torch.float32 or not wide), **prec, num_warps=cfg["wy_warps"],
     )
     split = cfg["split_o"]

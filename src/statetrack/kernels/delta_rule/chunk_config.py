@@ -11,7 +11,9 @@ import torch
 # defaults; `statetrack bench kernels` times alternatives in its tune stage and records them
 CONFIG = {
     "wy_warps": 4,
-    "wy_fused_inverse": False,  # True: the four 16 x 16 diagonal inverses of a chunk in one loop
+    "wy_inverse": "serial",  # the four 16 x 16 diagonal inverses of a chunk: "serial" (one loop each),
+                             # "fused" (one loop, four chains), "fused_loads" (that, each step's row read
+                             # from a float32 scratch copy of -A instead of extracted by a reduction)
     "wy_dense_wu": False,  # True: W and U as one 64-row product each from the stored Tm (not 10 16-row
                            # ones); taken only where tm holds the state path's operand dtype (float32
                            # inputs, or 16-bit inputs with state_precision "bf16")
