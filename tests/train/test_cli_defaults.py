@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -49,18 +48,16 @@ def test_resume_says_from_which_step_and_a_finished_run_is_not_retrained(tmp_pat
 
 
 @pytest.mark.slow
-def test_readme_training_line_meets_its_time_on_cpu(tmp_path, capsys):
-    """`statetrack train --task parity --out DIR` with no other flags: < 2 minutes on a 2-core CPU,
-    and a DeltaNet that extrapolates parity (lengths 3-40 -> 40-100)."""
+def test_readme_training_line_learns_parity_on_cpu(tmp_path, capsys):
+    """`statetrack train --task parity --out DIR` with no other flags: the CPU preset, and a DeltaNet
+    that extrapolates parity (lengths 3-40 -> 40-100). How long it takes on 2 cores is a benchmark's
+    matter (benchmarks/train_cpu_parity.py), not a test's: times follow the machine's load."""
     import torch
 
     if torch.cuda.is_available():
-        pytest.skip("measures the cpu preset")
-    t0 = time.perf_counter()
+        pytest.skip("runs the cpu preset")
     assert main(["train", "--task", "parity", "--out", str(tmp_path)]) == 0
-    seconds = time.perf_counter() - t0
     out = capsys.readouterr().out
     assert out.startswith("preset cpu (no CUDA device)")
     r = json.loads((tmp_path / "results.json").read_text())
-    assert seconds < 120, f"{seconds:.0f} s"
     assert r["eval"]["test_range"]["scaled_accuracy"] >= 0.9, r["eval"]["test_range"]
