@@ -229,6 +229,7 @@ def row(group: str, name: str, res: dict) -> dict:
             "final_loss": res["final_loss"], "backend": res["backend"],
             "packed": trained.get("packed", False),
             "stream": trained.get("stream"),             # how training words were made (None: older rows)
+            "resumed_from_step": trained.get("resumed_from_step"),  # the call that finished it began there
             "device": res["device"],
             "commit": res["git"]["commit"], "train_time_s": res["train_time_s"]}
 

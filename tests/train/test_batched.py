@@ -109,6 +109,8 @@ def test_resume_replays_exactly(tmp_path):
     full = train_group(cfgs, tmp_path / "full", resume=False)
     assert train_group(cfgs, tmp_path / "cut", stop_after=6) is None
     resumed = train_group(cfgs, tmp_path / "cut")
+    assert {r["group"]["resumed_from_step"] for r in full} == {0}
+    assert {r["group"]["resumed_from_step"] for r in resumed} == {6}
     for a, b in zip(full, resumed):
         assert a["loss_curve"] == b["loss_curve"]
         assert a["eval"]["accuracy"] == b["eval"]["accuracy"]

@@ -610,7 +610,8 @@ def train_group(configs: list[TrainConfig], out: str | Path, *, names: list[str]
                "checkpoint": ckpt.FILENAME,
                "group": {"size": len(configs), "index": r, "names": names, "cuda_graph": graph and dev.type == "cuda",
                          "compiled": trainer.model.compiled, "packed": trainer.packed,
-                         "stream": trainer.stream.mode, "diverged_at": trainer.diverged_at[r]},
+                         "stream": trainer.stream.mode, "diverged_at": trainer.diverged_at[r],
+                         "resumed_from_step": start},     # > 0: this call went on from a checkpoint
                "train_time_s": train_s, "wall_time_s": time.perf_counter() - t_wall}
         if analysis if analysis is not None else cfg.analysis:
             from statetrack.train.analysis import analyze
