@@ -249,3 +249,21 @@ def test_kernel_table_is_per_call_longest_first_and_drops_idle_events():
     events = [E(key="a", count=10, self_device_time_total=50.0), E(key="b", count=5, self_device_time_total=400.0),
               E(key="cpu-only", count=5, self_device_time_total=0.0)]
     assert bench.kernel_table(events, 5) == [["b", 80.0, 1.0], ["a", 10.0, 2.0]]
+
+
+def test_a_narrowed_run_takes_known_shapes_and_candidates_and_names_what_is_wrong(capsys):
+    """--shapes / --candidates pick a subset for a short device call; anything else is refused by name
+    before CUDA is looked for."""
+    shapes, cands = bench.narrow("4,8192,16,128", "0,7-8")
+    assert shapes == [(4, 8192, 16, 128)]
+    assert cands == [bench.TUNE_CANDIDATES[0], bench.TUNE_CANDIDATES[7], bench.TUNE_CANDIDATES[8]]
+    assert bench.narrow(None, None) == (list(bench.DELTA_SHAPES), list(bench.TUNE_CANDIDATES))
+    for argv, msg in ((["--shapes", "4,8192,16,96"], "is not one of the bench's shapes (8,2048,8,64;"),
+                      (["--shapes", "4,x"], "'4,x' is not B,T,H,K"),
+                      (["--candidates", "0,99"], "[99] outside 0-"),
+                      (["--candidates", "a-b"], "'a-b' is not an index or a range")):
+        with pytest.raises(SystemExit) as e:
+            bench.main(argv)
+        assert e.value.code == 2
+        err = capsys.readouterr().err
+        assert msg in err and err.strip().count("\n") == 0, err

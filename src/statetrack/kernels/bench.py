@@ -553,6 +553,8 @@ def _run_child(section, args, deadline, log, on_row) -> dict:
     cmd += sum((["--config", c] for c in args.config), [])
     cmd += ["--no-fla"] if args.no_fla else []
     cmd += ["--quick"] if args.quick else []
+    cmd += ["--shapes", args.shapes] if args.shapes else []
+    cmd += ["--candidates", args.candidates] if args.candidates else []
     env = dict(os.environ)
     src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
@@ -577,6 +579,38 @@ def _run_child(section, args, deadline, log, on_row) -> dict:
     return out
 
 
+def narrow(shapes: str | None, candidates: str | None) -> tuple[list, list]:
+    """The delta-rule shapes and tune candidates of a narrowed run: ``shapes`` "B,T,H,K;..." (each one of
+    DELTA_SHAPES: the bars are set per shape), ``candidates`` indices into TUNE_CANDIDATES such as "0,7-10"
+    (the first listed is the reference the others' errors are held to). ValueError names what is wrong."""
+    chosen = list(DELTA_SHAPES)
+    if shapes:
+        chosen = []
+        for part in filter(None, (x.strip() for x in shapes.split(";"))):
+            try:
+                shape = tuple(int(x) for x in part.split(","))
+            except ValueError:
+                raise ValueError(f"--shapes: {part!r} is not B,T,H,K") from None
+            if shape not in DELTA_SHAPES:
+                known = "; ".join(",".join(map(str, s)) for s in DELTA_SHAPES)
+                raise ValueError(f"--shapes: {part} is not one of the bench's shapes ({known})")
+            chosen.append(shape)
+    cands = list(TUNE_CANDIDATES)
+    if candidates:
+        idx = []
+        for part in filter(None, (x.strip() for x in candidates.split(","))):
+            lo, _, hi = part.partition("-")
+            try:
+                idx += list(range(int(lo), int(hi or lo) + 1))
+            except ValueError:
+                raise ValueError(f"--candidates: {part!r} is not an index or a range I-J") from None
+        bad = [i for i in idx if not 0 <= i < len(TUNE_CANDIDATES)]
+        if bad or not idx:
+            raise ValueError(f"--candidates: {bad or candidates!r} outside 0-{len(TUNE_CANDIDATES) - 1}")
+        cands = [TUNE_CANDIDATES[i] for i in idx]
+    return chosen, cands
+
+
 def _apply_config(items, p, chunk_mod) -> None:
     for item in items:
         key, _, value = item.partition("=")
@@ -597,6 +631,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--commit", default=None, help="git commit to record (default: $STATETRACK_COMMIT or git)")
     p.add_argument("--no-fla", action="store_true", help="skip fla even if it is installed")
     p.add_argument("--quick", action="store_true", help="first delta-rule shape only")
+    p.add_argument("--shapes", default=None, metavar="B,T,H,K[;...]",
+                   help="only these delta-rule shapes (each one of the bench's own); with --skip and "
+                        "--candidates, a short call that times a few launch settings at one shape")
+    p.add_argument("--candidates", default=None, metavar="I,J-K",
+                   help="only these tune candidates, by index in kernels/bench_plan.py's TUNE_CANDIDATES "
+                        "(the first listed is the reference the others' errors are held to)")
     p.add_argument("--skip", default="", help=f"comma list of stages to skip: {','.join(SECTIONS)}")
     p.add_argument("--budget", type=float, default=300.0, help="seconds for all stages (default 300); "
                    "a stage still running then is stopped and the rest skipped")
@@ -616,6 +656,11 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--skip: unknown stage(s) {', '.join(sorted(skip - set(SECTIONS)))} (known: {', '.join(SECTIONS)})")
     if args.budget <= 0:
         p.error("--budget must be positive")
+    global DELTA_SHAPES, TUNE_CANDIDATES
+    try:
+        DELTA_SHAPES, TUNE_CANDIDATES = narrow(args.shapes, args.candidates)
+    except ValueError as e:
+        p.error(str(e))
     prev = None
     if args.resume:
         try:
@@ -662,6 +707,7 @@ def main(argv: list[str] | None = None) -> int:
                     "fraction = floor / measured",
         "shipped_config": dict(chunk_mod.CONFIG), "shape_config": chunk_mod.SHAPE_CONFIG,
         "forced_config": dict(chunk_mod.FORCED),
+        "narrowed": {"shapes": args.shapes, "candidates": args.candidates} if args.shapes or args.candidates else None,
         "fp32_variants": FP32_VARIANTS, "tf32_counts_if_worst_error_below": TF32_HOLDS,
         "stages": {},
     }

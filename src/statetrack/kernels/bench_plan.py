@@ -1,10 +1,9 @@
 """What `statetrack bench kernels` measures (:mod:`statetrack.kernels.bench`): the shapes, the float32
-variants, the launch settings its tune stage tries, and issue 13's bars. Kept apart so that the plan
-can be read, and narrowed for a quick device call, without the machinery:
+variants, the launch settings its tune stage tries, and issue 13's bars, apart from the machinery.
+A short device call times a few candidates at one shape (about 70 s on a fresh H200, 12 s warm):
 
-    import statetrack.kernels.bench as b
-    b.DELTA_SHAPES = [(4, 8192, 16, 128)]; b.TUNE_CANDIDATES = b.TUNE_CANDIDATES[7:10]
-    b.main(["--section", "tune", "--no-fla"])
+    statetrack bench kernels --shapes 4,8192,16,128 --candidates 7-10 --no-fla -o tune.json \
+        --skip env,compile,accuracy,varlen,delta,product,profile
 """
 from __future__ import annotations
 
