@@ -12,6 +12,7 @@ from statetrack.kernels.delta_rule.chunk_config import SHAPE_CONFIG
 DELTA_SHAPES = [(8, 2048, 8, 64), (64, 256, 4, 32), (4, 8192, 16, 128)]   # (B, T, H, K = V)
 PRODUCT_SHAPE = (8, 2048, 8, 64)
 PRODUCT_NH = (2, 4)
+PRODUCT_SPLIT = {"split_o": True, "split_du": True}   # also timed in the product stage (o off the forward walk)
 ACCURACY_SHAPE = (2, 1024, 2, 64)
 VARLEN_LENGTHS = (1, 63, 64, 65, 300, 1000)
 VARLEN_HEADS, VARLEN_K = 4, 64
