@@ -211,6 +211,16 @@ def test_wy_candidates_compute_the_same_delta_rule(dtype, n_h, setting):
             check_against_naive(delta_product, "delta_product", "chunk", dtype, 1, 37, 1, 32, 32, n_h=n_h)
 
 
+@CPU
+@pytest.mark.parametrize("n_h", [3, 4])
+def test_delta_product_with_the_split_kernels(n_h):
+    """The product stage's PRODUCT_SPLIT (o and dUn's output part in the parallel kernels) with 21 and 16
+    tokens per chunk on 64-row query tiles, against the fp64 loop over a chunk boundary."""
+    from statetrack.kernels.bench_plan import PRODUCT_SPLIT
+    with forced_launch(**PRODUCT_SPLIT):
+        check_against_naive(delta_product, "delta_product", "chunk", FP16, 1, 30, 1, 32, 32, n_h=n_h)
+
+
 def test_an_unknown_wy_inverse_is_refused_by_name():
     with forced_launch(wy_inverse="doubling"), pytest.raises(KernelArgumentError, match="wy_inverse 'doubling'"):
         x = make_inputs("delta_rule", 1, 8, 1, 16, 16, device=DEVICE)
