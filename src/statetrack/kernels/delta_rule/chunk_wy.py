@@ -27,47 +27,34 @@ def _unit_lower_inverse16(A):
 
 
 @triton.jit
-def _unit_lower_inverse16x4(A0, A1, A2, A3):
+def _unit_lower_inverse16x4(A0, A1, A2, A3, scr, sb, LOADS: tl.constexpr):
     """:func:`_unit_lower_inverse16` of four blocks in one loop: four independent substitution chains
-    per step, where four loops one after the other leave each step's reductions waiting on the last."""
+    per step, where four loops one after the other leave each step's reductions waiting on the last.
+
+    With LOADS, row r of each block is read from memory at step r (it is still -A[r] then): -A is stored
+    to the scratch slot ``scr + sb`` (4 x 16 x 16 float32) first, which leaves each step one reduction
+    instead of two."""
     o = tl.arange(0, 16)
+    if LOADS:
+        idx = o[:, None] * 16 + o[None, :]
+        tl.store(scr + sb + idx, -A0)
+        tl.store(scr + sb + 256 + idx, -A1)
+        tl.store(scr + sb + 512 + idx, -A2)
+        tl.store(scr + sb + 768 + idx, -A3)
+        tl.debug_barrier()                        # rows stored by other threads are read below
     Y0, Y1, Y2, Y3 = -A0, -A1, -A2, -A3
     for r in range(1, 16):
         sel = (o == r)[:, None]
-        a0 = tl.sum(tl.where(sel, Y0, 0.0), 0)
-        a1 = tl.sum(tl.where(sel, Y1, 0.0), 0)
-        a2 = tl.sum(tl.where(sel, Y2, 0.0), 0)
-        a3 = tl.sum(tl.where(sel, Y3, 0.0), 0)
-        a0 = a0 + tl.sum(a0[:, None] * Y0, 0)
-        a1 = a1 + tl.sum(a1[:, None] * Y1, 0)
-        a2 = a2 + tl.sum(a2[:, None] * Y2, 0)
-        a3 = a3 + tl.sum(a3[:, None] * Y3, 0)
-        Y0 = tl.where(sel, a0[None, :], Y0)
-        Y1 = tl.where(sel, a1[None, :], Y1)
-        Y2 = tl.where(sel, a2[None, :], Y2)
-        Y3 = tl.where(sel, a3[None, :], Y3)
-    return Y0, Y1, Y2, Y3
-
-
-@triton.jit
-def _unit_lower_inverse16x4_loads(A0, A1, A2, A3, scr, sb):
-    """:func:`_unit_lower_inverse16x4` with row r of each block read from memory at step r (it is still
-    -A[r] then): -A is stored to the scratch slot ``scr + sb`` (4 x 16 x 16 float32) first, which leaves
-    each step one reduction instead of two."""
-    o = tl.arange(0, 16)
-    idx = o[:, None] * 16 + o[None, :]
-    tl.store(scr + sb + idx, -A0)
-    tl.store(scr + sb + 256 + idx, -A1)
-    tl.store(scr + sb + 512 + idx, -A2)
-    tl.store(scr + sb + 768 + idx, -A3)
-    tl.debug_barrier()                            # rows stored by other threads are read below
-    Y0, Y1, Y2, Y3 = -A0, -A1, -A2, -A3
-    for r in range(1, 16):
-        sel = (o == r)[:, None]
-        a0 = tl.load(scr + sb + r * 16 + o)
-        a1 = tl.load(scr + sb + 256 + r * 16 + o)
-        a2 = tl.load(scr + sb + 512 + r * 16 + o)
-        a3 = tl.load(scr + sb + 768 + r * 16 + o)
+        if LOADS:
+            a0 = tl.load(scr + sb + r * 16 + o)
+            a1 = tl.load(scr + sb + 256 + r * 16 + o)
+            a2 = tl.load(scr + sb + 512 + r * 16 + o)
+            a3 = tl.load(scr + sb + 768 + r * 16 + o)
+        else:
+            a0 = tl.sum(tl.where(sel, Y0, 0.0), 0)
+            a1 = tl.sum(tl.where(sel, Y1, 0.0), 0)
+            a2 = tl.sum(tl.where(sel, Y2, 0.0), 0)
+            a3 = tl.sum(tl.where(sel, Y3, 0.0), 0)
         a0 = a0 + tl.sum(a0[:, None] * Y0, 0)
         a1 = a1 + tl.sum(a1[:, None] * Y1, 0)
         a2 = a2 + tl.sum(a2[:, None] * Y2, 0)
@@ -113,7 +100,7 @@ def _wu_dense(x, out, tm, beta, xb, bb, tb, t0, CS, end, H, D: tl.constexpr, BD:
 def _wy_fwd_kernel(
     k, v, beta, w, u, tm, ascr, cu, cidx, T, NT, CS,
     H, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
-    VARLEN: tl.constexpr, INV: tl.constexpr, DENSE_WU: tl.constexpr,
+    VARLEN: tl.constexpr, INV_FUSED: tl.constexpr, INV_LOADS: tl.constexpr, DENSE_WU: tl.constexpr,
     DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
 ):
     i_bh, i_c = tl.program_id(0), tl.program_id(1)
@@ -147,12 +134,9 @@ def _wy_fwd_kernel(
     a32 = _mm(k3, tl.trans(k2), DT, PREC) * b3[:, None]
 
     # diagonal blocks of Tm = (I + A)^{-1}, then the blocks below: X_ij = -X_ii sum_m A_im X_mj
-    if INV == "fused_loads":
-        sb = (i_bh.to(tl.int64) * tl.num_programs(1) + i_c) * 1024
-        y00, y11, y22, y33 = _unit_lower_inverse16x4_loads(a00, a11, a22, a33, ascr, sb)
-        x00, x11, x22, x33 = y00 + eye, y11 + eye, y22 + eye, y33 + eye
-    elif INV == "fused":
-        y00, y11, y22, y33 = _unit_lower_inverse16x4(a00, a11, a22, a33)
+    if INV_FUSED:
+        sb = (i_bh.to(tl.int64) * tl.num_programs(1) + i_c) * 1024     # this program's scratch slot
+        y00, y11, y22, y33 = _unit_lower_inverse16x4(a00, a11, a22, a33, ascr, sb, INV_LOADS)
         x00, x11, x22, x33 = y00 + eye, y11 + eye, y22 + eye, y33 + eye
     else:
         x00 = _unit_lower_inverse16(a00) + eye
