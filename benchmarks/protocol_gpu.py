@@ -88,13 +88,12 @@ def parse_archs(text: str) -> list[str]:
 def parse_seeds(text: str) -> tuple[int, ...]:
     """``--seeds``: a comma list of seeds and ranges (``3-9``, ``3,4,5``, ``3-5,9``), sorted, each once.
     Either the pre-registered :data:`SEEDS` or seeds outside them: extra seeds never re-measure those."""
-    seeds = set()
-    for part in text.split(","):
-        lo, dash, hi = part.strip().partition("-")
-        if not lo.isdigit() or (dash and not hi.isdigit()) or int(hi or lo) < int(lo):
-            raise argparse.ArgumentTypeError(f"--seeds {text!r}: give seeds and ranges such as 3-9 or 3,4,5")
-        seeds.update(range(int(lo), int(hi or lo) + 1))
-    out = tuple(sorted(seeds))
+    from statetrack.cli_args import int_ranges
+
+    try:
+        out = tuple(sorted(set(int_ranges(text))))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seeds {text!r}: give seeds and ranges such as 3-9 or 3,4,5") from None
     if out != SEEDS and set(out) & set(SEEDS):
         raise argparse.ArgumentTypeError(
             f"--seeds {text!r} overlaps the pre-registered seeds {','.join(map(str, SEEDS))}: extra seeds must be "
@@ -335,6 +334,10 @@ def parity_split_notes(data: dict) -> list[str]:
     """Parity's test range split at twice the longest training word: a run that counts the ones (a
     [0,1] model can) and reads parity off counts it saw in training is right on the short test words
     only; a run that tracks parity is right on both halves. One line per parity cell (pre-registered seeds)."""
+    def mean(r, a, b):
+        acc = [x for x in r["accuracy_by_length"][a - 1:b] if x is not None]
+        return sum(acc) / len(acc)
+
     notes = []
     rows = [r for r in data["rows"] if r["task"] == "parity_p1" and r["model"] in ("deltanet", "diagonal")
             and preregistered(r)]
@@ -345,11 +348,6 @@ def parity_split_notes(data: dict) -> list[str]:
             if not cell:
                 continue
             lo, cut, hi = cell[0]["test_lengths"][0], 2 * cell[0]["train_lengths"][1], cell[0]["test_lengths"][1]
-
-            def mean(r, a, b):
-                acc = [x for x in r["accuracy_by_length"][a - 1:b] if x is not None]
-                return sum(acc) / len(acc)
-
             short = sorted(mean(r, lo, cut) for r in cell)
             long = sorted(mean(r, cut + 1, hi) for r in cell)
             parts.append(f"[{rng}] lengths {lo}-{cut} {short[0]:.2f}-{short[-1]:.2f}, "

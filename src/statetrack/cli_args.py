@@ -92,3 +92,15 @@ def pos_float(text: str) -> float:
     if v == 0:
         raise argparse.ArgumentTypeError("0 is not positive")
     return v
+
+
+def int_ranges(text: str) -> list[int]:
+    """A comma list of integers >= 0 and ranges ``lo-hi`` (``3-9``, ``3,4,5``, ``0,7-10``), in the order
+    given. ValueError names the first part that is neither (negative numbers, reversed ranges)."""
+    out: list[int] = []
+    for part in text.split(","):
+        lo, dash, hi = part.strip().partition("-")
+        if not lo.isdigit() or (dash and not hi.isdigit()) or int(hi or lo) < int(lo):
+            raise ValueError(part.strip())
+        out += range(int(lo), int(hi or lo) + 1)
+    return out

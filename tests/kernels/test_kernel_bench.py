@@ -266,7 +266,10 @@ def test_a_narrowed_run_takes_known_shapes_and_candidates_and_names_what_is_wron
     for argv, msg in ((["--shapes", "4,8192,16,96"], "is not one of the bench's shapes (8,2048,8,64;"),
                       (["--shapes", "4,x"], "'4,x' is not B,T,H,K"),
                       (["--candidates", "0,99"], "[99] outside 0-"),
-                      (["--candidates", "a-b"], "'a-b' is not an index or a range")):
+                      (["--candidates", "a-b"], "'a-b' is not an index or a range"),
+                      (["--candidates", "9-7"], "'9-7' is not an index or a range"),
+                      (["--candidates=-1"], "'-1' is not an index or a range"),
+                      (["--shapes", ";"], "';' names no shape")):
         with pytest.raises(SystemExit) as e:
             bench.main(argv)
         assert e.value.code == 2

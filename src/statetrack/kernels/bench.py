@@ -602,18 +602,19 @@ def narrow(shapes: str | None, candidates: str | None) -> tuple[list, list]:
                 known = "; ".join(",".join(map(str, s)) for s in DELTA_SHAPES)
                 raise ValueError(f"--shapes: {part} is not one of the bench's shapes ({known})")
             chosen.append(shape)
+        if not chosen:
+            raise ValueError(f"--shapes: {shapes!r} names no shape")
     cands = list(TUNE_CANDIDATES)
     if candidates:
-        idx = []
-        for part in filter(None, (x.strip() for x in candidates.split(","))):
-            lo, _, hi = part.partition("-")
-            try:
-                idx += list(range(int(lo), int(hi or lo) + 1))
-            except ValueError:
-                raise ValueError(f"--candidates: {part!r} is not an index or a range I-J") from None
-        bad = [i for i in idx if not 0 <= i < len(TUNE_CANDIDATES)]
-        if bad or not idx:
-            raise ValueError(f"--candidates: {bad or candidates!r} outside 0-{len(TUNE_CANDIDATES) - 1}")
+        from statetrack.cli_args import int_ranges
+
+        try:
+            idx = int_ranges(candidates)
+        except ValueError as e:
+            raise ValueError(f"--candidates: {str(e)!r} is not an index or a range I-J") from None
+        bad = [i for i in idx if i >= len(TUNE_CANDIDATES)]
+        if bad:
+            raise ValueError(f"--candidates: {bad} outside 0-{len(TUNE_CANDIDATES) - 1}")
         cands = [TUNE_CANDIDATES[i] for i in idx]
     return chosen, cands
 

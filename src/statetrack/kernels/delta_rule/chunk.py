@@ -426,12 +426,13 @@ def chunk_fwd(q, k, v, beta, scale, initial_state, output_final_state, n_h, save
     inv = cfg["wy_inverse"]
     if inv not in ("serial", "fused", "fused_loads"):
         raise KernelArgumentError(f"wy_inverse {inv!r}: expected 'serial', 'fused' or 'fused_loads'")
-    # scratch of the row loads: -A's four diagonal 16 x 16 blocks per chunk program, float32
-    ascr = torch.empty(B * H * NC * 1024 if inv == "fused_loads" else 1, device=q.device, dtype=torch.float32)
+    # scratch of the row loads: -A's four diagonal 16 x 16 blocks per chunk program, float32 (without
+    # them the kernel never touches it: w stands in, no allocation)
+    ascr = torch.empty(B * H * NC * 1024, device=q.device, dtype=torch.float32) if inv == "fused_loads" else w
     _wy_fwd_kernel[(B * H, NC)](
         k, v, beta, w, u, tm, ascr, cu_seqlens, cidx, T, NT, g["CS"], H=H, K=K, V=V, NH=n_h, BK=g["BK"],
         BV=g["BV"], VARLEN=varlen, INV_FUSED=inv != "serial", INV_LOADS=inv == "fused_loads",
-        DENSE_WU=cfg["wy_dense_wu"] and (q.dtype == torch.float32 or not wide), **prec, num_warps=cfg["wy_warps"],
+        DENSE_WU=cfg["wy_dense_wu"] and _TL_DTYPE[tm.dtype] == SDT, **prec, num_warps=cfg["wy_warps"],
     )
     split = cfg["split_o"]
     bv = max(min(g["BV"], cfg["state_bv"]), 16)
