@@ -119,6 +119,29 @@ def test_gradient_kernel_with_whole_key_and_value_blocks():
         check_against_naive(delta_rule, "delta_rule", "chunk", FP32, 1, 70, 1, 100, 72)
 
 
+# grads_split: the gradient kernel's work in two launches (src/statetrack/kernels/delta_rule/chunk_grads.py)
+GRADS_SPLIT_CASES = [
+    pytest.param(FP32, None, 70, 2, 32, 32, id="fp32"),
+    pytest.param(FP16, None, 70, 2, 32, 32, id="fp16"),
+    pytest.param(FP32, None, 70, 1, 100, 72, id="fp32-K100-V72-two-blocks-each"),
+    pytest.param(FP16, 2, 37, 1, 32, 32, id="fp16-nh2"),
+    pytest.param(FP32, 3, 23, 2, 60, 28, id="fp32-nh3-chunk63"),
+]
+
+
+@CPU
+@pytest.mark.parametrize("dtype, n_h, T, H, K, V", GRADS_SPLIT_CASES)
+def test_split_gradient_kernels_compute_the_same_gradients(dtype, n_h, T, H, K, V):
+    """grads_split (fla's split: dq, dk's output and state parts and dW per (chunk, K-block), then the
+    WY backward per chunk) against the fp64 loop over a chunk boundary, with an initial state: the
+    delta rule in float32 and float16; K = 100, V = 72 on 64-wide blocks (two K-block programs per
+    chunk, masked columns in each second block); DeltaProduct with 32 and 21 tokens per chunk."""
+    with forced_launch(grads_split=True):
+        if n_h is None:
+            check_against_naive(delta_rule, "delta_rule", "chunk", dtype, 1, T, H, K, V)
+        else:
+            check_against_naive(delta_product, "delta_product", "chunk", dtype, 1, T, H, K, V, n_h=n_h)
+
 
 @pytest.mark.parametrize("dtype, K, stages", [
     pytest.param(FP32, 128, 1, id="fp32-K128-one-stage"),

@@ -81,6 +81,15 @@ def test_delta_product_packed_matches_fp64_loop_per_sequence(backend):
 
 
 @CPU
+def test_chunk_packed_with_split_gradient_kernels():
+    """grads_split: the (chunk, K-block) and WY-backward programs read their chunk from the table; two
+    V-blocks (V = 72) for the delta rule, and DeltaProduct n_h = 2."""
+    with forced_launch(grads_split=True):
+        check_packed(delta_rule, "delta_rule", "chunk", FP32, (1, 63, 65, 70), 2, 32, 72)
+        check_packed(delta_product, "delta_product", "chunk", FP32, (1, 31, 33), 1, 32, 16, n_h=2)
+
+
+@CPU
 @pytest.mark.parametrize("backend", ["naive", "fused_recurrent"])
 def test_diagonal_packed_matches_fp64_loop_per_sequence(backend):
     """Lengths 1 and around the checkpoint interval: a checkpoint row shared by two sequences, or

@@ -56,6 +56,8 @@ def traced(fn, inputs, dtype, settings, order):
     pytest.param(SPLIT, FP32, None, 32, 128, id="delta-fp32-split"),
     pytest.param(dict(SPLIT, state_precision="bf16"), FP16, None, 32, 128, id="delta-fp16-split-16bit-states"),
     pytest.param(SPLIT, FP32, 2, 32, 64, id="product-nh2-fp32-split"),
+    # the split gradient kernels with two K-block programs per chunk (64-wide blocks of K = 100)
+    pytest.param({"grads_split": True}, FP32, None, 100, 128, id="delta-fp32-split-grads-K100"),
 ])
 def test_no_two_programs_share_a_slot(settings, dtype, n_h, K, V):
     op = "delta_rule" if n_h is None else "delta_product"
@@ -63,7 +65,10 @@ def test_no_two_programs_share_a_slot(settings, dtype, n_h, K, V):
     inputs = make_inputs(op, 1, 70 if n_h is None else 40, 2, K, V, n_h=n_h)
     ref, launches = traced(fn, inputs, dtype, settings, "natural")
     names = [launch["kernel"] for launch in launches]
-    assert ("_o_fwd_kernel" in names and "_du_local_kernel" in names) == bool(settings), names
+    assert ("_o_fwd_kernel" in names and "_du_local_kernel" in names) == settings.get("split_o", False), names
+    split_grads = settings.get("grads_split", False)
+    assert ("_grads_qkw_kernel" in names and "_wy_bwd_kernel" in names) == split_grads, names
+    assert ("_grads_bwd_kernel" in names) != split_grads, names
     assert [c for launch in launches for c in cross_program_clashes(launch)] == []
     out, _ = traced(fn, inputs, dtype, settings, "reversed")
     changed = [name for name in ref if not torch.equal(ref[name], out[name])]
@@ -71,7 +76,8 @@ def test_no_two_programs_share_a_slot(settings, dtype, n_h, K, V):
 
 
 @CPU
-@pytest.mark.parametrize("settings", [{}, SPLIT], ids=["plain", "split"])
+@pytest.mark.parametrize("settings", [{}, SPLIT, dict(SPLIT, grads_split=True)],
+                         ids=["plain", "split", "split-grads"])
 def test_no_two_programs_share_a_slot_packed(settings):
     """Packed sequences (lengths 1, 63, 70): chunk programs read their chunk from a table."""
     cu = torch.tensor([0, 1, 64, 134])

@@ -18,11 +18,15 @@ last two lines depend on S, so four kernels do the work:
                           the tile helpers all kernels share are in :mod:`.chunk_tiles`)
     _state_fwd_kernel     sequential over chunks per (batch, head, V-block): Un, O and S'
     _state_bwd_kernel     sequential over chunks in reverse: dS (state gradients) and dUn
-    _grads_bwd_kernel     parallel over chunks: dq, dk, dv, dbeta through Un, W, U, Tm and A
+    _grads_bwd_kernel     parallel over chunks: dq, dk, dv, dbeta through Un, W, U, Tm and A (its tile
+                          steps shared with the two kernels that replace it under grads_split,
+                          :mod:`.chunk_grads`)
 
 With ``split_o`` / ``split_du`` (launch settings, :mod:`.chunk_config`) two parallel kernels take the
 S-independent products off the sequential walks: ``_o_fwd_kernel`` writes O from the saved S and Un
 after the forward walk, ``_du_local_kernel`` writes scale mask(Q K^T)^T dO before the reverse walk.
+With ``grads_split`` the gradient kernel's work runs as two launches instead (:mod:`.chunk_grads`):
+dq, the output and state parts of dk and dW per (chunk, K-block), then the WY backward per chunk.
 
 Packed sequences (``cu_seqlens``, B = 1): every kernel addresses rows of the flattened time axis
 [B * T]; a chunk program looks up (sequence, chunk within it) in a chunk table, a sequential program
@@ -43,6 +47,8 @@ import triton.language as tl
 from statetrack.kernels._common import KernelArgumentError, resolve_scale
 from statetrack.kernels.delta_rule.chunk_config import CONFIG, FORCED, SHAPE_CONFIG, launch_config  # noqa: F401
 from statetrack.kernels.delta_rule.chunk_tiles import BT, MAX_K, _chunk_of, _mm, _mm32, _seq_of  # noqa: F401
+from statetrack.kernels.delta_rule.chunk_grads import (_chunk_tm, _grad_rows, _grads_qkw_kernel, _inverse_grad,
+                                                       _state_grads, _wy_bwd_kernel, _wy_key_grads, _wy_value_grads)
 from statetrack.kernels.delta_rule.chunk_wy import _wy_fwd_kernel
 
 
@@ -240,17 +246,10 @@ def _grads_bwd_kernel(
     State path:  dK += Un dS'^T, dW = -dUn S^T, dU = dUn.
     WY path:     d(bV) = Tm^T dU, d(bK) = Tm^T dW, dTm = dU (bV)^T + dW (bK)^T,
                  dA = strict_lower(-Tm^T dTm Tm^T), A = diag(b) strict_lower(K K^T).
+    (With grads_split the same work runs as _grads_qkw_kernel and _wy_bwd_kernel, :mod:`.chunk_grads`.)
     """
-    i_bh, i_c = tl.program_id(0), tl.program_id(1)
-    i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
-    _, i_t, bos, eos, i_g = _chunk_of(cu, cidx, i_b, i_c, T, NT, VARLEN)
-    s = tl.arange(0, 64)
-    r = tl.arange(0, BQ)
-    t = bos * NH + i_t * CS + s
-    mt = (s < CS) & (t < eos * NH)
-    tq = bos + i_t * TPC + r
-    mq = (r < TPC) & (tq < eos)
-    visible = (s[None, :] < (r[:, None] + 1) * NH) & mq[:, None]
+    i_h, i_g, s, t, mt, tq, mq, visible = _grad_rows(
+        cu, cidx, tl.program_id(0), tl.program_id(1), T, CS, TPC, NT, H, NH, BQ, VARLEN)
     kb = i_h * K
     vb = i_h * V
     qb = i_h * K
@@ -258,9 +257,7 @@ def _grads_bwd_kernel(
     hb = (i_g * H + i_h) * K * V
     bb = i_h
 
-    b = tl.load(beta + bb + t * H, mask=mt, other=0.0).to(tl.float32)
-    tmc = tl.load(tm + (bb * 64) + t[:, None] * (H * 64) + s[None, :],
-                  mask=mt[:, None] & (s[None, :] <= s[:, None]), other=0.0)
+    b, tmc = _chunk_tm(beta, tm, i_h, s, t, mt, H)
     tmt = tl.trans(tmc)
     db = tl.zeros([64], dtype=tl.float32)
     P = tl.zeros([BQ, 64], dtype=tl.float32)
@@ -269,17 +266,12 @@ def _grads_bwd_kernel(
     for iv in range(NV):
         ov = iv * BV + tl.arange(0, BV)
         mv = ov < V
-        m_tv = mt[:, None] & mv[None, :]
         doc = tl.load(do + ob + tq[:, None] * (H * V) + ov[None, :], mask=mq[:, None] & mv[None, :], other=0.0)
-        unc = tl.load(un + vb + t[:, None] * (H * V) + ov[None, :], mask=m_tv, other=0.0)
-        duc = tl.load(dun + vb + t[:, None] * (H * V) + ov[None, :], mask=m_tv, other=0.0)
-        vc = tl.load(v + vb + t[:, None] * (H * V) + ov[None, :], mask=m_tv, other=0.0).to(tl.float32)
+        unc = tl.load(un + vb + t[:, None] * (H * V) + ov[None, :], mask=mt[:, None] & mv[None, :], other=0.0)
         P += _mm(doc, tl.trans(unc), DT, PREC)
-        dbv = _mm(tmt, duc, DT, PREC)                                   # d(b V)
-        tl.store(dv + vb + t[:, None] * (H * V) + ov[None, :], (dbv * b[:, None]).to(dv.dtype.element_ty),
-                 mask=m_tv)
-        db += tl.sum(dbv * vc, 1)
-        dTm += _mm(duc, tl.trans(vc * b[:, None]), DT, PREC)
+        db_v, dTm_v = _wy_value_grads(v, dun, dv, tmt, b, vb, t, mt, ov, mv, H, V, DT, PREC)
+        db += db_v
+        dTm += dTm_v
     P = tl.where(visible, P, 0.0) * scale
     KK = tl.zeros([64, 64], dtype=tl.float32)
     dk_acc = tl.zeros([64, BK], dtype=tl.float32)      # the whole dk when NK == 1
@@ -293,35 +285,25 @@ def _grads_bwd_kernel(
         b_dk = tl.zeros([64, BK], dtype=tl.float32)
         b_dw = tl.zeros([64, BK], dtype=tl.float32)
         for iv in range(NV):
-            ov = iv * BV + tl.arange(0, BV)
-            mv = ov < V
-            m_tv = mt[:, None] & mv[None, :]
-            m_kv = mk[:, None] & mv[None, :]
-            hc = tl.load(h + hb + ok[:, None] * V + ov[None, :], mask=m_kv, other=0.0)
-            dhc = tl.load(dh + hb + ok[:, None] * V + ov[None, :], mask=m_kv, other=0.0)
-            doc = tl.load(do + ob + tq[:, None] * (H * V) + ov[None, :], mask=mq[:, None] & mv[None, :], other=0.0)
-            unc = tl.load(un + vb + t[:, None] * (H * V) + ov[None, :], mask=m_tv, other=0.0)
-            duc = tl.load(dun + vb + t[:, None] * (H * V) + ov[None, :], mask=m_tv, other=0.0)
-            b_dq += _mm(doc, tl.trans(hc), DT, PREC)
-            b_dk += _mm(unc, tl.trans(dhc), DT, PREC)
-            b_dw -= _mm(duc, tl.trans(hc), DT, PREC)
+            doc_v, unc_v, dq_v, dk_v, dw_v = _state_grads(h, dh, do, un, dun, hb, vb, t, mt, tq, mq, ok, mk,
+                                                          iv, H, V, BV, DT, PREC)     # its dO, Un: unused
+            b_dq += dq_v
+            b_dk += dk_v
+            b_dw += dw_v
         b_dq = b_dq * scale + _mm(P, kc, DT, PREC)
         tl.store(dq + qb + tq[:, None] * (H * K) + ok[None, :], b_dq.to(dq.dtype.element_ty),
                  mask=mq[:, None] & mk[None, :])
-        kf = kc.to(tl.float32)
-        dbk = _mm(tmt, b_dw, DT, PREC)                                  # d(b K)
+        dbk, db_k, dTm_k = _wy_key_grads(tmt, b_dw, kc, b, DT, PREC)   # d(b K)
         b_dk += _mm(tl.trans(P), qc, DT, PREC) + dbk * b[:, None]
-        db += tl.sum(dbk * kf, 1)
-        dTm += _mm(b_dw, tl.trans(kf * b[:, None]), DT, PREC)
+        db += db_k
+        dTm += dTm_k
         KK += _mm(kc, tl.trans(kc), DT, PREC)
         if NK == 1:
             dk_acc = b_dk
         else:
             tl.store(dk32 + kb + t[:, None] * (H * K) + ok[None, :], b_dk, mask=mt[:, None] & mk[None, :])
     # through the inverse: dA = -Tm^T dTm Tm^T on the strict lower triangle
-    tmf = tmc.to(tl.float32)
-    dA = -_mm32(_mm32(tl.trans(tmf), dTm, PREC_C), tl.trans(tmf), PREC_C)
-    dA = tl.where((s[:, None] > s[None, :]) & mt[:, None], dA, 0.0)
+    dA = _inverse_grad(tmc, dTm, s, mt, PREC_C)
     db += tl.sum(dA * KK, 1)
     M = dA * b[:, None]
     M = M + tl.trans(M)                                                # dK += (M + M^T) K
@@ -487,12 +469,22 @@ def chunk_bwd(q, k, v, beta, scale, initial_state, saved, do, dht, n_h, cu_seqle
     dk = torch.empty_like(k)
     dv = torch.empty_like(v)
     dbeta = torch.empty(beta.shape, device=q.device, dtype=torch.float32)
+    launch = dict(H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=bk2, BV=bv2, NV=nv, VARLEN=varlen, **prec,
+                  num_warps=cfg["grads_warps"], num_stages=cfg["grads_stages"])
+    if cfg["grads_split"]:
+        # dk's output and state parts and dW, float32, from the (chunk, K-block) programs to the WY ones
+        dkp = torch.empty(k.shape, device=q.device, dtype=torch.float32)
+        dw = torch.empty(k.shape, device=q.device, dtype=torch.float32)
+        _grads_qkw_kernel[(B * H, NC, nk)](
+            q, k, h, dh, un, dun, do, dq, dkp, dw, cu_seqlens, cidx, T, g["CS"], g["TPC"], NT, scale, **launch)
+        _wy_bwd_kernel[(B * H, NC)](
+            k, v, beta, tm, dun, dkp, dw, dk, dv, dbeta, cu_seqlens, cidx, T, g["CS"], g["TPC"], NT, NK=nk,
+            **launch)
+        return dq, dk, dv, dbeta, dh0
     dk32 = torch.empty(k.shape, device=q.device, dtype=torch.float32) if nk > 1 else None
     _grads_bwd_kernel[(B * H, NC)](
         q, k, v, beta, tm, h, dh, un, dun, do, dq, dk, dv, dbeta, dk32, cu_seqlens, cidx, T, g["CS"],
-        g["TPC"], NT, scale, H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=bk2, BV=bv2, NK=nk, NV=nv,
-        VARLEN=varlen, **prec, num_warps=cfg["grads_warps"], num_stages=cfg["grads_stages"],
-    )
+        g["TPC"], NT, scale, NK=nk, **launch)
     return dq, dk, dv, dbeta, dh0
 
 

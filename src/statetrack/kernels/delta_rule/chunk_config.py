@@ -27,6 +27,8 @@ CONFIG = {
     "grads_stages": 1,
     "grads_bk": 64,        # K- and V-blocks of the gradient kernel (128: K = 128 in one block, no
     "grads_bv": 64,        # float32 dk scratch round trip, but larger register tiles)
+    "grads_split": False,  # True: that kernel as two (fla's split): dq, dk's output/state parts and dW per
+                           # (chunk, K-block), then dv, dbeta, the rest of dk per chunk (the WY backward)
     "split_o": False,      # True: o in a parallel kernel after the state walk (off its critical path)
     "split_du": False,     # True: dUn's output part in a parallel kernel before the reverse walk
     "par_warps": 4,        # warps of those two parallel kernels
