@@ -143,6 +143,15 @@ def test_split_gradient_kernels_compute_the_same_gradients(dtype, n_h, T, H, K, 
             check_against_naive(delta_product, "delta_product", "chunk", dtype, 1, T, H, K, V, n_h=n_h)
 
 
+@pytest.mark.gpu
+def test_split_gradient_kernels_in_bfloat16_on_gpu():
+    """grads_split over the K = 128 row in bfloat16 (the setting the bench's tune stage times; the
+    interpreter's bfloat16 products are wrong, so only a GPU checks it): two K-blocks of 64, odd T."""
+    from statetrack.kernels.delta_rule.chunk_config import SHAPE_CONFIG
+    with forced_launch(**SHAPE_CONFIG[0][3], grads_split=True):
+        check_against_naive(delta_rule, "delta_rule", "chunk", BF16, 2, 300, 3, 128, 128)
+
+
 @pytest.mark.parametrize("dtype, K, stages", [
     pytest.param(FP32, 128, 1, id="fp32-K128-one-stage"),
     pytest.param(FP32, 100, 1, id="fp32-K100-one-stage"),
