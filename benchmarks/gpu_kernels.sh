@@ -4,8 +4,8 @@
 #
 #   run(command="bash benchmarks/gpu_kernels.sh", carry=[".whl"], timeout_s=600)
 #
-# Optionally carry the Triton cache of an earlier call: copy its $OUT/triton_cache.tar.gz to
-# out/triton_cache.tar.gz (git-ignored) and carry [".whl", "out/triton_cache.tar.gz"]; it is unpacked
+# Optionally carry the Triton cache of an earlier call: copy its $OUT/triton_cache.tar.xz to
+# out/triton_cache.tar.xz (git-ignored) and carry [".whl", "out/triton_cache.tar.xz"]; it is unpacked
 # before the tests, which with the benchmark then skip most compilation (and fla's autotuning).
 # Stages, each with its own limit, logs and results in $OUT:
 #   1. GPU kernel tests (tests/kernels, 8 xdist workers), timeout TEST_TIMEOUT (150 s) -> $OUT/kernel_tests.log
@@ -30,7 +30,7 @@ fi
 export TRITON_CACHE_DIR="${TRITON_CACHE_DIR:-/tmp/triton_cache}"
 export TRITON_CACHE_AUTOTUNING=1      # fla's autotuned kernels: timings cached on disk too (Triton >= 3.2)
 mkdir -p "$TRITON_CACHE_DIR"
-[ -f out/triton_cache.tar.gz ] && tar -xzf out/triton_cache.tar.gz -C "$TRITON_CACHE_DIR"
+[ -f out/triton_cache.tar.xz ] && tar -xJf out/triton_cache.tar.xz -C "$TRITON_CACHE_DIR"
 # The device's checkout is the last landed commit plus this tree's changes: pass the real commit
 # (STATETRACK_COMMIT=<local HEAD>); without it the recorded one says -dirty when the tree differs.
 if [ -z "${STATETRACK_COMMIT:-}" ]; then
@@ -56,11 +56,16 @@ timeout $(( BENCH_BUDGET + 30 )) python3 -m statetrack.cli bench kernels --budge
     -o "$OUT/kernels_h200.json" 2>&1 | tee "$OUT/kernels.log" | grep -v '^\[' | tail -n 40
 echo "kernel benchmark: exit ${PIPESTATUS[0]}, $(( $(date +%s) - t0 )) s" | tee -a "$OUT/stages.txt"
 
-# the cache for the next call (see the top); carry allows 64 MiB with the wheels
-tar -czf "$OUT/triton_cache.tar.gz" -C "$TRITON_CACHE_DIR" . 2>/dev/null
-size=$(du -sm "$OUT/triton_cache.tar.gz" | cut -f1)
-if [ "$size" -gt 56 ]; then
-    rm -f "$OUT/triton_cache.tar.gz"
+# the cache for the next call (see the top); carry allows 64 MiB with the wheels. xz, all cores: gzip
+# made 57 MB of a full run's cache (2026-12-02), just over what fits beside the wheels
+if command -v xz > /dev/null; then
+    tar -cf - -C "$TRITON_CACHE_DIR" . 2>/dev/null | xz -T0 -6 > "$OUT/triton_cache.tar.xz"
+else
+    echo "no xz on this machine: the Triton cache is not kept" | tee -a "$OUT/stages.txt"
+fi
+size=$(du -sm "$OUT/triton_cache.tar.xz" 2>/dev/null | cut -f1)
+if [ "${size:-0}" -gt 56 ]; then
+    rm -f "$OUT/triton_cache.tar.xz"
     echo "triton cache ${size} MB compressed: too large to carry, not kept" | tee -a "$OUT/stages.txt"
 fi
 cat "$OUT/stages.txt"
