@@ -49,6 +49,8 @@ TUNE_CANDIDATES = [
     # WY backward per chunk: 2 x the programs, smaller tiles each), with 8 and with 4 warps
     {**_K128_ROW, "grads_split": True},
     {**_K128_ROW, "grads_split": True, "grads_warps": 4},
+    # each of the last two faster than the row alone at eddd51a (kernels_h200_k128.json): both together
+    {**_K128_ROW, "state_stages": 3, "grads_split": True, "grads_warps": 4},
     # dropped after a115239 / e28d5ee: state_warps 8 and grads_bk = grads_bv = 128 with 8 warps (slower
     # than the split row at K = 64 and 128); state_bv 64 and grads_stages 2 over the 16-bit-state row
     # (now in the K = 128 row). state_stages 1 was tried at 70a8c4a: wrong results on the H200 (worst

@@ -51,8 +51,11 @@ SHAPE_CONFIG: list[tuple[int, int, tuple[str, ...], dict]] = [
     # Then, at e28d5ee (benchmarks/results/logs/tune_k128_h200.log, the tune stage on this shape alone):
     # the walks' V-block 64 (128 programs: one wave where 256 ran as two) and the gradient kernel's loads
     # in two stages, fwd+bwd 3.42 ms against this row's 3.85 without them (fwd 1.29 / 1.31), the same error.
+    # Then, at eddd51a (benchmarks/results/kernels_h200_k128.json, tune): the four diagonal inverses of
+    # _wy_fwd in one loop, each step's row read from a float32 copy of -A: fwd 1.103 ms against 1.285,
+    # fwd+bwd 3.230 against 3.401, the same error.
     (128, 8192, ("bfloat16", "float16"), {"split_o": True, "split_du": True, "state_precision": "bf16",
-                                          "state_bv": 64, "grads_stages": 2}),
+                                          "state_bv": 64, "grads_stages": 2, "wy_inverse": "fused_loads"}),
 ]
 
 # settings forced over CONFIG and SHAPE_CONFIG (the bench's --config and tune stage write here)
