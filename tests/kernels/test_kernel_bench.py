@@ -54,8 +54,8 @@ def test_stage_emits_rows(section, tiny, capsys):
         data = msg["data"]
         assert not [k for k in data if k.endswith("_error")], data
         if section == "product":
-            assert data["split_config"] == bench.PRODUCT_SPLIT and not chunk_mod.FORCED
-            for key in ("ours_bf16_fwd_ms", "ours_bf16_fwdbwd_ms", "ours_split_bf16_fwd_ms", "ours_split_bf16_fwdbwd_ms"):
+            assert data["alt_config"] == bench.PRODUCT_ALT and not chunk_mod.FORCED
+            for key in ("ours_bf16_fwd_ms", "ours_bf16_fwdbwd_ms", "ours_alt_bf16_fwd_ms", "ours_alt_bf16_fwdbwd_ms"):
                 assert data[key] > 0, key
         if section == "delta":
             for key in ["ours_bf16_fwd_ms", "ours_bf16_fwdbwd_ms"] + [f"ours_fp32_{p}_fwdbwd_ms" for p in bench.FP32_VARIANTS]:
@@ -83,7 +83,7 @@ def test_compile_jobs_cover_the_stages_and_run(tiny):
     assert ("delta_rule", 40, 1, 16, 1, "float32", "chunk", bench.FP32_VARIANTS["tf32"]) in jobs
     assert [j for j in jobs if j[0] == "delta_product"] and [j for j in jobs if j[6] == "fused_recurrent"]
     assert len([j for j in jobs if j[0] == "delta_rule" and j[7] in bench.TUNE_CANDIDATES[1:]]) == len(bench.TUNE_CANDIDATES) - 1
-    assert {j[4] for j in jobs if j[0] == "delta_product" and j[7] == bench.PRODUCT_SPLIT} == set(bench.PRODUCT_NH)
+    assert {j[4] for j in jobs if j[0] == "delta_product" and j[7] == bench.PRODUCT_ALT} == set(bench.PRODUCT_NH)
     job, secs, err = bench._compile_job(("delta_rule", 40, 1, 16, 1, "float32", "chunk", {"split_o": True}))
     assert err is None and secs > 0
     job, secs, err = bench._compile_job(("delta_rule", 40, 1, 200, 1, "float32", "chunk", {}))

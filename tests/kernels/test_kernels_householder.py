@@ -62,9 +62,10 @@ def test_chunk_split_kernels_on_gpu():
 @CPU
 def test_sixteen_bit_chunk_states_with_split_kernels():
     """The SHAPE_CONFIG row at K = 128 (o and dUn in parallel kernels, chunk states kept in the 16-bit
-    input type between chunks, the walks' V-block 64, the gradient loads in two stages) still computes
-    the delta rule, within the 16-bit tolerance (float16 here: the interpreter's bfloat16 products are
-    wrong); V = 64, so the walks run the row's 64-wide V-block."""
+    input type between chunks, the walks' V-block 64 and three stages, the fused inverse with row loads,
+    the gradient kernel split in two launches) still computes the delta rule, within the 16-bit
+    tolerance (float16 here: the interpreter's bfloat16 products are wrong); V = 64, so the walks run
+    the row's 64-wide V-block."""
     from statetrack.kernels.delta_rule.chunk_config import SHAPE_CONFIG
     row = SHAPE_CONFIG[0][3]
     assert row["state_bv"] == 64
@@ -144,11 +145,13 @@ def test_split_gradient_kernels_compute_the_same_gradients(dtype, n_h, T, H, K, 
 
 
 @pytest.mark.gpu
-def test_split_gradient_kernels_in_bfloat16_on_gpu():
-    """grads_split over the K = 128 row in bfloat16 (the setting the bench's tune stage times; the
-    interpreter's bfloat16 products are wrong, so only a GPU checks it): two K-blocks of 64, odd T."""
+def test_shipped_k128_row_in_bfloat16_on_gpu():
+    """The K = 128 row (with the split gradient kernels) in bfloat16, where the bench times it; the
+    interpreter's bfloat16 products are wrong, so only a GPU checks it: two K-blocks of 64, odd T."""
     from statetrack.kernels.delta_rule.chunk_config import SHAPE_CONFIG
-    with forced_launch(**SHAPE_CONFIG[0][3], grads_split=True):
+    row = SHAPE_CONFIG[0][3]
+    assert row["grads_split"]
+    with forced_launch(**row):
         check_against_naive(delta_rule, "delta_rule", "chunk", BF16, 2, 300, 3, 128, 128)
 
 
@@ -156,7 +159,7 @@ def test_split_gradient_kernels_in_bfloat16_on_gpu():
     pytest.param(FP32, 128, 1, id="fp32-K128-one-stage"),
     pytest.param(FP32, 100, 1, id="fp32-K100-one-stage"),
     pytest.param(FP32, 64, 2, id="fp32-K64-default"),
-    pytest.param(BF16, 128, 2, id="bf16-K128-default"),
+    pytest.param(BF16, 128, 3, id="bf16-K128-row"),           # the K = 128 row's three walk stages
 ])
 def test_float32_wide_keys_cap_the_state_pipeline_stages(dtype, K, stages):
     """Two pipeline stages of the sequential kernels' float32 128-wide tiles need more shared memory
@@ -246,10 +249,9 @@ def test_wy_candidates_compute_the_same_delta_rule(dtype, n_h, setting):
 @CPU
 @pytest.mark.parametrize("n_h", [3, 4])
 def test_delta_product_with_the_split_kernels(n_h):
-    """The product stage's PRODUCT_SPLIT (o and dUn's output part in the parallel kernels) with 21 and 16
-    tokens per chunk on 64-row query tiles, against the fp64 loop over a chunk boundary."""
-    from statetrack.kernels.bench_plan import PRODUCT_SPLIT
-    with forced_launch(**PRODUCT_SPLIT):
+    """o and dUn's output part in the parallel kernels (timed in the product stage at 90c495f: slower)
+    with 21 and 16 tokens per chunk on 64-row query tiles, against the fp64 loop over a chunk boundary."""
+    with forced_launch(split_o=True, split_du=True):
         check_against_naive(delta_product, "delta_product", "chunk", FP16, 1, 30, 1, 32, 32, n_h=n_h)
 
 

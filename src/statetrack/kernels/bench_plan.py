@@ -12,7 +12,10 @@ from statetrack.kernels.delta_rule.chunk_config import SHAPE_CONFIG
 DELTA_SHAPES = [(8, 2048, 8, 64), (64, 256, 4, 32), (4, 8192, 16, 128)]   # (B, T, H, K = V)
 PRODUCT_SHAPE = (8, 2048, 8, 64)
 PRODUCT_NH = (2, 4)
-PRODUCT_SPLIT = {"split_o": True, "split_du": True}   # also timed in the product stage (o off the forward walk)
+# also timed in the product stage: _wy_fwd's fused inverse with row loads (in the K = 128 row; the WY
+# kernel was 335 of DeltaProduct n_h = 2's 515 us forward at eddd51a). o off the forward walk (split_o,
+# split_du) was timed there at 90c495f and was slower: n_h = 2 fwd 0.555 vs 0.517 ms, n_h = 4 1.079 vs 1.007
+PRODUCT_ALT = {"wy_inverse": "fused_loads"}
 ACCURACY_SHAPE = (2, 1024, 2, 64)
 VARLEN_LENGTHS = (1, 63, 64, 65, 300, 1000)
 VARLEN_HEADS, VARLEN_K = 4, 64
@@ -34,28 +37,24 @@ TUNE_CANDIDATES = [
     {"split_o": True, "split_du": True, "state_stages": 3},
     {"split_o": True, "split_du": True, "state_precision": "bf16"},   # fla's rounding of W, S, Un
     {"split_o": True, "split_du": True, "grads_bk": 128},
-    # the shipped K = 128 row, then changes over it (NOTES.md, ranked changes 2-4): `_wy_fwd` with its four
-    # diagonal inverses in one loop (with each step's row read from memory), with W and U as 64-row
-    # products, and both; a third walk stage; a third gradient stage; 4 gradient warps
+    # the shipped K = 128 row, then changes over it: the inverse without row loads; W and U as 64-row
+    # products; a fourth walk stage; a third gradient stage; the split gradient kernels at 8 warps; the
+    # one-launch gradient kernel (the row before 90c495f)
     _K128_ROW,
     {**_K128_ROW, "wy_inverse": "fused"},
-    {**_K128_ROW, "wy_inverse": "fused_loads"},
     {**_K128_ROW, "wy_dense_wu": True},
-    {**_K128_ROW, "wy_inverse": "fused_loads", "wy_dense_wu": True},
-    {**_K128_ROW, "state_stages": 3},
+    {**_K128_ROW, "state_stages": 4},
     {**_K128_ROW, "grads_stages": 3},
-    {**_K128_ROW, "grads_warps": 4},
-    # the gradient kernel as fla splits it (dq, dk's output/state parts, dW per (chunk, K-block), then the
-    # WY backward per chunk: 2 x the programs, smaller tiles each), with 8 and with 4 warps
-    {**_K128_ROW, "grads_split": True},
-    {**_K128_ROW, "grads_split": True, "grads_warps": 4},
-    # each of the last two faster than the row alone at eddd51a (kernels_h200_k128.json): both together
-    {**_K128_ROW, "state_stages": 3, "grads_split": True, "grads_warps": 4},
+    {**_K128_ROW, "grads_warps": 8},
+    {**_K128_ROW, "grads_split": False, "grads_warps": 8},
     # dropped after a115239 / e28d5ee: state_warps 8 and grads_bk = grads_bv = 128 with 8 warps (slower
     # than the split row at K = 64 and 128); state_bv 64 and grads_stages 2 over the 16-bit-state row
-    # (now in the K = 128 row). state_stages 1 was tried at 70a8c4a: wrong results on the H200 (worst
-    # error 1.63 against 6.4e-3, then a CUDA error); the GPU tests at a115239 traced it to the bf16
-    # one-stage reverse walk, so launch_config never runs 16-bit inputs with one stage (chunk_config.py)
+    # (now in the K = 128 row). After eddd51a / 90c495f: wy_inverse "fused_loads", state_stages 3 and
+    # grads_split at 4 warps (now in the row); grads_warps 4 for the one-launch kernel (3.95 ms against
+    # 3.40 at 8); wy_dense_wu with fused_loads (slower than fused_loads alone). state_stages 1 was
+    # tried at 70a8c4a: wrong results on the H200 (worst error 1.63 against 6.4e-3, then a CUDA error);
+    # the GPU tests at a115239 traced it to the bf16 one-stage reverse walk, so launch_config never runs
+    # 16-bit inputs with one stage (chunk_config.py)
 ]
 TUNE_ERR_SLACK = 1.5     # a candidate counts only if its error is at most this times the shipped one's
 TUNE_MIN_K = 64          # 64: at (8, 2048, 8, 64) fla's forward is faster than ours as CUDA graphs (0.18 vs

@@ -53,9 +53,12 @@ SHAPE_CONFIG: list[tuple[int, int, tuple[str, ...], dict]] = [
     # in two stages, fwd+bwd 3.42 ms against this row's 3.85 without them (fwd 1.29 / 1.31), the same error.
     # Then, at eddd51a (benchmarks/results/kernels_h200_k128.json, tune): the four diagonal inverses of
     # _wy_fwd in one loop, each step's row read from a float32 copy of -A: fwd 1.103 ms against 1.285,
-    # fwd+bwd 3.230 against 3.401, the same error.
+    # fwd+bwd 3.230 against 3.401, the same error. At 90c495f (kernels_h200_tune_product.json, tune) over
+    # that: three walk stages and the gradient kernel split in two launches at 4 warps, fwd 0.988 /
+    # fwd+bwd 2.910 ms against 1.101 / 3.222, worst error vs our float32 8.40e-3 against 8.36e-3.
     (128, 8192, ("bfloat16", "float16"), {"split_o": True, "split_du": True, "state_precision": "bf16",
-                                          "state_bv": 64, "grads_stages": 2, "wy_inverse": "fused_loads"}),
+                                          "state_bv": 64, "grads_stages": 2, "wy_inverse": "fused_loads",
+                                          "state_stages": 3, "grads_split": True, "grads_warps": 4}),
 ]
 
 # settings forced over CONFIG and SHAPE_CONFIG (the bench's --config and tune stage write here)
