@@ -228,6 +228,26 @@ def test_forced_launch_can_set_the_shape_rows_aside():
     assert SHAPE_CONFIG[0][3] == row                                    # restored
 
 
+def test_the_reverse_walk_settings_default_to_the_forward_walks_and_keep_the_stage_rules():
+    """state_bwd_bv / _warps / _stages: None takes the forward walk's value (so a row's state_stages
+    still sets both walks), a value of its own wins, and the stage rules hold for the reverse walk too
+    (16-bit inputs never one stage; float32 at K > 64 capped)."""
+    from statetrack.kernels.delta_rule.chunk_config import CONFIG, launch_config
+    assert CONFIG["state_bwd_bv"] is CONFIG["state_bwd_warps"] is CONFIG["state_bwd_stages"] is None
+    cfg = launch_config(64, 256, BF16)
+    assert (cfg["state_bwd_bv"], cfg["state_bwd_warps"], cfg["state_bwd_stages"]) == \
+        (cfg["state_bv"], cfg["state_warps"], cfg["state_stages"])
+    with forced_launch(state_stages=3, state_bwd_warps=2):
+        cfg = launch_config(64, 256, BF16)
+        assert cfg["state_bwd_stages"] == 3 and cfg["state_bwd_warps"] == 2 and cfg["state_warps"] == 4
+    with forced_launch(state_bwd_stages=1, split_o=True, split_du=True):
+        assert launch_config(128, 8192, BF16)["state_bwd_stages"] == 2
+        cfg = launch_config(128, 256, FP32)
+        assert cfg["state_bwd_stages"] == 1 and not cfg["split_du"]
+    with forced_launch(state_bwd_stages=3):
+        assert launch_config(128, 256, FP32)["state_bwd_stages"] == 1
+
+
 @CPU
 @pytest.mark.parametrize("dtype,n_h", [(FP32, 1), (FP16, 2)], ids=["fp32", "fp16-nh2"])
 @pytest.mark.parametrize("setting", [{"wy_inverse": "fused"}, {"wy_inverse": "fused_loads"},

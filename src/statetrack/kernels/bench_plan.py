@@ -47,6 +47,13 @@ TUNE_CANDIDATES = [
     {**_K128_ROW, "grads_stages": 3},
     {**_K128_ROW, "grads_warps": 8},
     {**_K128_ROW, "grads_split": False, "grads_warps": 8},
+    # the reverse walk alone (532 us against fla's 311 at eddd51a; fla autotunes its own among 2 / 4 warps,
+    # 2-4 stages, V-blocks 32 / 64): 2 warps, V-block 32, both, 2 stages, 4 stages
+    {**_K128_ROW, "state_bwd_warps": 2},
+    {**_K128_ROW, "state_bwd_bv": 32},
+    {**_K128_ROW, "state_bwd_warps": 2, "state_bwd_bv": 32},
+    {**_K128_ROW, "state_bwd_stages": 2},
+    {**_K128_ROW, "state_bwd_stages": 4},
     # dropped after a115239 / e28d5ee: state_warps 8 and grads_bk = grads_bv = 128 with 8 warps (slower
     # than the split row at K = 64 and 128); state_bv 64 and grads_stages 2 over the 16-bit-state row
     # (now in the K = 128 row). After eddd51a / 90c495f: wy_inverse "fused_loads", state_stages 3 and

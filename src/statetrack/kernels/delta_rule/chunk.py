@@ -447,7 +447,7 @@ def chunk_bwd(q, k, v, beta, scale, initial_state, saved, do, dht, n_h, cu_seqle
     N, NT, NC, cidx, coff, total = _chunk_plan(B, T, g["TPC"], cu_seqlens)
     varlen = cu_seqlens is not None
     prec = dict(DT=DT, PREC=PREC, PREC_C=PREC_C, SDT=SDT, SPREC=SPREC)
-    bv = min(g["BV"], cfg["state_bv"])
+    bv = min(g["BV"], cfg["state_bwd_bv"])
     dh = torch.empty_like(h)
     dun = torch.empty_like(v)
     dh0 = torch.empty(N, H, K, V, device=q.device, dtype=torch.float32) if initial_state is not None else None
@@ -461,7 +461,7 @@ def chunk_bwd(q, k, v, beta, scale, initial_state, saved, do, dht, n_h, cu_seqle
         q, k, w, do, dun, dh, dht, dh0, cu_seqlens, coff, T, g["CS"], g["TPC"], NT, scale,
         H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=g["BK"], BV=bv, USE_DHT=dht is not None,
         USE_DH0=dh0 is not None, LOCAL_DU=cfg["split_du"], VARLEN=varlen, **prec,
-        num_warps=cfg["state_warps"], num_stages=cfg["state_stages"],
+        num_warps=cfg["state_bwd_warps"], num_stages=cfg["state_bwd_stages"],
     )
     bk2, bv2 = min(g["BK"], cfg["grads_bk"]), min(g["BV"], cfg["grads_bv"])
     nk, nv = triton.cdiv(K, bk2), triton.cdiv(V, bv2)

@@ -20,6 +20,9 @@ CONFIG = {
     "state_bv": 32,        # V-block of the sequential kernels (more blocks = more programs in flight)
     "state_warps": 4,
     "state_stages": 2,
+    "state_bwd_bv": None,      # the reverse walk's own V-block, warps and stages (fla tunes its reverse
+    "state_bwd_warps": None,   # walk apart from its forward one); None: the forward walk's state_bv,
+    "state_bwd_stages": None,  # state_warps, state_stages
     "fp32_wide_state_stages": 1,  # cap on state_stages for float32 inputs with K > 64: two stages of the
                                   # float32 K, W, Q tiles took 237,568 / 245,760 B of shared memory
                                   # (triton 3.6, single-TF32 products), over the H200's 232,448 per block
@@ -67,7 +70,8 @@ FORCED: dict = {}
 
 def launch_config(K: int, T: int, dtype: torch.dtype | None = None) -> dict:
     """CONFIG, then the first SHAPE_CONFIG row with K >= its K and T >= its T measured for this dtype,
-    then FORCED; then the stage rules, which nothing overrides:
+    then FORCED; the reverse walk's settings left at None take the forward walk's; then the stage rules
+    (for both walks), which nothing overrides:
 
     * float32 inputs with K > 64: state_stages capped at fp32_wide_state_stages (shared memory);
     * 16-bit inputs: at least two state stages. On the H200 (triton 3.6, bf16, K = 128) the reverse
@@ -84,10 +88,14 @@ def launch_config(K: int, T: int, dtype: torch.dtype | None = None) -> dict:
             cfg.update(over)
             break
     cfg.update(FORCED)
-    if dtype == torch.float32 and K > 64:
-        cfg["state_stages"] = min(cfg["state_stages"], cfg["fp32_wide_state_stages"])
-    elif dtype in (torch.bfloat16, torch.float16):
-        cfg["state_stages"] = max(cfg["state_stages"], 2)
-    if cfg["state_stages"] == 1:
+    for key in ("bv", "warps", "stages"):
+        if cfg[f"state_bwd_{key}"] is None:
+            cfg[f"state_bwd_{key}"] = cfg[f"state_{key}"]
+    for key in ("state_stages", "state_bwd_stages"):
+        if dtype == torch.float32 and K > 64:
+            cfg[key] = min(cfg[key], cfg["fp32_wide_state_stages"])
+        elif dtype in (torch.bfloat16, torch.float16):
+            cfg[key] = max(cfg[key], 2)
+    if min(cfg["state_stages"], cfg["state_bwd_stages"]) == 1:
         cfg["split_o"] = cfg["split_du"] = False
     return cfg
