@@ -428,7 +428,7 @@ def chunk_fwd(q, k, v, beta, scale, initial_state, output_final_state, n_h, save
         num_warps=cfg["state_warps"], num_stages=cfg["state_stages"],
     )
     if split:
-        bvo = min(g["BV"], 64)
+        bvo = min(g["BV"], cfg["par_bv"])
         _o_fwd_kernel[(B * H, NC, triton.cdiv(V, bvo))](
             q, k, u, h, o, cu_seqlens, cidx, T, g["CS"], g["TPC"], NT, scale, H=H, K=K, V=V, NH=n_h,
             BQ=g["BQ"], BK=g["BK"], BV=bvo, VARLEN=varlen, **prec, num_warps=cfg["par_warps"],
@@ -452,7 +452,7 @@ def chunk_bwd(q, k, v, beta, scale, initial_state, saved, do, dht, n_h, cu_seqle
     dun = torch.empty_like(v)
     dh0 = torch.empty(N, H, K, V, device=q.device, dtype=torch.float32) if initial_state is not None else None
     if cfg["split_du"]:
-        bvd = min(g["BV"], 64)
+        bvd = min(g["BV"], cfg["par_bv"])
         _du_local_kernel[(B * H, NC, triton.cdiv(V, bvd))](
             q, k, do, dun, cu_seqlens, cidx, T, g["CS"], g["TPC"], NT, scale, H=H, K=K, V=V, NH=n_h,
             BQ=g["BQ"], BK=g["BK"], BV=bvd, VARLEN=varlen, **prec, num_warps=cfg["par_warps"],

@@ -35,6 +35,7 @@ CONFIG = {
     "split_o": False,      # True: o in a parallel kernel after the state walk (off its critical path)
     "split_du": False,     # True: dUn's output part in a parallel kernel before the reverse walk
     "par_warps": 4,        # warps of those two parallel kernels
+    "par_bv": 64,          # their V-block (128 at K = V = 128: Q K^T formed once per chunk, not twice)
     "fp32_precision": "tf32x3",   # float32 products on the state path: "ieee" (exact) or "tf32x3"
     "fp32_intra_precision": "tf32x3",  # float32 intra-chunk products (K K^T, Q K^T, the gradient
                                        # products): "tf32x3", or "tf32" (one TF32 product, ~1e-4)
