@@ -155,6 +155,38 @@ def test_shipped_k128_row_in_bfloat16_on_gpu():
         check_against_naive(delta_rule, "delta_rule", "chunk", BF16, 2, 300, 3, 128, 128)
 
 
+# state_bwd_khalves: the reverse walk with dS in two 64-row tiles, K, W, Q loaded in 64-wide halves
+KHALVES_CASES = [
+    pytest.param(FP32, None, {}, 2, 70, 2, 128, 64, id="fp32-K128-V64"),
+    pytest.param(FP16, None, {}, 1, 70, 2, 100, 64, id="fp16-K100-masked-second-half"),
+    pytest.param(FP16, None, {"split_du": True}, 1, 130, 1, 128, 48, id="fp16-K128-local-du"),
+    pytest.param(FP32, 2, {}, 1, 40, 2, 128, 32, id="fp32-nh2-K128"),
+]
+
+
+@CPU
+@pytest.mark.parametrize("dtype, n_h, extra, B, T, H, K, V", KHALVES_CASES)
+def test_reverse_walk_in_key_halves_computes_the_same_gradients(dtype, n_h, extra, B, T, H, K, V):
+    """state_bwd_khalves (fla's reverse walk: dS as two [64, BV] tiles, K dS and Q K^T summed over the
+    halves, each half updated with its own Q and W halves) against the fp64 loop over two or three
+    chunks, with an initial state (dh0) and a final-state gradient (dht): keys 64-127 all used, and
+    K = 100 (the second half masked past key 100); dUn's local part from _du_local_kernel (float16:
+    float32 at K > 64 runs one walk stage, which drops the split kernels); DeltaProduct n_h = 2."""
+    with forced_launch(state_bwd_khalves=True, **extra):
+        if n_h is None:
+            check_against_naive(delta_rule, "delta_rule", "chunk", dtype, B, T, H, K, V)
+        else:
+            check_against_naive(delta_product, "delta_product", "chunk", dtype, B, T, H, K, V, n_h=n_h)
+
+
+@pytest.mark.gpu
+def test_shipped_k128_row_with_the_reverse_walk_in_key_halves_on_gpu():
+    """The K = 128 row with state_bwd_khalves (a tune candidate) in bfloat16, which only a GPU checks."""
+    from statetrack.kernels.delta_rule.chunk_config import SHAPE_CONFIG
+    with forced_launch(**SHAPE_CONFIG[0][3], state_bwd_khalves=True):
+        check_against_naive(delta_rule, "delta_rule", "chunk", BF16, 2, 300, 3, 128, 128)
+
+
 @pytest.mark.parametrize("dtype, K, stages", [
     pytest.param(FP32, 128, 1, id="fp32-K128-one-stage"),
     pytest.param(FP32, 100, 1, id="fp32-K100-one-stage"),

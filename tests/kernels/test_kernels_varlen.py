@@ -90,6 +90,14 @@ def test_chunk_packed_with_split_gradient_kernels():
 
 
 @CPU
+def test_chunk_packed_with_the_reverse_walk_in_key_halves():
+    """state_bwd_khalves: each reverse walk program reads its sequence's chunks in two 64-wide key
+    halves (K = 100: the second half masked past key 100)."""
+    with forced_launch(state_bwd_khalves=True):
+        check_packed(delta_rule, "delta_rule", "chunk", FP32, (1, 63, 65, 70), 2, 100, 32)
+
+
+@CPU
 @pytest.mark.parametrize("backend", ["naive", "fused_recurrent"])
 def test_diagonal_packed_matches_fp64_loop_per_sequence(backend):
     """Lengths 1 and around the checkpoint interval: a checkpoint row shared by two sequences, or

@@ -17,7 +17,8 @@ last two lines depend on S, so four kernels do the work:
                           with small products), W, U; keeps Tm for the backward pass (:mod:`.chunk_wy`;
                           the tile helpers all kernels share are in :mod:`.chunk_tiles`)
     _state_fwd_kernel     sequential over chunks per (batch, head, V-block): Un, O and S'
-    _state_bwd_kernel     sequential over chunks in reverse: dS (state gradients) and dUn
+    _state_bwd_kernel     sequential over chunks in reverse: dS (state gradients) and dUn (with
+                          ``state_bwd_khalves`` at K = 65-128: dS in two 64-row tiles)
     _grads_bwd_kernel     parallel over chunks: dq, dk, dv, dbeta through Un, W, U, Tm and A (its tile
                           steps shared with the two kernels that replace it under grads_split,
                           :mod:`.chunk_grads`)
@@ -114,58 +115,101 @@ def _state_fwd_kernel(
 
 
 @triton.jit
+def _key_tile(ptr, base, rows, m_rows, k0, H, K: tl.constexpr, BK: tl.constexpr):
+    """Keys k0 .. k0 + BK - 1 (masked at K) of the given rows of a [*, H, K] tensor: a [rows, BK] tile."""
+    ok = k0 + tl.arange(0, BK)
+    return tl.load(ptr + base + rows[:, None] * (H * K) + ok[None, :], mask=m_rows[:, None] & (ok < K)[None, :],
+                   other=0.0)
+
+
+@triton.jit
+def _state_rows(k0, ov, mv, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr):
+    """Offsets and mask of rows k0 .. k0 + BK - 1 (masked at K), columns ov, of a [K, V] state."""
+    ok = k0 + tl.arange(0, BK)
+    return ok[:, None] * V + ov[None, :], (ok < K)[:, None] & mv[None, :]
+
+
+@triton.jit
+def _state_bwd_step(qc, wc, doc, du, scale, DT: tl.constexpr, PREC: tl.constexpr):
+    """One chunk's change of (a key tile of) dS: scale Q^T dO - W^T dUn."""
+    return _mm(tl.trans(qc), doc, DT, PREC) * scale - _mm(tl.trans(wc), du, DT, PREC)
+
+
+@triton.jit
 def _state_bwd_kernel(
     q, k, w, do, dun, dh, dht, dh0, cu, coff, T, CS, TPC, NT, scale,
     H, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
-    BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+    BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr, HALVES: tl.constexpr,
     USE_DHT: tl.constexpr, USE_DH0: tl.constexpr, LOCAL_DU: tl.constexpr, VARLEN: tl.constexpr,
     DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
 ):
     """Walk the chunks backwards carrying dS = dL/dS(end of chunk):
     dUn = scale mask(Q K^T)^T dO + K dS;  dS <- dS + scale Q^T dO - W^T dUn.
-    With LOCAL_DU the first term is already in dun (_du_local_kernel) and only K dS is added."""
+    With LOCAL_DU the first term is already in dun (_du_local_kernel) and only K dS is added.
+
+    BK is the width of a key tile: the whole padded key width, or with HALVES (state_bwd_khalves) half
+    of it, keys BK .. 2 BK - 1 forming a second tile: dS is then carried as two [BK, BV] tiles, K, W and
+    Q are loaded in halves, K dS = K_0 dS_0 + K_1 dS_1 (Q K^T likewise) and each half of dS is updated
+    with its own halves of Q and W (fla's reverse walk at K = 128)."""
     i_bh, i_v = tl.program_id(0), tl.program_id(1)
     i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)       # i_b: the sequence
     bos, eos, nt, boh = _seq_of(cu, coff, i_b, T, NT, TPC, VARLEN)
     s = tl.arange(0, 64)
     r = tl.arange(0, BQ)
-    ok = tl.arange(0, BK)
     ov = i_v * BV + tl.arange(0, BV)
-    mk, mv = ok < K, ov < V
-    m_kv = mk[:, None] & mv[None, :]
+    mv = ov < V
     visible = s[None, :] < (r[:, None] + 1) * NH
     kb = i_h * K
     vb = i_h * V
     qb = i_h * K
     ob = i_h * V
     sb = (i_b * H + i_h) * K * V
+    off0, m0 = _state_rows(0, ov, mv, K, V, BK)                        # keys 0 .. BK - 1
+    off1, m1 = _state_rows(BK, ov, mv, K, V, BK)                       # keys BK .. 2 BK - 1 (HALVES)
 
-    dS = tl.zeros([BK, BV], dtype=tl.float32)
+    dS0 = tl.zeros([BK, BV], dtype=tl.float32)
+    dS1 = tl.zeros([BK, BV], dtype=tl.float32)
     if USE_DHT:
-        dS += tl.load(dht + sb + ok[:, None] * V + ov[None, :], mask=m_kv, other=0.0).to(tl.float32)
+        dS0 += tl.load(dht + sb + off0, mask=m0, other=0.0).to(tl.float32)
+        if HALVES:
+            dS1 += tl.load(dht + sb + off1, mask=m1, other=0.0).to(tl.float32)
     for cc in range(nt):
         c = nt - 1 - cc
         t = bos * NH + c * CS + s
         mt = (s < CS) & (t < eos * NH)
         tq = bos + c * TPC + r
         mq = (r < TPC) & (tq < eos)
-        kc = tl.load(k + kb + t[:, None] * (H * K) + ok[None, :], mask=mt[:, None] & mk[None, :], other=0.0)
-        wc = tl.load(w + kb + t[:, None] * (H * K) + ok[None, :], mask=mt[:, None] & mk[None, :], other=0.0)
-        qc = tl.load(q + qb + tq[:, None] * (H * K) + ok[None, :], mask=mq[:, None] & mk[None, :], other=0.0)
+        kc0 = _key_tile(k, kb, t, mt, 0, H, K, BK)
+        wc0 = _key_tile(w, kb, t, mt, 0, H, K, BK)
+        qc0 = _key_tile(q, qb, tq, mq, 0, H, K, BK)
         doc = tl.load(do + ob + tq[:, None] * (H * V) + ov[None, :], mask=mq[:, None] & mv[None, :], other=0.0)
         hb = ((boh + c) * H + i_h) * K * V
-        tl.store(dh + hb + ok[:, None] * V + ov[None, :], dS.to(dh.dtype.element_ty), mask=m_kv)
+        tl.store(dh + hb + off0, dS0.to(dh.dtype.element_ty), mask=m0)
+        kds = _mm(kc0, dS0, DT, PREC)                                   # K dS [64, BV]
+        if not LOCAL_DU:
+            qk = _mm(qc0, tl.trans(kc0), DT, PREC)                      # Q K^T [BQ, 64]
+        if HALVES:
+            kc1 = _key_tile(k, kb, t, mt, BK, H, K, BK)
+            wc1 = _key_tile(w, kb, t, mt, BK, H, K, BK)
+            qc1 = _key_tile(q, qb, tq, mq, BK, H, K, BK)
+            tl.store(dh + hb + off1, dS1.to(dh.dtype.element_ty), mask=m1)
+            kds += _mm(kc1, dS1, DT, PREC)
+            if not LOCAL_DU:
+                qk += _mm(qc1, tl.trans(kc1), DT, PREC)
         if LOCAL_DU:
             du = tl.load(dun + vb + t[:, None] * (H * V) + ov[None, :], mask=mt[:, None] & mv[None, :],
-                         other=0.0).to(tl.float32) + _mm(kc, dS, DT, PREC)
+                         other=0.0).to(tl.float32) + kds
         else:
-            qk = tl.where(visible, _mm(qc, tl.trans(kc), DT, PREC), 0.0)     # [BQ, 64]
-            du = _mm(tl.trans(qk), doc, DT, PREC) * scale + _mm(kc, dS, DT, PREC)
+            du = _mm(tl.trans(tl.where(visible, qk, 0.0)), doc, DT, PREC) * scale + kds
         tl.store(dun + vb + t[:, None] * (H * V) + ov[None, :], du.to(dun.dtype.element_ty),
                  mask=mt[:, None] & mv[None, :])
-        dS += _mm(tl.trans(qc), doc, DT, PREC) * scale - _mm(tl.trans(wc), du, DT, PREC)
+        dS0 += _state_bwd_step(qc0, wc0, doc, du, scale, DT, PREC)
+        if HALVES:
+            dS1 += _state_bwd_step(qc1, wc1, doc, du, scale, DT, PREC)
     if USE_DH0:
-        tl.store(dh0 + sb + ok[:, None] * V + ov[None, :], dS, mask=m_kv)
+        tl.store(dh0 + sb + off0, dS0, mask=m0)
+        if HALVES:
+            tl.store(dh0 + sb + off1, dS1, mask=m1)
 
 
 @triton.jit
@@ -457,10 +501,11 @@ def chunk_bwd(q, k, v, beta, scale, initial_state, saved, do, dht, n_h, cu_seqle
             q, k, do, dun, cu_seqlens, cidx, T, g["CS"], g["TPC"], NT, scale, H=H, K=K, V=V, NH=n_h,
             BQ=g["BQ"], BK=g["BK"], BV=bvd, VARLEN=varlen, **prec, num_warps=cfg["par_warps"],
         )
+    halves = cfg["state_bwd_khalves"] and g["BK"] == 128      # dS in two 64-row tiles
     _state_bwd_kernel[(N * H, triton.cdiv(V, bv))](
         q, k, w, do, dun, dh, dht, dh0, cu_seqlens, coff, T, g["CS"], g["TPC"], NT, scale,
-        H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=g["BK"], BV=bv, USE_DHT=dht is not None,
-        USE_DH0=dh0 is not None, LOCAL_DU=cfg["split_du"], VARLEN=varlen, **prec,
+        H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=g["BK"] // 2 if halves else g["BK"], BV=bv, HALVES=halves,
+        USE_DHT=dht is not None, USE_DH0=dh0 is not None, LOCAL_DU=cfg["split_du"], VARLEN=varlen, **prec,
         num_warps=cfg["state_bwd_warps"], num_stages=cfg["state_bwd_stages"],
     )
     bk2, bv2 = min(g["BK"], cfg["grads_bk"]), min(g["BV"], cfg["grads_bv"])

@@ -23,6 +23,8 @@ CONFIG = {
     "state_bwd_bv": None,      # the reverse walk's own V-block, warps and stages (fla tunes its reverse
     "state_bwd_warps": None,   # walk apart from its forward one); None: the forward walk's state_bv,
     "state_bwd_stages": None,  # state_warps, state_stages
+    "state_bwd_khalves": False,  # True: at a 128-wide key tile (K 65-128) the reverse walk carries dS as two
+                                 # [64, BV] tiles and loads K, W, Q in 64-wide halves (as fla's does)
     "fp32_wide_state_stages": 1,  # cap on state_stages for float32 inputs with K > 64: two stages of the
                                   # float32 K, W, Q tiles took 237,568 / 245,760 B of shared memory
                                   # (triton 3.6, single-TF32 products), over the H200's 232,448 per block
