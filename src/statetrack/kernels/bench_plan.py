@@ -48,8 +48,8 @@ TUNE_CANDIDATES = [
     {**_K128_ROW, "grads_warps": 8},
     {**_K128_ROW, "grads_split": False, "grads_warps": 8},
     # the reverse walk alone (532 us against fla's 311 at eddd51a; fla autotunes its own among 2 / 4 warps,
-    # 2-4 stages, V-blocks 32 / 64): 2 warps, V-block 32, both, 2 stages, 4 stages
-    {**_K128_ROW, "state_bwd_warps": 2},
+    # 2-4 stages, V-blocks 32 / 64): V-block 32, with 2 warps, 2 stages, 4 stages (2 warps at V-block 64
+    # built with 32 registers and ~12 KB of stack offline, NOTES.md: left to the one 2-warp probe)
     {**_K128_ROW, "state_bwd_bv": 32},
     {**_K128_ROW, "state_bwd_warps": 2, "state_bwd_bv": 32},
     {**_K128_ROW, "state_bwd_stages": 2},
@@ -57,9 +57,8 @@ TUNE_CANDIDATES = [
     # o and the local dUn with one 128-wide V-block (Q K^T once per chunk, as fla's dv_local), 4 and 8 warps
     {**_K128_ROW, "par_bv": 128},
     {**_K128_ROW, "par_bv": 128, "par_warps": 8},
-    # the reverse walk in two 64-wide key halves (dS as two [64, BV] tiles, as fla's), 4 and 2 warps
+    # the reverse walk in two 64-wide key halves (dS as two [64, BV] tiles, as fla's)
     {**_K128_ROW, "state_bwd_khalves": True},
-    {**_K128_ROW, "state_bwd_khalves": True, "state_bwd_warps": 2},
     # dropped after a115239 / e28d5ee: state_warps 8 and grads_bk = grads_bv = 128 with 8 warps (slower
     # than the split row at K = 64 and 128); state_bv 64 and grads_stages 2 over the 16-bit-state row
     # (now in the K = 128 row). After eddd51a / 90c495f: wy_inverse "fused_loads", state_stages 3 and
