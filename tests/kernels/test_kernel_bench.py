@@ -181,6 +181,47 @@ def test_resume_keeps_finished_stages_of_the_same_commit_and_runs_the_rest(tmp_p
     assert "measured at abc" in capsys.readouterr().err
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="interpreter run of the stages; on a GPU the bench itself runs")
+def test_a_resumed_timing_stage_skips_the_rows_it_had(tiny, capsys, monkeypatch):
+    """A cut delta / product / profile stage run again under --resume measures only the rows it lacks."""
+    monkeypatch.setattr(bench, "DELTA_SHAPES", [(1, 40, 1, 16), (1, 20, 1, 16)])
+    monkeypatch.setattr(bench, "DONE", {bench._row_id("delta", {"op": "delta_rule", "shape": [1, 40, 1, 16, 16]}),
+                                        bench._row_id("product", {"op": "delta_product", "n_h": 2,
+                                                                  "shape": [1, 20, 1, 16, 16]})})
+    bench.section_delta(torch, None, Args())
+    assert [m["data"]["shape"] for m in rows_of(capsys)] == [[1, 20, 1, 16, 16]]
+    bench.section_product(torch, None, Args())
+    assert rows_of(capsys) == []
+
+
+def test_resume_goes_on_past_the_rows_a_cut_stage_had(tmp_path, monkeypatch):
+    """The parent keeps a cut timing stage's rows, hands the stage's child the file to skip them by, and
+    says how many rows came from where; a cut tune stage runs again whole."""
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+
+    def fake_child(section, args, deadline, log_fn, on_row):
+        if section in ("delta", "tune"):
+            n = 1 if args.resume is None else 2
+            for i in range(n):
+                sec = "delta_rule" if section == "delta" else "tune"
+                on_row({"section": sec, "data": {"op": "delta_rule", "shape": [1, 40 + i, 1, 16, 16], "config": {}}})
+            if args.resume is None:
+                return {"status": "cut at the time budget", "elapsed_s": 1.0}
+        return {"status": "ok", "elapsed_s": 0.0}
+
+    monkeypatch.setattr(bench, "_run_child", fake_child)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "fake")
+    assert bench.main(["-o", str(first), "--no-fla", "--commit", "abc", "--skip", "product,profile"]) == 0
+    assert bench.main(["-o", str(second), "--no-fla", "--commit", "abc", "--resume", str(first)]) == 0
+    res = json.loads(second.read_text())
+    assert len(res["delta_rule"]) == 3 and res["stages"]["delta"]["rows_from"] == {"resume": 1, "this call": 2}
+    assert len(res["tune"]) == 2 and "rows_from" not in res["stages"]["tune"]      # tune: run again whole
+    args = type("A", (), dict(config=[], no_fla=True, quick=False, shapes=None, candidates=None, resume=str(first)))
+    assert bench._child_cmd("delta", args)[-2:] == ["--resume", str(first)]
+    assert "--resume" not in bench._child_cmd("tune", args)
+
+
 def test_verdicts_fail_on_slow_or_inaccurate_numbers():
     res = {"delta_rule": [{"shape": [4, 8192, 16, 128, 128], "ours_bf16_fwdbwd_ms": 5.3, "fla_bf16_fwdbwd_ms": 2.85,
                            "ours_bf16_fwd_ms": 1.0, "fla_bf16_fwd_ms": 1.2, "ours_fp32_tf32x3_fwdbwd_ms": 40.0,

@@ -21,7 +21,8 @@ the JSON file at once, so a stage cut off by ``--budget`` keeps what it had fini
 with ``verdicts``: one entry per bar of issue 13 (``ratio``/``value``, ``bar``, ``met``). fla is
 optional (its columns are skipped with a message). Versions, device and git commit are recorded.
 A call that ran out of time is finished by another on the same commit and kind of device:
-``--resume FILE`` keeps the stages FILE finished and runs the others.
+``--resume FILE`` keeps the stages FILE finished and runs the others; a timing stage (delta, product,
+profile) that FILE has cut goes on past the rows it had finished.
 """
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ from statetrack.kernels.bench_plan import (  # noqa: F401  (the stages read thes
     ACCURACY_SHAPE, BAR_FP32, BAR_FWD, BAR_FWDBWD, BAR_TESTS_S, DELTA_SHAPES, FP32_VARIANTS, PRODUCT_NH,
     PRODUCT_ALT, PRODUCT_SHAPE, SMALL, TF32_HOLDS, TUNE_CANDIDATES, TUNE_ERR_SLACK, TUNE_MIN_K, VARLEN_DTYPES,
     VARLEN_HEADS, VARLEN_K, VARLEN_LENGTHS)
+from statetrack.kernels.bench_roofline import add_roofline, chunk_flops, min_bytes, roofline_ms  # noqa: F401
 
 # most needed first; the short accuracy and varlen stages before the timings (fla autotunes at every
 # new shape: the delta stage took 250 s of a 430 s budget on a fresh H200)
@@ -46,6 +48,11 @@ SECTIONS = ("env", "compile", "accuracy", "varlen", "delta", "product", "tune", 
 # where each stage's rows go in the results ("env": the ceilings)
 STAGE_KEY = {"env": "ceilings", "compile": "compile", "accuracy": "accuracy_vs_fp64", "varlen": "varlen",
              "delta": "delta_rule", "product": "delta_product", "tune": "tune", "profile": "profile"}
+# the stages whose rows stand alone, with the fields that name a row: under --resume a cut stage of
+# these goes on past the rows it had finished (the others run again whole: tune's best-of rows need all
+# of its rows)
+ROW_ID = {"delta": ("op", "shape"), "product": ("op", "n_h", "shape"), "profile": ("op", "n_h", "shape", "who")}
+DONE: set = set()        # in a resumed stage's child: the rows already measured, as _row_id tuples
 PROFILE_ITERS = 5        # profiled calls per (op, shape, pass), after one unprofiled call
 COMPILE_WORKERS = 8      # processes that compile our kernel variants side by side before the timings
 DEVICE = "cuda"          # the CPU tests point the stages at the interpreter
@@ -71,30 +78,6 @@ def _load_fla():
         return None
     return dict(version=getattr(fla, "__version__", "?"), chunk=chunk_delta_rule,
                 fused_recurrent=fused_recurrent_delta_rule, product=chunk_gated_delta_product)
-
-
-# ------------------------------------------------------------------ cost model (pure, tested on CPU)
-
-def min_bytes(B, T, H, K, V, itemsize, n_h=1, backward=False) -> int:
-    """Fewest bytes a delta-rule / DeltaProduct call must move: each input read once, each output
-    written once (q [B,T,H,K], k/v/beta with n_h sub-steps, o; backward adds do and four gradients)."""
-    q, o = B * T * H * K, B * T * H * V
-    k, v, beta = n_h * q, n_h * B * T * H * V, n_h * B * T * H
-    fwd = q + k + v + beta + o
-    return itemsize * (fwd + (fwd + o + q + k + v + beta if backward else 0))
-
-
-def chunk_flops(B, T, H, K, V, n_h=1, backward=False, C=64) -> float:
-    """Matrix-product FLOPs of the chunked form per C-row chunk: K K^T, T K, T V, W S, Q K^T, Q S,
-    (Q K^T) Un, K^T Un, i.e. 2 (3 C^2 K + 2 C^2 V + 3 C K V); the backward pass taken as twice that."""
-    chunks = B * H * -(-T * n_h // C)
-    fwd = 2.0 * chunks * (3 * C * C * K + 2 * C * C * V + 3 * C * K * V)
-    return fwd * (3.0 if backward else 1.0)
-
-
-def roofline_ms(nbytes, flops, ceilings) -> float:
-    """The floor: the larger of bytes / bandwidth and FLOPs / matrix rate, in ms."""
-    return max(nbytes / ceilings["copy_GBps"] / 1e6, flops / ceilings["bf16_TFLOPs"] / 1e9)
 
 
 def parse_pytest_log(text: str) -> dict:
@@ -259,6 +242,15 @@ def _time_pair(torch, call, xs, row, prefix):
             row[f"{prefix}_fwd_graph_error"] = f"{type(exc).__name__}: {exc}"[:200]
 
 
+def _row_id(section: str, row: dict) -> tuple:
+    return tuple(json.dumps(row.get(field)) for field in ROW_ID[section])
+
+
+def _done(section: str, row: dict) -> bool:
+    """Whether a resumed stage already has this row (named by its ROW_ID fields)."""
+    return _row_id(section, row) in DONE
+
+
 def _emit(section, data):
     print("ROW " + json.dumps({"section": section, "data": data}), flush=True)
 
@@ -333,6 +325,8 @@ def section_delta(torch, fla, args):
     ours = lambda q, k, v, b: delta_rule(q, k, v, b, backend="chunk")  # noqa: E731
     for (B, T, H, K) in (DELTA_SHAPES[:1] if args.quick else DELTA_SHAPES):
         row = {"op": "delta_rule", "shape": [B, T, H, K, K]}
+        if _done("delta", row):
+            continue
         xs = [x.requires_grad_() for x in _inputs(torch, B, T, H, K, K, torch.bfloat16, 2.0)]
         _time_pair(torch, ours, xs, row, "ours_bf16")
         if fla is not None:
@@ -364,6 +358,8 @@ def section_product(torch, fla, args):
     B, T, H, K = PRODUCT_SHAPE
     for n_h in PRODUCT_NH:
         row = {"op": "delta_product", "n_h": n_h, "shape": [B, T, H, K, K], "alt_config": PRODUCT_ALT}
+        if _done("product", row):
+            continue
         xs = [x.requires_grad_() for x in _inputs(torch, B, T, H, K, K, torch.bfloat16, 2.0, n_h=n_h)]
         _time_pair(torch, ours, xs, row, "ours_bf16")
         with forced_launch(**PRODUCT_ALT):
@@ -537,6 +533,8 @@ def section_profile(torch, fla, args):
             impls += [("fla", _fla_product(fla, n_h))] if fla is not None else []
         for who, call in impls:
             row = {"op": op, "n_h": n_h, "shape": [B, T, H, K, K], "who": who}
+            if _done("profile", row):
+                continue
             try:
                 do = torch.randn_like(call(*[x.detach() for x in xs])[0])
                 with torch.no_grad():
@@ -553,14 +551,21 @@ def section_profile(torch, fla, args):
 
 # ------------------------------------------------------------------ driver
 
-def _run_child(section, args, deadline, log, on_row) -> dict:
-    """Run one stage in a child process until it ends or the deadline passes; rows go to on_row."""
+def _child_cmd(section, args) -> list:
+    """The command of one stage's child process: this run's options that shape what the stage measures."""
     cmd = [sys.executable, "-m", "statetrack.kernels.bench", "--section", section]
     cmd += sum((["--config", c] for c in args.config), [])
     cmd += ["--no-fla"] if args.no_fla else []
     cmd += ["--quick"] if args.quick else []
     cmd += ["--shapes", args.shapes] if args.shapes else []
     cmd += ["--candidates", args.candidates] if args.candidates else []
+    cmd += ["--resume", args.resume] if args.resume and section in ROW_ID else []
+    return cmd
+
+
+def _run_child(section, args, deadline, log, on_row) -> dict:
+    """Run one stage in a child process until it ends or the deadline passes; rows go to on_row."""
+    cmd = _child_cmd(section, args)
     env = dict(os.environ)
     src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
@@ -649,7 +654,8 @@ def main(argv: list[str] | None = None) -> int:
                    "a stage still running then is stopped and the rest skipped")
     p.add_argument("--resume", default=None, metavar="JSON",
                    help="keep the stages a previous run of the same commit on the same device finished (this "
-                        "command's own output, e.g. the -o file of a call that ran out of time) and run the rest")
+                        "command's own output, e.g. the -o file of a call that ran out of time) and run the rest; "
+                        "a cut delta, product or profile stage goes on past the rows it had")
     p.add_argument("--tests-log", default=None, help="pytest output of the GPU kernel tests, for their verdict")
     p.add_argument("--triton-cache", default=None, metavar="DIR",
                    help="Triton's compilation cache directory (kept between runs; default: Triton's own)")
@@ -692,6 +698,8 @@ def main(argv: list[str] | None = None) -> int:
     log = lambda msg: print(msg, flush=True)  # noqa: E731
 
     if args.section:  # child process: one stage, rows on stdout
+        if prev is not None and args.section in ROW_ID:
+            DONE.update(_row_id(args.section, r) for r in prev.get(STAGE_KEY[args.section], []))
         fla = None if args.no_fla else _load_fla()
         globals()[f"section_{args.section}"](torch, fla, args)
         return 0
@@ -736,6 +744,10 @@ def main(argv: list[str] | None = None) -> int:
             res["stages"][st] = {**prev["stages"][st], "status": "ok", "from": prev.get("time")}
         if "gpu_tests" in prev and "gpu_tests" not in res:
             res["gpu_tests"] = prev["gpu_tests"]
+        # the rows a stage of ROW_ID had finished before it was cut (its child skips them)
+        for st in set(ROW_ID) - kept:
+            if prev.get(STAGE_KEY[st]):
+                res[STAGE_KEY[st]] = list(prev[STAGE_KEY[st]])
 
     def write():
         res["verdicts"] = verdicts(res)
@@ -756,7 +768,7 @@ def main(argv: list[str] | None = None) -> int:
         if sec == "env":
             res["ceilings"] = data
         else:
-            _add_roofline(data, res.get("ceilings"))
+            add_roofline(data, res.get("ceilings"))
             res.setdefault(sec, []).append(data)
         log(f"{sec}: " + json.dumps(data))
         write()
@@ -771,7 +783,11 @@ def main(argv: list[str] | None = None) -> int:
         elif time.time() >= deadline:
             res["stages"][section] = {"status": "skipped (time budget spent)"}
         else:
+            before = len(res.get(STAGE_KEY[section]) or [])
             res["stages"][section] = _run_child(section, args, deadline, log, on_row)
+            if section in ROW_ID and before:
+                now = len(res[STAGE_KEY[section]])
+                res["stages"][section]["rows_from"] = {"resume": before, "this call": now - before}
         write()
     res["elapsed_s"] = round(time.time() - t0, 1)
     write()
@@ -787,21 +803,6 @@ def main(argv: list[str] | None = None) -> int:
         x = val.get("ratio", val.get("value"))
         log(f"{key:58s} {x if not isinstance(x, float) else f'{x:.3g}'!s:9s} {val['bar']!s:10s} {val['met']}")
     return 0
-
-
-def _add_roofline(row: dict, ceilings: dict | None) -> None:
-    """Add the floor and the fraction of it reached to a timing row (bf16 times only)."""
-    if not ceilings or "shape" not in row or not any(k.endswith("_ms") for k in row):
-        return
-    B, T, H, K, V = row["shape"]
-    n_h = row.get("n_h", 1)
-    for kind, bwd in (("fwd", False), ("fwdbwd", True)):
-        floor = roofline_ms(min_bytes(B, T, H, K, V, 2, n_h, bwd), chunk_flops(B, T, H, K, V, n_h, bwd), ceilings)
-        row[f"roofline_bf16_{kind}_ms"] = floor
-        for who in ("ours", "fla"):
-            ms = row.get(f"{who}_bf16_{kind}_ms")
-            if isinstance(ms, float):
-                row[f"{who}_bf16_{kind}_roofline_fraction"] = floor / ms
 
 
 if __name__ == "__main__":
