@@ -102,6 +102,13 @@ def test_compile_stage_reports_every_job_from_its_worker_processes(monkeypatch, 
     assert len(rows) == 3 and all(r["section"] == "compile" and r["data"]["error"] for r in rows)
 
 
+def parent_with_children(monkeypatch, fake_child):
+    """The bench's parent on a pretend CUDA device named "fake", its stages run by fake_child."""
+    monkeypatch.setattr(bench, "_run_child", fake_child)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "fake")
+
+
 def fake_rows():
     shape = [8, 2048, 8, 64, 64]
     delta = {"shape": shape, "ours_bf16_fwd_ms": 0.2, "ours_bf16_fwdbwd_ms": 0.6, "fla_bf16_fwd_ms": 0.3,
@@ -127,9 +134,7 @@ def test_parent_writes_json_after_every_row_and_judges_bars(tmp_path, monkeypatc
             sizes.append(("ceilings" if sec == "env" else sec) in json.loads(out.read_text()))
         return {"status": "ok", "elapsed_s": 0.0}
 
-    monkeypatch.setattr(bench, "_run_child", fake_child)
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "fake")
+    parent_with_children(monkeypatch, fake_child)
     assert bench.main(["-o", str(out), "--no-fla", "--tests-log", str(log), "--commit", "abc"]) == 0
     assert sizes == [True] * 4, "the JSON file was not rewritten after each row"
     res = json.loads(out.read_text())
@@ -165,9 +170,7 @@ def test_resume_keeps_finished_stages_of_the_same_commit_and_runs_the_rest(tmp_p
             return {"status": "cut at the time budget", "elapsed_s": 1.0}
         return {"status": "ok", "elapsed_s": 0.0}
 
-    monkeypatch.setattr(bench, "_run_child", fake_child)
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "fake")
+    parent_with_children(monkeypatch, fake_child)
     assert bench.main(["-o", str(first), "--no-fla", "--commit", "abc", "--skip", "product,tune"]) == 0
     assert ran == ["env", "compile", "accuracy", "varlen", "delta", "profile"]
     ran.clear()
@@ -209,9 +212,7 @@ def test_resume_goes_on_past_the_rows_a_cut_stage_had(tmp_path, monkeypatch):
                 return {"status": "cut at the time budget", "elapsed_s": 1.0}
         return {"status": "ok", "elapsed_s": 0.0}
 
-    monkeypatch.setattr(bench, "_run_child", fake_child)
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "fake")
+    parent_with_children(monkeypatch, fake_child)
     assert bench.main(["-o", str(first), "--no-fla", "--commit", "abc", "--skip", "product,profile"]) == 0
     assert bench.main(["-o", str(second), "--no-fla", "--commit", "abc", "--resume", str(first)]) == 0
     res = json.loads(second.read_text())
