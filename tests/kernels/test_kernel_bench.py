@@ -1,5 +1,6 @@
 """`statetrack bench kernels` without a GPU: its stages on tiny shapes under the interpreter (one
 call per timing instead of do_bench), the parent's per-row JSON writes and verdicts, the cost model."""
+import argparse
 import json
 
 import pytest
@@ -317,3 +318,28 @@ def test_a_narrowed_run_takes_known_shapes_and_candidates_and_names_what_is_wron
         assert e.value.code == 2
         err = capsys.readouterr().err
         assert msg in err and err.strip().count("\n") == 0, err
+
+
+def test_config_values_are_checked_before_cuda_is_looked_for(capsys):
+    """--config: every setting takes its own kind (an inheriting one, state_bwd_*, its source's), counts
+    are at least 1, block sizes and warps powers of two; each refusal is one line, exit 2."""
+    for argv, msg in ((["--config", "state_bwd_bv=abc"], "state_bwd_bv takes a value of type int, got 'abc'"),
+                      (["--config", "grads_split=maybe"], "grads_split takes a value of type bool, got 'maybe'"),
+                      (["--config", "par_bv=0"], "par_bv must be at least 1, got 0"),
+                      (["--config", "state_bwd_stages=-2"], "state_bwd_stages must be at least 1, got -2"),
+                      (["--config", "state_bwd_bv=48"], "state_bwd_bv must be a power of two, got 48"),
+                      (["--config", "grads_warps=3"], "grads_warps must be a power of two, got 3"),
+                      (["--config", "nope=1"], "unknown key 'nope'")):
+        try:
+            with pytest.raises(SystemExit) as e:
+                bench.main(argv)
+        finally:
+            chunk_mod.FORCED.clear()
+        assert e.value.code == 2
+        err = capsys.readouterr().err
+        assert msg in err and err.strip().count("\n") == 0, err
+    try:
+        bench._apply_config(["state_bwd_bv=64", "state_bwd_stages=3", "grads_split=no"], argparse.ArgumentParser())
+        assert chunk_mod.FORCED == {"state_bwd_bv": 64, "state_bwd_stages": 3, "grads_split": False}
+    finally:
+        chunk_mod.FORCED.clear()

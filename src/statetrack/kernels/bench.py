@@ -623,16 +623,27 @@ def narrow(shapes: str | None, candidates: str | None) -> tuple[list, list]:
     return chosen, cands
 
 
-def _apply_config(items, p, chunk_mod) -> None:
+_BOOL = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+
+
+def _apply_config(items, p) -> None:
+    """--config KEY=VALUE into the chunk kernels' FORCED settings; a value of the wrong kind, a count
+    under 1, or a block size or warp count that is not a power of two is refused by name."""
+    from statetrack.kernels.delta_rule.chunk_config import CONFIG, FORCED, setting_type
     for item in items:
         key, _, value = item.partition("=")
-        if key not in chunk_mod.CONFIG:
-            p.error(f"--config: unknown key {key!r} (known: {', '.join(chunk_mod.CONFIG)})")
-        kind = type(chunk_mod.CONFIG[key])
+        if key not in CONFIG:
+            p.error(f"--config: unknown key {key!r} (known: {', '.join(CONFIG)})")
+        kind = setting_type(key)
         try:
-            chunk_mod.FORCED[key] = (value.lower() in ("1", "true", "yes")) if kind is bool else kind(value)
-        except ValueError:
-            p.error(f"--config: {key} takes a {kind.__name__}, got {value!r}")
+            FORCED[key] = _BOOL[value.lower()] if kind is bool else kind(value)
+        except (KeyError, ValueError):
+            p.error(f"--config: {key} takes a value of type {kind.__name__}, got {value!r}")
+        n = FORCED[key]
+        if kind is int and n < 1:
+            p.error(f"--config: {key} must be at least 1, got {n}")
+        if kind is int and key.endswith(("_bv", "_bk", "_warps", "min_block")) and n & (n - 1):
+            p.error(f"--config: {key} must be a power of two, got {n}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -684,6 +695,7 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"--resume: {args.resume!r} is not a results file of this command ({type(e).__name__})")
     if args.tests_log and not os.path.isfile(args.tests_log):
         p.error(f"--tests-log: no such file {args.tests_log!r}")
+    _apply_config(args.config, p)
     if args.triton_cache:
         os.makedirs(args.triton_cache, exist_ok=True)
         os.environ["TRITON_CACHE_DIR"] = os.path.abspath(args.triton_cache)
@@ -694,7 +706,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import triton
     from statetrack.kernels.delta_rule import chunk as chunk_mod
-    _apply_config(args.config, p, chunk_mod)
     log = lambda msg: print(msg, flush=True)  # noqa: E731
 
     if args.section:  # child process: one stage, rows on stdout

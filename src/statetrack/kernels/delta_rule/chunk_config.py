@@ -70,6 +70,14 @@ SHAPE_CONFIG: list[tuple[int, int, tuple[str, ...], dict]] = [
 # settings forced over CONFIG and SHAPE_CONFIG (the bench's --config and tune stage write here)
 FORCED: dict = {}
 
+# settings whose None takes another's value (the reverse walk's own, unless set: the forward walk's)
+INHERITS = {"state_bwd_bv": "state_bv", "state_bwd_warps": "state_warps", "state_bwd_stages": "state_stages"}
+
+
+def setting_type(key: str) -> type:
+    """The type a value of setting ``key`` has (an inheriting setting's: the one it inherits)."""
+    return type(CONFIG[INHERITS.get(key, key)])
+
 
 def launch_config(K: int, T: int, dtype: torch.dtype | None = None) -> dict:
     """CONFIG, then the first SHAPE_CONFIG row with K >= its K and T >= its T measured for this dtype,
@@ -91,9 +99,9 @@ def launch_config(K: int, T: int, dtype: torch.dtype | None = None) -> dict:
             cfg.update(over)
             break
     cfg.update(FORCED)
-    for key in ("bv", "warps", "stages"):
-        if cfg[f"state_bwd_{key}"] is None:
-            cfg[f"state_bwd_{key}"] = cfg[f"state_{key}"]
+    for key, source in INHERITS.items():
+        if cfg[key] is None:
+            cfg[key] = cfg[source]
     for key in ("state_stages", "state_bwd_stages"):
         if dtype == torch.float32 and K > 64:
             cfg[key] = min(cfg[key], cfg["fp32_wide_state_stages"])
