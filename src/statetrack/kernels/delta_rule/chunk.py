@@ -47,9 +47,10 @@ import triton.language as tl
 
 from statetrack.kernels._common import KernelArgumentError, resolve_scale
 from statetrack.kernels.delta_rule.chunk_config import CONFIG, FORCED, SHAPE_CONFIG, launch_config  # noqa: F401
-from statetrack.kernels.delta_rule.chunk_tiles import BT, MAX_K, _chunk_of, _mm, _mm32, _seq_of  # noqa: F401
-from statetrack.kernels.delta_rule.chunk_grads import (_chunk_tm, _grad_rows, _grads_qkw_kernel, _inverse_grad,
-                                                       _state_grads, _wy_bwd_kernel, _wy_key_grads, _wy_value_grads)
+from statetrack.kernels.delta_rule.chunk_tiles import (BT, MAX_K, _chunk_of, _chunk_tm, _key_tile, _mm,  # noqa: F401
+                                                       _mm32, _seq_of)
+from statetrack.kernels.delta_rule.chunk_grads import (_grad_rows, _grads_qkw_kernel, _inverse_grad, _state_grads,
+                                                       _wy_bwd_kernel, _wy_key_grads, _wy_value_grads)
 from statetrack.kernels.delta_rule.chunk_wy import _wy_fwd_kernel
 
 
@@ -112,14 +113,6 @@ def _state_fwd_kernel(
         S += _mm(tl.trans(kc), un, SDT, SPREC)
     if STORE_HT:
         tl.store(ht + sb + ok[:, None] * V + ov[None, :], S, mask=m_kv)
-
-
-@triton.jit
-def _key_tile(ptr, base, rows, m_rows, k0, H, K: tl.constexpr, BK: tl.constexpr):
-    """Keys k0 .. k0 + BK - 1 (masked at K) of the given rows of a [*, H, K] tensor: a [rows, BK] tile."""
-    ok = k0 + tl.arange(0, BK)
-    return tl.load(ptr + base + rows[:, None] * (H * K) + ok[None, :], mask=m_rows[:, None] & (ok < K)[None, :],
-                   other=0.0)
 
 
 @triton.jit

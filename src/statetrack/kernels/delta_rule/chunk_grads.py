@@ -20,7 +20,7 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from statetrack.kernels.delta_rule.chunk_tiles import _chunk_of, _mm, _mm32
+from statetrack.kernels.delta_rule.chunk_tiles import _chunk_of, _chunk_tm, _key_tile, _mm, _mm32
 
 
 @triton.jit
@@ -38,15 +38,6 @@ def _grad_rows(cu, cidx, i_bh, i_c, T, CS, TPC, NT, H, NH: tl.constexpr, BQ: tl.
     mq = (r < TPC) & (tq < eos)
     visible = (s[None, :] < (r[:, None] + 1) * NH) & mq[:, None]
     return i_h, i_g, s, t, mt, tq, mq, visible
-
-
-@triton.jit
-def _chunk_tm(beta, tm, i_h, s, t, mt, H):
-    """The chunk's betas [64] (float32) and its Tm [64, 64], zero above the diagonal and on masked rows."""
-    b = tl.load(beta + i_h + t * H, mask=mt, other=0.0).to(tl.float32)
-    tmc = tl.load(tm + i_h * 64 + t[:, None] * (H * 64) + s[None, :],
-                  mask=mt[:, None] & (s[None, :] <= s[:, None]), other=0.0)
-    return b, tmc
 
 
 @triton.jit
@@ -127,8 +118,8 @@ def _grads_qkw_kernel(
         b_dk += dk_v
         b_dw += dw_v
     P = tl.where(visible, P, 0.0) * scale
-    qc = tl.load(q + kb + tq[:, None] * (H * K) + ok[None, :], mask=mq[:, None] & mk[None, :], other=0.0)
-    kc = tl.load(k + kb + t[:, None] * (H * K) + ok[None, :], mask=mt[:, None] & mk[None, :], other=0.0)
+    qc = _key_tile(q, kb, tq, mq, i_k * BK, H, K, BK)
+    kc = _key_tile(k, kb, t, mt, i_k * BK, H, K, BK)
     b_dq = b_dq * scale + _mm(P, kc, DT, PREC)
     b_dk += _mm(tl.trans(P), qc, DT, PREC)
     tl.store(dq + kb + tq[:, None] * (H * K) + ok[None, :], b_dq.to(dq.dtype.element_ty),
@@ -163,10 +154,8 @@ def _wy_bwd_kernel(
         db += db_v
         dTm += dTm_v
     for ik in range(NK):
-        ok = ik * BK + tl.arange(0, BK)
-        m_tk = mt[:, None] & (ok < K)[None, :]
-        kc = tl.load(k + kb + t[:, None] * (H * K) + ok[None, :], mask=m_tk, other=0.0)
-        dwc = tl.load(dw + kb + t[:, None] * (H * K) + ok[None, :], mask=m_tk, other=0.0)
+        kc = _key_tile(k, kb, t, mt, ik * BK, H, K, BK)
+        dwc = _key_tile(dw, kb, t, mt, ik * BK, H, K, BK)
         dbk, db_k, dTm_k = _wy_key_grads(tmt, dwc, kc, b, DT, PREC)    # dbk unused: redone in the dk loop
         db += db_k
         dTm += dTm_k
@@ -174,9 +163,9 @@ def _wy_bwd_kernel(
     for ik in range(NK):
         ok = ik * BK + tl.arange(0, BK)
         m_tk = mt[:, None] & (ok < K)[None, :]
-        kc = tl.load(k + kb + t[:, None] * (H * K) + ok[None, :], mask=m_tk, other=0.0)
-        dwc = tl.load(dw + kb + t[:, None] * (H * K) + ok[None, :], mask=m_tk, other=0.0)
-        b_dk = tl.load(dkp + kb + t[:, None] * (H * K) + ok[None, :], mask=m_tk, other=0.0)
+        kc = _key_tile(k, kb, t, mt, ik * BK, H, K, BK)
+        dwc = _key_tile(dw, kb, t, mt, ik * BK, H, K, BK)
+        b_dk = _key_tile(dkp, kb, t, mt, ik * BK, H, K, BK)
         kf = kc.to(tl.float32)
         dak = _mm(dA, kc, DT, PREC)                                      # dA K
         db += tl.sum(dak * kf, 1)

@@ -94,3 +94,20 @@ def _store_tm16(tm, x, base, t0, i: tl.constexpr, j: tl.constexpr, CS, end, H):
     c = 16 * j + tl.arange(0, 16)
     tl.store(tm + base + (t0 + r)[:, None] * (H * 64) + c[None, :], x.to(tm.dtype.element_ty),
              mask=m[:, None])
+
+
+@triton.jit
+def _key_tile(ptr, base, rows, m_rows, k0, H, K: tl.constexpr, BK: tl.constexpr):
+    """Keys k0 .. k0 + BK - 1 (masked at K) of the given rows of a [*, H, K] tensor: a [rows, BK] tile."""
+    ok = k0 + tl.arange(0, BK)
+    return tl.load(ptr + base + rows[:, None] * (H * K) + ok[None, :], mask=m_rows[:, None] & (ok < K)[None, :],
+                   other=0.0)
+
+
+@triton.jit
+def _chunk_tm(beta, tm, i_h, s, t, mt, H):
+    """The chunk's betas [64] (float32) and its Tm [64, 64], zero above the diagonal and on masked rows."""
+    b = tl.load(beta + i_h + t * H, mask=mt, other=0.0).to(tl.float32)
+    tmc = tl.load(tm + i_h * 64 + t[:, None] * (H * 64) + s[None, :],
+                  mask=mt[:, None] & (s[None, :] <= s[:, None]), other=0.0)
+    return b, tmc

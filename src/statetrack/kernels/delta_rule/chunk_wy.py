@@ -6,8 +6,8 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from statetrack.kernels.delta_rule.chunk_tiles import (_chunk_of, _load_rows16, _mm, _mm32, _store_rows16,
-                                                       _store_tm16)
+from statetrack.kernels.delta_rule.chunk_tiles import (_chunk_of, _chunk_tm, _load_rows16, _mm, _mm32,
+                                                       _store_rows16, _store_tm16)
 
 
 @triton.jit
@@ -80,16 +80,14 @@ def _wu_blocks(out, y0, y1, y2, y3, x00, x10, x11, x20, x21, x22, x30, x31, x32,
 
 
 @triton.jit
-def _wu_dense(x, out, tm, beta, xb, bb, tb, t0, CS, end, H, D: tl.constexpr, BD: tl.constexpr,
+def _wu_dense(x, out, tm, beta, xb, bb, t0, CS, end, H, D: tl.constexpr, BD: tl.constexpr,
               SDT: tl.constexpr, SPREC: tl.constexpr):
     """out = Tm diag(b) x for a chunk's rows as one [64, 64] x [64, BD] product: Tm read back from tm
     (its lower triangle; the blocks above the diagonal are never written there)."""
     r = tl.arange(0, 64)
     m = (r < CS) & (t0 + r < end)
     od = tl.arange(0, BD)
-    tmt = tl.load(tm + tb + (t0 + r)[:, None] * (H * 64) + r[None, :],
-                  mask=m[:, None] & (r[None, :] <= r[:, None]), other=0.0)
-    b = tl.load(beta + bb + (t0 + r) * H, mask=m, other=0.0).to(tl.float32)
+    b, tmt = _chunk_tm(beta, tm, bb, r, t0 + r, m, H)
     xm = m[:, None] & (od < D)[None, :]
     xt = tl.load(x + xb + (t0 + r)[:, None] * (H * D) + od[None, :], mask=xm, other=0.0)
     y = _mm(tmt, xt * b[:, None], SDT, SPREC)
@@ -166,8 +164,8 @@ def _wy_fwd_kernel(
         # one 64-row product each from Tm as stored (the rounding _mm gives the blocks anyway: the
         # launcher sets DENSE_WU only where tm holds the operand dtype of the state path)
         tl.debug_barrier()                        # the tm blocks above, stored by every thread
-        _wu_dense(k, w, tm, beta, kb, bb, tb, t0, CS, Tn, H, K, BK, SDT, SPREC)
-        _wu_dense(v, u, tm, beta, vb, bb, tb, t0, CS, Tn, H, V, BV, SDT, SPREC)
+        _wu_dense(k, w, tm, beta, kb, bb, t0, CS, Tn, H, K, BK, SDT, SPREC)
+        _wu_dense(v, u, tm, beta, vb, bb, t0, CS, Tn, H, V, BV, SDT, SPREC)
     else:
         _wu_blocks(w, k0 * b0[:, None], k1 * b1[:, None], k2 * b2[:, None], k3 * b3[:, None],
                    x00, x10, x11, x20, x21, x22, x30, x31, x32, x33, kb, t0, CS, Tn, H, K, BK, SDT, SPREC)
