@@ -83,6 +83,17 @@ def test_shape_config_rows_apply_where_they_were_measured():
     assert launch_config(kmin, tmin - 1, BF16)["state_precision"] == "tf32"           # shorter: defaults
     assert launch_config(kmin // 2, tmin, BF16)["split_o"] is False
     assert launch_config(kmin, tmin, FP32)["split_o"] is False                        # measured for 16 bits
+    # the K = 64 row: the fused inverse with row loads alone, for 16-bit inputs from T = 2048 on, and for
+    # K = 128 below the K = 128 row's T
+    kmin64, tmin64, dtypes64, row64 = SHAPE_CONFIG[1]
+    assert (kmin64, row64) == (64, {"wy_inverse": "fused_loads"}) and dtypes64 == dtypes
+    assert CONFIG["wy_inverse"] == "serial"
+    for K, T, dtype, inverse in ((64, tmin64, BF16, "fused_loads"), (64, tmin64 - 1, BF16, "serial"),
+                                 (64, tmin64, FP32, "serial"), (32, tmin64, FP16, "serial"),
+                                 (128, tmin - 1, FP16, "fused_loads")):
+        cfg = launch_config(K, T, dtype)
+        assert cfg["wy_inverse"] == inverse, (K, T, dtype)
+        assert cfg["split_o"] is False and cfg["state_precision"] == "tf32", (K, T, dtype)
 
 
 def test_split_kernels_never_run_with_one_state_stage():

@@ -90,6 +90,17 @@ def test_chunk_packed_with_split_gradient_kernels():
 
 
 @CPU
+def test_chunk_packed_with_the_fused_inverse_and_row_loads():
+    """wy_inverse "fused_loads" (SHAPE_CONFIG's K = 64 row, 16-bit inputs whose mean sequence length is
+    2048 or more) over packed chunks, a sequence's last one short: the delta rule and DeltaProduct
+    n_h = 2. (The interpreter runs programs one at a time, so two chunk programs sharing a scratch
+    slot would pass here; the slot is the program's grid index, the buffer sized by the grid.)"""
+    with forced_launch(wy_inverse="fused_loads"):
+        check_packed(delta_rule, "delta_rule", "chunk", FP32, (1, 63, 65, 70), 2, 32, 16)
+        check_packed(delta_product, "delta_product", "chunk", FP32, (1, 31, 33), 1, 32, 16, n_h=2)
+
+
+@CPU
 def test_chunk_packed_with_the_reverse_walk_in_key_halves():
     """state_bwd_khalves: each reverse walk program reads its sequence's chunks in two 64-wide key
     halves (K = 100: the second half masked past key 100)."""

@@ -12,10 +12,12 @@ from statetrack.kernels.delta_rule.chunk_config import SHAPE_CONFIG
 DELTA_SHAPES = [(8, 2048, 8, 64), (64, 256, 4, 32), (4, 8192, 16, 128)]   # (B, T, H, K = V)
 PRODUCT_SHAPE = (8, 2048, 8, 64)
 PRODUCT_NH = (2, 4)
-# also timed in the product stage: _wy_fwd's fused inverse with row loads (in the K = 128 row; the WY
-# kernel was 335 of DeltaProduct n_h = 2's 515 us forward at eddd51a). o off the forward walk (split_o,
-# split_du) was timed there at 90c495f and was slower: n_h = 2 fwd 0.555 vs 0.517 ms, n_h = 4 1.079 vs 1.007
-PRODUCT_ALT = {"wy_inverse": "fused_loads"}
+# also timed in the product stage, over the shipped settings: the chunk states rounded to 16 bits between
+# chunks (state_precision "bf16", in the K = 128 row; our product's forward walk took 178 us at n_h = 2
+# where fla's state and output kernels took 47 + 34 at fd700c3). Timed there before: o off the forward
+# walk (split_o, split_du; slower at 90c495f, n_h = 2 fwd 0.555 vs 0.517 ms), the fused inverse with row
+# loads (faster at fd700c3; now SHAPE_CONFIG's K = 64 row)
+PRODUCT_ALT = {"state_precision": "bf16"}
 ACCURACY_SHAPE = (2, 1024, 2, 64)
 VARLEN_LENGTHS = (1, 63, 64, 65, 300, 1000)
 VARLEN_HEADS, VARLEN_K = 4, 64
@@ -37,28 +39,14 @@ TUNE_CANDIDATES = [
     {"split_o": True, "split_du": True, "state_stages": 3},
     {"split_o": True, "split_du": True, "state_precision": "bf16"},   # fla's rounding of W, S, Un
     {"split_o": True, "split_du": True, "grads_bk": 128},
-    # the shipped K = 128 row, then changes over it: the inverse without row loads; W and U as 64-row
-    # products; a fourth walk stage; a third gradient stage; the split gradient kernels at 8 warps; the
-    # one-launch gradient kernel (the row before 90c495f)
+    # the shipped K = 128 row, then changes over it: the reverse walk in two 64-wide key halves, and with
+    # two stages (each level with the row at fd700c3: 2.922 / 2.915 ms against 2.904; kept to recheck)
     _K128_ROW,
-    {**_K128_ROW, "wy_inverse": "fused"},
-    {**_K128_ROW, "wy_dense_wu": True},
-    {**_K128_ROW, "state_stages": 4},
-    {**_K128_ROW, "grads_stages": 3},
-    {**_K128_ROW, "grads_warps": 8},
-    {**_K128_ROW, "grads_split": False, "grads_warps": 8},
-    # the reverse walk alone (532 us against fla's 311 at eddd51a; fla autotunes its own among 2 / 4 warps,
-    # 2-4 stages, V-blocks 32 / 64): V-block 32, with 2 warps, 2 stages, 4 stages (2 warps at V-block 64
-    # built with 32 registers and ~12 KB of stack offline, NOTES.md: left to the one 2-warp probe)
-    {**_K128_ROW, "state_bwd_bv": 32},
-    {**_K128_ROW, "state_bwd_warps": 2, "state_bwd_bv": 32},
-    {**_K128_ROW, "state_bwd_stages": 2},
-    {**_K128_ROW, "state_bwd_stages": 4},
-    # o and the local dUn with one 128-wide V-block (Q K^T once per chunk, as fla's dv_local), 4 and 8 warps
-    {**_K128_ROW, "par_bv": 128},
-    {**_K128_ROW, "par_bv": 128, "par_warps": 8},
-    # the reverse walk in two 64-wide key halves (dS as two [64, BV] tiles, as fla's)
     {**_K128_ROW, "state_bwd_khalves": True},
+    {**_K128_ROW, "state_bwd_stages": 2},
+    # the K = 64 row (the fused inverse with row loads) over CONFIG, and with the 16-bit chunk states
+    {"split_o": False, "split_du": False, "wy_inverse": "fused_loads"},
+    {"split_o": False, "split_du": False, "wy_inverse": "fused_loads", "state_precision": "bf16"},
     # dropped after a115239 / e28d5ee: state_warps 8 and grads_bk = grads_bv = 128 with 8 warps (slower
     # than the split row at K = 64 and 128); state_bv 64 and grads_stages 2 over the 16-bit-state row
     # (now in the K = 128 row). After eddd51a / 90c495f: wy_inverse "fused_loads", state_stages 3 and
@@ -66,7 +54,12 @@ TUNE_CANDIDATES = [
     # 3.40 at 8); wy_dense_wu with fused_loads (slower than fused_loads alone). state_stages 1 was
     # tried at 70a8c4a: wrong results on the H200 (worst error 1.63 against 6.4e-3, then a CUDA error);
     # the GPU tests at a115239 traced it to the bf16 one-stage reverse walk, so launch_config never runs
-    # 16-bit inputs with one stage (chunk_config.py)
+    # 16-bit inputs with one stage (chunk_config.py). After fd700c3 (kernels_h200.json, tune; fwd+bwd
+    # against the row's 2.904 ms, all at K = 128): par_bv 128 (2.796, now in the row) and with 8 warps
+    # (2.951); the inverse without row loads (2.959); W and U as 64-row products (2.957); state_stages 4
+    # and state_bwd_stages 4 (out of shared memory: 253,952 B needed, 232,448 per block); grads_stages 3
+    # (3.082); the split gradient kernels at 8 warps (3.360); the one-launch gradient kernel at 8 warps
+    # (3.095); the reverse walk's V-block 32 (3.109) and with 2 warps (28.55: spilled)
 ]
 TUNE_ERR_SLACK = 1.5     # a candidate counts only if its error is at most this times the shipped one's
 TUNE_MIN_K = 64          # 64: at (8, 2048, 8, 64) fla's forward is faster than ours as CUDA graphs (0.18 vs

@@ -62,9 +62,19 @@ SHAPE_CONFIG: list[tuple[int, int, tuple[str, ...], dict]] = [
     # fwd+bwd 3.230 against 3.401, the same error. At 90c495f (kernels_h200_tune_product.json, tune) over
     # that: three walk stages and the gradient kernel split in two launches at 4 warps, fwd 0.988 /
     # fwd+bwd 2.910 ms against 1.101 / 3.222, worst error vs our float32 8.40e-3 against 8.36e-3.
+    # At fd700c3 (benchmarks/results/kernels_h200.json, tune): o and the local dUn with one 128-wide
+    # V-block (Q K^T once per chunk), fwd 0.953 / fwd+bwd 2.796 ms against the row's 0.989 / 2.904, the
+    # same error (8.40e-3); fla in that run 1.007 / 2.850.
     (128, 8192, ("bfloat16", "float16"), {"split_o": True, "split_du": True, "state_precision": "bf16",
                                           "state_bv": 64, "grads_stages": 2, "wy_inverse": "fused_loads",
-                                          "state_stages": 3, "grads_split": True, "grads_warps": 4}),
+                                          "state_stages": 3, "grads_split": True, "grads_warps": 4,
+                                          "par_bv": 128}),
+    # H200, DeltaProduct (8, 2048, 8, 64) bf16 at fd700c3 (kernels_h200.json, product stage, same process):
+    # the fused inverse with row loads over CONFIG, n_h = 2 fwd 0.428 / fwd+bwd 0.950 ms against 0.520 /
+    # 1.038, n_h = 4 0.821 / 1.848 against 1.005 / 2.023 (the WY kernel is most of the product's forward).
+    # The delta rule at this K took it at K = 128 (fwd 1.285 -> 1.103 ms at eddd51a); at K = 64 it is timed
+    # by the tune stage's candidate with it over CONFIG.
+    (64, 2048, ("bfloat16", "float16"), {"wy_inverse": "fused_loads"}),
 ]
 
 # settings forced over CONFIG and SHAPE_CONFIG (the bench's --config and tune stage write here)
