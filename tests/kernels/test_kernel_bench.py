@@ -58,6 +58,9 @@ def test_stage_emits_rows(section, tiny, capsys):
             assert data["alt_config"] == bench.PRODUCT_ALT and not chunk_mod.FORCED
             for key in ("ours_bf16_fwd_ms", "ours_bf16_fwdbwd_ms", "ours_alt_bf16_fwd_ms", "ours_alt_bf16_fwdbwd_ms"):
                 assert data[key] > 0, key
+            # against float32 (a number: the interpreter's bfloat16 products are wrong, see the next test)
+            assert isinstance(data["ours_bf16_worst_err_vs_fp32"], float)
+            assert isinstance(data["ours_alt_bf16_worst_err_vs_fp32"], float)
         if section == "delta":
             for key in ["ours_bf16_fwd_ms", "ours_bf16_fwdbwd_ms"] + [f"ours_fp32_{p}_fwdbwd_ms" for p in bench.FP32_VARIANTS]:
                 assert data[key] > 0, key
@@ -270,6 +273,51 @@ def test_tuned_settings_count_only_when_faster_and_as_accurate():
     res["tune"][2]["worst_err_vs_fp32"] = 2e-2                 # now too inaccurate as well
     v = bench.verdicts(res)["delta_rule (4, 8192, 16, 128) fwdbwd bf16 vs fla"]
     assert v["config"] == "shipped" and not v["met"]
+
+
+def test_a_suggested_row_is_one_that_differs_from_what_ships_at_its_shape():
+    """The tune's fastest candidate is suggested only where CONFIG with the shape's SHAPE_CONFIG row is
+    not already the same settings (a candidate spelling CONFIG's own values out is no new row)."""
+    from statetrack.kernels.delta_rule.chunk_config import CONFIG, SHAPE_CONFIG
+    kmin, tmin, _, row = SHAPE_CONFIG[0]
+    shape = [4, tmin, 16, kmin, kmin]
+    base = dict(bench.TUNE_CANDIDATES[0])
+    spelled = {**base, **row, "wy_warps": CONFIG["wy_warps"]}       # the shipped row, one default spelled out
+    other = {**row, "grads_warps": 2 * row["grads_warps"]}
+    tune = [{"shape": shape, "config": base, "ours_bf16_fwdbwd_ms": 5.0, "worst_err_vs_fp32": 1e-2},
+            {"shape": shape, "config": spelled, "ours_bf16_fwdbwd_ms": 3.0, "worst_err_vs_fp32": 1e-2}]
+    assert bench.suggested_rows(tune) == []
+    tune.append({"shape": shape, "config": other, "ours_bf16_fwdbwd_ms": 2.0, "worst_err_vs_fp32": 1e-2})
+    assert bench.suggested_rows(tune) == [[kmin, tmin, ["bfloat16", "float16"], other]]
+    # below the row's T, CONFIG alone ships: the row's settings are then new
+    short = [dict(r, shape=[4, tmin // 2, 16, kmin, kmin]) for r in tune[:2]]
+    assert bench.suggested_rows(short) == [[kmin, tmin // 2, ["bfloat16", "float16"], spelled]]
+
+
+def test_error_against_float32_is_small_for_the_kernel_and_large_for_a_wrong_output(monkeypatch):
+    """The product and tune stages' error column, in float16 (the interpreter's bfloat16 dots are
+    wrong): DeltaProduct's chunk kernel against its own float32 result, then a call whose output is off
+    by 5 % and one whose gradients are cut off from one input."""
+    from statetrack.kernels import delta_product
+    monkeypatch.setattr(bench, "DEVICE", "cpu")
+    ours = lambda q, k, v, b: delta_product(q, k, v, b, backend="chunk")  # noqa: E731
+    xs = [x.requires_grad_() for x in bench._inputs(torch, 1, 20, 1, 16, 16, torch.float16, 2.0, n_h=2)]
+    do = torch.randn(1, 20, 1, 16, generator=torch.Generator().manual_seed(4))
+    ref = bench._outputs(ours, [x.detach().float() for x in xs], do)
+    row = {}
+    bench._error_vs(ref, ours, xs, do, row, "ok", "ok_error")
+    bench._error_vs(ref, lambda *a: (ours(*a)[0] * 1.05,), xs, do, row, "scaled", "scaled_error")
+    bench._error_vs(ref, lambda q, k, v, b: ours(q, k, v.detach(), b), xs, do, row, "cut", "cut_error")
+    assert row["ok"] < 5e-3 and row["scaled"] > 0.04
+    assert "cut" not in row and "cut_error" in row          # v.grad is None: recorded, not raised
+
+
+def test_product_verdicts_carry_the_cuda_graph_ratio():
+    row = {"op": "delta_product", "n_h": 2, "shape": [8, 2048, 8, 64, 64], "ours_bf16_fwd_ms": 0.4,
+           "fla_bf16_fwd_ms": 0.8, "ours_bf16_fwd_graph_ms": 0.4, "fla_bf16_fwd_graph_ms": 0.32,
+           "ours_bf16_fwdbwd_ms": 1.0, "fla_bf16_fwdbwd_ms": 2.0}
+    v = bench.verdicts({"delta_product": [row]})["delta_product n_h=2 (8, 2048, 8, 64) fwd bf16 vs fla"]
+    assert v["ratio"] == pytest.approx(2.0) and v["met"] and v["ratio_as_cuda_graphs"] == pytest.approx(0.8)
 
 
 def test_time_pair_adds_the_graph_time_on_cuda_and_records_its_failure(monkeypatch):

@@ -133,6 +133,9 @@ def verdicts(res: dict) -> dict:
             ratio = fla / ours if isinstance(ours, float) and isinstance(fla, float) else None
             v[f"delta_product n_h={r['n_h']} {tuple(r['shape'][:4])} {kind} bf16 vs fla"] = dict(
                 ratio=ratio, bar=f">= {bar}", met=ratio is not None and ratio >= bar)
+        og, fg = r.get("ours_bf16_fwd_graph_ms"), r.get("fla_bf16_fwd_graph_ms")
+        if isinstance(og, float) and isinstance(fg, float):       # for the reader: the GPU's time alone
+            v[f"delta_product n_h={r['n_h']} {tuple(r['shape'][:4])} fwd bf16 vs fla"]["ratio_as_cuda_graphs"] = fg / og
     for n_h in PRODUCT_NH:
         for kind, bar in (("fwdbwd", 1.5), ("fwd", 1.0)):
             v.setdefault(f"delta_product n_h={n_h} {PRODUCT_SHAPE} {kind} bf16 vs fla",
@@ -174,6 +177,18 @@ def _best_tuned(rows) -> dict:
         if r.get("fp32_of_best") and s in best and best[s]["config"] == r["config"]:
             best[s].update({k: val for k, val in r.items() if k.startswith("ours_fp32_")})
     return best
+
+
+def suggested_rows(tune_rows) -> list:
+    """SHAPE_CONFIG rows (the tune stage times bf16; float16 takes the same 16-bit path) for the shapes
+    whose fastest admissible candidate differs from what ships there: CONFIG with that shape's row."""
+    from statetrack.kernels.delta_rule import chunk_config
+    rows = []
+    for r in _best_tuned(tune_rows).values():
+        K, T = r["shape"][3], r["shape"][1]
+        if {**chunk_config.CONFIG, **r["config"]} != {**chunk_config.CONFIG, **chunk_config.shape_row(K, T, "bfloat16")}:
+            rows.append([K, T, ["bfloat16", "float16"], r["config"]])
+    return rows
 
 
 def _worst(acc: list, prefix: str) -> float | None:
@@ -351,7 +366,8 @@ def _fla_product(fla, n_h: int):
 
 def section_product(torch, fla, args):
     """DeltaProduct against fla's gated_delta_product; ours also with PRODUCT_ALT forced (a setting
-    measured faster elsewhere, timed here before a row for DeltaProduct is written)."""
+    measured faster elsewhere, timed here before a row for DeltaProduct is written), each with its worst
+    error (o and every gradient) against our float32 result on the same inputs."""
     from statetrack.kernels import delta_product
     from statetrack.kernels.testing import forced_launch
     ours = lambda q, k, v, b: delta_product(q, k, v, b, backend="chunk")  # noqa: E731
@@ -361,9 +377,13 @@ def section_product(torch, fla, args):
         if _done("product", row):
             continue
         xs = [x.requires_grad_() for x in _inputs(torch, B, T, H, K, K, torch.bfloat16, 2.0, n_h=n_h)]
+        do = torch.randn(B, T, H, K, device=DEVICE, generator=torch.Generator(DEVICE).manual_seed(4))
+        ref = _outputs(ours, [x.detach().float() for x in xs], do)
         _time_pair(torch, ours, xs, row, "ours_bf16")
+        _error_vs(ref, ours, xs, do, row, "ours_bf16_worst_err_vs_fp32", "ours_bf16_error")
         with forced_launch(**PRODUCT_ALT):
             _time_pair(torch, ours, xs, row, "ours_alt_bf16")
+            _error_vs(ref, ours, xs, do, row, "ours_alt_bf16_worst_err_vs_fp32", "ours_alt_bf16_error")
         if fla is not None:
             _time_pair(torch, _fla_product(fla, n_h), xs, row, "fla_bf16")
         _emit("delta_product", row)
@@ -447,6 +467,16 @@ def _outputs(call, xs, do):
     return [o.detach()] + [x.grad for x in xs]
 
 
+def _error_vs(ref, call, xs, do, row, key, error_key):
+    """row[key]: the worst relative error (o and every gradient) of call(*xs) against ref; an exception
+    goes to row[error_key] instead."""
+    try:
+        out = _outputs(call, [x.detach() for x in xs], do)
+        row[key] = max(_rel(r, o) for r, o in zip(ref, out))
+    except Exception as exc:  # noqa: BLE001
+        row[error_key] = f"{type(exc).__name__}: {exc}"[:200]
+
+
 def _admissible(row, shipped) -> bool:
     """A tune row counts if it was timed and its error is within TUNE_ERR_SLACK of the shipped row's."""
     if not isinstance(row.get("ours_bf16_fwdbwd_ms"), float):
@@ -471,11 +501,7 @@ def section_tune(torch, fla, args):
             row = {"shape": [B, T, H, K, K], "config": cand}
             with forced_launch(shape_rows=False, **cand):
                 _time_pair(torch, ours, xs, row, "ours_bf16")
-                try:
-                    out = _outputs(ours, [x.detach() for x in xs], do)
-                    row["worst_err_vs_fp32"] = max(_rel(r, o) for r, o in zip(ref, out))
-                except Exception as exc:  # noqa: BLE001
-                    row["ours_bf16_error"] = f"{type(exc).__name__}: {exc}"[:200]
+                _error_vs(ref, ours, xs, do, row, "worst_err_vs_fp32", "ours_bf16_error")
             rows.append(row)
             _emit("tune", row)
         timed = [r for r in rows if _admissible(r, rows[0])]
@@ -762,11 +788,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def write():
         res["verdicts"] = verdicts(res)
-        # rows in SHAPE_CONFIG's form: the tune stage times bf16, and float16 takes the same 16-bit path
-        tuned = [[r["shape"][3], r["shape"][1], ["bfloat16", "float16"], r["config"]]
-                 for r in _best_tuned(res.get("tune", [])).values() if r["config"] != TUNE_CANDIDATES[0]]
-        shipped = [[k, t, list(dt), over] for k, t, dt, over in chunk_mod.SHAPE_CONFIG]
-        res["suggested_shape_config"] = [row for row in tuned if row not in shipped]
+        res["suggested_shape_config"] = suggested_rows(res.get("tune", []))
         if args.out:
             os.makedirs(os.path.dirname(os.path.abspath(args.out)) or ".", exist_ok=True)
             tmp = args.out + ".tmp"
@@ -812,7 +834,8 @@ def main(argv: list[str] | None = None) -> int:
     log("\nbar                                                        value     bar        met")
     for key, val in res["verdicts"].items():
         x = val.get("ratio", val.get("value"))
-        log(f"{key:58s} {x if not isinstance(x, float) else f'{x:.3g}'!s:9s} {val['bar']!s:10s} {val['met']}")
+        graphs = f"  (as CUDA graphs {val['ratio_as_cuda_graphs']:.3g})" if "ratio_as_cuda_graphs" in val else ""
+        log(f"{key:58s} {x if not isinstance(x, float) else f'{x:.3g}'!s:9s} {val['bar']!s:10s} {val['met']}{graphs}")
     return 0
 
 

@@ -89,6 +89,15 @@ def setting_type(key: str) -> type:
     return type(CONFIG[INHERITS.get(key, key)])
 
 
+def shape_row(K: int, T: int, dtype_name: str | None = None) -> dict:
+    """The settings of the first SHAPE_CONFIG row with K >= its K and T >= its T measured for this dtype
+    (a name such as "bfloat16"; None: any), or {} where none matches."""
+    for kmin, tmin, dtypes, over in SHAPE_CONFIG:
+        if K >= kmin and T >= tmin and (dtype_name is None or dtype_name in dtypes):
+            return over
+    return {}
+
+
 def launch_config(K: int, T: int, dtype: torch.dtype | None = None) -> dict:
     """CONFIG, then the first SHAPE_CONFIG row with K >= its K and T >= its T measured for this dtype,
     then FORCED; the reverse walk's settings left at None take the forward walk's; then the stage rules
@@ -103,11 +112,7 @@ def launch_config(K: int, T: int, dtype: torch.dtype | None = None) -> dict:
     * the split kernels (split_o, split_du) only with two or more stages: the one case left with one
       stage, float32 at K > 64, has never run them on a device."""
     cfg = dict(CONFIG)
-    name = str(dtype).rsplit(".", 1)[-1] if dtype is not None else None
-    for kmin, tmin, dtypes, over in SHAPE_CONFIG:
-        if K >= kmin and T >= tmin and (name is None or name in dtypes):
-            cfg.update(over)
-            break
+    cfg.update(shape_row(K, T, str(dtype).rsplit(".", 1)[-1] if dtype is not None else None))
     cfg.update(FORCED)
     for key, source in INHERITS.items():
         if cfg[key] is None:
