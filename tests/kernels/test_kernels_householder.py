@@ -198,6 +198,42 @@ def test_shipped_k128_row_with_the_reverse_walk_in_key_halves_on_gpu():
         check_against_naive(delta_rule, "delta_rule", "chunk", BF16, 2, 300, 3, 128, 128)
 
 
+# state_fwd_tloads / state_bwd_tloads: the walks load K (forward) or Q and W (reverse) key-major, as fla's
+FWD, BWD = {"state_fwd_tloads": True}, {"state_bwd_tloads": True}
+TLOADS_CASES = [
+    pytest.param(FP32, None, {**FWD, **BWD}, 2, 70, 2, 32, 16, id="fp32-K32-both"),
+    pytest.param(FP16, None, {**FWD, **BWD, "split_o": True, "split_du": True}, 1, 130, 1, 64, 48,
+                 id="fp16-K64-both-split"),
+    pytest.param(FP16, None, {**BWD, "split_du": True, "state_bwd_khalves": True}, 1, 70, 2, 100, 32,
+                 id="fp16-K100-halves-local-du"),
+    pytest.param(FP16, None, {**FWD, "split_o": True}, 1, 70, 2, 100, 32, id="fp16-K100-fwd-split-o"),
+    pytest.param(FP32, 2, {**FWD, **BWD}, 1, 40, 2, 32, 16, id="fp32-nh2-both"),
+]
+
+
+@CPU
+@pytest.mark.parametrize("dtype, n_h, extra, B, T, H, K, V", TLOADS_CASES)
+def test_walks_with_key_major_loads_compute_the_same_delta_rule(dtype, n_h, extra, B, T, H, K, V):
+    """state_fwd_tloads and state_bwd_tloads against the fp64 loop over two or three chunks with h0 /
+    dh0 and dht: with O and Q K^T formed in the walks (K, Q then loaded both ways) and in the parallel
+    kernels; the reverse walk's key halves and K = 100 (keys past 100 masked in the key-major tiles'
+    rows); DeltaProduct n_h = 2 (Q^T's columns are the chunk's tokens, W^T's and K^T's its sub-steps)."""
+    with forced_launch(**extra):
+        if n_h is None:
+            check_against_naive(delta_rule, "delta_rule", "chunk", dtype, B, T, H, K, V)
+        else:
+            check_against_naive(delta_product, "delta_product", "chunk", dtype, B, T, H, K, V, n_h=n_h)
+
+
+@pytest.mark.gpu
+def test_shipped_k128_row_with_key_major_walk_loads_on_gpu():
+    """The K = 128 row with both walks' key-major loads (tune candidates) in bfloat16, which only a GPU
+    checks."""
+    from statetrack.kernels.delta_rule.chunk_config import SHAPE_CONFIG
+    with forced_launch(**SHAPE_CONFIG[0][3], state_fwd_tloads=True, state_bwd_tloads=True):
+        check_against_naive(delta_rule, "delta_rule", "chunk", BF16, 2, 300, 3, 128, 128)
+
+
 @pytest.mark.parametrize("dtype, K, stages", [
     pytest.param(FP32, 128, 1, id="fp32-K128-one-stage"),
     pytest.param(FP32, 100, 1, id="fp32-K100-one-stage"),

@@ -109,6 +109,15 @@ def test_chunk_packed_with_the_reverse_walk_in_key_halves():
 
 
 @CPU
+def test_chunk_packed_with_key_major_walk_loads():
+    """state_fwd_tloads, state_bwd_tloads: the key-major K, Q and W tiles take their columns (tokens,
+    sub-steps) from the sequence's own chunk rows, masked at its end."""
+    with forced_launch(state_fwd_tloads=True, state_bwd_tloads=True):
+        check_packed(delta_rule, "delta_rule", "chunk", FP32, (1, 63, 65, 70), 2, 32, 16)
+        check_packed(delta_product, "delta_product", "chunk", FP32, (1, 31, 33), 1, 32, 16, n_h=2)
+
+
+@CPU
 @pytest.mark.parametrize("backend", ["naive", "fused_recurrent"])
 def test_diagonal_packed_matches_fp64_loop_per_sequence(backend):
     """Lengths 1 and around the checkpoint interval: a checkpoint row shared by two sequences, or

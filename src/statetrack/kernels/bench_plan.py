@@ -2,7 +2,7 @@
 variants, the launch settings its tune stage tries, and issue 13's bars, apart from the machinery.
 A short device call times a few candidates at one shape (about 70 s on a fresh H200, 12 s warm):
 
-    statetrack bench kernels --shapes 4,8192,16,128 --candidates 7-10 --no-fla -o tune.json \
+    statetrack bench kernels --shapes 4,8192,16,128 --candidates 7,10-12 --no-fla -o tune.json \
         --skip env,compile,accuracy,varlen,delta,product,profile
 """
 from __future__ import annotations
@@ -44,6 +44,11 @@ TUNE_CANDIDATES = [
     _K128_ROW,
     {**_K128_ROW, "state_bwd_khalves": True},
     {**_K128_ROW, "state_bwd_stages": 2},
+    # the walks' key-major loads (fla's): the reverse walk's Q and W (its 513 us against fla's 311 at
+    # fd700c3 is the largest gap left), the forward walk's K (228 against 208), both
+    {**_K128_ROW, "state_bwd_tloads": True},
+    {**_K128_ROW, "state_fwd_tloads": True},
+    {**_K128_ROW, "state_fwd_tloads": True, "state_bwd_tloads": True},
     # the K = 64 row (the fused inverse with row loads) over CONFIG, and with the 16-bit chunk states
     {"split_o": False, "split_du": False, "wy_inverse": "fused_loads"},
     {"split_o": False, "split_du": False, "wy_inverse": "fused_loads", "state_precision": "bf16"},

@@ -18,7 +18,8 @@ last two lines depend on S, so four kernels do the work:
                           the tile helpers all kernels share are in :mod:`.chunk_tiles`)
     _state_fwd_kernel     sequential over chunks per (batch, head, V-block): Un, O and S'
     _state_bwd_kernel     sequential over chunks in reverse: dS (state gradients) and dUn (with
-                          ``state_bwd_khalves`` at K = 65-128: dS in two 64-row tiles)
+                          ``state_bwd_khalves`` at K = 65-128: dS in two 64-row tiles; the walks'
+                          ``*_tloads``: K^T, Q^T, W^T loaded key-major, not transposed in registers)
     _grads_bwd_kernel     parallel over chunks: dq, dk, dv, dbeta through Un, W, U, Tm and A (its tile
                           steps shared with the two kernels that replace it under grads_split,
                           :mod:`.chunk_grads`)
@@ -47,7 +48,7 @@ import triton.language as tl
 
 from statetrack.kernels._common import KernelArgumentError, resolve_scale
 from statetrack.kernels.delta_rule.chunk_config import CONFIG, FORCED, SHAPE_CONFIG, launch_config  # noqa: F401
-from statetrack.kernels.delta_rule.chunk_tiles import (BT, MAX_K, _chunk_of, _chunk_tm, _key_tile, _mm,  # noqa: F401
+from statetrack.kernels.delta_rule.chunk_tiles import (BT, MAX_K, _chunk_of, _chunk_tm, _key_tile, _key_tile_t, _mm,  # noqa: F401
                                                        _mm32, _seq_of)
 from statetrack.kernels.delta_rule.chunk_grads import (_grad_rows, _grads_qkw_kernel, _inverse_grad, _state_grads,
                                                        _wy_bwd_kernel, _wy_key_grads, _wy_value_grads)
@@ -64,11 +65,13 @@ def _state_fwd_kernel(
     H, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
     BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     USE_H0: tl.constexpr, STORE_HT: tl.constexpr, SAVE: tl.constexpr, OUT: tl.constexpr,
-    VARLEN: tl.constexpr,
+    VARLEN: tl.constexpr, TLOADS: tl.constexpr,
     DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
 ):
     """Walk the chunks in order: Un = U - W S (written over U), O (unless OUT is off: then
-    _o_fwd_kernel writes it afterwards), S += K^T Un; S saved per chunk."""
+    _o_fwd_kernel writes it afterwards), S += K^T Un; S saved per chunk. With TLOADS (state_fwd_tloads)
+    K is loaded key-major, the [BK, 64] operand of K^T Un as it is (fla's load), and row-major as well
+    only where O needs Q K^T here (OUT)."""
     i_bh, i_v = tl.program_id(0), tl.program_id(1)
     i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)       # i_b: the sequence
     bos, eos, nt, boh = _seq_of(cu, coff, i_b, T, NT, TPC, VARLEN)
@@ -93,7 +96,10 @@ def _state_fwd_kernel(
         mt = (s < CS) & (t < eos * NH)
         tq = bos + c * TPC + r
         mq = (r < TPC) & (tq < eos)
-        kc = tl.load(k + kb + t[:, None] * (H * K) + ok[None, :], mask=mt[:, None] & mk[None, :], other=0.0)
+        if TLOADS:
+            kt = _key_tile_t(k, kb, t, mt, 0, H, K, BK)
+        if OUT or not TLOADS:
+            kc = tl.load(k + kb + t[:, None] * (H * K) + ok[None, :], mask=mt[:, None] & mk[None, :], other=0.0)
         wc = tl.load(w + kb + t[:, None] * (H * K) + ok[None, :], mask=mt[:, None] & mk[None, :], other=0.0)
         uc = tl.load(u + vb + t[:, None] * (H * V) + ov[None, :], mask=mt[:, None] & mv[None, :], other=0.0)
         if SAVE:
@@ -110,7 +116,10 @@ def _state_fwd_kernel(
             oc = (_mm(qc, S, SDT, SPREC) + _mm(qk, un, SDT, SPREC)) * scale
             tl.store(o + ob + tq[:, None] * (H * V) + ov[None, :], oc.to(o.dtype.element_ty),
                      mask=mq[:, None] & mv[None, :])
-        S += _mm(tl.trans(kc), un, SDT, SPREC)
+        if TLOADS:
+            S += _mm(kt, un, SDT, SPREC)
+        else:
+            S += _mm(tl.trans(kc), un, SDT, SPREC)
     if STORE_HT:
         tl.store(ht + sb + ok[:, None] * V + ov[None, :], S, mask=m_kv)
 
@@ -129,10 +138,16 @@ def _state_bwd_step(qc, wc, doc, du, scale, DT: tl.constexpr, PREC: tl.constexpr
 
 
 @triton.jit
+def _state_bwd_step_t(qt, wt, doc, du, scale, DT: tl.constexpr, PREC: tl.constexpr):
+    """:func:`_state_bwd_step` from Q^T and W^T as loaded ([BK, rows] tiles, :func:`_key_tile_t`)."""
+    return _mm(qt, doc, DT, PREC) * scale - _mm(wt, du, DT, PREC)
+
+
+@triton.jit
 def _state_bwd_kernel(
     q, k, w, do, dun, dh, dht, dh0, cu, coff, T, CS, TPC, NT, scale,
     H, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
-    BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr, HALVES: tl.constexpr,
+    BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr, HALVES: tl.constexpr, TLOADS: tl.constexpr,
     USE_DHT: tl.constexpr, USE_DH0: tl.constexpr, LOCAL_DU: tl.constexpr, VARLEN: tl.constexpr,
     DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
 ):
@@ -143,7 +158,11 @@ def _state_bwd_kernel(
     BK is the width of a key tile: the whole padded key width, or with HALVES (state_bwd_khalves) half
     of it, keys BK .. 2 BK - 1 forming a second tile: dS is then carried as two [BK, BV] tiles, K, W and
     Q are loaded in halves, K dS = K_0 dS_0 + K_1 dS_1 (Q K^T likewise) and each half of dS is updated
-    with its own halves of Q and W (fla's reverse walk at K = 128)."""
+    with its own halves of Q and W (fla's reverse walk at K = 128).
+
+    With TLOADS (state_bwd_tloads) Q and W are loaded as [BK, rows] tiles, key-major, the operands of
+    Q^T dO and W^T dUn as they are (fla's loads), where they are otherwise loaded [rows, BK] and
+    transposed in registers; without LOCAL_DU Q is then loaded both ways (Q K^T needs it row-major)."""
     i_bh, i_v = tl.program_id(0), tl.program_id(1)
     i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)       # i_b: the sequence
     bos, eos, nt, boh = _seq_of(cu, coff, i_b, T, NT, TPC, VARLEN)
@@ -173,8 +192,14 @@ def _state_bwd_kernel(
         tq = bos + c * TPC + r
         mq = (r < TPC) & (tq < eos)
         kc0 = _key_tile(k, kb, t, mt, 0, H, K, BK)
-        wc0 = _key_tile(w, kb, t, mt, 0, H, K, BK)
-        qc0 = _key_tile(q, qb, tq, mq, 0, H, K, BK)
+        if TLOADS:
+            wt0 = _key_tile_t(w, kb, t, mt, 0, H, K, BK)
+            qt0 = _key_tile_t(q, qb, tq, mq, 0, H, K, BK)
+            if not LOCAL_DU:
+                qc0 = _key_tile(q, qb, tq, mq, 0, H, K, BK)
+        else:
+            wc0 = _key_tile(w, kb, t, mt, 0, H, K, BK)
+            qc0 = _key_tile(q, qb, tq, mq, 0, H, K, BK)
         doc = tl.load(do + ob + tq[:, None] * (H * V) + ov[None, :], mask=mq[:, None] & mv[None, :], other=0.0)
         hb = ((boh + c) * H + i_h) * K * V
         tl.store(dh + hb + off0, dS0.to(dh.dtype.element_ty), mask=m0)
@@ -183,8 +208,14 @@ def _state_bwd_kernel(
             qk = _mm(qc0, tl.trans(kc0), DT, PREC)                      # Q K^T [BQ, 64]
         if HALVES:
             kc1 = _key_tile(k, kb, t, mt, BK, H, K, BK)
-            wc1 = _key_tile(w, kb, t, mt, BK, H, K, BK)
-            qc1 = _key_tile(q, qb, tq, mq, BK, H, K, BK)
+            if TLOADS:
+                wt1 = _key_tile_t(w, kb, t, mt, BK, H, K, BK)
+                qt1 = _key_tile_t(q, qb, tq, mq, BK, H, K, BK)
+                if not LOCAL_DU:
+                    qc1 = _key_tile(q, qb, tq, mq, BK, H, K, BK)
+            else:
+                wc1 = _key_tile(w, kb, t, mt, BK, H, K, BK)
+                qc1 = _key_tile(q, qb, tq, mq, BK, H, K, BK)
             tl.store(dh + hb + off1, dS1.to(dh.dtype.element_ty), mask=m1)
             kds += _mm(kc1, dS1, DT, PREC)
             if not LOCAL_DU:
@@ -196,9 +227,14 @@ def _state_bwd_kernel(
             du = _mm(tl.trans(tl.where(visible, qk, 0.0)), doc, DT, PREC) * scale + kds
         tl.store(dun + vb + t[:, None] * (H * V) + ov[None, :], du.to(dun.dtype.element_ty),
                  mask=mt[:, None] & mv[None, :])
-        dS0 += _state_bwd_step(qc0, wc0, doc, du, scale, DT, PREC)
-        if HALVES:
-            dS1 += _state_bwd_step(qc1, wc1, doc, du, scale, DT, PREC)
+        if TLOADS:
+            dS0 += _state_bwd_step_t(qt0, wt0, doc, du, scale, DT, PREC)
+            if HALVES:
+                dS1 += _state_bwd_step_t(qt1, wt1, doc, du, scale, DT, PREC)
+        else:
+            dS0 += _state_bwd_step(qc0, wc0, doc, du, scale, DT, PREC)
+            if HALVES:
+                dS1 += _state_bwd_step(qc1, wc1, doc, du, scale, DT, PREC)
     if USE_DH0:
         tl.store(dh0 + sb + off0, dS0, mask=m0)
         if HALVES:
@@ -461,8 +497,8 @@ def chunk_fwd(q, k, v, beta, scale, initial_state, output_final_state, n_h, save
     _state_fwd_kernel[(N * H, triton.cdiv(V, bv))](
         q, k, w, u, o, h, initial_state, ht, cu_seqlens, coff, T, g["CS"], g["TPC"], NT, scale,
         H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=g["BK"], BV=bv, USE_H0=initial_state is not None,
-        STORE_HT=output_final_state, SAVE=save or split, OUT=not split, VARLEN=varlen, **prec,
-        num_warps=cfg["state_warps"], num_stages=cfg["state_stages"],
+        STORE_HT=output_final_state, SAVE=save or split, OUT=not split, VARLEN=varlen,
+        TLOADS=cfg["state_fwd_tloads"], **prec, num_warps=cfg["state_warps"], num_stages=cfg["state_stages"],
     )
     if split:
         bvo = min(g["BV"], cfg["par_bv"])
@@ -498,7 +534,7 @@ def chunk_bwd(q, k, v, beta, scale, initial_state, saved, do, dht, n_h, cu_seqle
     _state_bwd_kernel[(N * H, triton.cdiv(V, bv))](
         q, k, w, do, dun, dh, dht, dh0, cu_seqlens, coff, T, g["CS"], g["TPC"], NT, scale,
         H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=g["BK"] // 2 if halves else g["BK"], BV=bv, HALVES=halves,
-        USE_DHT=dht is not None, USE_DH0=dh0 is not None, LOCAL_DU=cfg["split_du"], VARLEN=varlen, **prec,
+        TLOADS=cfg["state_bwd_tloads"], USE_DHT=dht is not None, USE_DH0=dh0 is not None, LOCAL_DU=cfg["split_du"], VARLEN=varlen, **prec,
         num_warps=cfg["state_bwd_warps"], num_stages=cfg["state_bwd_stages"],
     )
     bk2, bv2 = min(g["BK"], cfg["grads_bk"]), min(g["BV"], cfg["grads_bv"])

@@ -25,6 +25,10 @@ CONFIG = {
     "state_bwd_stages": None,  # state_warps, state_stages
     "state_bwd_khalves": False,  # True: at a 128-wide key tile (K 65-128) the reverse walk carries dS as two
                                  # [64, BV] tiles and loads K, W, Q in 64-wide halves (as fla's does)
+    "state_fwd_tloads": False,   # True: the forward walk loads K key-major ([K, chunk], K^T Un's operand)
+    "state_bwd_tloads": False,   # True: the reverse walk loads Q and W key-major ([K, chunk] tiles, the
+                                 # operands of Q^T dO and W^T dUn as they are; fla's loads), not row-major
+                                 # and transposed in registers
     "fp32_wide_state_stages": 1,  # cap on state_stages for float32 inputs with K > 64: two stages of the
                                   # float32 K, W, Q tiles took 237,568 / 245,760 B of shared memory
                                   # (triton 3.6, single-TF32 products), over the H200's 232,448 per block

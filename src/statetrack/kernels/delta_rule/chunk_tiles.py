@@ -105,6 +105,14 @@ def _key_tile(ptr, base, rows, m_rows, k0, H, K: tl.constexpr, BK: tl.constexpr)
 
 
 @triton.jit
+def _key_tile_t(ptr, base, rows, m_rows, k0, H, K: tl.constexpr, BK: tl.constexpr):
+    """:func:`_key_tile` loaded key-major: the [BK, rows] tile, its transpose."""
+    ok = k0 + tl.arange(0, BK)
+    return tl.load(ptr + base + rows[None, :] * (H * K) + ok[:, None], mask=(ok < K)[:, None] & m_rows[None, :],
+                   other=0.0)
+
+
+@triton.jit
 def _chunk_tm(beta, tm, i_h, s, t, mt, H):
     """The chunk's betas [64] (float32) and its Tm [64, 64], zero above the diagonal and on masked rows."""
     b = tl.load(beta + i_h + t * H, mask=mt, other=0.0).to(tl.float32)
