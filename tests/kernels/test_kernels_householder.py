@@ -59,6 +59,14 @@ def test_chunk_split_kernels_on_gpu():
         check_against_naive(delta_rule, "delta_rule", "chunk", BF16, 2, 300, 3, 128, 128)
 
 
+def check_chunk(n_h, dtype, B, T, H, K, V):
+    """The chunk backend against the fp64 loop: the delta rule (n_h None) or DeltaProduct n_h."""
+    if n_h is None:
+        check_against_naive(delta_rule, "delta_rule", "chunk", dtype, B, T, H, K, V)
+    else:
+        check_against_naive(delta_product, "delta_product", "chunk", dtype, B, T, H, K, V, n_h=n_h)
+
+
 @CPU
 def test_sixteen_bit_chunk_states_with_split_kernels():
     """The SHAPE_CONFIG row at K = 128 (o and dUn in parallel kernels, chunk states kept in the 16-bit
@@ -149,10 +157,7 @@ def test_split_gradient_kernels_compute_the_same_gradients(dtype, n_h, T, H, K, 
     delta rule in float32 and float16; K = 100, V = 72 on 64-wide blocks (two K-block programs per
     chunk, masked columns in each second block); DeltaProduct with 32 and 21 tokens per chunk."""
     with forced_launch(grads_split=True):
-        if n_h is None:
-            check_against_naive(delta_rule, "delta_rule", "chunk", dtype, 1, T, H, K, V)
-        else:
-            check_against_naive(delta_product, "delta_product", "chunk", dtype, 1, T, H, K, V, n_h=n_h)
+        check_chunk(n_h, dtype, 1, T, H, K, V)
 
 
 @pytest.mark.gpu
@@ -184,10 +189,7 @@ def test_reverse_walk_in_key_halves_computes_the_same_gradients(dtype, n_h, extr
     K = 100 (the second half masked past key 100); dUn's local part from _du_local_kernel (float16:
     float32 at K > 64 runs one walk stage, which drops the split kernels); DeltaProduct n_h = 2."""
     with forced_launch(state_bwd_khalves=True, **extra):
-        if n_h is None:
-            check_against_naive(delta_rule, "delta_rule", "chunk", dtype, B, T, H, K, V)
-        else:
-            check_against_naive(delta_product, "delta_product", "chunk", dtype, B, T, H, K, V, n_h=n_h)
+        check_chunk(n_h, dtype, B, T, H, K, V)
 
 
 @pytest.mark.gpu
@@ -219,10 +221,7 @@ def test_walks_with_key_major_loads_compute_the_same_delta_rule(dtype, n_h, extr
     kernels; the reverse walk's key halves and K = 100 (keys past 100 masked in the key-major tiles'
     rows); DeltaProduct n_h = 2 (Q^T's columns are the chunk's tokens, W^T's and K^T's its sub-steps)."""
     with forced_launch(**extra):
-        if n_h is None:
-            check_against_naive(delta_rule, "delta_rule", "chunk", dtype, B, T, H, K, V)
-        else:
-            check_against_naive(delta_product, "delta_product", "chunk", dtype, B, T, H, K, V, n_h=n_h)
+        check_chunk(n_h, dtype, B, T, H, K, V)
 
 
 @pytest.mark.gpu
