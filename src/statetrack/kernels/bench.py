@@ -186,7 +186,8 @@ def suggested_rows(tune_rows) -> list:
     rows = []
     for r in _best_tuned(tune_rows).values():
         K, T = r["shape"][3], r["shape"][1]
-        if {**chunk_config.CONFIG, **r["config"]} != {**chunk_config.CONFIG, **chunk_config.shape_row(K, T, "bfloat16")}:
+        shipped = {**chunk_config.CONFIG, **chunk_config.shape_row(K, T, "bfloat16")}
+        if {**chunk_config.CONFIG, **r["config"]} != shipped:
             rows.append([K, T, ["bfloat16", "float16"], r["config"]])
     return rows
 

@@ -48,8 +48,8 @@ import triton.language as tl
 
 from statetrack.kernels._common import KernelArgumentError, resolve_scale
 from statetrack.kernels.delta_rule.chunk_config import CONFIG, FORCED, SHAPE_CONFIG, launch_config  # noqa: F401
-from statetrack.kernels.delta_rule.chunk_tiles import (BT, MAX_K, _chunk_of, _chunk_tm, _key_tile, _key_tile_t, _mm,  # noqa: F401
-                                                       _mm32, _seq_of)
+from statetrack.kernels.delta_rule.chunk_tiles import (BT, MAX_K, _chunk_of, _chunk_tm, _key_tile,  # noqa: F401
+                                                       _key_tile_t, _mm, _mm32, _seq_of)
 from statetrack.kernels.delta_rule.chunk_grads import (_grad_rows, _grads_qkw_kernel, _inverse_grad, _state_grads,
                                                        _wy_bwd_kernel, _wy_key_grads, _wy_value_grads)
 from statetrack.kernels.delta_rule.chunk_wy import _wy_fwd_kernel
@@ -534,7 +534,8 @@ def chunk_bwd(q, k, v, beta, scale, initial_state, saved, do, dht, n_h, cu_seqle
     _state_bwd_kernel[(N * H, triton.cdiv(V, bv))](
         q, k, w, do, dun, dh, dht, dh0, cu_seqlens, coff, T, g["CS"], g["TPC"], NT, scale,
         H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=g["BK"] // 2 if halves else g["BK"], BV=bv, HALVES=halves,
-        TLOADS=cfg["state_bwd_tloads"], USE_DHT=dht is not None, USE_DH0=dh0 is not None, LOCAL_DU=cfg["split_du"], VARLEN=varlen, **prec,
+        TLOADS=cfg["state_bwd_tloads"], USE_DHT=dht is not None, USE_DH0=dh0 is not None,
+        LOCAL_DU=cfg["split_du"], VARLEN=varlen, **prec,
         num_warps=cfg["state_bwd_warps"], num_stages=cfg["state_bwd_stages"],
     )
     bk2, bv2 = min(g["BK"], cfg["grads_bk"]), min(g["BV"], cfg["grads_bv"])
