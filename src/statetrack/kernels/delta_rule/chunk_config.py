@@ -76,8 +76,10 @@ SHAPE_CONFIG: list[tuple[int, int, tuple[str, ...], dict]] = [
     # H200, DeltaProduct (8, 2048, 8, 64) bf16 at fd700c3 (kernels_h200.json, product stage, same process):
     # the fused inverse with row loads over CONFIG, n_h = 2 fwd 0.428 / fwd+bwd 0.950 ms against 0.520 /
     # 1.038, n_h = 4 0.821 / 1.848 against 1.005 / 2.023 (the WY kernel is most of the product's forward).
-    # The delta rule at this K took it at K = 128 (fwd 1.285 -> 1.103 ms at eddd51a); at K = 64 it is timed
-    # by the tune stage's candidate with it over CONFIG.
+    # The row applies to the delta rule too (rows do not look at n_h): there the inverse took fwd 1.285 ->
+    # 1.103 ms at K = 128 (eddd51a); at K = 64 the delta stage read fwd 0.225 ms at 9863c1e against 0.270
+    # with the serial inverse at fd700c3 (two machines, kernels_h200_k64.json); the tune stage's candidate
+    # with it over CONFIG times it side by side.
     (64, 2048, ("bfloat16", "float16"), {"wy_inverse": "fused_loads"}),
 ]
 
