@@ -114,9 +114,7 @@ def verdicts(res: dict) -> dict:
             ratio = fla / ours if isinstance(ours, float) and isinstance(fla, float) else None
             v[f"{name} {kind} bf16 vs fla"] = dict(ratio=ratio, bar=f">= {bar}",
                                                    met=ratio is not None and ratio >= bar, **cfg)
-        og, fg = r.get("ours_bf16_fwd_graph_ms"), r.get("fla_bf16_fwd_graph_ms")
-        if isinstance(og, float) and isinstance(fg, float):       # for the reader: the GPU's time alone
-            v[f"{name} fwd bf16 vs fla"]["ratio_as_cuda_graphs"] = fg / og
+        _add_graph_ratio(v[f"{name} fwd bf16 vs fla"], r)
         best = None
         for prec in FP32_VARIANTS:
             ms = r.get(f"ours_fp32_{prec}_fwdbwd_ms")
@@ -133,9 +131,7 @@ def verdicts(res: dict) -> dict:
             ratio = fla / ours if isinstance(ours, float) and isinstance(fla, float) else None
             v[f"delta_product n_h={r['n_h']} {tuple(r['shape'][:4])} {kind} bf16 vs fla"] = dict(
                 ratio=ratio, bar=f">= {bar}", met=ratio is not None and ratio >= bar)
-        og, fg = r.get("ours_bf16_fwd_graph_ms"), r.get("fla_bf16_fwd_graph_ms")
-        if isinstance(og, float) and isinstance(fg, float):       # for the reader: the GPU's time alone
-            v[f"delta_product n_h={r['n_h']} {tuple(r['shape'][:4])} fwd bf16 vs fla"]["ratio_as_cuda_graphs"] = fg / og
+        _add_graph_ratio(v[f"delta_product n_h={r['n_h']} {tuple(r['shape'][:4])} fwd bf16 vs fla"], r)
     for n_h in PRODUCT_NH:
         for kind, bar in (("fwdbwd", 1.5), ("fwd", 1.0)):
             v.setdefault(f"delta_product n_h={n_h} {PRODUCT_SHAPE} {kind} bf16 vs fla",
@@ -158,6 +154,13 @@ def verdicts(res: dict) -> dict:
                                        and tests.get("errors", 1) == 0 and tests.get("passed", 0) > 0
                                        and tests["seconds"] < BAR_TESTS_S)
     return v
+
+
+def _add_graph_ratio(entry: dict, row: dict) -> None:
+    """For the reader, beside a fwd verdict: fla / ours replayed as CUDA graphs (the GPU's time alone)."""
+    og, fg = row.get("ours_bf16_fwd_graph_ms"), row.get("fla_bf16_fwd_graph_ms")
+    if isinstance(og, float) and isinstance(fg, float):
+        entry["ratio_as_cuda_graphs"] = fg / og
 
 
 def _best_tuned(rows) -> dict:
@@ -378,8 +381,7 @@ def section_product(torch, fla, args):
         if _done("product", row):
             continue
         xs = [x.requires_grad_() for x in _inputs(torch, B, T, H, K, K, torch.bfloat16, 2.0, n_h=n_h)]
-        do = torch.randn(B, T, H, K, device=DEVICE, generator=torch.Generator(DEVICE).manual_seed(4))
-        ref = _outputs(ours, [x.detach().float() for x in xs], do)
+        do, ref = _float32_reference(torch, ours, xs)
         _time_pair(torch, ours, xs, row, "ours_bf16")
         _error_vs(ref, ours, xs, do, row, "ours_bf16_worst_err_vs_fp32", "ours_bf16_error")
         with forced_launch(**PRODUCT_ALT):
@@ -468,6 +470,14 @@ def _outputs(call, xs, do):
     return [o.detach()] + [x.grad for x in xs]
 
 
+def _float32_reference(torch, call, xs):
+    """A fixed output gradient dO and call's o and gradients on the inputs xs taken to float32: what
+    :func:`_error_vs` holds a 16-bit run to."""
+    q = xs[0]
+    do = torch.randn(q.shape, device=DEVICE, generator=torch.Generator(DEVICE).manual_seed(4))
+    return do, _outputs(call, [x.detach().float() for x in xs], do)
+
+
 def _error_vs(ref, call, xs, do, row, key, error_key):
     """row[key]: the worst relative error (o and every gradient) of call(*xs) against ref; an exception
     goes to row[error_key] instead."""
@@ -495,8 +505,7 @@ def section_tune(torch, fla, args):
     ours = lambda q, k, v, b: delta_rule(q, k, v, b, backend="chunk")  # noqa: E731
     for (B, T, H, K) in [s for s in DELTA_SHAPES if s[3] >= TUNE_MIN_K]:
         xs = [x.requires_grad_() for x in _inputs(torch, B, T, H, K, K, torch.bfloat16, 2.0)]
-        do = torch.randn(B, T, H, K, device=DEVICE, generator=torch.Generator(DEVICE).manual_seed(4))
-        ref = _outputs(ours, [x.detach().float() for x in xs], do)
+        do, ref = _float32_reference(torch, ours, xs)
         rows = []
         for cand in TUNE_CANDIDATES:
             row = {"shape": [B, T, H, K, K], "config": cand}
