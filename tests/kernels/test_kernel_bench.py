@@ -2,6 +2,7 @@
 call per timing instead of do_bench), the parent's per-row JSON writes and verdicts, the cost model."""
 import argparse
 import json
+import sys
 
 import pytest
 import torch
@@ -55,12 +56,11 @@ def test_stage_emits_rows(section, tiny, capsys):
         data = msg["data"]
         assert not [k for k in data if k.endswith("_error")], data
         if section == "product":
-            assert data["alt_config"] == bench.PRODUCT_ALT and not chunk_mod.FORCED
-            for key in ("ours_bf16_fwd_ms", "ours_bf16_fwdbwd_ms", "ours_alt_bf16_fwd_ms", "ours_alt_bf16_fwdbwd_ms"):
-                assert data[key] > 0, key
-            # against float32 (a number: the interpreter's bfloat16 products are wrong, see the next test)
-            assert isinstance(data["ours_bf16_worst_err_vs_fp32"], float)
-            assert isinstance(data["ours_alt_bf16_worst_err_vs_fp32"], float)
+            assert data["alt_configs"] == bench.PRODUCT_ALTS and not chunk_mod.FORCED
+            for tag in ["ours_bf16"] + [f"ours_{name}_bf16" for name in bench.PRODUCT_ALTS]:
+                assert data[f"{tag}_fwd_ms"] > 0 and data[f"{tag}_fwdbwd_ms"] > 0, tag
+                # against float32 (a number: the interpreter's bfloat16 products are wrong, see the next test)
+                assert isinstance(data[f"{tag}_worst_err_vs_fp32"], float), tag
         if section == "delta":
             for key in ["ours_bf16_fwd_ms", "ours_bf16_fwdbwd_ms"] + [f"ours_fp32_{p}_fwdbwd_ms" for p in bench.FP32_VARIANTS]:
                 assert data[key] > 0, key
@@ -87,7 +87,8 @@ def test_compile_jobs_cover_the_stages_and_run(tiny):
     assert ("delta_rule", 40, 1, 16, 1, "float32", "chunk", bench.FP32_VARIANTS["tf32"]) in jobs
     assert [j for j in jobs if j[0] == "delta_product"] and [j for j in jobs if j[6] == "fused_recurrent"]
     assert len([j for j in jobs if j[0] == "delta_rule" and j[7] in bench.TUNE_CANDIDATES[1:]]) == len(bench.TUNE_CANDIDATES) - 1
-    assert {j[4] for j in jobs if j[0] == "delta_product" and j[7] == bench.PRODUCT_ALT} == set(bench.PRODUCT_NH)
+    for over in bench.PRODUCT_ALTS.values():
+        assert {j[4] for j in jobs if j[0] == "delta_product" and j[7] == over} == set(bench.PRODUCT_NH)
     job, secs, err = bench._compile_job(("delta_rule", 40, 1, 16, 1, "float32", "chunk", {"split_o": True}))
     assert err is None and secs > 0
     job, secs, err = bench._compile_job(("delta_rule", 40, 1, 200, 1, "float32", "chunk", {}))
@@ -279,7 +280,7 @@ def test_a_suggested_row_is_one_that_differs_from_what_ships_at_its_shape():
     """The tune's fastest candidate is suggested only where CONFIG with the shape's SHAPE_CONFIG row is
     not already the same settings (a candidate spelling CONFIG's own values out is no new row)."""
     from statetrack.kernels.delta_rule.chunk_config import CONFIG, SHAPE_CONFIG
-    kmin, tmin, _, row = SHAPE_CONFIG[0]
+    kmin, tmin, _, row, _ = SHAPE_CONFIG[0]
     shape = [4, tmin, 16, kmin, kmin]
     base = dict(bench.TUNE_CANDIDATES[0])
     spelled = {**base, **row, "wy_warps": CONFIG["wy_warps"]}       # the shipped row, one default spelled out
@@ -292,6 +293,51 @@ def test_a_suggested_row_is_one_that_differs_from_what_ships_at_its_shape():
     # below the row's T, CONFIG alone ships: the row's settings are then new
     short = [dict(r, shape=[4, tmin // 2, 16, kmin, kmin]) for r in tune[:2]]
     assert bench.suggested_rows(short) == [[kmin, tmin // 2, ["bfloat16", "float16"], spelled]]
+
+
+def test_a_product_row_is_suggested_for_an_alternative_faster_both_ways_within_the_error_slack():
+    """suggested_product_rows: per n_h, the shipped row at the product's shape with the fastest (fwd)
+    admissible alternative over it, kept to that n_h; none where every alternative is slower one way or
+    too inaccurate."""
+    from statetrack.kernels.delta_rule.chunk_config import shape_row
+    alts = {"a": {"state_bv": 16}, "b": {"state_stages": 3}, "c": {"state_precision": "bf16"}}
+    row = {"op": "delta_product", "n_h": 2, "shape": [8, 2048, 8, 64, 64], "alt_configs": alts,
+           "ours_bf16_fwd_ms": 1.0, "ours_bf16_fwdbwd_ms": 2.0, "ours_bf16_worst_err_vs_fp32": 1e-2,
+           "ours_a_bf16_fwd_ms": 0.8, "ours_a_bf16_fwdbwd_ms": 2.1, "ours_a_bf16_worst_err_vs_fp32": 1e-2,
+           "ours_b_bf16_fwd_ms": 0.9, "ours_b_bf16_fwdbwd_ms": 1.9, "ours_b_bf16_worst_err_vs_fp32": 1e-2,
+           "ours_c_bf16_fwd_ms": 0.7, "ours_c_bf16_fwdbwd_ms": 1.5, "ours_c_bf16_worst_err_vs_fp32": 2e-2}
+    expected = [[64, 2048, ["bfloat16", "float16"], {**shape_row(64, 2048, "bfloat16", 2), "state_stages": 3}, [2, 2]]]
+    assert bench.suggested_product_rows([row]) == expected           # a: slower fwd+bwd; c: error 2x
+    row["ours_c_bf16_worst_err_vs_fp32"] = 1.4e-2
+    assert bench.suggested_product_rows([row])[0][3]["state_precision"] == "bf16"
+    row["ours_b_bf16_fwd_ms"] = row["ours_c_bf16_fwd_ms"] = 1.1
+    assert bench.suggested_product_rows([row]) == []
+
+
+def test_autotuned_choices_read_the_tuners_cache_through_heuristics(monkeypatch):
+    """The profile stage records fla's autotuned launch settings: every Autotuner (also one wrapped in
+    triton.heuristics) of a module under the prefix, with what its cache holds; untuned ones are left out."""
+    import types
+
+    import triton
+    import triton.language as tl
+
+    @triton.jit
+    def kern(x, n: tl.constexpr):
+        pass
+    tuned = triton.autotune(configs=[triton.Config({}, num_warps=2)], key=["n"])(kern)
+    wrapped = triton.heuristics({"m": lambda args: 1})(
+        triton.autotune(configs=[triton.Config({}, num_warps=4)], key=["n"])(kern))
+    untouched = triton.autotune(configs=[triton.Config({}, num_warps=8)], key=["n"])(kern)
+    tuned.cache[(64,)] = triton.Config({"BV": 32}, num_warps=2, num_stages=3)
+    wrapped.fn.cache[(128,)] = triton.Config({"BV": 64}, num_warps=4)
+    mod = types.ModuleType("fla.fake")
+    mod.a, mod.b, mod.c = tuned, wrapped, untouched
+    monkeypatch.setitem(sys.modules, "fla.fake", mod)
+    got = bench.autotuned_choices("fla.fake")
+    assert set(got) == {"a", "b"}
+    assert "BV: 32" in got["a"]["(64,)"] and "num_stages: 3" in got["a"]["(64,)"]
+    assert "BV: 64" in got["b"]["(128,)"]
 
 
 def test_error_against_float32_is_small_for_the_kernel_and_large_for_a_wrong_output(monkeypatch):

@@ -75,7 +75,7 @@ def test_sixteen_bit_chunk_states_with_split_kernels():
     tolerance (float16 here: the interpreter's bfloat16 products are wrong); V = 64, so the walks run
     the row's 64-wide V-block."""
     from statetrack.kernels.delta_rule.chunk_config import SHAPE_CONFIG
-    row = SHAPE_CONFIG[0][3]
+    row = SHAPE_CONFIG[0].settings
     assert row["state_bv"] == 64
     with forced_launch(**row):
         check_against_naive(delta_rule, "delta_rule", "chunk", FP16, 1, 70, 1, 64, 64)
@@ -84,7 +84,7 @@ def test_sixteen_bit_chunk_states_with_split_kernels():
 def test_shape_config_rows_apply_where_they_were_measured():
     from statetrack.kernels.delta_rule.chunk_config import CONFIG, SHAPE_CONFIG, launch_config
     assert CONFIG["state_precision"] == "tf32" and not CONFIG["split_o"]
-    kmin, tmin, dtypes, row = SHAPE_CONFIG[0]
+    kmin, tmin, dtypes, row, _ = SHAPE_CONFIG[0]
     assert dtypes == ("bfloat16", "float16")
     assert launch_config(kmin, tmin, BF16)["state_precision"] == row["state_precision"] == "bf16"
     assert launch_config(kmin, tmin, FP16)["split_o"] is True
@@ -93,7 +93,7 @@ def test_shape_config_rows_apply_where_they_were_measured():
     assert launch_config(kmin, tmin, FP32)["split_o"] is False                        # measured for 16 bits
     # the K = 64 row: the fused inverse with row loads alone, for 16-bit inputs from T = 2048 on, and for
     # K = 128 below the K = 128 row's T
-    kmin64, tmin64, dtypes64, row64 = SHAPE_CONFIG[1]
+    kmin64, tmin64, dtypes64, row64, _ = SHAPE_CONFIG[1]
     assert (kmin64, row64) == (64, {"wy_inverse": "fused_loads"}) and dtypes64 == dtypes
     assert CONFIG["wy_inverse"] == "serial"
     for K, T, dtype, inverse in ((64, tmin64, BF16, "fused_loads"), (64, tmin64 - 1, BF16, "serial"),
@@ -102,6 +102,31 @@ def test_shape_config_rows_apply_where_they_were_measured():
         cfg = launch_config(K, T, dtype)
         assert cfg["wy_inverse"] == inverse, (K, T, dtype)
         assert cfg["split_o"] is False and cfg["state_precision"] == "tf32", (K, T, dtype)
+
+
+def test_shape_config_rows_can_be_kept_to_some_householder_counts(monkeypatch):
+    """A row with n_h bounds applies to those DeltaProduct counts only (the delta rule is n_h = 1), and the
+    chunk launcher passes its n_h: a product-only row placed first changes DeltaProduct's settings and
+    leaves the delta rule's, at the same K, T and dtype."""
+    from statetrack.kernels.delta_rule import chunk as chunk_mod       # first: it binds SHAPE_CONFIG
+    from statetrack.kernels.delta_rule import chunk_config
+    from statetrack.kernels.delta_rule.chunk_config import Row, launch_config
+    monkeypatch.setattr(chunk_config, "SHAPE_CONFIG", [Row(64, 256, ("float16",), {"state_bv": 16}, (2, 3)),
+                                                       *chunk_config.SHAPE_CONFIG])
+    assert [launch_config(64, 256, FP16, n_h)["state_bv"] for n_h in (1, 2, 3, 4)] == [32, 16, 16, 32]
+    assert launch_config(64, 256, BF16, 2)["state_bv"] == 32                      # not measured for bf16
+    class Seen(Exception):
+        pass
+
+    def spy(*args):
+        raise Seen(args[3:])
+    monkeypatch.setattr(chunk_mod, "launch_config", spy)
+    q, k = torch.randn(1, 8, 1, 16), torch.randn(1, 16, 1, 16)
+    beta = torch.rand(1, 16, 1)
+    with pytest.raises(Seen, match=r"\(2,\)"):
+        chunk_mod.chunk_fwd(q, k, k, beta, 0.25, None, False, 2, False)
+    with pytest.raises(Seen, match=r"\(3,\)"):
+        chunk_mod.chunk_bwd(q, k, k, beta, 0.25, None, (None,) * 4, q, None, 3)
 
 
 def test_split_kernels_never_run_with_one_state_stage():
@@ -165,7 +190,7 @@ def test_shipped_k128_row_in_bfloat16_on_gpu():
     """The K = 128 row (with the split gradient kernels) in bfloat16, where the bench times it; the
     interpreter's bfloat16 products are wrong, so only a GPU checks it: two K-blocks of 64, odd T."""
     from statetrack.kernels.delta_rule.chunk_config import SHAPE_CONFIG
-    row = SHAPE_CONFIG[0][3]
+    row = SHAPE_CONFIG[0].settings
     assert row["grads_split"]
     with forced_launch(**row):
         check_against_naive(delta_rule, "delta_rule", "chunk", BF16, 2, 300, 3, 128, 128)
@@ -196,7 +221,7 @@ def test_reverse_walk_in_key_halves_computes_the_same_gradients(dtype, n_h, extr
 def test_shipped_k128_row_with_the_reverse_walk_in_key_halves_on_gpu():
     """The K = 128 row with state_bwd_khalves (a tune candidate) in bfloat16, which only a GPU checks."""
     from statetrack.kernels.delta_rule.chunk_config import SHAPE_CONFIG
-    with forced_launch(**SHAPE_CONFIG[0][3], state_bwd_khalves=True):
+    with forced_launch(**SHAPE_CONFIG[0].settings, state_bwd_khalves=True):
         check_against_naive(delta_rule, "delta_rule", "chunk", BF16, 2, 300, 3, 128, 128)
 
 
@@ -229,7 +254,63 @@ def test_shipped_k128_row_with_key_major_walk_loads_on_gpu():
     """The K = 128 row with both walks' key-major loads (tune candidates) in bfloat16, which only a GPU
     checks."""
     from statetrack.kernels.delta_rule.chunk_config import SHAPE_CONFIG
-    with forced_launch(**SHAPE_CONFIG[0][3], state_fwd_tloads=True, state_bwd_tloads=True):
+    with forced_launch(**SHAPE_CONFIG[0].settings, state_fwd_tloads=True, state_bwd_tloads=True):
+        check_against_naive(delta_rule, "delta_rule", "chunk", BF16, 2, 300, 3, 128, 128)
+
+
+# grads_scratch (what the split gradient kernels hand over, in 16 bits) and du_local_kq (the local dUn's
+# scores formed as K Q^T): tune candidates over the K = 128 row
+SPLIT = {"split_o": True, "split_du": True, "grads_split": True}
+SCRATCH_CASES = [
+    pytest.param(FP16, None, {**SPLIT, "grads_scratch": "16bit"}, 1, 130, 2, 64, 48, id="fp16-K64-16bit"),
+    pytest.param(FP16, None, {**SPLIT, "grads_scratch": "dw16", "grads_bk": 32}, 2, 70, 1, 64, 32,
+                 id="fp16-two-key-blocks-dw16"),
+    pytest.param(FP16, None, {**SPLIT, "du_local_kq": True}, 1, 130, 2, 100, 48, id="fp16-K100-kq"),
+    pytest.param(FP16, 2, {**SPLIT, "du_local_kq": True, "grads_scratch": "16bit"}, 1, 40, 2, 64, 32,
+                 id="fp16-nh2-kq-16bit"),
+    pytest.param(FP32, None, {**SPLIT, "grads_scratch": "16bit", "du_local_kq": True}, 1, 70, 1, 32, 16,
+                 id="fp32-scratch-stays-float32"),
+]
+
+
+@CPU
+@pytest.mark.parametrize("dtype, n_h, extra, B, T, H, K, V", SCRATCH_CASES)
+def test_split_gradient_scratch_and_transposed_local_scores_compute_the_same_delta_rule(
+        dtype, n_h, extra, B, T, H, K, V):
+    """grads_scratch "dw16" / "16bit" and du_local_kq against the fp64 loop over two or three chunks: two
+    key blocks (dk's part and dW read back per block), K = 100, DeltaProduct n_h = 2 (K Q^T's columns are
+    the chunk's tokens, its rows the sub-steps); float32 inputs keep float32 scratch."""
+    with forced_launch(**extra):
+        check_chunk(n_h, dtype, B, T, H, K, V)
+
+
+@CPU
+def test_dw_in_sixteen_bits_is_bit_identical_for_sixteen_bit_inputs():
+    """dW only ever enters products, which round it to the input dtype, so handing it over in that dtype
+    ("dw16") changes no bit of any gradient; "16bit" also rounds dk's part, which may change dk only."""
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(1, 130, 2, 64).half() for _ in range(3))
+    k = torch.nn.functional.normalize(k.float(), dim=-1).half()
+    beta = (2 * torch.rand(1, 130, 2)).half()
+    do = torch.randn(1, 130, 2, 64).half()
+    grads = {}
+    for scratch in ("float32", "dw16", "16bit"):
+        xs = [x.clone().requires_grad_() for x in (q, k, v, beta)]
+        with forced_launch(**SPLIT, grads_scratch=scratch):
+            o, _ = delta_rule(*xs, backend="chunk")
+            o.backward(do)
+        grads[scratch] = [x.grad for x in xs]
+    for a, b in zip(grads["float32"], grads["dw16"]):
+        assert torch.equal(a, b)
+    for name, a, b in zip("q k v beta".split(), grads["float32"], grads["16bit"]):
+        assert torch.equal(a, b) != (name == "k"), name                  # dk's part rounded: dk moves
+
+
+@pytest.mark.gpu
+def test_shipped_k128_row_with_sixteen_bit_scratch_and_transposed_local_scores_on_gpu():
+    """The K = 128 row with grads_scratch "16bit" and du_local_kq (tune candidates) in bfloat16."""
+    from statetrack.kernels.delta_rule.chunk_config import SHAPE_CONFIG
+    with forced_launch(**SHAPE_CONFIG[0].settings, grads_scratch="16bit", du_local_kq=True):
         check_against_naive(delta_rule, "delta_rule", "chunk", BF16, 2, 300, 3, 128, 128)
 
 
@@ -298,12 +379,12 @@ def test_no_grad_forward_skips_saving_and_matches():
 def test_forced_launch_can_set_the_shape_rows_aside():
     """The bench's tune stage times each candidate over CONFIG alone, not on top of a shipped row."""
     from statetrack.kernels.delta_rule.chunk_config import SHAPE_CONFIG, launch_config
-    kmin, tmin, _, row = SHAPE_CONFIG[0]
+    kmin, tmin, _, row, _ = SHAPE_CONFIG[0]
     with forced_launch(split_o=False):
         assert launch_config(kmin, tmin, BF16)["state_precision"] == row["state_precision"]
     with forced_launch(shape_rows=False, split_o=False):
         assert launch_config(kmin, tmin, BF16)["state_precision"] == "tf32" and SHAPE_CONFIG == []
-    assert SHAPE_CONFIG[0][3] == row                                    # restored
+    assert SHAPE_CONFIG[0].settings == row                                    # restored
 
 
 def test_the_reverse_walk_settings_default_to_the_forward_walks_and_keep_the_stage_rules():

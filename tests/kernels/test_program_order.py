@@ -174,7 +174,8 @@ beta = (2 * torch.rand(B, T, H, device=dev, generator=g)).to(dtype)
 do = torch.randn(B, T, H, K, device=dev, generator=g).to(dtype)
 real = C.launch_config
 def with_stages(n):
-    C.launch_config = lambda K, T, dtype=None: dict(real(K, T, dtype), **over, state_stages=n, state_bwd_stages=n)
+    C.launch_config = lambda K, T, dtype=None, n_h=1: dict(real(K, T, dtype, n_h), **over, state_stages=n,
+                                                           state_bwd_stages=n)
 def fwd():
     o, ht, saved = C.chunk_fwd(q, k, v, beta, K ** -0.5, None, True, 1, True)
     sync()

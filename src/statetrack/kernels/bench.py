@@ -38,7 +38,7 @@ import time
 
 from statetrack.kernels.bench_plan import (  # noqa: F401  (the stages read these as module globals)
     ACCURACY_SHAPE, BAR_FP32, BAR_FWD, BAR_FWDBWD, BAR_TESTS_S, DELTA_SHAPES, FP32_VARIANTS, PRODUCT_NH,
-    PRODUCT_ALT, PRODUCT_SHAPE, SMALL, TF32_HOLDS, TUNE_CANDIDATES, TUNE_ERR_SLACK, TUNE_MIN_K, VARLEN_DTYPES,
+    PRODUCT_ALTS, PRODUCT_SHAPE, SMALL, TF32_HOLDS, TUNE_CANDIDATES, TUNE_ERR_SLACK, TUNE_MIN_K, VARLEN_DTYPES,
     VARLEN_HEADS, VARLEN_K, VARLEN_LENGTHS)
 from statetrack.kernels.bench_roofline import add_roofline, chunk_flops, min_bytes, roofline_ms  # noqa: F401
 
@@ -195,6 +195,29 @@ def suggested_rows(tune_rows) -> list:
     return rows
 
 
+def suggested_product_rows(product_rows) -> list:
+    """DeltaProduct SHAPE_CONFIG rows, one per n_h, where an alternative of the product stage was faster
+    than the shipped settings in fwd and in fwd+bwd, with its error within TUNE_ERR_SLACK of theirs: the
+    shipped row at that shape with the fastest such alternative (by fwd) over it."""
+    from statetrack.kernels.delta_rule import chunk_config
+    rows = []
+    for r in product_rows:
+        B, T, H, K = r["shape"][:4]
+        base = [r.get(f"ours_bf16_{x}") for x in ("fwd_ms", "fwdbwd_ms", "worst_err_vs_fp32")]
+        best = None
+        for name, over in (r.get("alt_configs") or {}).items():
+            alt = [r.get(f"ours_{name}_bf16_{x}") for x in ("fwd_ms", "fwdbwd_ms", "worst_err_vs_fp32")]
+            if not all(isinstance(x, float) for x in base + alt):
+                continue
+            if alt[0] < base[0] and alt[1] < base[1] and alt[2] <= TUNE_ERR_SLACK * base[2]:
+                if best is None or alt[0] < best[0]:
+                    best = (alt[0], over)
+        if best is not None:
+            settings = {**chunk_config.shape_row(K, T, "bfloat16", r["n_h"]), **best[1]}
+            rows.append([K, T, ["bfloat16", "float16"], settings, [r["n_h"], r["n_h"]]])
+    return rows
+
+
 def _worst(acc: list, prefix: str) -> float | None:
     """Largest float32 error among the accuracy rows' entries named prefix*."""
     errs = [val for row in acc if "float32" in row.get("key", "") for n, val in row.items()
@@ -285,7 +308,7 @@ def compile_jobs() -> list:
             jobs += [("delta_rule", T, H, K, 1, "bfloat16", "chunk", c) for c in TUNE_CANDIDATES[1:]]
     B, T, H, K = PRODUCT_SHAPE
     jobs += [("delta_product", T, H, K, n_h, "bfloat16", "chunk", over) for n_h in PRODUCT_NH
-             for over in ({}, PRODUCT_ALT)]
+             for over in ({}, *PRODUCT_ALTS.values())]
     B, T, H, K = ACCURACY_SHAPE
     jobs += [("delta_rule", T, H, K, 1, dt, "fused_recurrent", {}) for dt in ("float32", "bfloat16")]
     return jobs
@@ -369,24 +392,24 @@ def _fla_product(fla, n_h: int):
 
 
 def section_product(torch, fla, args):
-    """DeltaProduct against fla's gated_delta_product; ours also with PRODUCT_ALT forced (a setting
-    measured faster elsewhere, timed here before a row for DeltaProduct is written), each with its worst
-    error (o and every gradient) against our float32 result on the same inputs."""
+    """DeltaProduct against fla's gated_delta_product; ours also with each of PRODUCT_ALTS forced over the
+    shipped settings (candidates for a DeltaProduct SHAPE_CONFIG row), each with its worst error (o and
+    every gradient) against our float32 result on the same inputs."""
     from statetrack.kernels import delta_product
     from statetrack.kernels.testing import forced_launch
     ours = lambda q, k, v, b: delta_product(q, k, v, b, backend="chunk")  # noqa: E731
     B, T, H, K = PRODUCT_SHAPE
     for n_h in PRODUCT_NH:
-        row = {"op": "delta_product", "n_h": n_h, "shape": [B, T, H, K, K], "alt_config": PRODUCT_ALT}
+        row = {"op": "delta_product", "n_h": n_h, "shape": [B, T, H, K, K], "alt_configs": PRODUCT_ALTS}
         if _done("product", row):
             continue
         xs = [x.requires_grad_() for x in _inputs(torch, B, T, H, K, K, torch.bfloat16, 2.0, n_h=n_h)]
         do, ref = _float32_reference(torch, ours, xs)
-        _time_pair(torch, ours, xs, row, "ours_bf16")
-        _error_vs(ref, ours, xs, do, row, "ours_bf16_worst_err_vs_fp32", "ours_bf16_error")
-        with forced_launch(**PRODUCT_ALT):
-            _time_pair(torch, ours, xs, row, "ours_alt_bf16")
-            _error_vs(ref, ours, xs, do, row, "ours_alt_bf16_worst_err_vs_fp32", "ours_alt_bf16_error")
+        for name, over in {"": {}, **PRODUCT_ALTS}.items():
+            tag = f"ours_{name}_bf16" if name else "ours_bf16"
+            with forced_launch(**over):
+                _time_pair(torch, ours, xs, row, tag)
+                _error_vs(ref, ours, xs, do, row, f"{tag}_worst_err_vs_fp32", f"{tag}_error")
         if fla is not None:
             _time_pair(torch, _fla_product(fla, n_h), xs, row, "fla_bf16")
         _emit("delta_product", row)
@@ -553,9 +576,26 @@ def _profile(torch, fn, xs) -> list:
     return kernel_table(prof.key_averages(), PROFILE_ITERS, "self_device_time_total" if cuda else "self_cpu_time_total")
 
 
+def autotuned_choices(prefix: str = "fla.") -> dict:
+    """What Triton's autotuner chose so far for every autotuned kernel of the loaded modules under
+    ``prefix``: ``{kernel name: {tuning key: config}}`` (a kernel wrapped in heuristics is unwrapped)."""
+    from triton.runtime.autotuner import Autotuner
+    out = {}
+    for mname, mod in list(sys.modules.items()):
+        if not mname.startswith(prefix) or mod is None:
+            continue
+        for name, obj in list(vars(mod).items()):
+            while obj is not None and not isinstance(obj, Autotuner) and hasattr(obj, "fn"):
+                obj = obj.fn
+            if isinstance(obj, Autotuner) and getattr(obj, "cache", None):
+                out[name] = {str(key): str(cfg) for key, cfg in obj.cache.items()}
+    return out
+
+
 def section_profile(torch, fla, args):
     """Per kernel GPU time of ours and fla's, bf16, forward (no grad) and forward + backward: one row per
-    (op, shape, implementation) with ``fwd`` and ``fwdbwd`` tables and their totals in us."""
+    (op, shape, implementation) with ``fwd`` and ``fwdbwd`` tables and their totals in us; fla's rows
+    also hold the launch settings its autotuner picked (:func:`autotuned_choices`)."""
     from statetrack.kernels import delta_product, delta_rule
     cases = [("delta_rule", s, None) for s in (DELTA_SHAPES[:1] if args.quick else DELTA_SHAPES)]
     cases += [("delta_product", PRODUCT_SHAPE, n_h) for n_h in PRODUCT_NH]
@@ -579,6 +619,8 @@ def section_profile(torch, fla, args):
                 row["fwd_us"], row["fwdbwd_us"] = (sum(r[1] for r in row[p]) for p in ("fwd", "fwdbwd"))
             except Exception as exc:  # noqa: BLE001 - recorded; the other rows go on
                 row["error"] = f"{type(exc).__name__}: {exc}"[:200]
+            if who == "fla":
+                row["autotuned"] = autotuned_choices()      # fla's launch settings on this GPU, so far
             _emit("profile", row)
         del xs
         if DEVICE == "cuda":
@@ -798,7 +840,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def write():
         res["verdicts"] = verdicts(res)
-        res["suggested_shape_config"] = suggested_rows(res.get("tune", []))
+        res["suggested_shape_config"] = (suggested_rows(res.get("tune", []))
+                                         + suggested_product_rows(res.get("delta_product", [])))
         if args.out:
             os.makedirs(os.path.dirname(os.path.abspath(args.out)) or ".", exist_ok=True)
             tmp = args.out + ".tmp"

@@ -2,7 +2,7 @@
 variants, the launch settings its tune stage tries, and issue 13's bars, apart from the machinery.
 A short device call times a few candidates at one shape (about 70 s on a fresh H200, 12 s warm):
 
-    statetrack bench kernels --shapes 4,8192,16,128 --candidates 7,10-12 --no-fla -o tune.json \
+    statetrack bench kernels --shapes 4,8192,16,128 --candidates 7,10-12,15-18 --no-fla -o tune.json \
         --skip env,compile,accuracy,varlen,delta,product,profile
 """
 from __future__ import annotations
@@ -12,12 +12,22 @@ from statetrack.kernels.delta_rule.chunk_config import SHAPE_CONFIG
 DELTA_SHAPES = [(8, 2048, 8, 64), (64, 256, 4, 32), (4, 8192, 16, 128)]   # (B, T, H, K = V)
 PRODUCT_SHAPE = (8, 2048, 8, 64)
 PRODUCT_NH = (2, 4)
-# also timed in the product stage, over the shipped settings: the chunk states rounded to 16 bits between
-# chunks (state_precision "bf16", in the K = 128 row; our product's forward walk took 178 us at n_h = 2
-# where fla's state and output kernels took 47 + 34 at fd700c3). Timed there before: o off the forward
-# walk (split_o, split_du; slower at 90c495f, n_h = 2 fwd 0.555 vs 0.517 ms), the fused inverse with row
-# loads (faster at fd700c3; now SHAPE_CONFIG's K = 64 row)
-PRODUCT_ALT = {"state_precision": "bf16"}
+_K128_ROW = SHAPE_CONFIG[0].settings   # the shipped row at K = 128, T >= 8192 (16-bit inputs)
+# also timed in the product stage, each over the shipped settings (with their error against our float32):
+# the chunk states rounded to 16 bits between chunks (state_precision "bf16", in the K = 128 row; our
+# product's forward walk took 178 us at n_h = 2 where fla's state and output kernels took 47 + 34 at fd700c3;
+# at 9863c1e fwd 0.358 against 0.428 ms at n_h = 2, 0.696 against 0.824 at n_h = 4, error not recorded),
+# with o off the walk, with three walk stages, and the whole K = 128 row with dW handed over in 16 bits
+# (its split gradient kernels at 4 warps; fwd+bwd n_h = 4 1.610 against fla's 2.318 ms at 9863c1e is
+# 1.44x, bar 1.5). Timed there before: o off the forward walk with the
+# float32 state path (split_o, split_du; slower at 90c495f, n_h = 2 fwd 0.555 vs 0.517 ms), the fused inverse
+# with row loads (faster at fd700c3; now SHAPE_CONFIG's K = 64 row)
+PRODUCT_ALTS = {
+    "alt": {"state_precision": "bf16"},
+    "alt_split": {"state_precision": "bf16", "split_o": True, "split_du": True},
+    "alt_stages3": {"state_precision": "bf16", "state_stages": 3},
+    "alt_k128row": {**_K128_ROW, "grads_scratch": "dw16"},
+}
 ACCURACY_SHAPE = (2, 1024, 2, 64)
 VARLEN_LENGTHS = (1, 63, 64, 65, 300, 1000)
 VARLEN_HEADS, VARLEN_K = 4, 64
@@ -28,7 +38,6 @@ VARLEN_DTYPES = ("bfloat16", "float32")
 FP32_VARIANTS = {"tf32x3": {}, "tf32": {"fp32_intra_precision": "tf32"},
                  "tf32all": {"fp32_intra_precision": "tf32", "fp32_precision": "tf32"}}
 TF32_HOLDS = 1e-3        # worst relative error (o and every gradient) for a tf32 float32 to count
-_K128_ROW = SHAPE_CONFIG[0][3]   # the shipped row at K = 128, T >= 8192 (16-bit inputs)
 # launch settings tried at K >= TUNE_MIN_K (`tune`), each over CONFIG alone (SHAPE_CONFIG set aside);
 # the first is CONFIG's own
 TUNE_CANDIDATES = [
@@ -52,6 +61,13 @@ TUNE_CANDIDATES = [
     # the K = 64 row (the fused inverse with row loads) over CONFIG, and with the 16-bit chunk states
     {"split_o": False, "split_du": False, "wy_inverse": "fused_loads"},
     {"split_o": False, "split_du": False, "wy_inverse": "fused_loads", "state_precision": "bf16"},
+    # over the K = 128 row: dW handed between the split gradient kernels in 16 bits (bit-identical: the
+    # products round it so anyway; 268 MB of float32 written and read twice at K = 128), with dk's part
+    # too; the local dUn's scores formed as K Q^T (no register transpose); all three new ones together
+    {**_K128_ROW, "grads_scratch": "dw16"},
+    {**_K128_ROW, "grads_scratch": "16bit"},
+    {**_K128_ROW, "du_local_kq": True},
+    {**_K128_ROW, "grads_scratch": "dw16", "du_local_kq": True, "state_fwd_tloads": True, "state_bwd_tloads": True},
     # dropped after a115239 / e28d5ee: state_warps 8 and grads_bk = grads_bv = 128 with 8 warps (slower
     # than the split row at K = 64 and 128); state_bv 64 and grads_stages 2 over the 16-bit-state row
     # (now in the K = 128 row). After eddd51a / 90c495f: wy_inverse "fused_loads", state_stages 3 and

@@ -245,9 +245,10 @@ def _state_bwd_kernel(
 def _local_scores(q, k, cu, cidx, i_bh, i_c, i_v, T, CS, TPC, NT,
                   H, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
                   BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr, VARLEN: tl.constexpr,
-                  DT: tl.constexpr, PREC: tl.constexpr):
+                  DT: tl.constexpr, PREC: tl.constexpr, KQ: tl.constexpr):
     """The start both parallel kernels share, for one (chunk, V-block): the chunk's query tile Q and
-    its causal scores mask(Q K^T) [BQ, 64], with the row indices and masks of keys (t, mt), queries
+    its causal scores mask(Q K^T) [BQ, 64] (with KQ their transpose mask(K Q^T) [64, BQ], formed as
+    such, not transposed in registers), with the row indices and masks of keys (t, mt), queries
     (tq, mq) and values (ov, mv), the head and the chunk's global index."""
     i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
     _, i_t, bos, eos, i_g = _chunk_of(cu, cidx, i_b, i_c, T, NT, VARLEN)
@@ -263,7 +264,10 @@ def _local_scores(q, k, cu, cidx, i_bh, i_c, i_v, T, CS, TPC, NT,
     visible = s[None, :] < (r[:, None] + 1) * NH
     kc = tl.load(k + i_h * K + t[:, None] * (H * K) + ok[None, :], mask=mt[:, None] & mk[None, :], other=0.0)
     qc = tl.load(q + i_h * K + tq[:, None] * (H * K) + ok[None, :], mask=mq[:, None] & mk[None, :], other=0.0)
-    qk = tl.where(visible, _mm(qc, tl.trans(kc), DT, PREC), 0.0)
+    if KQ:
+        qk = tl.where(s[:, None] < (r[None, :] + 1) * NH, _mm(kc, tl.trans(qc), DT, PREC), 0.0)
+    else:
+        qk = tl.where(visible, _mm(qc, tl.trans(kc), DT, PREC), 0.0)
     return qc, qk, i_h, i_g, t, mt, tq, mq, ov, mv
 
 
@@ -278,7 +282,7 @@ def _o_fwd_kernel(
     i_v = tl.program_id(2)
     qc, qk, i_h, i_g, t, mt, tq, mq, ov, mv = _local_scores(
         q, k, cu, cidx, tl.program_id(0), tl.program_id(1), i_v, T, CS, TPC, NT, H, K, V, NH, BQ, BK, BV,
-        VARLEN, DT, PREC)
+        VARLEN, DT, PREC, False)
     ok = tl.arange(0, BK)
     unc = tl.load(un + i_h * V + t[:, None] * (H * V) + ov[None, :], mask=mt[:, None] & mv[None, :], other=0.0)
     S = tl.load(h + (i_g * H + i_h) * K * V + ok[:, None] * V + ov[None, :], mask=(ok < K)[:, None] & mv[None, :],
@@ -292,15 +296,19 @@ def _o_fwd_kernel(
 def _du_local_kernel(
     q, k, do, dun, cu, cidx, T, CS, TPC, NT, scale,
     H, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
-    BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr, VARLEN: tl.constexpr,
+    BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr, VARLEN: tl.constexpr, KQ: tl.constexpr,
     DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
 ):
-    """One (chunk, V-block): the part of dUn that needs no state, scale mask(Q K^T)^T dO, into dun."""
-    _, qk, i_h, _, t, mt, tq, mq, ov, mv = _local_scores(
+    """One (chunk, V-block): the part of dUn that needs no state, scale mask(Q K^T)^T dO, into dun
+    (with KQ, du_local_kq: the scores formed as K Q^T rather than transposed in registers)."""
+    _, sc, i_h, _, t, mt, tq, mq, ov, mv = _local_scores(
         q, k, cu, cidx, tl.program_id(0), tl.program_id(1), tl.program_id(2), T, CS, TPC, NT, H, K, V, NH,
-        BQ, BK, BV, VARLEN, DT, PREC)
+        BQ, BK, BV, VARLEN, DT, PREC, KQ)
     doc = tl.load(do + i_h * V + tq[:, None] * (H * V) + ov[None, :], mask=mq[:, None] & mv[None, :], other=0.0)
-    du = _mm(tl.trans(qk), doc, DT, PREC) * scale
+    if KQ:
+        du = _mm(sc, doc, DT, PREC) * scale
+    else:
+        du = _mm(tl.trans(sc), doc, DT, PREC) * scale
     tl.store(dun + i_h * V + t[:, None] * (H * V) + ov[None, :], du.to(dun.dtype.element_ty),
              mask=mt[:, None] & mv[None, :])
 
@@ -468,7 +476,7 @@ def chunk_fwd(q, k, v, beta, scale, initial_state, output_final_state, n_h, save
     tensors the backward pass needs."""
     B, T, H, K = q.shape
     Tn, V = k.shape[1], v.shape[-1]
-    cfg = launch_config(K, T if cu_seqlens is None else T // max(1, len(cu_seqlens) - 1), q.dtype)
+    cfg = launch_config(K, T if cu_seqlens is None else T // max(1, len(cu_seqlens) - 1), q.dtype, n_h)
     g = _geometry(T, n_h, K, V, cfg)
     DT, PREC, PREC_C, SDT, SPREC = _precision(q.dtype, cfg)
     N, NT, NC, cidx, coff, total = _chunk_plan(B, T, g["TPC"], cu_seqlens)
@@ -514,7 +522,7 @@ def chunk_bwd(q, k, v, beta, scale, initial_state, saved, do, dht, n_h, cu_seqle
     w, un, tm, h = saved
     B, T, H, K = q.shape
     V = v.shape[-1]
-    cfg = launch_config(K, T if cu_seqlens is None else T // max(1, len(cu_seqlens) - 1), q.dtype)
+    cfg = launch_config(K, T if cu_seqlens is None else T // max(1, len(cu_seqlens) - 1), q.dtype, n_h)
     g = _geometry(T, n_h, K, V, cfg)
     DT, PREC, PREC_C, SDT, SPREC = _precision(q.dtype, cfg)
     N, NT, NC, cidx, coff, total = _chunk_plan(B, T, g["TPC"], cu_seqlens)
@@ -528,7 +536,8 @@ def chunk_bwd(q, k, v, beta, scale, initial_state, saved, do, dht, n_h, cu_seqle
         bvd = min(g["BV"], cfg["par_bv"])
         _du_local_kernel[(B * H, NC, triton.cdiv(V, bvd))](
             q, k, do, dun, cu_seqlens, cidx, T, g["CS"], g["TPC"], NT, scale, H=H, K=K, V=V, NH=n_h,
-            BQ=g["BQ"], BK=g["BK"], BV=bvd, VARLEN=varlen, **prec, num_warps=cfg["par_warps"],
+            BQ=g["BQ"], BK=g["BK"], BV=bvd, VARLEN=varlen, KQ=cfg["du_local_kq"], **prec,
+            num_warps=cfg["par_warps"],
         )
     halves = cfg["state_bwd_khalves"] and g["BK"] == 128      # dS in two 64-row tiles
     _state_bwd_kernel[(N * H, triton.cdiv(V, bv))](
@@ -547,9 +556,13 @@ def chunk_bwd(q, k, v, beta, scale, initial_state, saved, do, dht, n_h, cu_seqle
     launch = dict(H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=bk2, BV=bv2, NV=nv, VARLEN=varlen, **prec,
                   num_warps=cfg["grads_warps"], num_stages=cfg["grads_stages"])
     if cfg["grads_split"]:
-        # dk's output and state parts and dW, float32, from the (chunk, K-block) programs to the WY ones
-        dkp = torch.empty(k.shape, device=q.device, dtype=torch.float32)
-        dw = torch.empty(k.shape, device=q.device, dtype=torch.float32)
+        # dk's output and state parts and dW, from the (chunk, K-block) programs to the WY ones
+        scratch = cfg["grads_scratch"]
+        if scratch not in ("float32", "dw16", "16bit"):
+            raise KernelArgumentError(f"grads_scratch {scratch!r}: expected 'float32', 'dw16' or '16bit'")
+        narrow = q.dtype if q.dtype in (torch.bfloat16, torch.float16) else torch.float32
+        dkp = torch.empty(k.shape, device=q.device, dtype=narrow if scratch == "16bit" else torch.float32)
+        dw = torch.empty(k.shape, device=q.device, dtype=torch.float32 if scratch == "float32" else narrow)
         _grads_qkw_kernel[(B * H, NC, nk)](
             q, k, h, dh, un, dun, do, dq, dkp, dw, cu_seqlens, cidx, T, g["CS"], g["TPC"], NT, scale, **launch)
         _wy_bwd_kernel[(B * H, NC)](

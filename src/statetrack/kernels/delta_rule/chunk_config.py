@@ -6,6 +6,8 @@ faster, and ``FORCED`` what a caller imposes over both (``statetrack bench kerne
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 
 # defaults; `statetrack bench kernels` times alternatives in its tune stage and records them
@@ -38,8 +40,13 @@ CONFIG = {
     "grads_bv": 64,        # float32 dk scratch round trip, but larger register tiles)
     "grads_split": False,  # True: that kernel as two (fla's split): dq, dk's output/state parts and dW per
                            # (chunk, K-block), then dv, dbeta, the rest of dk per chunk (the WY backward)
+    "grads_scratch": "float32",  # what grads_split hands from its first kernel to the second: dW and dk's
+                                 # output/state part in "float32", dW alone in the input dtype ("dw16": the
+                                 # products round dW to it anyway, so bit-identical for 16-bit inputs), or
+                                 # both ("16bit": dk's part is rounded once more); float32 inputs: float32
     "split_o": False,      # True: o in a parallel kernel after the state walk (off its critical path)
     "split_du": False,     # True: dUn's output part in a parallel kernel before the reverse walk
+    "du_local_kq": False,  # True: that dUn kernel forms its scores as K Q^T, not Q K^T transposed in registers
     "par_warps": 4,        # warps of those two parallel kernels
     "par_bv": 64,          # their V-block (128 at K = V = 128: Q K^T formed once per chunk, not twice)
     "fp32_precision": "tf32x3",   # float32 products on the state path: "ieee" (exact) or "tf32x3"
@@ -50,10 +57,25 @@ CONFIG = {
     "state_precision": "tf32",    # 16-bit inputs: "tf32" keeps the state path in float32, "bf16" not
 }
 
-# per-shape overrides of CONFIG, first match wins: (smallest K, smallest T, settings), each a row the
-# bench's tune stage measured faster than CONFIG on the device, within its error slack.
-SHAPE_CONFIG: list[tuple[int, int, tuple[str, ...], dict]] = [
-    # (smallest K, smallest T, the input dtypes it was measured for, settings)
+
+class Row(NamedTuple):
+    """A SHAPE_CONFIG row: settings over CONFIG for K >= k, T >= t (tokens), these input dtypes and
+    Householder counts n_h[0] .. n_h[1] (None: no upper end; the delta rule is n_h = 1)."""
+    k: int
+    t: int
+    dtypes: tuple[str, ...]
+    settings: dict
+    n_h: tuple[int, int | None] = (1, None)
+
+    def matches(self, K: int, T: int, dtype_name: str | None, n_h: int) -> bool:
+        lo, hi = self.n_h
+        return (K >= self.k and T >= self.t and (dtype_name is None or dtype_name in self.dtypes)
+                and lo <= n_h and (hi is None or n_h <= hi))
+
+
+# per-shape overrides of CONFIG, first match wins, each a row the bench measured faster than CONFIG on the
+# device, within its error slack (the tune stage for the delta rule, the product stage for DeltaProduct).
+SHAPE_CONFIG: list[Row] = [
     # H200, (4, 8192, 16, 128) bf16, commit 70a8c4a (benchmarks/results/kernels_h200.json, tune):
     # fwd 1.32 ms / fwd+bwd 3.85 ms against CONFIG's 2.27 / 4.93; o off the state walk, dUn's output
     # part before the reverse walk, and the chunk states rounded to 16 bits between chunks as fla stores
@@ -69,10 +91,11 @@ SHAPE_CONFIG: list[tuple[int, int, tuple[str, ...], dict]] = [
     # At fd700c3 (benchmarks/results/kernels_h200.json, tune): o and the local dUn with one 128-wide
     # V-block (Q K^T once per chunk), fwd 0.953 / fwd+bwd 2.796 ms against the row's 0.989 / 2.904, the
     # same error (8.40e-3); fla in that run 1.007 / 2.850.
-    (128, 8192, ("bfloat16", "float16"), {"split_o": True, "split_du": True, "state_precision": "bf16",
-                                          "state_bv": 64, "grads_stages": 2, "wy_inverse": "fused_loads",
-                                          "state_stages": 3, "grads_split": True, "grads_warps": 4,
-                                          "par_bv": 128}),
+    # Measured for the delta rule; it applies to DeltaProduct at this K and T too, unmeasured there.
+    Row(128, 8192, ("bfloat16", "float16"), {"split_o": True, "split_du": True, "state_precision": "bf16",
+                                             "state_bv": 64, "grads_stages": 2, "wy_inverse": "fused_loads",
+                                             "state_stages": 3, "grads_split": True, "grads_warps": 4,
+                                             "par_bv": 128}),
     # H200, DeltaProduct (8, 2048, 8, 64) bf16 at fd700c3 (kernels_h200.json, product stage, same process):
     # the fused inverse with row loads over CONFIG, n_h = 2 fwd 0.428 / fwd+bwd 0.950 ms against 0.520 /
     # 1.038, n_h = 4 0.821 / 1.848 against 1.005 / 2.023 (the WY kernel is most of the product's forward).
@@ -80,7 +103,7 @@ SHAPE_CONFIG: list[tuple[int, int, tuple[str, ...], dict]] = [
     # 1.103 ms at K = 128 (eddd51a); at K = 64 the delta stage read fwd 0.225 ms at 9863c1e against 0.270
     # with the serial inverse at fd700c3 (two machines, kernels_h200_k64.json); the tune stage's candidate
     # with it over CONFIG times it side by side.
-    (64, 2048, ("bfloat16", "float16"), {"wy_inverse": "fused_loads"}),
+    Row(64, 2048, ("bfloat16", "float16"), {"wy_inverse": "fused_loads"}),
 ]
 
 # settings forced over CONFIG and SHAPE_CONFIG (the bench's --config and tune stage write here)
@@ -95,18 +118,18 @@ def setting_type(key: str) -> type:
     return type(CONFIG[INHERITS.get(key, key)])
 
 
-def shape_row(K: int, T: int, dtype_name: str | None = None) -> dict:
-    """The settings of the first SHAPE_CONFIG row with K >= its K and T >= its T measured for this dtype
-    (a name such as "bfloat16"; None: any), or {} where none matches."""
-    for kmin, tmin, dtypes, over in SHAPE_CONFIG:
-        if K >= kmin and T >= tmin and (dtype_name is None or dtype_name in dtypes):
-            return over
+def shape_row(K: int, T: int, dtype_name: str | None = None, n_h: int = 1) -> dict:
+    """The settings of the first SHAPE_CONFIG row that matches (:meth:`Row.matches`; dtype_name such as
+    "bfloat16", None: any), or {} where none does."""
+    for row in SHAPE_CONFIG:
+        if row.matches(K, T, dtype_name, n_h):
+            return row.settings
     return {}
 
 
-def launch_config(K: int, T: int, dtype: torch.dtype | None = None) -> dict:
-    """CONFIG, then the first SHAPE_CONFIG row with K >= its K and T >= its T measured for this dtype,
-    then FORCED; the reverse walk's settings left at None take the forward walk's; then the stage rules
+def launch_config(K: int, T: int, dtype: torch.dtype | None = None, n_h: int = 1) -> dict:
+    """CONFIG, then the first SHAPE_CONFIG row that matches K, T (tokens), this dtype and n_h, then
+    FORCED; the reverse walk's settings left at None take the forward walk's; then the stage rules
     (for both walks), which nothing overrides:
 
     * float32 inputs with K > 64: state_stages capped at fp32_wide_state_stages (shared memory);
@@ -118,7 +141,7 @@ def launch_config(K: int, T: int, dtype: torch.dtype | None = None) -> dict:
     * the split kernels (split_o, split_du) only with two or more stages: the one case left with one
       stage, float32 at K > 64, has never run them on a device."""
     cfg = dict(CONFIG)
-    cfg.update(shape_row(K, T, str(dtype).rsplit(".", 1)[-1] if dtype is not None else None))
+    cfg.update(shape_row(K, T, str(dtype).rsplit(".", 1)[-1] if dtype is not None else None, n_h))
     cfg.update(FORCED)
     for key, source in INHERITS.items():
         if cfg[key] is None:

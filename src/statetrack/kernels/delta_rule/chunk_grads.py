@@ -97,7 +97,8 @@ def _grads_qkw_kernel(
     DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
 ):
     """One (chunk, K-block): dq (final), dK_part = scale mask(dO Un^T)^T Q + Un dS'^T and
-    dW = -dUn S^T (float32, for _wy_bwd_kernel); one pass over the V-blocks gathers all four products."""
+    dW = -dUn S^T (for _wy_bwd_kernel, in the dtypes grads_scratch chose); one pass over the V-blocks gathers
+    all four products."""
     i_k = tl.program_id(2)
     i_h, i_g, s, t, mt, tq, mq, visible = _grad_rows(
         cu, cidx, tl.program_id(0), tl.program_id(1), T, CS, TPC, NT, H, NH, BQ, VARLEN)
@@ -125,8 +126,8 @@ def _grads_qkw_kernel(
     tl.store(dq + kb + tq[:, None] * (H * K) + ok[None, :], b_dq.to(dq.dtype.element_ty),
              mask=mq[:, None] & mk[None, :])
     m_tk = mt[:, None] & mk[None, :]
-    tl.store(dkp + kb + t[:, None] * (H * K) + ok[None, :], b_dk, mask=m_tk)
-    tl.store(dw + kb + t[:, None] * (H * K) + ok[None, :], b_dw, mask=m_tk)
+    tl.store(dkp + kb + t[:, None] * (H * K) + ok[None, :], b_dk.to(dkp.dtype.element_ty), mask=m_tk)
+    tl.store(dw + kb + t[:, None] * (H * K) + ok[None, :], b_dw.to(dw.dtype.element_ty), mask=m_tk)
 
 
 @triton.jit
@@ -165,7 +166,7 @@ def _wy_bwd_kernel(
         m_tk = mt[:, None] & (ok < K)[None, :]
         kc = _key_tile(k, kb, t, mt, ik * BK, H, K, BK)
         dwc = _key_tile(dw, kb, t, mt, ik * BK, H, K, BK)
-        b_dk = _key_tile(dkp, kb, t, mt, ik * BK, H, K, BK)
+        b_dk = _key_tile(dkp, kb, t, mt, ik * BK, H, K, BK).to(tl.float32)
         kf = kc.to(tl.float32)
         dak = _mm(dA, kc, DT, PREC)                                      # dA K
         db += tl.sum(dak * kf, 1)
