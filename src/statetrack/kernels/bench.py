@@ -325,8 +325,9 @@ def _compile_job(job) -> tuple:
         xs = _inputs(torch, 1, T, H, K, K, getattr(torch, dtype), 2.0, n_h=None if op == "delta_rule" else n_h)
         fn = delta_rule if op == "delta_rule" else delta_product
         # the shipped variant ({}) with its SHAPE_CONFIG row, as the delta stage times it; an explicit
-        # one over CONFIG alone, as the tune stage times it (rows hold no float32 settings)
-        with forced_launch(shape_rows=not over, **over):
+        # delta-rule one over CONFIG alone, as the tune stage times it (rows hold no float32 settings); a
+        # DeltaProduct alternative over the shipped row, as the product stage times it
+        with forced_launch(shape_rows=op == "delta_product" or not over, **over):
             with torch.no_grad():
                 fn(*xs, backend=backend)
             xs = [x.requires_grad_() for x in xs]
