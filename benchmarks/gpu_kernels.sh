@@ -4,6 +4,7 @@
 #
 #   run(command="bash benchmarks/gpu_kernels.sh", carry=[".whl"], timeout_s=600)
 #
+# KEEP_CACHE=0 skips packing the Triton cache at the end (a narrowed call that will not carry it on).
 # Optionally carry the Triton cache of an earlier call: copy its $OUT/triton_cache.tar.xz to
 # out/triton_cache.tar.xz (git-ignored) and carry [".whl", "out/triton_cache.tar.xz"]; it is unpacked
 # before the tests, which with the benchmark then skip most compilation (and fla's autotuning).
@@ -58,7 +59,9 @@ echo "kernel benchmark: exit ${PIPESTATUS[0]}, $(( $(date +%s) - t0 )) s" | tee 
 
 # the cache for the next call (see the top); carry allows 64 MiB with the wheels. xz, all cores: gzip
 # made 57 MB of a full run's cache (2026-12-02), just over what fits beside the wheels
-if command -v xz > /dev/null; then
+if [ "${KEEP_CACHE:-1}" = 0 ]; then
+    echo "KEEP_CACHE=0: the Triton cache is not packed" | tee -a "$OUT/stages.txt"
+elif command -v xz > /dev/null; then
     tar -cf - -C "$TRITON_CACHE_DIR" . 2>/dev/null | xz -T0 -6 > "$OUT/triton_cache.tar.xz"
 else
     echo "no xz on this machine: the Triton cache is not kept" | tee -a "$OUT/stages.txt"
