@@ -340,6 +340,7 @@ def test_autotuned_choices_read_the_tuners_cache_through_heuristics(monkeypatch)
     assert "BV: 64" in got["b"]["(128,)"]
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="interpreter run on CPU tensors; on a GPU the bench itself runs")
 def test_error_against_float32_is_small_for_the_kernel_and_large_for_a_wrong_output(monkeypatch):
     """The product and tune stages' error column, in float16 (the interpreter's bfloat16 dots are
     wrong): DeltaProduct's chunk kernel against its own float32 result, then a call whose output is off
@@ -364,6 +365,27 @@ def test_product_verdicts_carry_the_cuda_graph_ratio():
            "ours_bf16_fwdbwd_ms": 1.0, "fla_bf16_fwdbwd_ms": 2.0}
     v = bench.verdicts({"delta_product": [row]})["delta_product n_h=2 (8, 2048, 8, 64) fwd bf16 vs fla"]
     assert v["ratio"] == pytest.approx(2.0) and v["met"] and v["ratio_as_cuda_graphs"] == pytest.approx(0.8)
+    assert v["config"] == "shipped"
+
+
+def test_product_verdicts_take_an_admissible_faster_alternative_and_name_it():
+    """Like the delta rule's tune: an alternative timed beside the shipped settings, faster both ways and
+    within the error slack, is what the verdict reports (its settings named); a faster but less accurate
+    one is not."""
+    alt = {"state_precision": "bf16"}
+    row = {"op": "delta_product", "n_h": 2, "shape": [8, 2048, 8, 64, 64], "alt_configs": {"alt": alt},
+           "ours_bf16_fwd_ms": 0.5, "ours_bf16_fwdbwd_ms": 1.0, "ours_bf16_worst_err_vs_fp32": 1e-2,
+           "ours_bf16_fwd_graph_ms": 0.5, "ours_alt_bf16_fwd_ms": 0.4, "ours_alt_bf16_fwdbwd_ms": 0.8,
+           "ours_alt_bf16_fwd_graph_ms": 0.32, "ours_alt_bf16_worst_err_vs_fp32": 1.2e-2,
+           "fla_bf16_fwd_ms": 0.44, "fla_bf16_fwdbwd_ms": 1.6, "fla_bf16_fwd_graph_ms": 0.32}
+    key = "delta_product n_h=2 (8, 2048, 8, 64) {} bf16 vs fla"
+    v = bench.verdicts({"delta_product": [row]})
+    assert v[key.format("fwd")]["ratio"] == pytest.approx(1.1) and v[key.format("fwd")]["config"] == alt
+    assert v[key.format("fwd")]["ratio_as_cuda_graphs"] == pytest.approx(1.0)
+    assert v[key.format("fwdbwd")]["ratio"] == pytest.approx(2.0) and v[key.format("fwdbwd")]["met"]
+    row["ours_alt_bf16_worst_err_vs_fp32"] = 2e-2
+    v = bench.verdicts({"delta_product": [row]})
+    assert v[key.format("fwd")]["ratio"] == pytest.approx(0.88) and v[key.format("fwd")]["config"] == "shipped"
 
 
 def test_time_pair_adds_the_graph_time_on_cuda_and_records_its_failure(monkeypatch):

@@ -126,12 +126,18 @@ def verdicts(res: dict) -> dict:
                                               met=ratio is not None and ratio <= BAR_FP32,
                                               fp32_products=None if best is None else best[0], **cfg)
     for r in res.get("delta_product", []):
+        # as for the delta rule's tune: an alternative timed in the same process that beat the shipped
+        # settings both ways within the error slack counts, and the verdict names it
+        best = best_product_alt(r)
+        tag, cfg = ("ours_bf16", "shipped") if best is None else (f"ours_{best[0]}_bf16", best[1])
         for kind, bar in (("fwdbwd", 1.5), ("fwd", 1.0)):
-            ours, fla = r.get(f"ours_bf16_{kind}_ms"), r.get(f"fla_bf16_{kind}_ms")
+            ours, fla = r.get(f"{tag}_{kind}_ms"), r.get(f"fla_bf16_{kind}_ms")
             ratio = fla / ours if isinstance(ours, float) and isinstance(fla, float) else None
             v[f"delta_product n_h={r['n_h']} {tuple(r['shape'][:4])} {kind} bf16 vs fla"] = dict(
-                ratio=ratio, bar=f">= {bar}", met=ratio is not None and ratio >= bar)
-        _add_graph_ratio(v[f"delta_product n_h={r['n_h']} {tuple(r['shape'][:4])} fwd bf16 vs fla"], r)
+                ratio=ratio, bar=f">= {bar}", met=ratio is not None and ratio >= bar, config=cfg)
+        _add_graph_ratio(v[f"delta_product n_h={r['n_h']} {tuple(r['shape'][:4])} fwd bf16 vs fla"],
+                         {"ours_bf16_fwd_graph_ms": r.get(f"{tag}_fwd_graph_ms"), **{
+                             k: val for k, val in r.items() if k.startswith("fla_")}})
     for n_h in PRODUCT_NH:
         for kind, bar in (("fwdbwd", 1.5), ("fwd", 1.0)):
             v.setdefault(f"delta_product n_h={n_h} {PRODUCT_SHAPE} {kind} bf16 vs fla",
@@ -195,24 +201,30 @@ def suggested_rows(tune_rows) -> list:
     return rows
 
 
+def best_product_alt(r: dict) -> tuple[str, dict] | None:
+    """The product stage's alternative (name, settings) that was faster than the shipped settings in fwd
+    and in fwd+bwd, with its error within TUNE_ERR_SLACK of theirs, the fastest such by fwd; or None."""
+    base = [r.get(f"ours_bf16_{x}") for x in ("fwd_ms", "fwdbwd_ms", "worst_err_vs_fp32")]
+    best = None
+    for name, over in (r.get("alt_configs") or {}).items():
+        alt = [r.get(f"ours_{name}_bf16_{x}") for x in ("fwd_ms", "fwdbwd_ms", "worst_err_vs_fp32")]
+        if not all(isinstance(x, float) for x in base + alt):
+            continue
+        if alt[0] < base[0] and alt[1] < base[1] and alt[2] <= TUNE_ERR_SLACK * base[2]:
+            if best is None or alt[0] < best[0]:
+                best = (alt[0], name, over)
+    return None if best is None else best[1:]
+
+
 def suggested_product_rows(product_rows) -> list:
-    """DeltaProduct SHAPE_CONFIG rows, one per n_h, where an alternative of the product stage was faster
-    than the shipped settings in fwd and in fwd+bwd, with its error within TUNE_ERR_SLACK of theirs: the
-    shipped row at that shape with the fastest such alternative (by fwd) over it."""
+    """DeltaProduct SHAPE_CONFIG rows, one per n_h with a :func:`best_product_alt`: the shipped row at that
+    shape with that alternative over it, kept to that n_h."""
     from statetrack.kernels.delta_rule import chunk_config
     rows = []
     for r in product_rows:
-        B, T, H, K = r["shape"][:4]
-        base = [r.get(f"ours_bf16_{x}") for x in ("fwd_ms", "fwdbwd_ms", "worst_err_vs_fp32")]
-        best = None
-        for name, over in (r.get("alt_configs") or {}).items():
-            alt = [r.get(f"ours_{name}_bf16_{x}") for x in ("fwd_ms", "fwdbwd_ms", "worst_err_vs_fp32")]
-            if not all(isinstance(x, float) for x in base + alt):
-                continue
-            if alt[0] < base[0] and alt[1] < base[1] and alt[2] <= TUNE_ERR_SLACK * base[2]:
-                if best is None or alt[0] < best[0]:
-                    best = (alt[0], over)
+        best = best_product_alt(r)
         if best is not None:
+            K, T = r["shape"][3], r["shape"][1]
             settings = {**chunk_config.shape_row(K, T, "bfloat16", r["n_h"]), **best[1]}
             rows.append([K, T, ["bfloat16", "float16"], settings, [r["n_h"], r["n_h"]]])
     return rows

@@ -2,7 +2,7 @@
 variants, the launch settings its tune stage tries, and issue 13's bars, apart from the machinery.
 A short device call times a few candidates at one shape (about 70 s on a fresh H200, 12 s warm):
 
-    statetrack bench kernels --shapes 4,8192,16,128 --candidates 7,10-12,15-18 --no-fla -o tune.json \
+    statetrack bench kernels --shapes 4,8192,16,128 --candidates 7,8 --no-fla -o tune.json \
         --skip env,compile,accuracy,varlen,delta,product,profile
 """
 from __future__ import annotations
@@ -17,8 +17,8 @@ _K128_ROW = SHAPE_CONFIG[0].settings   # the shipped row at K = 128, T >= 8192 (
 # the chunk states rounded to 16 bits between chunks (state_precision "bf16", in the K = 128 row; our
 # product's forward walk took 178 us at n_h = 2 where fla's state and output kernels took 47 + 34 at fd700c3;
 # at 9863c1e fwd 0.358 against 0.428 ms at n_h = 2, 0.696 against 0.824 at n_h = 4, error not recorded),
-# with o off the walk, with three walk stages, and the whole K = 128 row with dW handed over in 16 bits
-# (its split gradient kernels at 4 warps; fwd+bwd n_h = 4 1.610 against fla's 2.318 ms at 9863c1e is
+# with o off the walk, with three walk stages, and the whole K = 128 row (its split gradient kernels at 4
+# warps, their scratch in 16 bits; fwd+bwd n_h = 4 1.610 against fla's 2.318 ms at 9863c1e is
 # 1.44x, bar 1.5). Timed there before: o off the forward walk with the
 # float32 state path (split_o, split_du; slower at 90c495f, n_h = 2 fwd 0.555 vs 0.517 ms), the fused inverse
 # with row loads (faster at fd700c3; now SHAPE_CONFIG's K = 64 row)
@@ -26,7 +26,7 @@ PRODUCT_ALTS = {
     "alt": {"state_precision": "bf16"},
     "alt_split": {"state_precision": "bf16", "split_o": True, "split_du": True},
     "alt_stages3": {"state_precision": "bf16", "state_stages": 3},
-    "alt_k128row": {**_K128_ROW, "grads_scratch": "dw16"},
+    "alt_k128row": _K128_ROW,
 }
 ACCURACY_SHAPE = (2, 1024, 2, 64)
 VARLEN_LENGTHS = (1, 63, 64, 65, 300, 1000)
@@ -48,26 +48,13 @@ TUNE_CANDIDATES = [
     {"split_o": True, "split_du": True, "state_stages": 3},
     {"split_o": True, "split_du": True, "state_precision": "bf16"},   # fla's rounding of W, S, Un
     {"split_o": True, "split_du": True, "grads_bk": 128},
-    # the shipped K = 128 row, then changes over it: the reverse walk in two 64-wide key halves, and with
-    # two stages (each level with the row at fd700c3: 2.922 / 2.915 ms against 2.904; kept to recheck)
+    # the shipped K = 128 row, then over it dW alone handed over in 16 bits (the row hands dk's part over
+    # so too: 2.631 against 2.683 ms at 7f76b2d, error 8.51e-3 against 8.40e-3)
     _K128_ROW,
-    {**_K128_ROW, "state_bwd_khalves": True},
-    {**_K128_ROW, "state_bwd_stages": 2},
-    # the walks' key-major loads (fla's): the reverse walk's Q and W (its 513 us against fla's 311 at
-    # fd700c3 is the largest gap left), the forward walk's K (228 against 208), both
-    {**_K128_ROW, "state_bwd_tloads": True},
-    {**_K128_ROW, "state_fwd_tloads": True},
-    {**_K128_ROW, "state_fwd_tloads": True, "state_bwd_tloads": True},
+    {**_K128_ROW, "grads_scratch": "dw16"},
     # the K = 64 row (the fused inverse with row loads) over CONFIG, and with the 16-bit chunk states
     {"split_o": False, "split_du": False, "wy_inverse": "fused_loads"},
     {"split_o": False, "split_du": False, "wy_inverse": "fused_loads", "state_precision": "bf16"},
-    # over the K = 128 row: dW handed between the split gradient kernels in 16 bits (bit-identical: the
-    # products round it so anyway; 268 MB of float32 written and read twice at K = 128), with dk's part
-    # too; the local dUn's scores formed as K Q^T (no register transpose); all three new ones together
-    {**_K128_ROW, "grads_scratch": "dw16"},
-    {**_K128_ROW, "grads_scratch": "16bit"},
-    {**_K128_ROW, "du_local_kq": True},
-    {**_K128_ROW, "grads_scratch": "dw16", "du_local_kq": True, "state_fwd_tloads": True, "state_bwd_tloads": True},
     # dropped after a115239 / e28d5ee: state_warps 8 and grads_bk = grads_bv = 128 with 8 warps (slower
     # than the split row at K = 64 and 128); state_bv 64 and grads_stages 2 over the 16-bit-state row
     # (now in the K = 128 row). After eddd51a / 90c495f: wy_inverse "fused_loads", state_stages 3 and
@@ -80,7 +67,11 @@ TUNE_CANDIDATES = [
     # (2.951); the inverse without row loads (2.959); W and U as 64-row products (2.957); state_stages 4
     # and state_bwd_stages 4 (out of shared memory: 253,952 B needed, 232,448 per block); grads_stages 3
     # (3.082); the split gradient kernels at 8 warps (3.360); the one-launch gradient kernel at 8 warps
-    # (3.095); the reverse walk's V-block 32 (3.109) and with 2 warps (28.55: spilled)
+    # (3.095); the reverse walk's V-block 32 (3.109) and with 2 warps (28.55: spilled). At fd700c3 and again
+    # at 7f76b2d, level with the row: the reverse walk in key halves (2.922 / -) and with two stages (2.915 /
+    # -). At 7f76b2d (benchmarks/results/logs/tune_k128_7f76b2d.json; the row 2.800 ms): the walks' key-major
+    # loads, reverse 2.794, forward 2.795, both 2.798; the local dUn's scores as K Q^T 2.794; both with dW
+    # in 16 bits 2.684 (dW alone 2.683): the key-major loads and K Q^T change nothing measurable
 ]
 TUNE_ERR_SLACK = 1.5     # a candidate counts only if its error is at most this times the shipped one's
 TUNE_MIN_K = 64          # 64: at (8, 2048, 8, 64) fla's forward is faster than ours as CUDA graphs (0.18 vs

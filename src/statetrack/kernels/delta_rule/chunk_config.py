@@ -91,11 +91,14 @@ SHAPE_CONFIG: list[Row] = [
     # At fd700c3 (benchmarks/results/kernels_h200.json, tune): o and the local dUn with one 128-wide
     # V-block (Q K^T once per chunk), fwd 0.953 / fwd+bwd 2.796 ms against the row's 0.989 / 2.904, the
     # same error (8.40e-3); fla in that run 1.007 / 2.850.
+    # At 7f76b2d (benchmarks/results/logs/tune_k128_7f76b2d.json, tune on this shape alone): dW and dk's
+    # output/state part handed between the split gradient kernels in 16 bits, fwd+bwd 2.631 ms against the
+    # row's 2.800 (dW alone 2.683, bit-identical), worst error vs our float32 8.51e-3 against 8.40e-3.
     # Measured for the delta rule; it applies to DeltaProduct at this K and T too, unmeasured there.
     Row(128, 8192, ("bfloat16", "float16"), {"split_o": True, "split_du": True, "state_precision": "bf16",
                                              "state_bv": 64, "grads_stages": 2, "wy_inverse": "fused_loads",
                                              "state_stages": 3, "grads_split": True, "grads_warps": 4,
-                                             "par_bv": 128}),
+                                             "par_bv": 128, "grads_scratch": "16bit"}),
     # H200, DeltaProduct (8, 2048, 8, 64) bf16 at fd700c3 (kernels_h200.json, product stage, same process):
     # the fused inverse with row loads over CONFIG, n_h = 2 fwd 0.428 / fwd+bwd 0.950 ms against 0.520 /
     # 1.038, n_h = 4 0.821 / 1.848 against 1.005 / 2.023 (the WY kernel is most of the product's forward).
