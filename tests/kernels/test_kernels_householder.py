@@ -308,9 +308,9 @@ def test_dw_in_sixteen_bits_is_bit_identical_for_sixteen_bit_inputs():
 
 @pytest.mark.gpu
 def test_shipped_k128_row_with_sixteen_bit_scratch_and_transposed_local_scores_on_gpu():
-    """The K = 128 row with grads_scratch "16bit" and du_local_kq (tune candidates) in bfloat16."""
+    """The K = 128 row with grads_scratch "16bit" and du_local_kq in bfloat16."""
     from statetrack.kernels.delta_rule.chunk_config import SHAPE_CONFIG
-    with forced_launch(**SHAPE_CONFIG[0].settings, grads_scratch="16bit", du_local_kq=True):
+    with forced_launch(**{**SHAPE_CONFIG[0].settings, "grads_scratch": "16bit", "du_local_kq": True}):
         check_against_naive(delta_rule, "delta_rule", "chunk", BF16, 2, 300, 3, 128, 128)
 
 
