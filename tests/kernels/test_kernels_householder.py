@@ -81,6 +81,17 @@ def test_sixteen_bit_chunk_states_with_split_kernels():
         check_against_naive(delta_rule, "delta_rule", "chunk", FP16, 1, 70, 1, 64, 64)
 
 
+@CPU
+@pytest.mark.parametrize("n_h", [2, 4])
+def test_deltaproduct_row_computes_deltaproduct(n_h):
+    """DeltaProduct's SHAPE_CONFIG row (the fused inverse with row loads, 16-bit chunk states, three walk
+    stages) forced on a small shape, float16 against the fp64 loop over two chunks of sub-steps."""
+    from statetrack.kernels.delta_rule.chunk_config import SHAPE_CONFIG
+    assert SHAPE_CONFIG[1].n_h == (2, 4)
+    with forced_launch(**SHAPE_CONFIG[1].settings):
+        check_chunk(n_h, FP16, 1, 80 // n_h, 2, 64, 32)
+
+
 def test_shape_config_rows_apply_where_they_were_measured():
     from statetrack.kernels.delta_rule.chunk_config import CONFIG, SHAPE_CONFIG, launch_config
     assert CONFIG["state_precision"] == "tf32" and not CONFIG["split_o"]
@@ -93,8 +104,8 @@ def test_shape_config_rows_apply_where_they_were_measured():
     assert launch_config(kmin, tmin, FP32)["split_o"] is False                        # measured for 16 bits
     # the K = 64 row: the fused inverse with row loads alone, for 16-bit inputs from T = 2048 on, and for
     # K = 128 below the K = 128 row's T
-    kmin64, tmin64, dtypes64, row64, _ = SHAPE_CONFIG[1]
-    assert (kmin64, row64) == (64, {"wy_inverse": "fused_loads"}) and dtypes64 == dtypes
+    kmin64, tmin64, dtypes64, row64, nh64 = SHAPE_CONFIG[2]
+    assert (kmin64, row64, nh64) == (64, {"wy_inverse": "fused_loads"}, (1, None)) and dtypes64 == dtypes
     assert CONFIG["wy_inverse"] == "serial"
     for K, T, dtype, inverse in ((64, tmin64, BF16, "fused_loads"), (64, tmin64 - 1, BF16, "serial"),
                                  (64, tmin64, FP32, "serial"), (32, tmin64, FP16, "serial"),
@@ -102,6 +113,15 @@ def test_shape_config_rows_apply_where_they_were_measured():
         cfg = launch_config(K, T, dtype)
         assert cfg["wy_inverse"] == inverse, (K, T, dtype)
         assert cfg["split_o"] is False and cfg["state_precision"] == "tf32", (K, T, dtype)
+    # DeltaProduct's row: that inverse with 16-bit chunk states and three walk stages, n_h = 2 .. 4 only
+    product = SHAPE_CONFIG[1]
+    assert (product.k, product.t, product.n_h) == (kmin64, tmin64, (2, 4)) and product.dtypes == dtypes
+    for n_h, states in ((1, "tf32"), (2, "bf16"), (4, "bf16"), (5, "tf32")):
+        cfg = launch_config(64, tmin64, BF16, n_h)
+        assert (cfg["state_precision"], cfg["wy_inverse"]) == (states, "fused_loads"), n_h
+        assert cfg["state_stages"] == (3 if states == "bf16" else 2), n_h
+    assert launch_config(64, tmin64, FP32, 2)["state_precision"] == "tf32"
+    assert launch_config(64, tmin64 - 1, BF16, 2)["state_precision"] == "tf32"
 
 
 def test_shape_config_rows_can_be_kept_to_some_householder_counts(monkeypatch):

@@ -13,20 +13,18 @@ DELTA_SHAPES = [(8, 2048, 8, 64), (64, 256, 4, 32), (4, 8192, 16, 128)]   # (B, 
 PRODUCT_SHAPE = (8, 2048, 8, 64)
 PRODUCT_NH = (2, 4)
 _K128_ROW = SHAPE_CONFIG[0].settings   # the shipped row at K = 128, T >= 8192 (16-bit inputs)
-# also timed in the product stage, each over the shipped settings (with their error against our float32):
-# the chunk states rounded to 16 bits between chunks (state_precision "bf16", in the K = 128 row; our
-# product's forward walk took 178 us at n_h = 2 where fla's state and output kernels took 47 + 34 at fd700c3;
-# at 9863c1e fwd 0.358 against 0.428 ms at n_h = 2, 0.696 against 0.824 at n_h = 4, error not recorded),
-# with o off the walk, with three walk stages, and the whole K = 128 row (its split gradient kernels at 4
-# warps, their scratch in 16 bits; fwd+bwd n_h = 4 1.610 against fla's 2.318 ms at 9863c1e is
-# 1.44x, bar 1.5). Timed there before: o off the forward walk with the
-# float32 state path (split_o, split_du; slower at 90c495f, n_h = 2 fwd 0.555 vs 0.517 ms), the fused inverse
-# with row loads (faster at fd700c3; now SHAPE_CONFIG's K = 64 row)
+# also timed in the product stage, each over the shipped settings (with their error against our float32).
+# At 265d09b (kernels_h200.json), over the K = 64 row: the 16-bit chunk states (n_h = 2 fwd 0.365 / fwd+bwd
+# 0.841 ms against 0.430 / 0.960), with three walk stages (0.319 / 0.799: now SHAPE_CONFIG's DeltaProduct
+# row), with o off the walk (0.376 / 0.911), the whole K = 128 row (0.340 / 1.133). Before: o off the forward
+# walk with the float32 state path (slower at 90c495f), the fused inverse with row loads (faster at fd700c3;
+# the K = 64 row). Now over the DeltaProduct row: four walk stages, o off the walk, the split gradient
+# kernels of the K = 128 row (the product's backward is its one-launch gradient kernel: 352 us at n_h = 2
+# where fla's two WY/gradient kernels took 190 + 88)
 PRODUCT_ALTS = {
-    "alt": {"state_precision": "bf16"},
-    "alt_split": {"state_precision": "bf16", "split_o": True, "split_du": True},
-    "alt_stages3": {"state_precision": "bf16", "state_stages": 3},
-    "alt_k128row": _K128_ROW,
+    "stages4": {"state_stages": 4},
+    "split": {"split_o": True, "split_du": True},
+    "grads_split": {k: _K128_ROW[k] for k in ("grads_split", "grads_warps", "grads_stages", "grads_scratch")},
 }
 ACCURACY_SHAPE = (2, 1024, 2, 64)
 VARLEN_LENGTHS = (1, 63, 64, 65, 300, 1000)

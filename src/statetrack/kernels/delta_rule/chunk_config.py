@@ -99,6 +99,15 @@ SHAPE_CONFIG: list[Row] = [
                                              "state_bv": 64, "grads_stages": 2, "wy_inverse": "fused_loads",
                                              "state_stages": 3, "grads_split": True, "grads_warps": 4,
                                              "par_bv": 128, "grads_scratch": "16bit"}),
+    # H200, DeltaProduct (8, 2048, 8, 64) bf16 at 265d09b (benchmarks/results/kernels_h200.json, product
+    # stage, fla beside): over the K = 64 row below, the chunk states rounded to 16 bits between chunks and
+    # three walk stages, n_h = 2 fwd 0.319 / fwd+bwd 0.799 ms against 0.430 / 0.960 (fla 0.373 / 2.449;
+    # as CUDA graphs 0.315 against fla's 0.340), n_h = 4 0.626 / 1.470 against 0.831 / 1.863 (fla 0.651 /
+    # 2.365; graphs 0.618 against 0.639); worst error vs our float32 8.7e-3 against 6.6e-3 (fla keeps its
+    # states in 16 bits too). Measured at n_h = 2 and 4 only (n_h = 3 between them, unmeasured); the delta
+    # rule keeps the row below (16-bit states there: fwd+bwd 0.921 against 0.747 ms in the same run).
+    Row(64, 2048, ("bfloat16", "float16"), {"wy_inverse": "fused_loads", "state_precision": "bf16",
+                                            "state_stages": 3}, n_h=(2, 4)),
     # H200, DeltaProduct (8, 2048, 8, 64) bf16 at fd700c3 (kernels_h200.json, product stage, same process):
     # the fused inverse with row loads over CONFIG, n_h = 2 fwd 0.428 / fwd+bwd 0.950 ms against 0.520 /
     # 1.038, n_h = 4 0.821 / 1.848 against 1.005 / 2.023 (the WY kernel is most of the product's forward).
