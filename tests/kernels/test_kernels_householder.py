@@ -52,6 +52,16 @@ def test_delta_rule_matches_fp64_loop(backend, dtype, B, T, H, K, V, h0):
 
 
 @pytest.mark.gpu
+def test_float32_k128_row_on_gpu():
+    """The float32 K = 128 row (the walks' V-block 64, the fused inverse with row loads, the split gradient
+    kernels) forced at T = 300 against the fp64 loop, to the float32 tolerance."""
+    from statetrack.kernels.delta_rule.chunk_config import SHAPE_CONFIG
+    row = next(r for r in SHAPE_CONFIG if r.dtypes == ("float32",))
+    with forced_launch(**row.settings):
+        check_against_naive(delta_rule, "delta_rule", "chunk", FP32, 2, 300, 3, 128, 128)
+
+
+@pytest.mark.gpu
 def test_chunk_split_kernels_on_gpu():
     """The parallel o / dUn kernels (tuned at K = 128 by `statetrack bench kernels`, whose tune stage
     also checks every candidate setting's error) compute the same function."""
@@ -87,8 +97,8 @@ def test_deltaproduct_row_computes_deltaproduct(n_h):
     """DeltaProduct's SHAPE_CONFIG row (the fused inverse with row loads, 16-bit chunk states, three walk
     stages) forced on a small shape, float16 against the fp64 loop over two chunks of sub-steps."""
     from statetrack.kernels.delta_rule.chunk_config import SHAPE_CONFIG
-    assert SHAPE_CONFIG[1].n_h == (2, 4)
-    with forced_launch(**SHAPE_CONFIG[1].settings):
+    row = next(r for r in SHAPE_CONFIG if r.n_h == (2, 4))
+    with forced_launch(**row.settings):
         check_chunk(n_h, FP16, 1, 80 // n_h, 2, 64, 32)
 
 
@@ -102,9 +112,13 @@ def test_shape_config_rows_apply_where_they_were_measured():
     assert launch_config(kmin, tmin - 1, BF16)["state_precision"] == "tf32"           # shorter: defaults
     assert launch_config(kmin // 2, tmin, BF16)["split_o"] is False
     assert launch_config(kmin, tmin, FP32)["split_o"] is False                        # measured for 16 bits
+    # float32's own row there: the walks' V-block and the split gradient kernels, one walk stage, no split o
+    fp32 = launch_config(kmin, tmin, FP32)
+    assert (fp32["state_bv"], fp32["grads_split"], fp32["state_stages"], fp32["grads_scratch"]) == (64, True, 1, "float32")
+    assert launch_config(kmin, tmin - 1, FP32)["state_bv"] == CONFIG["state_bv"] == 32
     # the K = 64 row: the fused inverse with row loads alone, for 16-bit inputs from T = 2048 on, and for
     # K = 128 below the K = 128 row's T
-    kmin64, tmin64, dtypes64, row64, nh64 = SHAPE_CONFIG[2]
+    kmin64, tmin64, dtypes64, row64, nh64 = SHAPE_CONFIG[3]
     assert (kmin64, row64, nh64) == (64, {"wy_inverse": "fused_loads"}, (1, None)) and dtypes64 == dtypes
     assert CONFIG["wy_inverse"] == "serial"
     for K, T, dtype, inverse in ((64, tmin64, BF16, "fused_loads"), (64, tmin64 - 1, BF16, "serial"),
@@ -114,7 +128,7 @@ def test_shape_config_rows_apply_where_they_were_measured():
         assert cfg["wy_inverse"] == inverse, (K, T, dtype)
         assert cfg["split_o"] is False and cfg["state_precision"] == "tf32", (K, T, dtype)
     # DeltaProduct's row: that inverse with 16-bit chunk states and three walk stages, n_h = 2 .. 4 only
-    product = SHAPE_CONFIG[1]
+    product = SHAPE_CONFIG[2]
     assert (product.k, product.t, product.n_h) == (kmin64, tmin64, (2, 4)) and product.dtypes == dtypes
     for n_h, states in ((1, "tf32"), (2, "bf16"), (4, "bf16"), (5, "tf32")):
         cfg = launch_config(64, tmin64, BF16, n_h)

@@ -99,6 +99,15 @@ SHAPE_CONFIG: list[Row] = [
                                              "state_bv": 64, "grads_stages": 2, "wy_inverse": "fused_loads",
                                              "state_stages": 3, "grads_split": True, "grads_warps": 4,
                                              "par_bv": 128, "grads_scratch": "16bit"}),
+    # float32 at K = 128, T >= 8192: the launch settings of the row above that float32 inputs take (the
+    # walks' V-block 64, the fused inverse with row loads, the split gradient kernels at 4 warps with two
+    # load stages; one walk stage for float32 at K > 64 drops the split o / dUn kernels, and the states and
+    # the gradient scratch stay float32). H200, (4, 8192, 16, 128), tf32x3 products: fwd+bwd 24.6 ms against
+    # CONFIG's 31.1 in one process at 265d09b (kernels_h200.json: the tune's float32 run of its best against
+    # the delta stage), 24.1 at 7f76b2d; fwd 11.09 against 11.22. Checked against the fp64 loop on the GPU
+    # (tests/kernels/test_kernels_householder.py, the float32 K = 128 row case).
+    Row(128, 8192, ("float32",), {"state_bv": 64, "wy_inverse": "fused_loads", "grads_split": True,
+                                  "grads_warps": 4, "grads_stages": 2}),
     # H200, DeltaProduct (8, 2048, 8, 64) bf16 at 265d09b (benchmarks/results/kernels_h200.json, product
     # stage, fla beside): over the K = 64 row below, the chunk states rounded to 16 bits between chunks and
     # three walk stages, n_h = 2 fwd 0.319 / fwd+bwd 0.799 ms against 0.430 / 0.960 (fla 0.373 / 2.449;
