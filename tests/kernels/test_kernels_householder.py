@@ -94,10 +94,12 @@ def test_sixteen_bit_chunk_states_with_split_kernels():
 @CPU
 @pytest.mark.parametrize("n_h", [2, 4])
 def test_deltaproduct_row_computes_deltaproduct(n_h):
-    """DeltaProduct's SHAPE_CONFIG row (the fused inverse with row loads, 16-bit chunk states, three walk
-    stages) forced on a small shape, float16 against the fp64 loop over two chunks of sub-steps."""
+    """DeltaProduct's SHAPE_CONFIG rows (the fused inverse with row loads, 16-bit chunk states, three walk
+    stages; at n_h = 4 the split gradient kernels) forced on a small shape, float16 against the fp64 loop
+    over two chunks of sub-steps."""
     from statetrack.kernels.delta_rule.chunk_config import SHAPE_CONFIG
-    row = next(r for r in SHAPE_CONFIG if r.n_h == (2, 4))
+    row = next(r for r in SHAPE_CONFIG if r.matches(64, 2048, "float16", n_h))
+    assert row.n_h != (1, None)
     with forced_launch(**row.settings):
         check_chunk(n_h, FP16, 1, 80 // n_h, 2, 64, 32)
 
@@ -118,7 +120,7 @@ def test_shape_config_rows_apply_where_they_were_measured():
     assert launch_config(kmin, tmin - 1, FP32)["state_bv"] == CONFIG["state_bv"] == 32
     # the K = 64 row: the fused inverse with row loads alone, for 16-bit inputs from T = 2048 on, and for
     # K = 128 below the K = 128 row's T
-    kmin64, tmin64, dtypes64, row64, nh64 = SHAPE_CONFIG[3]
+    kmin64, tmin64, dtypes64, row64, nh64 = SHAPE_CONFIG[-1]
     assert (kmin64, row64, nh64) == (64, {"wy_inverse": "fused_loads"}, (1, None)) and dtypes64 == dtypes
     assert CONFIG["wy_inverse"] == "serial"
     for K, T, dtype, inverse in ((64, tmin64, BF16, "fused_loads"), (64, tmin64 - 1, BF16, "serial"),
@@ -127,12 +129,15 @@ def test_shape_config_rows_apply_where_they_were_measured():
         cfg = launch_config(K, T, dtype)
         assert cfg["wy_inverse"] == inverse, (K, T, dtype)
         assert cfg["split_o"] is False and cfg["state_precision"] == "tf32", (K, T, dtype)
-    # DeltaProduct's row: that inverse with 16-bit chunk states and three walk stages, n_h = 2 .. 4 only
-    product = SHAPE_CONFIG[2]
-    assert (product.k, product.t, product.n_h) == (kmin64, tmin64, (2, 4)) and product.dtypes == dtypes
-    for n_h, states in ((1, "tf32"), (2, "bf16"), (4, "bf16"), (5, "tf32")):
+    # DeltaProduct's rows: that inverse with 16-bit chunk states and three walk stages, n_h = 2 .. 4 only,
+    # and at n_h = 4 the split gradient kernels too
+    products = [r for r in SHAPE_CONFIG if r.n_h != (1, None)]
+    assert [r.n_h for r in products] == [(4, 4), (2, 4)]
+    assert all((r.k, r.t, r.dtypes) == (kmin64, tmin64, dtypes) for r in products)
+    for n_h, states, split in ((1, "tf32", False), (2, "bf16", False), (3, "bf16", False), (4, "bf16", True),
+                               (5, "tf32", False)):
         cfg = launch_config(64, tmin64, BF16, n_h)
-        assert (cfg["state_precision"], cfg["wy_inverse"]) == (states, "fused_loads"), n_h
+        assert (cfg["state_precision"], cfg["wy_inverse"], cfg["grads_split"]) == (states, "fused_loads", split), n_h
         assert cfg["state_stages"] == (3 if states == "bf16" else 2), n_h
     assert launch_config(64, tmin64, FP32, 2)["state_precision"] == "tf32"
     assert launch_config(64, tmin64 - 1, BF16, 2)["state_precision"] == "tf32"

@@ -18,12 +18,11 @@ _K128_ROW = SHAPE_CONFIG[0].settings   # the shipped row at K = 128, T >= 8192 (
 # 0.841 ms against 0.430 / 0.960), with three walk stages (0.319 / 0.799: now SHAPE_CONFIG's DeltaProduct
 # row), with o off the walk (0.376 / 0.911), the whole K = 128 row (0.340 / 1.133). Before: o off the forward
 # walk with the float32 state path (slower at 90c495f), the fused inverse with row loads (faster at fd700c3;
-# the K = 64 row). Now over the DeltaProduct row: four walk stages, o off the walk, the split gradient
-# kernels of the K = 128 row (the product's backward is its one-launch gradient kernel: 352 us at n_h = 2
-# where fla's two WY/gradient kernels took 190 + 88)
+# the K = 64 row). At c8dbc60 (kernels_h200_product.json) over the DeltaProduct row: four walk stages level
+# (fwd 0.319 against 0.314 ms at n_h = 2, 0.619 against 0.614 at n_h = 4), o off the walk slower (0.333,
+# 0.635), the split gradient kernels fwd+bwd 1.206 against 1.449 at n_h = 4 (now its own row) and level at
+# n_h = 2 (fwd 0.316 / 0.314, fwd+bwd 1.003 / 1.034 on a noisy host), kept here to time n_h = 2 again
 PRODUCT_ALTS = {
-    "stages4": {"state_stages": 4},
-    "split": {"split_o": True, "split_du": True},
     "grads_split": {k: _K128_ROW[k] for k in ("grads_split", "grads_warps", "grads_stages", "grads_scratch")},
 }
 ACCURACY_SHAPE = (2, 1024, 2, 64)

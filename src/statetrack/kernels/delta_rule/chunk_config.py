@@ -108,6 +108,15 @@ SHAPE_CONFIG: list[Row] = [
     # (tests/kernels/test_kernels_householder.py, the float32 K = 128 row case).
     Row(128, 8192, ("float32",), {"state_bv": 64, "wy_inverse": "fused_loads", "grads_split": True,
                                   "grads_warps": 4, "grads_stages": 2}),
+    # DeltaProduct n_h = 4 only: the row below with the split gradient kernels of the K = 128 row (4 warps,
+    # two load stages, 16-bit scratch). H200, (8, 2048, 8, 64) bf16 at c8dbc60, product stage in one
+    # process (benchmarks/results/kernels_h200_product.json): fwd+bwd 1.206 ms against 1.449, fwd 0.613
+    # against 0.614, worst error vs our float32 8.93e-3 against 8.75e-3. At n_h = 2 the same call read fwd
+    # 0.316 against 0.314 and fwd+bwd 1.003 against 1.034 (a noisy host that call: fla's eager forward took
+    # 0.682 ms where its CUDA graph took 0.339), so n_h = 2 keeps the one-launch gradient kernel.
+    Row(64, 2048, ("bfloat16", "float16"), {"wy_inverse": "fused_loads", "state_precision": "bf16",
+                                            "state_stages": 3, "grads_split": True, "grads_warps": 4,
+                                            "grads_stages": 2, "grads_scratch": "16bit"}, n_h=(4, 4)),
     # H200, DeltaProduct (8, 2048, 8, 64) bf16 at 265d09b (benchmarks/results/kernels_h200.json, product
     # stage, fla beside): over the K = 64 row below, the chunk states rounded to 16 bits between chunks and
     # three walk stages, n_h = 2 fwd 0.319 / fwd+bwd 0.799 ms against 0.430 / 0.960 (fla 0.373 / 2.449;
