@@ -135,9 +135,7 @@ def verdicts(res: dict) -> dict:
             ratio = fla / ours if isinstance(ours, float) and isinstance(fla, float) else None
             v[f"delta_product n_h={r['n_h']} {tuple(r['shape'][:4])} {kind} bf16 vs fla"] = dict(
                 ratio=ratio, bar=f">= {bar}", met=ratio is not None and ratio >= bar, config=cfg)
-        _add_graph_ratio(v[f"delta_product n_h={r['n_h']} {tuple(r['shape'][:4])} fwd bf16 vs fla"],
-                         {"ours_bf16_fwd_graph_ms": r.get(f"{tag}_fwd_graph_ms"), **{
-                             k: val for k, val in r.items() if k.startswith("fla_")}})
+        _add_graph_ratio(v[f"delta_product n_h={r['n_h']} {tuple(r['shape'][:4])} fwd bf16 vs fla"], r, tag)
     for n_h in PRODUCT_NH:
         for kind, bar in (("fwdbwd", 1.5), ("fwd", 1.0)):
             v.setdefault(f"delta_product n_h={n_h} {PRODUCT_SHAPE} {kind} bf16 vs fla",
@@ -162,9 +160,10 @@ def verdicts(res: dict) -> dict:
     return v
 
 
-def _add_graph_ratio(entry: dict, row: dict) -> None:
-    """For the reader, beside a fwd verdict: fla / ours replayed as CUDA graphs (the GPU's time alone)."""
-    og, fg = row.get("ours_bf16_fwd_graph_ms"), row.get("fla_bf16_fwd_graph_ms")
+def _add_graph_ratio(entry: dict, row: dict, ours: str = "ours_bf16") -> None:
+    """For the reader, beside a fwd verdict: fla / ours (the columns named ``ours``) replayed as CUDA graphs
+    (the GPU's time alone)."""
+    og, fg = row.get(f"{ours}_fwd_graph_ms"), row.get("fla_bf16_fwd_graph_ms")
     if isinstance(og, float) and isinstance(fg, float):
         entry["ratio_as_cuda_graphs"] = fg / og
 

@@ -93,7 +93,8 @@ SHAPE_CONFIG: list[Row] = [
     # same error (8.40e-3); fla in that run 1.007 / 2.850.
     # At 7f76b2d (benchmarks/results/logs/tune_k128_7f76b2d.json, tune on this shape alone): dW and dk's
     # output/state part handed between the split gradient kernels in 16 bits, fwd+bwd 2.631 ms against the
-    # row's 2.800 (dW alone 2.683, bit-identical), worst error vs our float32 8.51e-3 against 8.40e-3.
+    # row's 2.800 (dW alone 2.683, bit-identical), worst error vs our float32 8.51e-3 against 8.40e-3;
+    # again at 265d09b (kernels_h200.json, tune): 2.652 against dW alone 2.703 (fla 2.870 in that run).
     # Measured for the delta rule; it applies to DeltaProduct at this K and T too, unmeasured there.
     Row(128, 8192, ("bfloat16", "float16"), {"split_o": True, "split_du": True, "state_precision": "bf16",
                                              "state_bv": 64, "grads_stages": 2, "wy_inverse": "fused_loads",
@@ -131,8 +132,8 @@ SHAPE_CONFIG: list[Row] = [
     # 1.038, n_h = 4 0.821 / 1.848 against 1.005 / 2.023 (the WY kernel is most of the product's forward).
     # The row applies to the delta rule too (rows do not look at n_h): there the inverse took fwd 1.285 ->
     # 1.103 ms at K = 128 (eddd51a); at K = 64 the delta stage read fwd 0.225 ms at 9863c1e against 0.270
-    # with the serial inverse at fd700c3 (two machines, kernels_h200_k64.json); the tune stage's candidate
-    # with it over CONFIG times it side by side.
+    # with the serial inverse at fd700c3 (two machines, kernels_h200_k64.json). Side by side at 265d09b
+    # (kernels_h200.json, tune): fwd 0.228 / fwd+bwd 0.747 ms against CONFIG's 0.452 / 1.130, same error.
     Row(64, 2048, ("bfloat16", "float16"), {"wy_inverse": "fused_loads"}),
 ]
 
