@@ -324,6 +324,33 @@ def test_split_gradient_scratch_and_transposed_local_scores_compute_the_same_del
 
 
 @CPU
+def test_wy_backward_launch_settings_default_to_the_gradient_kernels_and_reach_its_launch(monkeypatch):
+    """wy_bwd_warps / wy_bwd_stages: None takes grads_warps / grads_stages; set, they launch the second
+    split gradient kernel (the WY backward) and leave the first at the gradient kernels' settings."""
+    from statetrack.kernels.delta_rule import chunk as chunk_mod
+    from statetrack.kernels.delta_rule.chunk_config import launch_config
+    cfg = launch_config(64, 256, FP16)
+    assert (cfg["wy_bwd_warps"], cfg["wy_bwd_stages"]) == (cfg["grads_warps"], cfg["grads_stages"])
+    seen = {}
+
+    def spy(name):
+        kernel = getattr(chunk_mod, name)
+
+        class Launch:
+            def __getitem__(self, grid):
+                def run(*args, **kw):
+                    seen[name] = (kw["num_warps"], kw["num_stages"])
+                    return kernel[grid](*args, **kw)
+                return run
+        monkeypatch.setattr(chunk_mod, name, Launch())
+    spy("_wy_bwd_kernel")
+    spy("_grads_qkw_kernel")
+    with forced_launch(**SPLIT, grads_warps=4, grads_stages=3, wy_bwd_warps=2, wy_bwd_stages=2):
+        check_chunk(None, FP16, 1, 70, 1, 32, 16)
+    assert seen == {"_wy_bwd_kernel": (2, 2), "_grads_qkw_kernel": (4, 3)}
+
+
+@CPU
 def test_dw_in_sixteen_bits_is_bit_identical_for_sixteen_bit_inputs():
     """dW only ever enters products, which round it to the input dtype, so handing it over in that dtype
     ("dw16") changes no bit of any gradient; "16bit" also rounds dk's part, which may change dk only."""

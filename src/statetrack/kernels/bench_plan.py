@@ -2,7 +2,7 @@
 variants, the launch settings its tune stage tries, and issue 13's bars, apart from the machinery.
 A short device call times a few candidates at one shape (about 70 s on a fresh H200, 12 s warm):
 
-    statetrack bench kernels --shapes 4,8192,16,128 --candidates 7,8 --no-fla -o tune.json \
+    statetrack bench kernels --shapes 4,8192,16,128 --candidates 7-10 --no-fla -o tune.json \
         --skip env,compile,accuracy,varlen,delta,product,profile
 """
 from __future__ import annotations
@@ -49,6 +49,10 @@ TUNE_CANDIDATES = [
     # so too: 2.631 against 2.683 ms at 7f76b2d, error 8.51e-3 against 8.40e-3)
     _K128_ROW,
     {**_K128_ROW, "grads_scratch": "dw16"},
+    # fla's autotuned launches of its two gradient kernels at K = 128 on the H200 (265d09b, profile stage):
+    # its WY backward at 2 warps, 2 stages; its dq/dk/dW kernel at 4 warps, 3 stages (ours: both 4 / 2)
+    {**_K128_ROW, "wy_bwd_warps": 2},
+    {**_K128_ROW, "wy_bwd_warps": 2, "wy_bwd_stages": 2, "grads_stages": 3},
     # the K = 64 row (the fused inverse with row loads) over CONFIG, and with the 16-bit chunk states
     {"split_o": False, "split_du": False, "wy_inverse": "fused_loads"},
     {"split_o": False, "split_du": False, "wy_inverse": "fused_loads", "state_precision": "bf16"},

@@ -567,7 +567,7 @@ def chunk_bwd(q, k, v, beta, scale, initial_state, saved, do, dht, n_h, cu_seqle
             q, k, h, dh, un, dun, do, dq, dkp, dw, cu_seqlens, cidx, T, g["CS"], g["TPC"], NT, scale, **launch)
         _wy_bwd_kernel[(B * H, NC)](
             k, v, beta, tm, dun, dkp, dw, dk, dv, dbeta, cu_seqlens, cidx, T, g["CS"], g["TPC"], NT, NK=nk,
-            **launch)
+            **dict(launch, num_warps=cfg["wy_bwd_warps"], num_stages=cfg["wy_bwd_stages"]))
         return dq, dk, dv, dbeta, dh0
     dk32 = torch.empty(k.shape, device=q.device, dtype=torch.float32) if nk > 1 else None
     _grads_bwd_kernel[(B * H, NC)](

@@ -40,6 +40,9 @@ CONFIG = {
     "grads_bv": 64,        # float32 dk scratch round trip, but larger register tiles)
     "grads_split": False,  # True: that kernel as two (fla's split): dq, dk's output/state parts and dW per
                            # (chunk, K-block), then dv, dbeta, the rest of dk per chunk (the WY backward)
+    "wy_bwd_warps": None,   # the second split gradient kernel's (the WY backward's) own warps and stages;
+    "wy_bwd_stages": None,  # None: grads_warps, grads_stages (fla's autotuner picked 2 warps, 2 stages for
+                            # its WY backward at K = 128 on the H200, 4 warps, 3 stages for dq/dk/dW)
     "grads_scratch": "float32",  # what grads_split hands from its first kernel to the second: dW and dk's
                                  # output/state part in "float32", dW alone in the input dtype ("dw16": the
                                  # products round dW to it anyway, so bit-identical for 16-bit inputs), or
@@ -140,8 +143,10 @@ SHAPE_CONFIG: list[Row] = [
 # settings forced over CONFIG and SHAPE_CONFIG (the bench's --config and tune stage write here)
 FORCED: dict = {}
 
-# settings whose None takes another's value (the reverse walk's own, unless set: the forward walk's)
-INHERITS = {"state_bwd_bv": "state_bv", "state_bwd_warps": "state_warps", "state_bwd_stages": "state_stages"}
+# settings whose None takes another's value (the reverse walk's own, unless set: the forward walk's; the WY
+# backward's, unless set: the gradient kernels')
+INHERITS = {"state_bwd_bv": "state_bv", "state_bwd_warps": "state_warps", "state_bwd_stages": "state_stages",
+            "wy_bwd_warps": "grads_warps", "wy_bwd_stages": "grads_stages"}
 
 
 def setting_type(key: str) -> type:
