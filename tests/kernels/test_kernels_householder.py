@@ -350,6 +350,34 @@ def test_wy_backward_launch_settings_default_to_the_gradient_kernels_and_reach_i
     assert seen == {"_wy_bwd_kernel": (2, 2), "_grads_qkw_kernel": (4, 3)}
 
 
+AHEAD = {"split_o": True, "split_du": True, "state_bwd_du_ahead": True}
+AHEAD_CASES = [
+    pytest.param(FP16, None, {}, 2, 200, 2, 64, 48, id="fp16-4chunks"),
+    pytest.param(FP32, None, {"state_bwd_khalves": True}, 1, 130, 1, 100, 32, id="fp32-K100-halves"),
+    pytest.param(FP16, 2, {"state_bwd_tloads": True}, 1, 70, 2, 64, 32, id="fp16-nh2-tloads"),
+    pytest.param(FP32, None, {}, 1, 64, 1, 32, 16, id="fp32-one-chunk"),
+]
+
+
+@CPU
+@pytest.mark.parametrize("dtype, n_h, extra, B, T, H, K, V", AHEAD_CASES)
+def test_reverse_walk_with_local_dun_loaded_a_chunk_ahead_computes_the_same_gradients(
+        dtype, n_h, extra, B, T, H, K, V):
+    """state_bwd_du_ahead (the local dUn of the walk's next chunk loaded at the top of the step before and
+    carried over) against the fp64 loop with h0 / dh0 and dht: one to four chunks, a last chunk shorter
+    than the others, the key halves, DeltaProduct n_h = 2."""
+    with forced_launch(**AHEAD, **extra):
+        check_chunk(n_h, dtype, B, T, H, K, V)
+
+
+@pytest.mark.gpu
+def test_shipped_k128_row_with_local_dun_loaded_a_chunk_ahead_on_gpu():
+    """The K = 128 row with state_bwd_du_ahead (a tune candidate) in bfloat16, which only a GPU checks."""
+    from statetrack.kernels.delta_rule.chunk_config import SHAPE_CONFIG
+    with forced_launch(**SHAPE_CONFIG[0].settings, state_bwd_du_ahead=True):
+        check_against_naive(delta_rule, "delta_rule", "chunk", BF16, 2, 300, 3, 128, 128)
+
+
 @CPU
 def test_dw_in_sixteen_bits_is_bit_identical_for_sixteen_bit_inputs():
     """dW only ever enters products, which round it to the input dtype, so handing it over in that dtype

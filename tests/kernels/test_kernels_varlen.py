@@ -118,6 +118,15 @@ def test_chunk_packed_with_key_major_walk_loads():
 
 
 @CPU
+def test_chunk_packed_with_local_dun_loaded_a_chunk_ahead():
+    """state_bwd_du_ahead: each reverse walk program prefetches its own sequence's previous chunk, never
+    the rows of the sequence before it (a 1-token sequence has no previous chunk; 130 tokens have three)."""
+    with forced_launch(split_o=True, split_du=True, state_bwd_du_ahead=True):
+        check_packed(delta_rule, "delta_rule", "chunk", FP32, (1, 63, 130, 65), 2, 32, 16)
+        check_packed(delta_product, "delta_product", "chunk", FP32, (1, 31, 33), 1, 32, 16, n_h=2)
+
+
+@CPU
 @pytest.mark.parametrize("backend", ["naive", "fused_recurrent"])
 def test_diagonal_packed_matches_fp64_loop_per_sequence(backend):
     """Lengths 1 and around the checkpoint interval: a checkpoint row shared by two sequences, or

@@ -2,7 +2,7 @@
 variants, the launch settings its tune stage tries, and issue 13's bars, apart from the machinery.
 A short device call times a few candidates at one shape (about 70 s on a fresh H200, 12 s warm):
 
-    statetrack bench kernels --shapes 4,8192,16,128 --candidates 7-10 --no-fla -o tune.json \
+    statetrack bench kernels --shapes 4,8192,16,128 --candidates 7-11 --no-fla -o tune.json \
         --skip env,compile,accuracy,varlen,delta,product,profile
 """
 from __future__ import annotations
@@ -53,6 +53,10 @@ TUNE_CANDIDATES = [
     # its WY backward at 2 warps, 2 stages; its dq/dk/dW kernel at 4 warps, 3 stages (ours: both 4 / 2)
     {**_K128_ROW, "wy_bwd_warps": 2},
     {**_K128_ROW, "wy_bwd_warps": 2, "wy_bwd_stages": 2, "grads_stages": 3},
+    # the reverse walk's local dUn loaded a chunk ahead by hand: in offline sm_90 builds (triton 3.9) it is the
+    # walk's one load Triton does not prefetch (4 ld.global against 84 cp.async), where fla's reverse walk,
+    # 313 us against our 522 at fla's own launch settings, prefetches all of its loads
+    {**_K128_ROW, "state_bwd_du_ahead": True},
     # the K = 64 row (the fused inverse with row loads) over CONFIG, and with the 16-bit chunk states
     {"split_o": False, "split_du": False, "wy_inverse": "fused_loads"},
     {"split_o": False, "split_du": False, "wy_inverse": "fused_loads", "state_precision": "bf16"},

@@ -132,6 +132,15 @@ def _state_rows(k0, ov, mv, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr):
 
 
 @triton.jit
+def _value_rows(ptr, vb, t, start, end, CS, ov, mv, H, V: tl.constexpr):
+    """The [64, BV] tile of a [*, H, V] tensor at chunk rows t (the first CS of them, those in [start,
+    end): zeros elsewhere), V-block columns ov."""
+    s = tl.arange(0, 64)
+    m = (s < CS) & (t >= start) & (t < end)
+    return tl.load(ptr + vb + t[:, None] * (H * V) + ov[None, :], mask=m[:, None] & mv[None, :], other=0.0)
+
+
+@triton.jit
 def _state_bwd_step(qc, wc, doc, du, scale, DT: tl.constexpr, PREC: tl.constexpr):
     """One chunk's change of (a key tile of) dS: scale Q^T dO - W^T dUn."""
     return _mm(tl.trans(qc), doc, DT, PREC) * scale - _mm(tl.trans(wc), du, DT, PREC)
@@ -148,7 +157,7 @@ def _state_bwd_kernel(
     q, k, w, do, dun, dh, dht, dh0, cu, coff, T, CS, TPC, NT, scale,
     H, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
     BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr, HALVES: tl.constexpr, TLOADS: tl.constexpr,
-    USE_DHT: tl.constexpr, USE_DH0: tl.constexpr, LOCAL_DU: tl.constexpr, VARLEN: tl.constexpr,
+    USE_DHT: tl.constexpr, USE_DH0: tl.constexpr, LOCAL_DU: tl.constexpr, DU_AHEAD: tl.constexpr, VARLEN: tl.constexpr,
     DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
 ):
     """Walk the chunks backwards carrying dS = dL/dS(end of chunk):
@@ -162,7 +171,11 @@ def _state_bwd_kernel(
 
     With TLOADS (state_bwd_tloads) Q and W are loaded as [BK, rows] tiles, key-major, the operands of
     Q^T dO and W^T dUn as they are (fla's loads), where they are otherwise loaded [rows, BK] and
-    transposed in registers; without LOCAL_DU Q is then loaded both ways (Q K^T needs it row-major)."""
+    transposed in registers; without LOCAL_DU Q is then loaded both ways (Q K^T needs it row-major).
+
+    With DU_AHEAD (state_bwd_du_ahead) the local dUn of the next chunk in the walk is loaded one chunk
+    ahead, at the top of the step before, and carried over: Triton's pipeliner leaves that load a
+    synchronous one inside the step (offline sm_90 builds, triton 3.9), where K, W, Q and dO are prefetched."""
     i_bh, i_v = tl.program_id(0), tl.program_id(1)
     i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)       # i_b: the sequence
     bos, eos, nt, boh = _seq_of(cu, coff, i_b, T, NT, TPC, VARLEN)
@@ -185,12 +198,17 @@ def _state_bwd_kernel(
         dS0 += tl.load(dht + sb + off0, mask=m0, other=0.0).to(tl.float32)
         if HALVES:
             dS1 += tl.load(dht + sb + off1, mask=m1, other=0.0).to(tl.float32)
+    if LOCAL_DU and DU_AHEAD:
+        du_next = _value_rows(dun, vb, bos * NH + (nt - 1) * CS + s, bos * NH, eos * NH, CS, ov, mv, H, V)
     for cc in range(nt):
         c = nt - 1 - cc
         t = bos * NH + c * CS + s
         mt = (s < CS) & (t < eos * NH)
         tq = bos + c * TPC + r
         mq = (r < TPC) & (tq < eos)
+        if LOCAL_DU and DU_AHEAD:
+            du_loc = du_next                                           # this chunk's, loaded a step ago
+            du_next = _value_rows(dun, vb, t - CS, bos * NH, eos * NH, CS, ov, mv, H, V)  # chunk c - 1
         kc0 = _key_tile(k, kb, t, mt, 0, H, K, BK)
         if TLOADS:
             wt0 = _key_tile_t(w, kb, t, mt, 0, H, K, BK)
@@ -221,8 +239,9 @@ def _state_bwd_kernel(
             if not LOCAL_DU:
                 qk += _mm(qc1, tl.trans(kc1), DT, PREC)
         if LOCAL_DU:
-            du = tl.load(dun + vb + t[:, None] * (H * V) + ov[None, :], mask=mt[:, None] & mv[None, :],
-                         other=0.0).to(tl.float32) + kds
+            if not DU_AHEAD:
+                du_loc = _value_rows(dun, vb, t, bos * NH, eos * NH, CS, ov, mv, H, V)
+            du = du_loc.to(tl.float32) + kds
         else:
             du = _mm(tl.trans(tl.where(visible, qk, 0.0)), doc, DT, PREC) * scale + kds
         tl.store(dun + vb + t[:, None] * (H * V) + ov[None, :], du.to(dun.dtype.element_ty),
@@ -544,7 +563,7 @@ def chunk_bwd(q, k, v, beta, scale, initial_state, saved, do, dht, n_h, cu_seqle
         q, k, w, do, dun, dh, dht, dh0, cu_seqlens, coff, T, g["CS"], g["TPC"], NT, scale,
         H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=g["BK"] // 2 if halves else g["BK"], BV=bv, HALVES=halves,
         TLOADS=cfg["state_bwd_tloads"], USE_DHT=dht is not None, USE_DH0=dh0 is not None,
-        LOCAL_DU=cfg["split_du"], VARLEN=varlen, **prec,
+        LOCAL_DU=cfg["split_du"], DU_AHEAD=cfg["state_bwd_du_ahead"], VARLEN=varlen, **prec,
         num_warps=cfg["state_bwd_warps"], num_stages=cfg["state_bwd_stages"],
     )
     bk2, bv2 = min(g["BK"], cfg["grads_bk"]), min(g["BV"], cfg["grads_bv"])

@@ -27,6 +27,8 @@ CONFIG = {
     "state_bwd_stages": None,  # state_warps, state_stages
     "state_bwd_khalves": False,  # True: at a 128-wide key tile (K 65-128) the reverse walk carries dS as two
                                  # [64, BV] tiles and loads K, W, Q in 64-wide halves (as fla's does)
+    "state_bwd_du_ahead": False,  # True: with split_du the reverse walk loads the next chunk's local dUn a
+                                  # step ahead (by hand; Triton's pipeliner leaves that load synchronous)
     "state_fwd_tloads": False,   # True: the forward walk loads K key-major ([K, chunk], K^T Un's operand)
     "state_bwd_tloads": False,   # True: the reverse walk loads Q and W key-major ([K, chunk] tiles, the
                                  # operands of Q^T dO and W^T dUn as they are; fla's loads), not row-major
