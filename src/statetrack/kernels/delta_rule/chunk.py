@@ -157,7 +157,8 @@ def _state_bwd_kernel(
     q, k, w, do, dun, dh, dht, dh0, cu, coff, T, CS, TPC, NT, scale,
     H, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
     BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr, HALVES: tl.constexpr, TLOADS: tl.constexpr,
-    USE_DHT: tl.constexpr, USE_DH0: tl.constexpr, LOCAL_DU: tl.constexpr, DU_AHEAD: tl.constexpr, VARLEN: tl.constexpr,
+    USE_DHT: tl.constexpr, USE_DH0: tl.constexpr, LOCAL_DU: tl.constexpr, DU_AHEAD: tl.constexpr,
+    VARLEN: tl.constexpr,
     DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
 ):
     """Walk the chunks backwards carrying dS = dL/dS(end of chunk):
@@ -239,8 +240,9 @@ def _state_bwd_kernel(
             if not LOCAL_DU:
                 qk += _mm(qc1, tl.trans(kc1), DT, PREC)
         if LOCAL_DU:
-            if not DU_AHEAD:
-                du_loc = _value_rows(dun, vb, t, bos * NH, eos * NH, CS, ov, mv, H, V)
+            if not DU_AHEAD:                                            # (the shipped rows' load)
+                du_loc = tl.load(dun + vb + t[:, None] * (H * V) + ov[None, :], mask=mt[:, None] & mv[None, :],
+                                 other=0.0)
             du = du_loc.to(tl.float32) + kds
         else:
             du = _mm(tl.trans(tl.where(visible, qk, 0.0)), doc, DT, PREC) * scale + kds
