@@ -73,9 +73,10 @@ TUNE_CANDIDATES = [
     # and state_bwd_stages 4 (out of shared memory: 253,952 B needed, 232,448 per block); grads_stages 3
     # (3.082); the split gradient kernels at 8 warps (3.360); the one-launch gradient kernel at 8 warps
     # (3.095); the reverse walk's V-block 32 (3.109) and with 2 warps (28.55: spilled). At fd700c3, level
-    # with the row (2.904): the reverse walk in key halves (2.922) and with two stages (2.915). At 7f76b2d (benchmarks/results/logs/tune_k128_7f76b2d.json; the row 2.800 ms): the walks' key-major
-    # loads, reverse 2.794, forward 2.795, both 2.798; the local dUn's scores as K Q^T 2.794; both with dW
-    # in 16 bits 2.684 (dW alone 2.683): the key-major loads and K Q^T change nothing measurable
+    # with the row (2.904): the reverse walk in key halves (2.922) and with two stages (2.915). At 7f76b2d
+    # (benchmarks/results/logs/tune_k128_7f76b2d.json; the row 2.800 ms): the walks' key-major loads, reverse
+    # 2.794, forward 2.795, both 2.798; the local dUn's scores as K Q^T 2.794; all three with dW in 16 bits
+    # 2.684 (dW alone 2.683): the key-major loads and K Q^T change nothing measurable
 ]
 TUNE_ERR_SLACK = 1.5     # a candidate counts only if its error is at most this times the shipped one's
 TUNE_MIN_K = 64          # 64: at (8, 2048, 8, 64) fla's forward is faster than ours as CUDA graphs (0.18 vs
