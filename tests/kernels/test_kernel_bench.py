@@ -445,6 +445,7 @@ def test_config_values_are_checked_before_cuda_is_looked_for(capsys):
                       (["--config", "state_bwd_stages=-2"], "state_bwd_stages must be at least 1, got -2"),
                       (["--config", "state_bwd_bv=48"], "state_bwd_bv must be a power of two, got 48"),
                       (["--config", "grads_warps=3"], "grads_warps must be a power of two, got 3"),
+                      (["--config", "grads_scratch=fp8"], "grads_scratch takes one of float32, dw16, 16bit, got 'fp8'"),
                       (["--config", "nope=1"], "unknown key 'nope'")):
         try:
             with pytest.raises(SystemExit) as e:

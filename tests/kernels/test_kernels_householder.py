@@ -528,7 +528,12 @@ def test_delta_product_with_the_split_kernels(n_h):
         check_against_naive(delta_product, "delta_product", "chunk", FP16, 1, 30, 1, 32, 32, n_h=n_h)
 
 
-def test_an_unknown_wy_inverse_is_refused_by_name():
-    with forced_launch(wy_inverse="doubling"), pytest.raises(KernelArgumentError, match="wy_inverse 'doubling'"):
+@pytest.mark.parametrize("key, value", [("wy_inverse", "doubling"), ("grads_scratch", "fp8"),
+                                        ("state_precision", "bf32"), ("fp32_precision", "tf64"),
+                                        ("fp32_intra_precision", "half")])
+def test_an_unknown_string_setting_is_refused_by_name(key, value):
+    """Every string setting's value is checked against CHOICES before a kernel runs (a state_precision
+    other than "tf32" was taken as "bf16" before the table)."""
+    with forced_launch(**{key: value}), pytest.raises(KernelArgumentError, match=f"{key} '{value}': expected one of"):
         x = make_inputs("delta_rule", 1, 8, 1, 16, 16, device=DEVICE)
         delta_rule(*(x[n].float() for n in ("q", "k", "v", "gate")), backend="chunk")

@@ -717,13 +717,16 @@ _BOOL = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no":
 
 
 def _apply_config(items, p) -> None:
-    """--config KEY=VALUE into the chunk kernels' FORCED settings; a value of the wrong kind, a count
-    under 1, or a block size or warp count that is not a power of two is refused by name."""
-    from statetrack.kernels.delta_rule.chunk_config import CONFIG, FORCED, setting_type
+    """--config KEY=VALUE into the chunk kernels' FORCED settings; a value of the wrong kind, a string
+    setting's value not among its CHOICES, a count under 1, or a block size or warp count that is not a
+    power of two is refused by name."""
+    from statetrack.kernels.delta_rule.chunk_config import CHOICES, CONFIG, FORCED, setting_type
     for item in items:
         key, _, value = item.partition("=")
         if key not in CONFIG:
             p.error(f"--config: unknown key {key!r} (known: {', '.join(CONFIG)})")
+        if key in CHOICES and value not in CHOICES[key]:
+            p.error(f"--config: {key} takes one of {', '.join(CHOICES[key])}, got {value!r}")
         kind = setting_type(key)
         try:
             FORCED[key] = _BOOL[value.lower()] if kind is bool else kind(value)

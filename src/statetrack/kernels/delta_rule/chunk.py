@@ -508,8 +508,6 @@ def chunk_fwd(q, k, v, beta, scale, initial_state, output_final_state, n_h, save
     u = torch.empty(v.shape, device=q.device, dtype=torch.float32 if wide else q.dtype)
     tm = torch.empty(B, Tn, H, BT, device=q.device, dtype=q.dtype)
     inv = cfg["wy_inverse"]
-    if inv not in ("serial", "fused", "fused_loads"):
-        raise KernelArgumentError(f"wy_inverse {inv!r}: expected 'serial', 'fused' or 'fused_loads'")
     # scratch of the row loads: -A's four diagonal 16 x 16 blocks per chunk program, float32 (without
     # them the kernel never touches it: w stands in, no allocation)
     ascr = torch.empty(B * H * NC * 1024, device=q.device, dtype=torch.float32) if inv == "fused_loads" else w
@@ -579,8 +577,6 @@ def chunk_bwd(q, k, v, beta, scale, initial_state, saved, do, dht, n_h, cu_seqle
     if cfg["grads_split"]:
         # dk's output and state parts and dW, from the (chunk, K-block) programs to the WY ones
         scratch = cfg["grads_scratch"]
-        if scratch not in ("float32", "dw16", "16bit"):
-            raise KernelArgumentError(f"grads_scratch {scratch!r}: expected 'float32', 'dw16' or '16bit'")
         narrow = q.dtype if q.dtype in (torch.bfloat16, torch.float16) else torch.float32
         dkp = torch.empty(k.shape, device=q.device, dtype=narrow if scratch == "16bit" else torch.float32)
         dw = torch.empty(k.shape, device=q.device, dtype=torch.float32 if scratch == "float32" else narrow)

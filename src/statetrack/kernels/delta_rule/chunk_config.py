@@ -10,6 +10,8 @@ from typing import NamedTuple
 
 import torch
 
+from statetrack.kernels._common import KernelArgumentError
+
 # defaults; `statetrack bench kernels` times alternatives in its tune stage and records them
 CONFIG = {
     "wy_warps": 4,
@@ -145,6 +147,11 @@ SHAPE_CONFIG: list[Row] = [
 # settings forced over CONFIG and SHAPE_CONFIG (the bench's --config and tune stage write here)
 FORCED: dict = {}
 
+# the values each string setting takes; launch_config and the bench's --config refuse any other by name
+CHOICES = {"wy_inverse": ("serial", "fused", "fused_loads"), "grads_scratch": ("float32", "dw16", "16bit"),
+           "fp32_precision": ("ieee", "tf32", "tf32x3"), "fp32_intra_precision": ("ieee", "tf32", "tf32x3"),
+           "state_precision": ("tf32", "bf16")}
+
 # settings whose None takes another's value (the reverse walk's own, unless set: the forward walk's; the WY
 # backward's, unless set: the gradient kernels')
 INHERITS = {"state_bwd_bv": "state_bv", "state_bwd_warps": "state_warps", "state_bwd_stages": "state_stages",
@@ -181,6 +188,9 @@ def launch_config(K: int, T: int, dtype: torch.dtype | None = None, n_h: int = 1
     cfg = dict(CONFIG)
     cfg.update(shape_row(K, T, str(dtype).rsplit(".", 1)[-1] if dtype is not None else None, n_h))
     cfg.update(FORCED)
+    for key, allowed in CHOICES.items():
+        if cfg[key] not in allowed:
+            raise KernelArgumentError(f"{key} {cfg[key]!r}: expected one of {', '.join(map(repr, allowed))}")
     for key, source in INHERITS.items():
         if cfg[key] is None:
             cfg[key] = cfg[source]
