@@ -107,7 +107,9 @@ def build_all(T: int, H: int, K: int, n_h: int, dtype_name: str, settings: dict,
 
 
 def main(argv=None) -> int:
+    from statetrack.kernels._common import KernelArgumentError
     from statetrack.kernels.bench import _apply_config        # --config as the bench parses it, into FORCED
+    from statetrack.kernels.delta_rule.chunk_tiles import BT, MAX_K
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--shape", default="8192,16,128", help="T,H,K (K = V)")
@@ -116,9 +118,19 @@ def main(argv=None) -> int:
     p.add_argument("--config", action="append", default=[], help="KEY=VALUE launch setting, repeatable")
     p.add_argument("--rows", action="store_true", help="apply the SHAPE_CONFIG rows (default: CONFIG alone)")
     args = p.parse_args(argv)
-    T, H, K = (int(x) for x in args.shape.split(","))
+    try:
+        T, H, K = (int(x) for x in args.shape.split(","))
+    except ValueError:
+        p.error(f"--shape: {args.shape!r} is not three integers T,H,K")
+    if min(T, H, K) < 1 or K > MAX_K:
+        p.error(f"--shape: T, H, K must be at least 1 and K at most {MAX_K}, got {args.shape}")
+    if not 1 <= args.nh <= BT:
+        p.error(f"--nh: the chunk kernels take 1 to {BT} Householder factors per token, got {args.nh}")
     _apply_config(args.config, p)
-    rows = build_all(T, H, K, args.nh, args.dtype, {}, args.rows)
+    try:
+        rows = build_all(T, H, K, args.nh, args.dtype, {}, args.rows)
+    except (KernelArgumentError, ValueError, FileNotFoundError) as e:     # a setting or tool the build refused
+        p.error(str(e).splitlines()[0])
     cfg = rows.pop(0)["launch_config"]
     print("settings: " + ", ".join(f"{k}={v}" for k, v in sorted(cfg.items())))
     cols = ["registers", "stack", "shared", *COUNTS]

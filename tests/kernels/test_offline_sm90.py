@@ -35,3 +35,15 @@ def test_builds_every_chunk_kernel_and_counts_the_loads_the_pipeliner_left():
     ahead = table("--shape", "256,2,64", "--config", "split_o=true", "--config", "split_du=true",
                   "--config", "state_bwd_du_ahead=true")["_state_bwd_kernel"]
     assert ahead["ld.global"] == 2 * walk["ld.global"] and ahead["cp.async"] == walk["cp.async"]
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["--shape", "a,b"], "'a,b' is not three integers"),
+    (["--shape=-5,2,64"], "at least 1 and K at most 128"),
+    (["--shape", "256,2,200"], "at least 1 and K at most 128"),
+    (["--nh", "0"], "1 to 64 Householder factors"),
+    (["--config", "wy_inverse=x"], "wy_inverse takes one of"),
+])
+def test_bad_arguments_are_one_line_errors(args, msg):
+    out = subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and msg in out.stderr and "Traceback" not in out.stderr, out.stderr[-500:]
