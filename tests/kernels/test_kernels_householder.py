@@ -378,6 +378,64 @@ def test_shipped_k128_row_with_local_dun_loaded_a_chunk_ahead_on_gpu():
         check_against_naive(delta_rule, "delta_rule", "chunk", BF16, 2, 300, 3, 128, 128)
 
 
+# wy_reload (W and U's operand blocks loaded where each product uses them), wy_split (W and U in a kernel of
+# their own) and state_bwd_acc (the reverse walk's dS update accumulated in place, dO scaled before
+# rounding): tune candidates over the K = 128 row
+RELOAD_ACC_CASES = [
+    pytest.param(FP16, None, {"wy_reload": True}, 2, 200, 2, 64, 48, id="fp16-reload-4chunks"),
+    pytest.param(FP32, None, {"wy_reload": True, "state_bwd_acc": True, "state_bwd_khalves": True}, 1, 130, 1,
+                 100, 32, id="fp32-K100-reload-acc-halves"),
+    pytest.param(FP16, 2, {**SPLIT, "state_bwd_acc": True, "state_bwd_tloads": True, "wy_reload": True}, 1, 70,
+                 2, 64, 32, id="fp16-nh2-acc-tloads"),
+    pytest.param(FP16, None, {"state_bwd_acc": True, "state_precision": "bf16"}, 1, 130, 2, 64, 64,
+                 id="fp16-acc-16bit-states"),
+    pytest.param(FP32, None, {"wy_split": True, "wy_warps": 2}, 1, 130, 1, 100, 32, id="fp32-K100-wy-split"),
+    pytest.param(FP16, 2, {"wy_split": True, "state_precision": "bf16"}, 1, 70, 2, 64, 32,
+                 id="fp16-nh2-wy-split-16bit-states"),
+]
+
+
+@CPU
+@pytest.mark.parametrize("dtype, n_h, extra, B, T, H, K, V", RELOAD_ACC_CASES)
+def test_reloaded_wy_operands_and_in_place_reverse_walk_update_compute_the_same_delta_rule(
+        dtype, n_h, extra, B, T, H, K, V):
+    """wy_reload, wy_split and state_bwd_acc against the fp64 loop with h0 / dh0 and dht: up to four chunks,
+    a last chunk shorter than the others, K = 100 in key halves, DeltaProduct n_h = 2, 16-bit states."""
+    with forced_launch(**extra):
+        check_chunk(n_h, dtype, B, T, H, K, V)
+
+
+@CPU
+@pytest.mark.parametrize("state_precision, split", [("bf16", True), ("tf32", False)])
+def test_wy_split_runs_its_second_kernel_only_where_tm_holds_the_state_operand_dtype(
+        monkeypatch, state_precision, split):
+    """16-bit Tm feeds a float32 state path only through the block products (rounded as they round it),
+    so wy_split launches _wu_fwd_kernel with 16-bit states and leaves the one kernel otherwise."""
+    from statetrack.kernels.delta_rule import chunk as chunk_mod
+    seen = []
+    kernel = chunk_mod._wu_fwd_kernel
+
+    class Launch:
+        def __getitem__(self, grid):
+            seen.append(grid)
+            return kernel[grid]
+    monkeypatch.setattr(chunk_mod, "_wu_fwd_kernel", Launch())
+    with forced_launch(wy_split=True, state_precision=state_precision):
+        check_chunk(None, FP16, 1, 70, 1, 32, 16)
+    assert bool(seen) == split
+
+
+@pytest.mark.gpu
+def test_shipped_k128_row_with_reloaded_wy_operands_and_in_place_reverse_walk_update_on_gpu():
+    """The K = 128 row with wy_reload, wy_split and state_bwd_acc (tune candidates) in bfloat16, which only
+    a GPU checks."""
+    from statetrack.kernels.delta_rule.chunk_config import SHAPE_CONFIG
+    with forced_launch(**SHAPE_CONFIG[0].settings, wy_reload=True, state_bwd_acc=True, state_bwd_du_ahead=True):
+        check_against_naive(delta_rule, "delta_rule", "chunk", BF16, 2, 300, 3, 128, 128)
+    with forced_launch(**SHAPE_CONFIG[0].settings, wy_split=True, wy_warps=8):
+        check_against_naive(delta_rule, "delta_rule", "chunk", BF16, 2, 300, 3, 128, 128)
+
+
 @CPU
 def test_dw_in_sixteen_bits_is_bit_identical_for_sixteen_bit_inputs():
     """dW only ever enters products, which round it to the input dtype, so handing it over in that dtype

@@ -2,7 +2,7 @@
 variants, the launch settings its tune stage tries, and issue 13's bars, apart from the machinery.
 A short device call times a few candidates at one shape (about 70 s on a fresh H200, 12 s warm):
 
-    statetrack bench kernels --shapes 4,8192,16,128 --candidates 7-11 --no-fla -o tune.json \
+    statetrack bench kernels --shapes 4,8192,16,128 --candidates 7-11,14-19 --no-fla -o tune.json \
         --skip env,compile,accuracy,varlen,delta,product,profile
 """
 from __future__ import annotations
@@ -60,6 +60,17 @@ TUNE_CANDIDATES = [
     # the K = 64 row (the fused inverse with row loads) over CONFIG, and with the 16-bit chunk states
     {"split_o": False, "split_du": False, "wy_inverse": "fused_loads"},
     {"split_o": False, "split_du": False, "wy_inverse": "fused_loads", "state_precision": "bf16"},
+    # over the K = 128 row, from offline sm_90 builds (benchmarks/offline_sm90.py, triton 3.9; registers /
+    # stack bytes per thread): the reverse walk adding both products into dS in place (255 / 24 -> 254 / 0),
+    # with the local dUn loaded ahead too; W and U's operand blocks reloaded where used (WY forward 255 /
+    # 120 -> 255 / 48), and at 8 warps (230 / 0); W and U in a kernel of their own (WY forward 255 / 0,
+    # the W / U kernel 146 / 0 with wgmma), and the first at 8 warps (226 / 0)
+    {**_K128_ROW, "state_bwd_acc": True},
+    {**_K128_ROW, "state_bwd_acc": True, "state_bwd_du_ahead": True},
+    {**_K128_ROW, "wy_reload": True},
+    {**_K128_ROW, "wy_reload": True, "wy_warps": 8},
+    {**_K128_ROW, "wy_split": True},
+    {**_K128_ROW, "wy_split": True, "wy_warps": 8},
     # dropped after a115239 / e28d5ee: state_warps 8 and grads_bk = grads_bv = 128 with 8 warps (slower
     # than the split row at K = 64 and 128); state_bv 64 and grads_stages 2 over the 16-bit-state row
     # (now in the K = 128 row). After eddd51a / 90c495f: wy_inverse "fused_loads", state_stages 3 and

@@ -49,10 +49,10 @@ import triton.language as tl
 from statetrack.kernels._common import KernelArgumentError, resolve_scale
 from statetrack.kernels.delta_rule.chunk_config import CONFIG, FORCED, SHAPE_CONFIG, launch_config  # noqa: F401
 from statetrack.kernels.delta_rule.chunk_tiles import (BT, MAX_K, _chunk_of, _chunk_tm, _key_tile,  # noqa: F401
-                                                       _key_tile_t, _mm, _mm32, _seq_of)
+                                                       _key_tile_t, _mm, _mm32, _mm_acc, _seq_of)
 from statetrack.kernels.delta_rule.chunk_grads import (_grad_rows, _grads_qkw_kernel, _inverse_grad, _state_grads,
                                                        _wy_bwd_kernel, _wy_key_grads, _wy_value_grads)
-from statetrack.kernels.delta_rule.chunk_wy import _wy_fwd_kernel
+from statetrack.kernels.delta_rule.chunk_wy import _wu_fwd_kernel, _wy_fwd_kernel
 
 
 # ----------------------------------------------------------------------------------------------
@@ -147,6 +147,13 @@ def _state_bwd_step(qc, wc, doc, du, scale, DT: tl.constexpr, PREC: tl.constexpr
 
 
 @triton.jit
+def _state_bwd_step_acc(dS, qt, wt, dos, dun, DT: tl.constexpr, PREC: tl.constexpr):
+    """dS + Q^T (scale dO) + W^T (-dUn) accumulated in dS's registers, from Q^T and W^T as operands and
+    dO already scaled (rounded to the operand dtype once more, as fla rounds its scaled Q)."""
+    return _mm_acc(wt, dun, _mm_acc(qt, dos, dS, DT, PREC), DT, PREC)
+
+
+@triton.jit
 def _state_bwd_step_t(qt, wt, doc, du, scale, DT: tl.constexpr, PREC: tl.constexpr):
     """:func:`_state_bwd_step` from Q^T and W^T as loaded ([BK, rows] tiles, :func:`_key_tile_t`)."""
     return _mm(qt, doc, DT, PREC) * scale - _mm(wt, du, DT, PREC)
@@ -158,7 +165,7 @@ def _state_bwd_kernel(
     H, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
     BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr, HALVES: tl.constexpr, TLOADS: tl.constexpr,
     USE_DHT: tl.constexpr, USE_DH0: tl.constexpr, LOCAL_DU: tl.constexpr, DU_AHEAD: tl.constexpr,
-    VARLEN: tl.constexpr,
+    ACC: tl.constexpr, VARLEN: tl.constexpr,
     DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
 ):
     """Walk the chunks backwards carrying dS = dL/dS(end of chunk):
@@ -248,7 +255,17 @@ def _state_bwd_kernel(
             du = _mm(tl.trans(tl.where(visible, qk, 0.0)), doc, DT, PREC) * scale + kds
         tl.store(dun + vb + t[:, None] * (H * V) + ov[None, :], du.to(dun.dtype.element_ty),
                  mask=mt[:, None] & mv[None, :])
-        if TLOADS:
+        if ACC:
+            dos = doc * scale
+            if TLOADS:
+                dS0 = _state_bwd_step_acc(dS0, qt0, wt0, dos, -du, DT, PREC)
+                if HALVES:
+                    dS1 = _state_bwd_step_acc(dS1, qt1, wt1, dos, -du, DT, PREC)
+            else:
+                dS0 = _state_bwd_step_acc(dS0, tl.trans(qc0), tl.trans(wc0), dos, -du, DT, PREC)
+                if HALVES:
+                    dS1 = _state_bwd_step_acc(dS1, tl.trans(qc1), tl.trans(wc1), dos, -du, DT, PREC)
+        elif TLOADS:
             dS0 += _state_bwd_step_t(qt0, wt0, doc, du, scale, DT, PREC)
             if HALVES:
                 dS1 += _state_bwd_step_t(qt1, wt1, doc, du, scale, DT, PREC)
@@ -511,11 +528,21 @@ def chunk_fwd(q, k, v, beta, scale, initial_state, output_final_state, n_h, save
     # scratch of the row loads: -A's four diagonal 16 x 16 blocks per chunk program, float32 (without
     # them the kernel never touches it: w stands in, no allocation)
     ascr = torch.empty(B * H * NC * 1024, device=q.device, dtype=torch.float32) if inv == "fused_loads" else w
+    # W and U from Tm as stored (64-row products) only where tm holds the state path's operand dtype, so
+    # that they round Tm as the block products do
+    dense = _TL_DTYPE[tm.dtype] == SDT
+    split_wu = cfg["wy_split"] and dense
     _wy_fwd_kernel[(B * H, NC)](
         k, v, beta, w, u, tm, ascr, cu_seqlens, cidx, T, NT, g["CS"], H=H, K=K, V=V, NH=n_h, BK=g["BK"],
         BV=g["BV"], VARLEN=varlen, INV_FUSED=inv != "serial", INV_LOADS=inv == "fused_loads",
-        DENSE_WU=cfg["wy_dense_wu"] and _TL_DTYPE[tm.dtype] == SDT, **prec, num_warps=cfg["wy_warps"],
+        DENSE_WU=cfg["wy_dense_wu"] and dense, RELOAD=cfg["wy_reload"], WU=not split_wu, **prec,
+        num_warps=cfg["wy_warps"],
     )
+    if split_wu:
+        _wu_fwd_kernel[(B * H, NC)](
+            k, v, beta, w, u, tm, cu_seqlens, cidx, T, NT, g["CS"], H=H, K=K, V=V, NH=n_h, BK=g["BK"],
+            BV=g["BV"], VARLEN=varlen, SDT=SDT, SPREC=SPREC, num_warps=cfg["wu_warps"],
+        )
     split = cfg["split_o"]
     bv = max(min(g["BV"], cfg["state_bv"]), 16)
     o = torch.empty(B, T, H, V, device=q.device, dtype=q.dtype)
@@ -563,7 +590,8 @@ def chunk_bwd(q, k, v, beta, scale, initial_state, saved, do, dht, n_h, cu_seqle
         q, k, w, do, dun, dh, dht, dh0, cu_seqlens, coff, T, g["CS"], g["TPC"], NT, scale,
         H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=g["BK"] // 2 if halves else g["BK"], BV=bv, HALVES=halves,
         TLOADS=cfg["state_bwd_tloads"], USE_DHT=dht is not None, USE_DH0=dh0 is not None,
-        LOCAL_DU=cfg["split_du"], DU_AHEAD=cfg["state_bwd_du_ahead"], VARLEN=varlen, **prec,
+        LOCAL_DU=cfg["split_du"], DU_AHEAD=cfg["state_bwd_du_ahead"], ACC=cfg["state_bwd_acc"],
+        VARLEN=varlen, **prec,
         num_warps=cfg["state_bwd_warps"], num_stages=cfg["state_bwd_stages"],
     )
     bk2, bv2 = min(g["BK"], cfg["grads_bk"]), min(g["BV"], cfg["grads_bv"])

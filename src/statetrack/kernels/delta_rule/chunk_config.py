@@ -21,6 +21,12 @@ CONFIG = {
     "wy_dense_wu": False,  # True: W and U as one 64-row product each from the stored Tm (not 10 16-row
                            # ones); taken only where tm holds the state path's operand dtype (float32
                            # inputs, or 16-bit inputs with state_precision "bf16")
+    "wy_split": False,     # True: W and U in a second kernel (64-row products from the stored Tm, at
+                           # wu_warps), so the first forms only A and Tm at wy_warps; taken where Tm is stored
+                           # in the state path's operand dtype (elsewhere the one kernel does both)
+    "wu_warps": 4,
+    "wy_reload": False,    # True: W and U's blocks of diag(b) K and diag(b) V loaded where each product uses
+                           # them, so no block of K or V stays in registers through the inverse
     "state_bv": 32,        # V-block of the sequential kernels (more blocks = more programs in flight)
     "state_warps": 4,
     "state_stages": 2,
@@ -31,6 +37,9 @@ CONFIG = {
                                  # [64, BV] tiles and loads K, W, Q in 64-wide halves (as fla's does)
     "state_bwd_du_ahead": False,  # True: with split_du the reverse walk loads the next chunk's local dUn a
                                   # step ahead (by hand; Triton's pipeliner leaves that load synchronous)
+    "state_bwd_acc": False,  # True: the reverse walk adds Q^T dO and -W^T dUn into dS in place (tl.dot's
+                             # accumulator, no [K, BV] temporaries), dO scaled before it is rounded to the
+                             # operand dtype (fla scales and rounds Q so)
     "state_fwd_tloads": False,   # True: the forward walk loads K key-major ([K, chunk], K^T Un's operand)
     "state_bwd_tloads": False,   # True: the reverse walk loads Q and W key-major ([K, chunk] tiles, the
                                  # operands of Q^T dO and W^T dUn as they are; fla's loads), not row-major

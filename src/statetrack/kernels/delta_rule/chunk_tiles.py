@@ -21,6 +21,15 @@ def _mm(a, b, DT: tl.constexpr, PREC: tl.constexpr):
 
 
 @triton.jit
+def _mm_acc(a, b, acc, DT: tl.constexpr, PREC: tl.constexpr):
+    """acc + a @ b as :func:`_mm` forms it, accumulated in acc's registers (no temporary product tile)."""
+    if DT == tl.float32:
+        return tl.dot(a.to(tl.float32), b.to(tl.float32), acc, input_precision=PREC)
+    else:
+        return tl.dot(a.to(DT), b.to(DT), acc)
+
+
+@triton.jit
 def _mm32(a, b, PREC: tl.constexpr):
     """a @ b on float32 operands at precision PREC (used on the C x C products of the inverse)."""
     return tl.dot(a.to(tl.float32), b.to(tl.float32), input_precision=PREC)

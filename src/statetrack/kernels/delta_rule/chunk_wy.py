@@ -80,6 +80,35 @@ def _wu_blocks(out, y0, y1, y2, y3, x00, x10, x11, x20, x21, x22, x30, x31, x32,
 
 
 @triton.jit
+def _scaled_rows16(x, beta, base, bb, t0, i: tl.constexpr, CS, end, H, D: tl.constexpr, BD: tl.constexpr,
+                   SDT: tl.constexpr):
+    """Rows 16 i .. 16 i + 15 of diag(b) X for a chunk, loaded and cast to SDT where a product needs them."""
+    xi, bi = _load_rows16(x, beta, base, bb, t0, i, CS, end, H, D, BD)
+    return (xi * bi[:, None]).to(SDT)
+
+
+@triton.jit
+def _wu_reload(out, x, beta, x00, x10, x11, x20, x21, x22, x30, x31, x32, x33, base, bb, t0, CS, end, H,
+               D: tl.constexpr, BD: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr):
+    """:func:`_wu_blocks` with each 16-row block of Y = diag(b) X loaded where a product uses it (ten loads,
+    from cache after the first four), so that no block of X is held in registers through the inverse."""
+    _store_rows16(out, _mm(x00, _scaled_rows16(x, beta, base, bb, t0, 0, CS, end, H, D, BD, SDT), SDT, SPREC),
+                  base, t0, 0, CS, end, H, D, BD)
+    acc = _mm(x10, _scaled_rows16(x, beta, base, bb, t0, 0, CS, end, H, D, BD, SDT), SDT, SPREC)
+    acc += _mm(x11, _scaled_rows16(x, beta, base, bb, t0, 1, CS, end, H, D, BD, SDT), SDT, SPREC)
+    _store_rows16(out, acc, base, t0, 1, CS, end, H, D, BD)
+    acc = _mm(x20, _scaled_rows16(x, beta, base, bb, t0, 0, CS, end, H, D, BD, SDT), SDT, SPREC)
+    acc += _mm(x21, _scaled_rows16(x, beta, base, bb, t0, 1, CS, end, H, D, BD, SDT), SDT, SPREC)
+    acc += _mm(x22, _scaled_rows16(x, beta, base, bb, t0, 2, CS, end, H, D, BD, SDT), SDT, SPREC)
+    _store_rows16(out, acc, base, t0, 2, CS, end, H, D, BD)
+    acc = _mm(x30, _scaled_rows16(x, beta, base, bb, t0, 0, CS, end, H, D, BD, SDT), SDT, SPREC)
+    acc += _mm(x31, _scaled_rows16(x, beta, base, bb, t0, 1, CS, end, H, D, BD, SDT), SDT, SPREC)
+    acc += _mm(x32, _scaled_rows16(x, beta, base, bb, t0, 2, CS, end, H, D, BD, SDT), SDT, SPREC)
+    acc += _mm(x33, _scaled_rows16(x, beta, base, bb, t0, 3, CS, end, H, D, BD, SDT), SDT, SPREC)
+    _store_rows16(out, acc, base, t0, 3, CS, end, H, D, BD)
+
+
+@triton.jit
 def _wu_dense(x, out, tm, beta, xb, bb, t0, CS, end, H, D: tl.constexpr, BD: tl.constexpr,
               SDT: tl.constexpr, SPREC: tl.constexpr):
     """out = Tm diag(b) x for a chunk's rows as one [64, 64] x [64, BD] product: Tm read back from tm
@@ -99,6 +128,7 @@ def _wy_fwd_kernel(
     k, v, beta, w, u, tm, ascr, cu, cidx, T, NT, CS,
     H, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     VARLEN: tl.constexpr, INV_FUSED: tl.constexpr, INV_LOADS: tl.constexpr, DENSE_WU: tl.constexpr,
+    RELOAD: tl.constexpr, WU: tl.constexpr,
     DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
 ):
     i_bh, i_c = tl.program_id(0), tl.program_id(1)
@@ -159,13 +189,20 @@ def _wy_fwd_kernel(
     _store_tm16(tm, x32, tb, t0, 3, 2, CS, Tn, H)
     _store_tm16(tm, x33, tb, t0, 3, 3, CS, Tn, H)
 
-    # W = Tm diag(b) K and U = Tm diag(b) V, at the precision of the state path
-    if DENSE_WU:
+    # W = Tm diag(b) K and U = Tm diag(b) V, at the precision of the state path (without WU: _wu_fwd_kernel)
+    if not WU:
+        pass
+    elif DENSE_WU:
         # one 64-row product each from Tm as stored (the rounding _mm gives the blocks anyway: the
         # launcher sets DENSE_WU only where tm holds the operand dtype of the state path)
         tl.debug_barrier()                        # the tm blocks above, stored by every thread
         _wu_dense(k, w, tm, beta, kb, bb, t0, CS, Tn, H, K, BK, SDT, SPREC)
         _wu_dense(v, u, tm, beta, vb, bb, t0, CS, Tn, H, V, BV, SDT, SPREC)
+    elif RELOAD:
+        _wu_reload(w, k, beta, x00, x10, x11, x20, x21, x22, x30, x31, x32, x33, kb, bb, t0, CS, Tn, H, K, BK,
+                   SDT, SPREC)
+        _wu_reload(u, v, beta, x00, x10, x11, x20, x21, x22, x30, x31, x32, x33, vb, bb, t0, CS, Tn, H, V, BV,
+                   SDT, SPREC)
     else:
         _wu_blocks(w, k0 * b0[:, None], k1 * b1[:, None], k2 * b2[:, None], k3 * b3[:, None],
                    x00, x10, x11, x20, x21, x22, x30, x31, x32, x33, kb, t0, CS, Tn, H, K, BK, SDT, SPREC)
@@ -175,3 +212,20 @@ def _wy_fwd_kernel(
         v3, _ = _load_rows16(v, beta, vb, bb, t0, 3, CS, Tn, H, V, BV)
         _wu_blocks(u, v0 * b0[:, None], v1 * b1[:, None], v2 * b2[:, None], v3 * b3[:, None],
                    x00, x10, x11, x20, x21, x22, x30, x31, x32, x33, vb, t0, CS, Tn, H, V, BV, SDT, SPREC)
+
+
+@triton.jit
+def _wu_fwd_kernel(
+    k, v, beta, w, u, tm, cu, cidx, T, NT, CS,
+    H, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+    VARLEN: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
+):
+    """W = Tm diag(b) K and U = Tm diag(b) V of one chunk as 64-row products from the Tm that
+    _wy_fwd_kernel stored (launched after it where wy_split holds)."""
+    i_bh, i_c = tl.program_id(0), tl.program_id(1)
+    i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
+    _, i_t, bos, eos, _ = _chunk_of(cu, cidx, i_b, i_c, T, NT, VARLEN)
+    t0 = bos * NH + i_t * CS
+    Tn = eos * NH
+    _wu_dense(k, w, tm, beta, i_h * K, i_h, t0, CS, Tn, H, K, BK, SDT, SPREC)
+    _wu_dense(v, u, tm, beta, i_h * V, i_h, t0, CS, Tn, H, V, BV, SDT, SPREC)
