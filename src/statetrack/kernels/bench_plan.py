@@ -2,7 +2,7 @@
 variants, the launch settings its tune stage tries, and issue 13's bars, apart from the machinery.
 A short device call times a few candidates at one shape (about 70 s on a fresh H200, 12 s warm):
 
-    statetrack bench kernels --shapes 4,8192,16,128 --candidates 7-11,14-19 --no-fla -o tune.json \
+    statetrack bench kernels --shapes 4,8192,16,128 --candidates 7-11 --no-fla -o tune.json \
         --skip env,compile,accuracy,varlen,delta,product,profile
 """
 from __future__ import annotations
@@ -46,31 +46,22 @@ TUNE_CANDIDATES = [
     {"split_o": True, "split_du": True, "state_precision": "bf16"},   # fla's rounding of W, S, Un
     {"split_o": True, "split_du": True, "grads_bk": 128},
     # the shipped K = 128 row, then over it dW alone handed over in 16 bits (the row hands dk's part over
-    # so too: 2.631 against 2.683 ms at 7f76b2d, error 8.51e-3 against 8.40e-3)
+    # so too: 2.631 against 2.683 ms at 7f76b2d, error 8.51e-3 against 8.40e-3; 2.626 against 2.677 at 068c021)
     _K128_ROW,
     {**_K128_ROW, "grads_scratch": "dw16"},
-    # fla's autotuned launches of its two gradient kernels at K = 128 on the H200 (265d09b, profile stage):
-    # its WY backward at 2 warps, 2 stages; its dq/dk/dW kernel at 4 warps, 3 stages (ours: both 4 / 2)
-    {**_K128_ROW, "wy_bwd_warps": 2},
-    {**_K128_ROW, "wy_bwd_warps": 2, "wy_bwd_stages": 2, "grads_stages": 3},
-    # the reverse walk's local dUn loaded a chunk ahead by hand: in offline sm_90 builds (triton 3.9) it is the
-    # walk's one load Triton does not prefetch (4 ld.global against 84 cp.async), where fla's reverse walk,
-    # 313 us against our 522 at fla's own launch settings, prefetches all of its loads
-    {**_K128_ROW, "state_bwd_du_ahead": True},
+    # over the K = 128 row at 068c021 (benchmarks/results/logs/tune_k128_068c021.json, before its last two
+    # settings): W and U in a kernel of their own (64-row products from the stored Tm) at 4 warps, fwd 1.043
+    # ms against 0.956; the WY kernel at 8 warps, with or without W and U's operand blocks reloaded where
+    # used, fwd 1.39 / 1.44 (the 16 x 16 work of the inverse is repeated in every warp). At 2 warps:
+    {**_K128_ROW, "wy_split": True, "wy_warps": 2},
+    # A formed in a kernel of its own ([64, 64] K K^T, wgmma), so the inverse kernel holds no key tile: in
+    # offline sm_90 builds (benchmarks/offline_sm90.py, triton 3.9) the inverse kernel's registers / stack
+    # bytes are 215 / 0 at 4 warps, 255 / 0 at 2, 255 / 864 at 1 (the shipped WY kernel: 255 / 120 at 4)
+    {**_K128_ROW, "wy_split": True, "wy_kkt": True},
+    {**_K128_ROW, "wy_split": True, "wy_kkt": True, "wy_warps": 2},
     # the K = 64 row (the fused inverse with row loads) over CONFIG, and with the 16-bit chunk states
     {"split_o": False, "split_du": False, "wy_inverse": "fused_loads"},
     {"split_o": False, "split_du": False, "wy_inverse": "fused_loads", "state_precision": "bf16"},
-    # over the K = 128 row, from offline sm_90 builds (benchmarks/offline_sm90.py, triton 3.9; registers /
-    # stack bytes per thread): the reverse walk adding both products into dS in place (255 / 24 -> 254 / 0),
-    # with the local dUn loaded ahead too; W and U's operand blocks reloaded where used (WY forward 255 /
-    # 120 -> 255 / 48), and at 8 warps (230 / 0); W and U in a kernel of their own (WY forward 255 / 0,
-    # the W / U kernel 146 / 0 with wgmma), and the first at 8 warps (226 / 0)
-    {**_K128_ROW, "state_bwd_acc": True},
-    {**_K128_ROW, "state_bwd_acc": True, "state_bwd_du_ahead": True},
-    {**_K128_ROW, "wy_reload": True},
-    {**_K128_ROW, "wy_reload": True, "wy_warps": 8},
-    {**_K128_ROW, "wy_split": True},
-    {**_K128_ROW, "wy_split": True, "wy_warps": 8},
     # dropped after a115239 / e28d5ee: state_warps 8 and grads_bk = grads_bv = 128 with 8 warps (slower
     # than the split row at K = 64 and 128); state_bv 64 and grads_stages 2 over the 16-bit-state row
     # (now in the K = 128 row). After eddd51a / 90c495f: wy_inverse "fused_loads", state_stages 3 and
@@ -87,7 +78,11 @@ TUNE_CANDIDATES = [
     # with the row (2.904): the reverse walk in key halves (2.922) and with two stages (2.915). At 7f76b2d
     # (benchmarks/results/logs/tune_k128_7f76b2d.json; the row 2.800 ms): the walks' key-major loads, reverse
     # 2.794, forward 2.795, both 2.798; the local dUn's scores as K Q^T 2.794; all three with dW in 16 bits
-    # 2.684 (dW alone 2.683): the key-major loads and K Q^T change nothing measurable
+    # 2.684 (dW alone 2.683): the key-major loads and K Q^T change nothing measurable. At 068c021 (logs/
+    # tune_k128_068c021.json; the row 2.626 ms before state_bwd_acc and state_bwd_du_ahead, now in it):
+    # fla's WY backward launch, 2 warps (3.095) and 2 warps, 2 stages with grads_stages 3 (3.227); the
+    # reverse walk's dS update in place alone (2.628) and the local dUn loaded ahead alone (2.636), where
+    # the two together took 2.443; W and U's operand blocks reloaded where used (fwd 0.986 against 0.956)
 ]
 TUNE_ERR_SLACK = 1.5     # a candidate counts only if its error is at most this times the shipped one's
 TUNE_MIN_K = 64          # 64: at (8, 2048, 8, 64) fla's forward is faster than ours as CUDA graphs (0.18 vs
