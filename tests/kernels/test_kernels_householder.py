@@ -226,11 +226,12 @@ def test_split_gradient_kernels_compute_the_same_gradients(dtype, n_h, T, H, K, 
 
 @pytest.mark.gpu
 def test_shipped_k128_row_in_bfloat16_on_gpu():
-    """The K = 128 row (with the split gradient kernels) in bfloat16, where the bench times it; the
-    interpreter's bfloat16 products are wrong, so only a GPU checks it: two K-blocks of 64, odd T."""
+    """The K = 128 row (the split gradient and WY kernels, the reverse walk's local dUn loaded ahead) in
+    bfloat16, where the bench times it; the interpreter's bfloat16 products are wrong, so only a GPU checks
+    it: two K-blocks of 64, odd T."""
     from statetrack.kernels.delta_rule.chunk_config import SHAPE_CONFIG
     row = SHAPE_CONFIG[0].settings
-    assert row["grads_split"]
+    assert row["grads_split"] and row["wy_split"] and row["state_bwd_du_ahead"]
     with forced_launch(**row):
         check_against_naive(delta_rule, "delta_rule", "chunk", BF16, 2, 300, 3, 128, 128)
 
@@ -371,28 +372,26 @@ def test_reverse_walk_with_local_dun_loaded_a_chunk_ahead_computes_the_same_grad
 
 
 @pytest.mark.gpu
-def test_shipped_k128_row_with_local_dun_loaded_a_chunk_ahead_on_gpu():
-    """The K = 128 row with state_bwd_du_ahead (a tune candidate) in bfloat16, which only a GPU checks."""
+def test_k128_row_with_one_wy_kernel_on_gpu():
+    """The K = 128 row with A, Tm, W and U in one kernel at 4 warps (as before wy_split; a tune candidate)
+    in bfloat16, which only a GPU checks."""
     from statetrack.kernels.delta_rule.chunk_config import SHAPE_CONFIG
-    with forced_launch(**SHAPE_CONFIG[0].settings, state_bwd_du_ahead=True):
+    with forced_launch(**{**SHAPE_CONFIG[0].settings, "wy_split": False, "wy_warps": 4}):
         check_against_naive(delta_rule, "delta_rule", "chunk", BF16, 2, 300, 3, 128, 128)
 
 
-# wy_split (W and U in a kernel of their own), wy_kkt (A too) and state_bwd_acc (the reverse walk's dS update
-# accumulated in place, dO scaled before rounding)
+# wy_split (W and U in a kernel of their own) and state_bwd_acc (the reverse walk's dS update accumulated in
+# place, dO scaled before rounding)
 SPLIT_WY_CASES = [
     pytest.param(FP16, None, {"state_bwd_acc": True, "state_precision": "bf16"}, 2, 200, 2, 64, 48,
                  id="fp16-acc-4chunks"),
     pytest.param(FP32, None, {"wy_split": True, "state_bwd_acc": True, "state_bwd_khalves": True}, 1, 130, 1,
                  100, 32, id="fp32-K100-split-acc-halves"),
     pytest.param(FP16, 2, {**SPLIT, "state_bwd_acc": True, "state_bwd_tloads": True, "wy_split": True,
-                           "wy_kkt": True, "state_precision": "bf16", "wy_inverse": "fused_loads"}, 1, 70, 2, 64, 32,
-                 id="fp16-nh2-kkt-acc-tloads"),
-    pytest.param(FP32, None, {"wy_split": True, "wy_kkt": True, "wy_warps": 2, "wy_inverse": "fused_loads"}, 1, 130,
-                 1, 100, 32, id="fp32-K100-kkt-2warps"),
-    pytest.param(FP32, None, {"wy_split": True, "wy_kkt": True}, 1, 70, 1, 64, 32, id="fp32-kkt-serial-inverse"),
-    pytest.param(FP16, None, {"wy_split": True, "wy_kkt": True, "wy_inverse": "fused", "state_precision": "bf16"},
-                 2, 100, 1, 64, 64, id="fp16-kkt-fused-inverse"),
+                           "wy_warps": 2, "state_precision": "bf16", "wy_inverse": "fused_loads"}, 1, 70, 2, 64, 32,
+                 id="fp16-nh2-split-2warps-acc-tloads"),
+    pytest.param(FP16, None, {"wy_split": True, "wy_inverse": "fused", "state_precision": "bf16"}, 2, 100, 1, 64,
+                 64, id="fp16-split-fused-inverse"),
 ]
 
 
@@ -400,9 +399,9 @@ SPLIT_WY_CASES = [
 @pytest.mark.parametrize("dtype, n_h, extra, B, T, H, K, V", SPLIT_WY_CASES)
 def test_split_wy_kernels_and_in_place_reverse_walk_update_compute_the_same_delta_rule(
         dtype, n_h, extra, B, T, H, K, V):
-    """wy_split, wy_kkt and state_bwd_acc against the fp64 loop with h0 / dh0 and dht: up to four chunks,
-    a last chunk shorter than the others, K = 100 in key halves, DeltaProduct n_h = 2, 16-bit states, each
-    of the three inverses."""
+    """wy_split and state_bwd_acc against the fp64 loop with h0 / dh0 and dht: up to four chunks, a last
+    chunk shorter than the others, K = 100 in key halves, DeltaProduct n_h = 2, 16-bit states, each of the
+    three inverses."""
     with forced_launch(**extra):
         check_chunk(n_h, dtype, B, T, H, K, V)
 
@@ -425,16 +424,6 @@ def test_wy_split_runs_its_second_kernel_only_where_tm_holds_the_state_operand_d
     with forced_launch(wy_split=True, state_precision=state_precision):
         check_chunk(None, FP16, 1, 70, 1, 32, 16)
     assert bool(seen) == split
-
-
-@pytest.mark.gpu
-@pytest.mark.parametrize("warps", [4, 2])
-def test_shipped_k128_row_with_split_wy_kernels_on_gpu(warps):
-    """The K = 128 row (its reverse walk's dS update in place, the local dUn loaded ahead) with A, the inverse
-    and W, U in kernels of their own (tune candidates) in bfloat16, which only a GPU checks."""
-    from statetrack.kernels.delta_rule.chunk_config import SHAPE_CONFIG
-    with forced_launch(**SHAPE_CONFIG[0].settings, wy_split=True, wy_kkt=True, wy_warps=warps):
-        check_against_naive(delta_rule, "delta_rule", "chunk", BF16, 2, 300, 3, 128, 128)
 
 
 @CPU

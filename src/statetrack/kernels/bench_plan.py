@@ -2,7 +2,7 @@
 variants, the launch settings its tune stage tries, and issue 13's bars, apart from the machinery.
 A short device call times a few candidates at one shape (about 70 s on a fresh H200, 12 s warm):
 
-    statetrack bench kernels --shapes 4,8192,16,128 --candidates 7-11 --no-fla -o tune.json \
+    statetrack bench kernels --shapes 4,8192,16,128 --candidates 7-9 --no-fla -o tune.json \
         --skip env,compile,accuracy,varlen,delta,product,profile
 """
 from __future__ import annotations
@@ -24,6 +24,7 @@ _K128_ROW = SHAPE_CONFIG[0].settings   # the shipped row at K = 128, T >= 8192 (
 # n_h = 2 (fwd 0.316 / 0.314, fwd+bwd 1.003 / 1.034 on a noisy host), kept here to time n_h = 2 again
 PRODUCT_ALTS = {
     "grads_split": {k: _K128_ROW[k] for k in ("grads_split", "grads_warps", "grads_stages", "grads_scratch")},
+    "wy_split": {k: _K128_ROW[k] for k in ("wy_split", "wy_warps")},    # the K = 128 row's WY kernels
 }
 ACCURACY_SHAPE = (2, 1024, 2, 64)
 VARLEN_LENGTHS = (1, 63, 64, 65, 300, 1000)
@@ -49,19 +50,15 @@ TUNE_CANDIDATES = [
     # so too: 2.631 against 2.683 ms at 7f76b2d, error 8.51e-3 against 8.40e-3; 2.626 against 2.677 at 068c021)
     _K128_ROW,
     {**_K128_ROW, "grads_scratch": "dw16"},
-    # over the K = 128 row at 068c021 (benchmarks/results/logs/tune_k128_068c021.json, before its last two
-    # settings): W and U in a kernel of their own (64-row products from the stored Tm) at 4 warps, fwd 1.043
-    # ms against 0.956; the WY kernel at 8 warps, with or without W and U's operand blocks reloaded where
-    # used, fwd 1.39 / 1.44 (the 16 x 16 work of the inverse is repeated in every warp). At 2 warps:
-    {**_K128_ROW, "wy_split": True, "wy_warps": 2},
-    # A formed in a kernel of its own ([64, 64] K K^T, wgmma), so the inverse kernel holds no key tile: in
-    # offline sm_90 builds (benchmarks/offline_sm90.py, triton 3.9) the inverse kernel's registers / stack
-    # bytes are 215 / 0 at 4 warps, 255 / 0 at 2, 255 / 864 at 1 (the shipped WY kernel: 255 / 120 at 4)
-    {**_K128_ROW, "wy_split": True, "wy_kkt": True},
-    {**_K128_ROW, "wy_split": True, "wy_kkt": True, "wy_warps": 2},
+    # the row as it was before its WY kernels were split (at f897bf6: fwd+bwd 2.436 ms against 2.361)
+    {**_K128_ROW, "wy_split": False, "wy_warps": 4},
     # the K = 64 row (the fused inverse with row loads) over CONFIG, and with the 16-bit chunk states
     {"split_o": False, "split_du": False, "wy_inverse": "fused_loads"},
     {"split_o": False, "split_du": False, "wy_inverse": "fused_loads", "state_precision": "bf16"},
+    # that, with the WY kernels of the K = 128 row (W and U apart, the inverse at 2 warps; wy_split needs the
+    # 16-bit states: Tm is stored in 16 bits)
+    {"split_o": False, "split_du": False, "wy_inverse": "fused_loads", "state_precision": "bf16", "wy_split": True,
+     "wy_warps": 2},
     # dropped after a115239 / e28d5ee: state_warps 8 and grads_bk = grads_bv = 128 with 8 warps (slower
     # than the split row at K = 64 and 128); state_bv 64 and grads_stages 2 over the 16-bit-state row
     # (now in the K = 128 row). After eddd51a / 90c495f: wy_inverse "fused_loads", state_stages 3 and
@@ -82,7 +79,12 @@ TUNE_CANDIDATES = [
     # tune_k128_068c021.json; the row 2.626 ms before state_bwd_acc and state_bwd_du_ahead, now in it):
     # fla's WY backward launch, 2 warps (3.095) and 2 warps, 2 stages with grads_stages 3 (3.227); the
     # reverse walk's dS update in place alone (2.628) and the local dUn loaded ahead alone (2.636), where
-    # the two together took 2.443; W and U's operand blocks reloaded where used (fwd 0.986 against 0.956)
+    # the two together took 2.443; W and U's operand blocks reloaded where used (fwd 0.986 against 0.956);
+    # W and U in a kernel of their own with the inverse kernel at 4 warps (fwd 1.043) and 8 (1.437), the one
+    # WY kernel at 8 warps with the operand blocks reloaded (1.387). At f897bf6 (logs/tune_k128_f897bf6.json,
+    # over the row with state_bwd_acc and state_bwd_du_ahead, 2.436): W / U apart with the inverse at 2 warps
+    # (2.361, now in the row); A = diag(b) K K^T formed in a third kernel ([64, 64], wgmma) so that the inverse
+    # kernel held no key tile, at 4 warps (2.516) and 2 (2.425)
 ]
 TUNE_ERR_SLACK = 1.5     # a candidate counts only if its error is at most this times the shipped one's
 TUNE_MIN_K = 64          # 64: at (8, 2048, 8, 64) fla's forward is faster than ours as CUDA graphs (0.18 vs

@@ -15,11 +15,13 @@ last two lines depend on S, so four kernels do the work:
 
     _wy_fwd_kernel        parallel over chunks: A, Tm (16x16 blocks by forward substitution, merged
                           with small products), W, U; keeps Tm for the backward pass (:mod:`.chunk_wy`;
-                          the tile helpers all kernels share are in :mod:`.chunk_tiles`)
+                          the tile helpers all kernels share are in :mod:`.chunk_tiles`); with ``wy_split``
+                          ``_wu_fwd_kernel`` forms W and U after it from the stored Tm
     _state_fwd_kernel     sequential over chunks per (batch, head, V-block): Un, O and S'
     _state_bwd_kernel     sequential over chunks in reverse: dS (state gradients) and dUn (with
                           ``state_bwd_khalves`` at K = 65-128: dS in two 64-row tiles; the walks'
-                          ``*_tloads``: K^T, Q^T, W^T loaded key-major, not transposed in registers)
+                          ``*_tloads``: K^T, Q^T, W^T loaded key-major, not transposed in registers;
+                          ``state_bwd_acc``: dS's update added in the products' accumulator)
     _grads_bwd_kernel     parallel over chunks: dq, dk, dv, dbeta through Un, W, U, Tm and A (its tile
                           steps shared with the two kernels that replace it under grads_split,
                           :mod:`.chunk_grads`)
@@ -52,7 +54,7 @@ from statetrack.kernels.delta_rule.chunk_tiles import (BT, MAX_K, _chunk_of, _ch
                                                        _key_tile_t, _mm, _mm32, _mm_acc, _seq_of)
 from statetrack.kernels.delta_rule.chunk_grads import (_grad_rows, _grads_qkw_kernel, _inverse_grad, _state_grads,
                                                        _wy_bwd_kernel, _wy_key_grads, _wy_value_grads)
-from statetrack.kernels.delta_rule.chunk_wy import _kkt_kernel, _wu_fwd_kernel, _wy_fwd_kernel
+from statetrack.kernels.delta_rule.chunk_wy import _wu_fwd_kernel, _wy_fwd_kernel
 
 
 # ----------------------------------------------------------------------------------------------
@@ -529,18 +531,13 @@ def chunk_fwd(q, k, v, beta, scale, initial_state, output_final_state, n_h, save
     # that they round Tm as the block products do
     dense = _TL_DTYPE[tm.dtype] == SDT
     split_wu = cfg["wy_split"] and dense
-    a_in = split_wu and cfg["wy_kkt"]           # A from _kkt_kernel, into the scratch
-    # scratch of the row loads: -A's four diagonal 16 x 16 blocks per chunk program, float32, or with a_in
-    # the whole A (without either the kernel never touches it: w stands in, no allocation)
-    ascr = (torch.empty(B * H * NC * (4096 if a_in else 1024), device=q.device, dtype=torch.float32)
-            if a_in or inv == "fused_loads" else w)
-    if a_in:
-        _kkt_kernel[(B * H, NC)](k, beta, ascr, cu_seqlens, cidx, T, NT, g["CS"], H=H, K=K, NH=n_h, BK=g["BK"],
-                                 VARLEN=varlen, DT=DT, PREC=PREC, num_warps=cfg["wu_warps"])
+    # scratch of the row loads: -A's four diagonal 16 x 16 blocks per chunk program, float32 (without
+    # them the kernel never touches it: w stands in, no allocation)
+    ascr = torch.empty(B * H * NC * 1024, device=q.device, dtype=torch.float32) if inv == "fused_loads" else w
     _wy_fwd_kernel[(B * H, NC)](
         k, v, beta, w, u, tm, ascr, cu_seqlens, cidx, T, NT, g["CS"], H=H, K=K, V=V, NH=n_h, BK=g["BK"],
         BV=g["BV"], VARLEN=varlen, INV_FUSED=inv != "serial", INV_LOADS=inv == "fused_loads",
-        DENSE_WU=cfg["wy_dense_wu"] and dense, WU=not split_wu, A_IN=a_in, **prec,
+        DENSE_WU=cfg["wy_dense_wu"] and dense, WU=not split_wu, **prec,
         num_warps=cfg["wy_warps"],
     )
     if split_wu:

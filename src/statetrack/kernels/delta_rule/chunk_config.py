@@ -24,9 +24,6 @@ CONFIG = {
     "wy_split": False,     # True: W and U in a second kernel (64-row products from the stored Tm, at
                            # wu_warps), so the first forms only A and Tm at wy_warps; taken where Tm is stored
                            # in the state path's operand dtype (elsewhere the one kernel does both)
-    "wy_kkt": False,       # True (where wy_split is taken): A = diag(b) strict_lower(K K^T) as one
-                           # [64, 64] product in a kernel of its own (at wu_warps), so the inverse kernel
-                           # loads no key tile at all (for fewer wy_warps)
     "wu_warps": 4,
     "state_bv": 32,        # V-block of the sequential kernels (more blocks = more programs in flight)
     "state_warps": 4,
@@ -115,13 +112,15 @@ SHAPE_CONFIG: list[Row] = [
     # At 068c021 (benchmarks/results/logs/tune_k128_068c021.json, tune on this shape alone): the reverse walk
     # adding Q^T dO and -W^T dUn into dS in place with the local dUn loaded a chunk ahead, fwd+bwd 2.443 ms
     # against the row's 2.626 (each alone level: 2.628, 2.636), worst error vs our float32 8.67e-3 against
-    # 8.51e-3 (dO scaled before rounding).
+    # 8.51e-3 (dO scaled before rounding). At f897bf6 (logs/tune_k128_f897bf6.json, the same): W and U in a
+    # kernel of their own and the inverse kernel at 2 warps, fwd 0.886 / fwd+bwd 2.361 ms against the row's
+    # 0.961 / 2.436, the same error (8.67e-3); A in a third kernel too, 0.951 / 2.425.
     # Measured for the delta rule; it applies to DeltaProduct at this K and T too, unmeasured there.
     Row(128, 8192, ("bfloat16", "float16"), {"split_o": True, "split_du": True, "state_precision": "bf16",
                                              "state_bv": 64, "grads_stages": 2, "wy_inverse": "fused_loads",
                                              "state_stages": 3, "grads_split": True, "grads_warps": 4,
                                              "par_bv": 128, "grads_scratch": "16bit", "state_bwd_acc": True,
-                                             "state_bwd_du_ahead": True}),
+                                             "state_bwd_du_ahead": True, "wy_split": True, "wy_warps": 2}),
     # float32 at K = 128, T >= 8192: the launch settings of the row above that float32 inputs take (the
     # walks' V-block 64, the fused inverse with row loads, the split gradient kernels at 4 warps with two
     # load stages; one walk stage for float32 at K > 64 drops the split o / dUn kernels, and the states and

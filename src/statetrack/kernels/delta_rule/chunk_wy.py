@@ -1,6 +1,7 @@
 """The chunk's transitions as one block (WY / UT form), parallel over chunks: A = diag(b) strict_lower(K K^T),
 Tm = (I + A)^{-1} from 16 x 16 diagonal inverses by forward substitution merged with small products, and
-W = Tm diag(b) K, U = Tm diag(b) V (see :mod:`.chunk` for the whole scheme); Tm is kept for the backward."""
+W = Tm diag(b) K, U = Tm diag(b) V (see :mod:`.chunk` for the whole scheme); Tm is kept for the backward.
+With the launch setting ``wy_split`` W and U are formed by ``_wu_fwd_kernel`` instead, from the stored Tm."""
 from __future__ import annotations
 
 import triton
@@ -27,32 +28,14 @@ def _unit_lower_inverse16(A):
 
 
 @triton.jit
-def _unit_lower_inverse16x4(A0, A1, A2, A3, scr, sb, LOADS: tl.constexpr, FROM_A: tl.constexpr):
+def _unit_lower_inverse16x4(A0, A1, A2, A3, scr, sb, LOADS: tl.constexpr):
     """:func:`_unit_lower_inverse16` of four blocks in one loop: four independent substitution chains
     per step, where four loops one after the other leave each step's reductions waiting on the last.
 
     With LOADS, row r of each block is read from memory at step r (it is still -A[r] then): -A is stored
     to the scratch slot ``scr + sb`` (4 x 16 x 16 float32) first, which leaves each step one reduction
-    instead of two. With FROM_A the rows are read (and negated) from the chunk's whole A, [64, 64] float32
-    at ``scr + sb`` (_kkt_kernel's), and nothing is stored."""
+    instead of two."""
     o = tl.arange(0, 16)
-    if FROM_A:
-        Y0, Y1, Y2, Y3 = -A0, -A1, -A2, -A3
-        for r in range(1, 16):
-            sel = (o == r)[:, None]
-            a0 = -tl.load(scr + sb + r * 64 + o)
-            a1 = -tl.load(scr + sb + (16 + r) * 64 + 16 + o)
-            a2 = -tl.load(scr + sb + (32 + r) * 64 + 32 + o)
-            a3 = -tl.load(scr + sb + (48 + r) * 64 + 48 + o)
-            a0 = a0 + tl.sum(a0[:, None] * Y0, 0)
-            a1 = a1 + tl.sum(a1[:, None] * Y1, 0)
-            a2 = a2 + tl.sum(a2[:, None] * Y2, 0)
-            a3 = a3 + tl.sum(a3[:, None] * Y3, 0)
-            Y0 = tl.where(sel, a0[None, :], Y0)
-            Y1 = tl.where(sel, a1[None, :], Y1)
-            Y2 = tl.where(sel, a2[None, :], Y2)
-            Y3 = tl.where(sel, a3[None, :], Y3)
-        return Y0, Y1, Y2, Y3
     if LOADS:
         idx = o[:, None] * 16 + o[None, :]
         tl.store(scr + sb + idx, -A0)
@@ -113,41 +96,11 @@ def _wu_dense(x, out, tm, beta, xb, bb, t0, CS, end, H, D: tl.constexpr, BD: tl.
 
 
 @triton.jit
-def _kkt_kernel(
-    k, beta, abuf, cu, cidx, T, NT, CS,
-    H, K: tl.constexpr, NH: tl.constexpr, BK: tl.constexpr, VARLEN: tl.constexpr,
-    DT: tl.constexpr, PREC: tl.constexpr,
-):
-    """A = diag(b) strict_lower(K K^T) of one chunk as one [64, 64] product, into its slot of abuf
-    (float32, zero on masked rows and columns), for _wy_fwd_kernel with A_IN."""
-    i_bh, i_c = tl.program_id(0), tl.program_id(1)
-    i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
-    _, i_t, bos, eos, _ = _chunk_of(cu, cidx, i_b, i_c, T, NT, VARLEN)
-    t0 = bos * NH + i_t * CS
-    r = tl.arange(0, 64)
-    m = (r < CS) & (t0 + r < eos * NH)
-    ok = tl.arange(0, BK)
-    kc = tl.load(k + i_h * K + (t0 + r)[:, None] * (H * K) + ok[None, :], mask=m[:, None] & (ok < K)[None, :],
-                 other=0.0)
-    b = tl.load(beta + i_h + (t0 + r) * H, mask=m, other=0.0).to(tl.float32)
-    a = tl.where(r[:, None] > r[None, :], _mm(kc, tl.trans(kc), DT, PREC) * b[:, None], 0.0)
-    sb = (i_bh.to(tl.int64) * tl.num_programs(1) + i_c) * 4096
-    tl.store(abuf + sb + r[:, None] * 64 + r[None, :], a)
-
-
-@triton.jit
-def _a_block(abuf, sb, i: tl.constexpr, j: tl.constexpr):
-    """Block (i, j) [16, 16] of a chunk's A as _kkt_kernel stored it."""
-    o = tl.arange(0, 16)
-    return tl.load(abuf + sb + (16 * i + o)[:, None] * 64 + (16 * j + o)[None, :])
-
-
-@triton.jit
 def _wy_fwd_kernel(
     k, v, beta, w, u, tm, ascr, cu, cidx, T, NT, CS,
     H, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     VARLEN: tl.constexpr, INV_FUSED: tl.constexpr, INV_LOADS: tl.constexpr, DENSE_WU: tl.constexpr,
-    WU: tl.constexpr, A_IN: tl.constexpr,
+    WU: tl.constexpr,
     DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
 ):
     i_bh, i_c = tl.program_id(0), tl.program_id(1)
@@ -160,37 +113,30 @@ def _wy_fwd_kernel(
     bb = i_h
     tb = i_h * 64
 
+    k0, b0 = _load_rows16(k, beta, kb, bb, t0, 0, CS, Tn, H, K, BK)
+    k1, b1 = _load_rows16(k, beta, kb, bb, t0, 1, CS, Tn, H, K, BK)
+    k2, b2 = _load_rows16(k, beta, kb, bb, t0, 2, CS, Tn, H, K, BK)
+    k3, b3 = _load_rows16(k, beta, kb, bb, t0, 3, CS, Tn, H, K, BK)
+
     o = tl.arange(0, 16)
+    strict = o[:, None] > o[None, :]
     eye = (o[:, None] == o[None, :]).to(tl.float32)
-    if A_IN:
-        # A from _kkt_kernel (ascr is its buffer); no key tile is loaded here (W and U: _wu_fwd_kernel)
-        sb = (i_bh.to(tl.int64) * tl.num_programs(1) + i_c) * 4096
-        a00, a11, a22, a33 = _a_block(ascr, sb, 0, 0), _a_block(ascr, sb, 1, 1), _a_block(ascr, sb, 2, 2), \
-            _a_block(ascr, sb, 3, 3)
-        a10, a20, a21 = _a_block(ascr, sb, 1, 0), _a_block(ascr, sb, 2, 0), _a_block(ascr, sb, 2, 1)
-        a30, a31, a32 = _a_block(ascr, sb, 3, 0), _a_block(ascr, sb, 3, 1), _a_block(ascr, sb, 3, 2)
-    else:
-        k0, b0 = _load_rows16(k, beta, kb, bb, t0, 0, CS, Tn, H, K, BK)
-        k1, b1 = _load_rows16(k, beta, kb, bb, t0, 1, CS, Tn, H, K, BK)
-        k2, b2 = _load_rows16(k, beta, kb, bb, t0, 2, CS, Tn, H, K, BK)
-        k3, b3 = _load_rows16(k, beta, kb, bb, t0, 3, CS, Tn, H, K, BK)
-        strict = o[:, None] > o[None, :]
-        # A_ij = diag(b_i) K_i K_j^T, blocks on and below the diagonal
-        a00 = tl.where(strict, _mm(k0, tl.trans(k0), DT, PREC) * b0[:, None], 0.0)
-        a11 = tl.where(strict, _mm(k1, tl.trans(k1), DT, PREC) * b1[:, None], 0.0)
-        a22 = tl.where(strict, _mm(k2, tl.trans(k2), DT, PREC) * b2[:, None], 0.0)
-        a33 = tl.where(strict, _mm(k3, tl.trans(k3), DT, PREC) * b3[:, None], 0.0)
-        a10 = _mm(k1, tl.trans(k0), DT, PREC) * b1[:, None]
-        a20 = _mm(k2, tl.trans(k0), DT, PREC) * b2[:, None]
-        a21 = _mm(k2, tl.trans(k1), DT, PREC) * b2[:, None]
-        a30 = _mm(k3, tl.trans(k0), DT, PREC) * b3[:, None]
-        a31 = _mm(k3, tl.trans(k1), DT, PREC) * b3[:, None]
-        a32 = _mm(k3, tl.trans(k2), DT, PREC) * b3[:, None]
-        sb = (i_bh.to(tl.int64) * tl.num_programs(1) + i_c) * 1024     # this program's scratch slot
+    # A_ij = diag(b_i) K_i K_j^T, blocks on and below the diagonal
+    a00 = tl.where(strict, _mm(k0, tl.trans(k0), DT, PREC) * b0[:, None], 0.0)
+    a11 = tl.where(strict, _mm(k1, tl.trans(k1), DT, PREC) * b1[:, None], 0.0)
+    a22 = tl.where(strict, _mm(k2, tl.trans(k2), DT, PREC) * b2[:, None], 0.0)
+    a33 = tl.where(strict, _mm(k3, tl.trans(k3), DT, PREC) * b3[:, None], 0.0)
+    a10 = _mm(k1, tl.trans(k0), DT, PREC) * b1[:, None]
+    a20 = _mm(k2, tl.trans(k0), DT, PREC) * b2[:, None]
+    a21 = _mm(k2, tl.trans(k1), DT, PREC) * b2[:, None]
+    a30 = _mm(k3, tl.trans(k0), DT, PREC) * b3[:, None]
+    a31 = _mm(k3, tl.trans(k1), DT, PREC) * b3[:, None]
+    a32 = _mm(k3, tl.trans(k2), DT, PREC) * b3[:, None]
 
     # diagonal blocks of Tm = (I + A)^{-1}, then the blocks below: X_ij = -X_ii sum_m A_im X_mj
     if INV_FUSED:
-        y00, y11, y22, y33 = _unit_lower_inverse16x4(a00, a11, a22, a33, ascr, sb, INV_LOADS, A_IN)
+        sb = (i_bh.to(tl.int64) * tl.num_programs(1) + i_c) * 1024     # this program's scratch slot
+        y00, y11, y22, y33 = _unit_lower_inverse16x4(a00, a11, a22, a33, ascr, sb, INV_LOADS)
         x00, x11, x22, x33 = y00 + eye, y11 + eye, y22 + eye, y33 + eye
     else:
         x00 = _unit_lower_inverse16(a00) + eye
