@@ -2,7 +2,7 @@
 variants, the launch settings its tune stage tries, and issue 13's bars, apart from the machinery.
 A short device call times a few candidates at one shape (about 70 s on a fresh H200, 12 s warm):
 
-    statetrack bench kernels --shapes 4,8192,16,128 --candidates 7-9 --no-fla -o tune.json \
+    statetrack bench kernels --shapes 4,8192,16,128 --candidates 7-9,13-14 --no-fla -o tune.json \
         --skip env,compile,accuracy,varlen,delta,product,profile
 """
 from __future__ import annotations
@@ -59,6 +59,9 @@ TUNE_CANDIDATES = [
     # 16-bit states: Tm is stored in 16 bits)
     {"split_o": False, "split_du": False, "wy_inverse": "fused_loads", "state_precision": "bf16", "wy_split": True,
      "wy_warps": 2},
+    # the K = 128 row with the W / U kernel (64-row products from the stored Tm) at 8 and 2 warps (it ships at 4)
+    {**_K128_ROW, "wu_warps": 8},
+    {**_K128_ROW, "wu_warps": 2},
     # dropped after a115239 / e28d5ee: state_warps 8 and grads_bk = grads_bv = 128 with 8 warps (slower
     # than the split row at K = 64 and 128); state_bv 64 and grads_stages 2 over the 16-bit-state row
     # (now in the K = 128 row). After eddd51a / 90c495f: wy_inverse "fused_loads", state_stages 3 and
