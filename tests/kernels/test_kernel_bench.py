@@ -246,6 +246,28 @@ def test_verdicts_fail_on_slow_or_inaccurate_numbers():
     assert not bench.verdicts({"gpu_tests": slow})["GPU kernel tests green"]["met"]
 
 
+def test_fp32_ratio_takes_the_float32_settings_that_ship_where_the_tuned_bf16_config_is_slower_on_float32():
+    """The tune times its bf16 winner on float32 too, but float32 inputs ship with settings of their own (the
+    float32 row): per product setting the faster float32 time counts, and the verdict says whose it is."""
+    shape = [4, 8192, 16, 128, 128]
+    shipped, fast = (dict(c) for c in bench.TUNE_CANDIDATES[:2])
+    res = {"delta_rule": [{"shape": shape, "ours_bf16_fwdbwd_ms": 2.4, "fla_bf16_fwdbwd_ms": 2.9,
+                           "ours_bf16_fwd_ms": 0.9, "fla_bf16_fwd_ms": 1.0, "ours_fp32_tf32x3_fwdbwd_ms": 24.0}],
+           "tune": [{"shape": shape, "config": shipped, "ours_bf16_fwdbwd_ms": 2.4, "ours_bf16_fwd_ms": 0.9,
+                     "worst_err_vs_fp32": 1e-2},
+                    {"shape": shape, "config": fast, "ours_bf16_fwdbwd_ms": 2.0, "ours_bf16_fwd_ms": 0.8,
+                     "worst_err_vs_fp32": 1e-2},
+                    {"shape": shape, "config": fast, "fp32_of_best": True, "ours_fp32_tf32x3_fwdbwd_ms": 40.0}]}
+    name = "delta_rule (4, 8192, 16, 128)"
+    v = bench.verdicts(res)
+    assert v[f"{name} fwdbwd bf16 vs fla"]["config"] == fast
+    fp32 = v[f"{name} fp32 / bf16 fwdbwd"]
+    assert fp32["ratio"] == pytest.approx(24.0 / 2.0) and fp32["fp32_settings"] == "shipped"
+    res["tune"][2]["ours_fp32_tf32x3_fwdbwd_ms"] = 10.0        # now the tuned config is faster on float32 too
+    fp32 = bench.verdicts(res)[f"{name} fp32 / bf16 fwdbwd"]
+    assert fp32["ratio"] == pytest.approx(10.0 / 2.0) and fp32["fp32_settings"].startswith("tune")
+
+
 def test_cost_model_matches_the_issue():
     """Issue 13: fwd+bwd at (4, 8192, 16, 128) bf16 moves about 1.5 GB."""
     assert bench.min_bytes(4, 8192, 16, 128, 128, 2, backward=True) == pytest.approx(1.5e9, rel=0.1)

@@ -114,13 +114,16 @@ SHAPE_CONFIG: list[Row] = [
     # against the row's 2.626 (each alone level: 2.628, 2.636), worst error vs our float32 8.67e-3 against
     # 8.51e-3 (dO scaled before rounding). At f897bf6 (logs/tune_k128_f897bf6.json, the same): W and U in a
     # kernel of their own and the inverse kernel at 2 warps, fwd 0.886 / fwd+bwd 2.361 ms against the row's
-    # 0.961 / 2.436, the same error (8.67e-3); A in a third kernel too, 0.951 / 2.425.
+    # 0.961 / 2.436, the same error (8.67e-3); A in a third kernel too, 0.951 / 2.425. At 7f125cb (full bench,
+    # kernels_h200.json, tune): the W / U kernel at 2 warps, fwd 0.861 (CUDA graph 0.851) / fwd+bwd 2.339 ms
+    # against the row's (4 warps) 0.888 (0.876) / 2.368, the same error; at 8 warps 0.879 (0.869) / 2.356.
     # Measured for the delta rule; it applies to DeltaProduct at this K and T too, unmeasured there.
     Row(128, 8192, ("bfloat16", "float16"), {"split_o": True, "split_du": True, "state_precision": "bf16",
                                              "state_bv": 64, "grads_stages": 2, "wy_inverse": "fused_loads",
                                              "state_stages": 3, "grads_split": True, "grads_warps": 4,
                                              "par_bv": 128, "grads_scratch": "16bit", "state_bwd_acc": True,
-                                             "state_bwd_du_ahead": True, "wy_split": True, "wy_warps": 2}),
+                                             "state_bwd_du_ahead": True, "wy_split": True, "wy_warps": 2,
+                                             "wu_warps": 2}),
     # float32 at K = 128, T >= 8192: the launch settings of the row above that float32 inputs take (the
     # walks' V-block 64, the fused inverse with row loads, the split gradient kernels at 4 warps with two
     # load stages; one walk stage for float32 at K > 64 drops the split o / dUn kernels, and the states and
