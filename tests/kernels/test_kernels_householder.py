@@ -448,6 +448,30 @@ def test_dw_in_sixteen_bits_is_bit_identical_for_sixteen_bit_inputs():
         assert torch.equal(a, b) != (name == "k"), name                  # dk's part rounded: dk moves
 
 
+@CPU
+def test_the_backward_runs_with_the_forwards_launch_settings():
+    """The saved W and U are stored as the forward's settings say (float32 with float32 states, 16 bits
+    with 16-bit ones), so a backward run after the settings changed (a training step's backward outside
+    the forced_launch of its forward) must take the forward's: the same gradients, bit for bit."""
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(1, 130, 1, 64).half() for _ in range(3))
+    k = torch.nn.functional.normalize(k.float(), dim=-1).half()
+    beta = (2 * torch.rand(1, 130, 1)).half()
+    do = torch.randn(1, 130, 1, 64).half()
+
+    def grads(backward_inside):
+        xs = [x.clone().requires_grad_() for x in (q, k, v, beta)]
+        with forced_launch(state_precision="bf16", wy_split=True, grads_split=True, grads_scratch="16bit"):
+            o, _ = delta_rule(*xs, backend="chunk")
+            if backward_inside:
+                o.backward(do)
+        if not backward_inside:
+            o.backward(do)
+        return [x.grad for x in xs]
+    for name, a, b in zip("q k v beta".split(), grads(True), grads(False)):
+        assert a.dtype == b.dtype and torch.equal(a, b), name
+
+
 @pytest.mark.gpu
 def test_shipped_k128_row_with_sixteen_bit_scratch_and_transposed_local_scores_on_gpu():
     """The K = 128 row with grads_scratch "16bit" and du_local_kq in bfloat16."""

@@ -48,7 +48,7 @@ import torch
 import triton
 import triton.language as tl
 
-from statetrack.kernels._common import KernelArgumentError, resolve_scale
+from statetrack.kernels._common import KernelArgumentError, cdiv, next_pow2, resolve_scale
 from statetrack.kernels.delta_rule.chunk_config import CONFIG, FORCED, SHAPE_CONFIG, launch_config  # noqa: F401
 from statetrack.kernels.delta_rule.chunk_tiles import (BT, MAX_K, _chunk_of, _chunk_tm, _key_tile,  # noqa: F401
                                                        _key_tile_t, _mm, _mm32, _mm_acc, _seq_of)
@@ -478,10 +478,10 @@ def _geometry(T: int, n_h: int, K: int, V: int, cfg: dict) -> dict:
     if n_h > BT:
         raise ValueError(f"n_h = {n_h} > {BT} sub-steps per token is not supported by the chunk kernels")
     cs = tpc * n_h                                # sub-steps per chunk
-    bk = triton.next_power_of_2(K)
-    bv = triton.next_power_of_2(V)
+    bk = next_pow2(K)
+    bv = next_pow2(V)
     mb = cfg["min_block"]
-    return dict(TPC=tpc, CS=cs, NT=triton.cdiv(T, tpc), BQ=max(mb, triton.next_power_of_2(tpc)),
+    return dict(TPC=tpc, CS=cs, NT=cdiv(T, tpc), BQ=max(mb, next_pow2(tpc)),
                 BK=max(mb, bk), BV=max(mb, bv))
 
 
@@ -494,7 +494,7 @@ def _chunk_plan(B: int, T: int, tpc: int, cu_seqlens):
     sequence n owns ceil(len_n / tpc) chunks, none shared with its neighbours.
     """
     if cu_seqlens is None:
-        NT = triton.cdiv(T, tpc)
+        NT = cdiv(T, tpc)
         return B, NT, NT, None, None, B * NT
     cu = cu_seqlens.to(torch.int64)
     nts = (cu[1:] - cu[:-1] + tpc - 1) // tpc
@@ -510,13 +510,19 @@ def _chunk_plan(B: int, T: int, tpc: int, cu_seqlens):
     return len(nts), 0, total, cidx, first.to(torch.int32).contiguous(), total
 
 
-def chunk_fwd(q, k, v, beta, scale, initial_state, output_final_state, n_h, save, cu_seqlens=None):
+def call_config(q, n_h, cu_seqlens=None) -> dict:
+    """The launch settings of one call (:func:`launch_config` at its K, tokens per sequence, dtype, n_h)."""
+    B, T, H, K = q.shape
+    return launch_config(K, T if cu_seqlens is None else T // max(1, len(cu_seqlens) - 1), q.dtype, n_h)
+
+
+def chunk_fwd(q, k, v, beta, scale, initial_state, output_final_state, n_h, save, cu_seqlens=None, cfg=None):
     """Forward pass on the flattened layout: q [B, T, H, K], k [B, T*n_h, H, K], v [B, T*n_h, H, V],
     beta [B, T*n_h, H] (B = 1 with cu_seqlens). Returns o, the final state [N, H, K, V] and the
-    tensors the backward pass needs."""
+    tensors the backward pass needs. cfg: the call's launch settings (None: :func:`call_config`)."""
     B, T, H, K = q.shape
     Tn, V = k.shape[1], v.shape[-1]
-    cfg = launch_config(K, T if cu_seqlens is None else T // max(1, len(cu_seqlens) - 1), q.dtype, n_h)
+    cfg = cfg or call_config(q, n_h, cu_seqlens)
     g = _geometry(T, n_h, K, V, cfg)
     DT, PREC, PREC_C, SDT, SPREC = _precision(q.dtype, cfg)
     N, NT, NC, cidx, coff, total = _chunk_plan(B, T, g["TPC"], cu_seqlens)
@@ -550,7 +556,7 @@ def chunk_fwd(q, k, v, beta, scale, initial_state, output_final_state, n_h, save
     o = torch.empty(B, T, H, V, device=q.device, dtype=q.dtype)
     h = torch.empty(total, H, K, V, device=q.device, dtype=q.dtype) if (save or split) else None
     ht = torch.empty(N, H, K, V, device=q.device, dtype=torch.float32) if output_final_state else None
-    _state_fwd_kernel[(N * H, triton.cdiv(V, bv))](
+    _state_fwd_kernel[(N * H, cdiv(V, bv))](
         q, k, w, u, o, h, initial_state, ht, cu_seqlens, coff, T, g["CS"], g["TPC"], NT, scale,
         H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=g["BK"], BV=bv, USE_H0=initial_state is not None,
         STORE_HT=output_final_state, SAVE=save or split, OUT=not split, VARLEN=varlen,
@@ -558,19 +564,20 @@ def chunk_fwd(q, k, v, beta, scale, initial_state, output_final_state, n_h, save
     )
     if split:
         bvo = min(g["BV"], cfg["par_bv"])
-        _o_fwd_kernel[(B * H, NC, triton.cdiv(V, bvo))](
+        _o_fwd_kernel[(B * H, NC, cdiv(V, bvo))](
             q, k, u, h, o, cu_seqlens, cidx, T, g["CS"], g["TPC"], NT, scale, H=H, K=K, V=V, NH=n_h,
             BQ=g["BQ"], BK=g["BK"], BV=bvo, VARLEN=varlen, **prec, num_warps=cfg["par_warps"],
         )
     return o, ht, (w, u, tm, h)
 
 
-def chunk_bwd(q, k, v, beta, scale, initial_state, saved, do, dht, n_h, cu_seqlens=None):
-    """Backward pass matching :func:`chunk_fwd`; returns dq, dk, dv, dbeta, dh0 (flattened layout)."""
+def chunk_bwd(q, k, v, beta, scale, initial_state, saved, do, dht, n_h, cu_seqlens=None, cfg=None):
+    """Backward pass matching :func:`chunk_fwd`; returns dq, dk, dv, dbeta, dh0 (flattened layout). cfg:
+    the forward's launch settings (the saved tensors' dtypes follow them; None: :func:`call_config`)."""
     w, un, tm, h = saved
     B, T, H, K = q.shape
     V = v.shape[-1]
-    cfg = launch_config(K, T if cu_seqlens is None else T // max(1, len(cu_seqlens) - 1), q.dtype, n_h)
+    cfg = cfg or call_config(q, n_h, cu_seqlens)
     g = _geometry(T, n_h, K, V, cfg)
     DT, PREC, PREC_C, SDT, SPREC = _precision(q.dtype, cfg)
     N, NT, NC, cidx, coff, total = _chunk_plan(B, T, g["TPC"], cu_seqlens)
@@ -582,13 +589,13 @@ def chunk_bwd(q, k, v, beta, scale, initial_state, saved, do, dht, n_h, cu_seqle
     dh0 = torch.empty(N, H, K, V, device=q.device, dtype=torch.float32) if initial_state is not None else None
     if cfg["split_du"]:
         bvd = min(g["BV"], cfg["par_bv"])
-        _du_local_kernel[(B * H, NC, triton.cdiv(V, bvd))](
+        _du_local_kernel[(B * H, NC, cdiv(V, bvd))](
             q, k, do, dun, cu_seqlens, cidx, T, g["CS"], g["TPC"], NT, scale, H=H, K=K, V=V, NH=n_h,
             BQ=g["BQ"], BK=g["BK"], BV=bvd, VARLEN=varlen, KQ=cfg["du_local_kq"], **prec,
             num_warps=cfg["par_warps"],
         )
     halves = cfg["state_bwd_khalves"] and g["BK"] == 128      # dS in two 64-row tiles
-    _state_bwd_kernel[(N * H, triton.cdiv(V, bv))](
+    _state_bwd_kernel[(N * H, cdiv(V, bv))](
         q, k, w, do, dun, dh, dht, dh0, cu_seqlens, coff, T, g["CS"], g["TPC"], NT, scale,
         H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=g["BK"] // 2 if halves else g["BK"], BV=bv, HALVES=halves,
         TLOADS=cfg["state_bwd_tloads"], USE_DHT=dht is not None, USE_DH0=dh0 is not None,
@@ -597,11 +604,11 @@ def chunk_bwd(q, k, v, beta, scale, initial_state, saved, do, dht, n_h, cu_seqle
         num_warps=cfg["state_bwd_warps"], num_stages=cfg["state_bwd_stages"],
     )
     bk2, bv2 = min(g["BK"], cfg["grads_bk"]), min(g["BV"], cfg["grads_bv"])
-    nk, nv = triton.cdiv(K, bk2), triton.cdiv(V, bv2)
+    nk, nv = cdiv(K, bk2), cdiv(V, bv2)
     dq = torch.empty_like(q)
     dk = torch.empty_like(k)
     dv = torch.empty_like(v)
-    dbeta = torch.empty(beta.shape, device=q.device, dtype=torch.float32)
+    dbeta = torch.empty_like(beta)          # each element stored once, rounded there from float32
     launch = dict(H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=bk2, BV=bv2, NV=nv, VARLEN=varlen, **prec,
                   num_warps=cfg["grads_warps"], num_stages=cfg["grads_stages"])
     if cfg["grads_split"]:
@@ -634,10 +641,14 @@ class ChunkHouseholderFunction(torch.autograd.Function):
     def forward(ctx, q, k, v, beta, scale, initial_state, output_final_state, n_h, cu_seqlens):
         h0 = None if initial_state is None else initial_state.detach().to(torch.float32).contiguous()
         save = any(ctx.needs_input_grad[i] for i in (0, 1, 2, 3, 5))
-        o, ht, saved = chunk_fwd(q, k, v, beta, scale, h0, output_final_state, n_h, save, cu_seqlens)
+        # one set of launch settings for both passes: the saved W, U dtypes and Tm's use follow them, so a
+        # setting changed between the forward and the backward (a forced_launch left) must not reach it
+        cfg = call_config(q, n_h, cu_seqlens)
+        o, ht, saved = chunk_fwd(q, k, v, beta, scale, h0, output_final_state, n_h, save, cu_seqlens, cfg)
         if save:
             ctx.save_for_backward(q, k, v, beta, h0, cu_seqlens, *saved)
         ctx.scale, ctx.n_h, ctx.h0_dtype = scale, n_h, None if initial_state is None else initial_state.dtype
+        ctx.cfg = cfg
         return o, ht
 
     @staticmethod
@@ -645,11 +656,11 @@ class ChunkHouseholderFunction(torch.autograd.Function):
         q, k, v, beta, h0, cu_seqlens, w, un, tm, h = ctx.saved_tensors
         dq, dk, dv, dbeta, dh0 = chunk_bwd(
             q, k, v, beta, ctx.scale, h0, (w, un, tm, h), do.contiguous(),
-            None if dht is None else dht.contiguous(), ctx.n_h, cu_seqlens,
+            None if dht is None else dht.contiguous(), ctx.n_h, cu_seqlens, ctx.cfg,
         )
         if dh0 is not None:
             dh0 = dh0.to(ctx.h0_dtype)
-        return dq, dk, dv, dbeta.to(beta.dtype), None, dh0, None, None, None
+        return dq, dk, dv, dbeta, None, dh0, None, None, None
 
 
 def chunk_householder(q, k, v, beta, scale, initial_state, output_final_state, n_h, cu_seqlens=None):

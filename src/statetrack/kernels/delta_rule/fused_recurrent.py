@@ -35,7 +35,7 @@ import torch
 import triton
 import triton.language as tl
 
-from statetrack.kernels._common import nprog, resolve_scale, sum_blocks, warps_autotuned
+from statetrack.kernels._common import cdiv, next_pow2, nprog, resolve_scale, sum_blocks, warps_autotuned
 from statetrack.kernels.delta_rule.chunk_tiles import _seq_of
 
 
@@ -159,8 +159,8 @@ def _recurrent_bwd_kernel(
 
 
 def _blocks(K: int, V: int) -> tuple[int, int]:
-    bk = max(16, triton.next_power_of_2(K))
-    bv = max(16, min(triton.next_power_of_2(V), max(16, 4096 // bk)))
+    bk = max(16, next_pow2(K))
+    bv = max(16, min(next_pow2(V), max(16, 4096 // bk)))
     return bk, bv
 
 
@@ -173,7 +173,7 @@ def recurrent_fwd(q, k, v, beta, scale, h0, n_h, save, cu_seqlens=None):
     o = torch.empty(B, T, H, V, device=q.device, dtype=q.dtype)
     wbuf = torch.empty(B, Tn, H, V, device=q.device, dtype=torch.float32) if save else None
     ht = torch.empty(N, H, K, V, device=q.device, dtype=torch.float32)
-    grid = (N * H, triton.cdiv(V, BV))
+    grid = (N * H, cdiv(V, BV))
     _recurrent_fwd_kernel[grid](
         q, k, v, beta, o, wbuf, h0, ht, cu_seqlens, T, scale, H, nprog(grid[0] * grid[1]), K=K, V=V, NH=n_h,
         BK=BK, BV=BV, USE_H0=h0 is not None, STORE_HT=True, SAVE=save, VARLEN=cu_seqlens is not None,
@@ -186,7 +186,7 @@ def recurrent_bwd(q, k, v, beta, scale, h0, wbuf, ht, do, dht, n_h, cu_seqlens=N
     Tn, V = k.shape[1], v.shape[-1]
     N = B if cu_seqlens is None else len(cu_seqlens) - 1
     BK, BV = _blocks(K, V)
-    NV = triton.cdiv(V, BV)
+    NV = cdiv(V, BV)
     dq = torch.empty(NV, B, T, H, K, device=q.device, dtype=torch.float32)
     dk = torch.empty(NV, B, Tn, H, K, device=q.device, dtype=torch.float32)
     dbeta = torch.empty(NV, B, Tn, H, device=q.device, dtype=torch.float32)

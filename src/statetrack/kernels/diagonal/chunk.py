@@ -24,7 +24,7 @@ import torch
 import triton
 import triton.language as tl
 
-from statetrack.kernels._common import KernelArgumentError, resolve_scale, sum_blocks
+from statetrack.kernels._common import KernelArgumentError, cdiv, next_pow2, resolve_scale, sum_blocks
 
 BT = 16  # steps per chunk (the scan axis)
 
@@ -150,14 +150,14 @@ def _diag_chunk_bwd_kernel(
 
 
 def _blocks(K: int, V: int) -> tuple[int, int]:
-    return min(16, max(16, triton.next_power_of_2(K))), min(32, max(16, triton.next_power_of_2(V)))
+    return min(16, max(16, next_pow2(K))), min(32, max(16, next_pow2(V)))
 
 
 def diag_chunk_fwd(q, k, v, a, scale, h0, save):
     B, T, H, K = q.shape
     V = v.shape[-1]
     BK, BV = _blocks(K, V)
-    NK, NV, NT = triton.cdiv(K, BK), triton.cdiv(V, BV), triton.cdiv(T, BT)
+    NK, NV, NT = cdiv(K, BK), cdiv(V, BV), cdiv(T, BT)
     o = torch.empty(NK, B, T, H, V, device=q.device, dtype=torch.float32)
     ckpt = torch.empty(B, NT, H, K, V, device=q.device, dtype=torch.float32) if save else None
     ht = torch.empty(B, H, K, V, device=q.device, dtype=torch.float32)
@@ -172,7 +172,7 @@ def diag_chunk_bwd(q, k, v, a, scale, h0, ckpt, do, dht):
     B, T, H, K = q.shape
     V = v.shape[-1]
     BK, BV = _blocks(K, V)
-    NK, NV, NT = triton.cdiv(K, BK), triton.cdiv(V, BV), triton.cdiv(T, BT)
+    NK, NV, NT = cdiv(K, BK), cdiv(V, BV), cdiv(T, BT)
     dq = torch.empty(NV, B, T, H, K, device=q.device, dtype=torch.float32)
     dk = torch.empty(NV, B, T, H, K, device=q.device, dtype=torch.float32)
     da = torch.empty(NV, B, T, H, K, device=q.device, dtype=torch.float32)

@@ -30,7 +30,7 @@ import torch
 import triton
 import triton.language as tl
 
-from statetrack.kernels._common import nprog, resolve_scale, sum_blocks, warps_autotuned
+from statetrack.kernels._common import cdiv, next_pow2, nprog, resolve_scale, sum_blocks, warps_autotuned
 from statetrack.kernels.delta_rule.chunk_tiles import _seq_of
 from statetrack.kernels.delta_rule.fused_recurrent import _in_rows
 
@@ -177,14 +177,14 @@ def _diag_recurrent_bwd_kernel(
 
 
 def _blocks(K: int, V: int) -> tuple[int, int]:
-    bk = max(16, triton.next_power_of_2(K))
-    bv = max(16, min(triton.next_power_of_2(V), max(16, 4096 // bk)))
+    bk = max(16, next_pow2(K))
+    bv = max(16, min(next_pow2(V), max(16, 4096 // bk)))
     return bk, bv
 
 
 def _ckpt_rows(B: int, T: int, cu_seqlens) -> tuple[int, int, int]:
     """(sequences N, checkpoints per dense sequence NC, checkpoint rows in all); see the module notes."""
-    NC = triton.cdiv(T, L_CKPT)
+    NC = cdiv(T, L_CKPT)
     if cu_seqlens is None:
         return B, NC, B * NC
     N = len(cu_seqlens) - 1
@@ -200,7 +200,7 @@ def diag_recurrent_fwd(q, k, v, a, scale, h0, save, cu_seqlens=None):
     o = torch.empty_like(v)
     ckpt = torch.empty(rows, H, K, V, device=q.device, dtype=torch.float32) if save else None
     ht = torch.empty(N, H, K, V, device=q.device, dtype=torch.float32)
-    grid = (N * H, triton.cdiv(V, BV))
+    grid = (N * H, cdiv(V, BV))
     _diag_recurrent_fwd_kernel[grid](
         q, k, v, a, o, ckpt, h0, ht, cu_seqlens, T, NC, scale, H, nprog(grid[0] * grid[1]), K=K, V=V,
         BK=BK, BV=BV, L=L_CKPT, USE_H0=h0 is not None, STORE_HT=True, SAVE=save, VARLEN=cu_seqlens is not None,
@@ -213,7 +213,7 @@ def diag_recurrent_bwd(q, k, v, a, scale, h0, ckpt, do, dht, cu_seqlens=None):
     V = v.shape[-1]
     BK, BV = _blocks(K, V)
     N, NC, _ = _ckpt_rows(B, T, cu_seqlens)
-    NV = triton.cdiv(V, BV)
+    NV = cdiv(V, BV)
     scratch = torch.empty(N * H * NV, L_CKPT, BK, BV, device=q.device, dtype=torch.float32)
     dq = torch.empty(NV, B, T, H, K, device=q.device, dtype=torch.float32)
     dk = torch.empty(NV, B, T, H, K, device=q.device, dtype=torch.float32)
