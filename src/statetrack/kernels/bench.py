@@ -217,7 +217,7 @@ def best_product_alt(r: dict) -> tuple[str, dict] | None:
         alt = [r.get(f"ours_{name}_bf16_{x}") for x in ("fwd_ms", "fwdbwd_ms", "worst_err_vs_fp32")]
         if not all(isinstance(x, float) for x in base + alt):
             continue
-        if alt[0] < base[0] and alt[1] < base[1] and alt[2] <= TUNE_ERR_SLACK * base[2]:
+        if alt[0] < base[0] and alt[1] < base[1] and _within_slack(alt[2], base[2]):
             if best is None or alt[0] < best[0]:
                 best = (alt[0], name, over)
     return None if best is None else best[1:]
@@ -531,12 +531,17 @@ def _error_vs(ref, call, xs, do, row, key, error_key):
         row[error_key] = f"{type(exc).__name__}: {exc}"[:200]
 
 
+def _within_slack(err, shipped_err) -> bool:
+    """The accuracy rule of the tune and product stages: an error counts if it is at most TUNE_ERR_SLACK
+    times the shipped settings' error on the same inputs."""
+    return isinstance(err, float) and isinstance(shipped_err, float) and err <= TUNE_ERR_SLACK * shipped_err
+
+
 def _admissible(row, shipped) -> bool:
     """A tune row counts if it was timed and its error is within TUNE_ERR_SLACK of the shipped row's."""
     if not isinstance(row.get("ours_bf16_fwdbwd_ms"), float):
         return False
-    e, e0 = row.get("worst_err_vs_fp32"), shipped.get("worst_err_vs_fp32")
-    return row is shipped or (isinstance(e, float) and isinstance(e0, float) and e <= TUNE_ERR_SLACK * e0)
+    return row is shipped or _within_slack(row.get("worst_err_vs_fp32"), shipped.get("worst_err_vs_fp32"))
 
 
 def section_tune(torch, fla, args):
