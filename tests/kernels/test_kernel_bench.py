@@ -389,6 +389,29 @@ def test_product_verdicts_carry_the_cuda_graph_ratio():
     v = bench.verdicts({"delta_product": [row]})["delta_product n_h=2 (8, 2048, 8, 64) fwd bf16 vs fla"]
     assert v["ratio"] == pytest.approx(2.0) and v["met"] and v["ratio_as_cuda_graphs"] == pytest.approx(0.8)
     assert v["config"] == "shipped"
+    name = "delta_product n_h=2 (8, 2048, 8, 64) fwdbwd bf16 vs fla"
+    assert "ratio_as_cuda_graphs" not in bench.verdicts({"delta_product": [row]})[name]     # not captured
+    row.update(ours_bf16_fwdbwd_graph_ms=0.5, fla_bf16_fwdbwd_graph_ms=0.45)
+    assert bench.verdicts({"delta_product": [row]})[name]["ratio_as_cuda_graphs"] == pytest.approx(0.9)
+
+
+def test_a_tuned_verdict_carries_no_graph_time_of_the_shipped_settings():
+    """Where the tune's faster config stands in for the shipped one, every ours_bf16 column is the tune's: a
+    CUDA-graph time the delta stage took of the shipped settings must not sit beside it as if of the same."""
+    shape = [8, 2048, 8, 64, 64]
+    shipped, fast = (dict(c) for c in bench.TUNE_CANDIDATES[:2])
+    res = {"delta_rule": [{"shape": shape, "ours_bf16_fwdbwd_ms": 1.0, "fla_bf16_fwdbwd_ms": 2.6,
+                           "ours_bf16_fwd_ms": 0.3, "fla_bf16_fwd_ms": 0.6, "ours_bf16_fwdbwd_graph_ms": 0.5,
+                           "fla_bf16_fwdbwd_graph_ms": 0.46}],
+           "tune": [{"shape": shape, "config": shipped, "ours_bf16_fwdbwd_ms": 1.0, "ours_bf16_fwd_ms": 0.3,
+                     "worst_err_vs_fp32": 1e-2},
+                    {"shape": shape, "config": fast, "ours_bf16_fwdbwd_ms": 0.9, "ours_bf16_fwd_ms": 0.3,
+                     "worst_err_vs_fp32": 1e-2}]}
+    v = bench.verdicts(res)["delta_rule (8, 2048, 8, 64) fwdbwd bf16 vs fla"]
+    assert v["config"] == fast and "ratio_as_cuda_graphs" not in v
+    res["tune"][1]["ours_bf16_fwdbwd_graph_ms"] = 0.46
+    v = bench.verdicts(res)["delta_rule (8, 2048, 8, 64) fwdbwd bf16 vs fla"]
+    assert v["ratio_as_cuda_graphs"] == pytest.approx(1.0)
 
 
 def test_product_verdicts_take_an_admissible_faster_alternative_and_name_it():
@@ -412,16 +435,25 @@ def test_product_verdicts_take_an_admissible_faster_alternative_and_name_it():
 
 
 def test_time_pair_adds_the_graph_time_on_cuda_and_records_its_failure(monkeypatch):
-    """The forward replayed as a CUDA graph is a column of its own; a capture failure names itself and
-    leaves the eager times in place (the CUDA path with the timers faked)."""
+    """The forward and the forward+backward replayed as CUDA graphs are columns of their own (captured with
+    no gradient held); a capture failure names itself and leaves the eager times in place (the CUDA path
+    with the timers faked)."""
     monkeypatch.setattr(bench, "DEVICE", "cuda")
     monkeypatch.setattr(bench, "_bench", lambda fn, grad_to_none=None, **kw: (fn(), 1.0)[1])
     xs = [torch.randn(2, 3, requires_grad=True)]
     call = lambda x: (x * 2,)                                                 # noqa: E731
     row = {}
-    monkeypatch.setattr(bench, "_bench_graph", lambda fn: (fn(), 0.25)[1])
+    held = []
+
+    def graph(fn):
+        held.append(xs[0].grad is not None)
+        fn()
+        return 0.25
+    monkeypatch.setattr(bench, "_bench_graph", graph)
     bench._time_pair(torch, call, xs, row, "ours_bf16")
-    assert row == {"ours_bf16_fwd_ms": 1.0, "ours_bf16_fwdbwd_ms": 1.0, "ours_bf16_fwd_graph_ms": 0.25}
+    assert row == {"ours_bf16_fwd_ms": 1.0, "ours_bf16_fwdbwd_ms": 1.0, "ours_bf16_fwd_graph_ms": 0.25,
+                   "ours_bf16_fwdbwd_graph_ms": 0.25}
+    assert held == [False, False] and xs[0].grad is None
 
     def refuse(fn):
         raise RuntimeError("operation not permitted when stream is capturing")
@@ -429,6 +461,7 @@ def test_time_pair_adds_the_graph_time_on_cuda_and_records_its_failure(monkeypat
     row = {}
     bench._time_pair(torch, call, xs, row, "fla_bf16")
     assert row["fla_bf16_fwdbwd_ms"] == 1.0 and "capturing" in row["fla_bf16_fwd_graph_error"]
+    assert "capturing" in row["fla_bf16_fwdbwd_graph_error"]
 
 
 def test_kernel_table_is_per_call_longest_first_and_drops_idle_events():

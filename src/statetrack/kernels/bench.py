@@ -108,6 +108,8 @@ def verdicts(res: dict) -> dict:
         t = tuned.get(shape)
         fp32_from = {}
         if t and "ours_bf16_fwdbwd_ms" in r and t["ours_bf16_fwdbwd_ms"] < r["ours_bf16_fwdbwd_ms"]:
+            for k in [k for k in r if k.startswith("ours_bf16_")]:     # no column of the shipped settings stays
+                del r[k]
             r.update({k: t[k] for k in t if k.startswith("ours_bf16_")}, config=t["config"])
             # float32 inputs ship with settings of their own (a float32 row where there is one); the tune
             # times the bf16 winner on float32 too: per product setting the faster of the two counts
@@ -121,7 +123,8 @@ def verdicts(res: dict) -> dict:
             ratio = fla / ours if isinstance(ours, float) and isinstance(fla, float) else None
             v[f"{name} {kind} bf16 vs fla"] = dict(ratio=ratio, bar=f">= {bar}",
                                                    met=ratio is not None and ratio >= bar, **cfg)
-        _add_graph_ratio(v[f"{name} fwd bf16 vs fla"], r)
+        for kind in ("fwd", "fwdbwd"):
+            _add_graph_ratio(v[f"{name} {kind} bf16 vs fla"], r, kind=kind)
         best = None
         for prec in FP32_VARIANTS:
             ms = r.get(f"ours_fp32_{prec}_fwdbwd_ms")
@@ -143,7 +146,8 @@ def verdicts(res: dict) -> dict:
             ratio = fla / ours if isinstance(ours, float) and isinstance(fla, float) else None
             v[f"delta_product n_h={r['n_h']} {tuple(r['shape'][:4])} {kind} bf16 vs fla"] = dict(
                 ratio=ratio, bar=f">= {bar}", met=ratio is not None and ratio >= bar, config=cfg)
-        _add_graph_ratio(v[f"delta_product n_h={r['n_h']} {tuple(r['shape'][:4])} fwd bf16 vs fla"], r, tag)
+        for kind in ("fwd", "fwdbwd"):
+            _add_graph_ratio(v[f"delta_product n_h={r['n_h']} {tuple(r['shape'][:4])} {kind} bf16 vs fla"], r, tag, kind)
     for n_h in PRODUCT_NH:
         for kind, bar in (("fwdbwd", 1.5), ("fwd", 1.0)):
             v.setdefault(f"delta_product n_h={n_h} {PRODUCT_SHAPE} {kind} bf16 vs fla",
@@ -168,10 +172,10 @@ def verdicts(res: dict) -> dict:
     return v
 
 
-def _add_graph_ratio(entry: dict, row: dict, ours: str = "ours_bf16") -> None:
-    """For the reader, beside a fwd verdict: fla / ours (the columns named ``ours``) replayed as CUDA graphs
-    (the GPU's time alone)."""
-    og, fg = row.get(f"{ours}_fwd_graph_ms"), row.get("fla_bf16_fwd_graph_ms")
+def _add_graph_ratio(entry: dict, row: dict, ours: str = "ours_bf16", kind: str = "fwd") -> None:
+    """For the reader, beside a verdict: fla / ours (the columns named ``ours``) replayed as CUDA graphs
+    (the GPU's time alone), where both were."""
+    og, fg = row.get(f"{ours}_{kind}_graph_ms"), row.get(f"fla_bf16_{kind}_graph_ms")
     if isinstance(og, float) and isinstance(fg, float):
         entry["ratio_as_cuda_graphs"] = fg / og
 
@@ -281,8 +285,9 @@ def _bench_graph(fn) -> float:
 
 def _time_pair(torch, call, xs, row, prefix):
     """row[prefix_fwd_ms], row[prefix_fwdbwd_ms] for call(*xs); an exception is recorded, not raised.
-    On CUDA also the forward replayed as a CUDA graph (prefix_fwd_graph_ms): sub-millisecond calls are
-    bound by the host's launches, which differ between machines; the graph time is the GPU's alone."""
+    On CUDA also both replayed as CUDA graphs (prefix_fwd_graph_ms, prefix_fwdbwd_graph_ms): sub-millisecond
+    calls are bound by the host's launches, which differ between machines (benchmarks/host_overhead.py: at
+    K <= 64 ours and fla's fwd+bwd both); the graph time is the GPU's alone."""
     try:
         with torch.no_grad():
             row[f"{prefix}_fwd_ms"] = _bench(lambda: call(*xs))
@@ -296,11 +301,18 @@ def _time_pair(torch, call, xs, row, prefix):
         torch.cuda.empty_cache()
         return
     if DEVICE == "cuda":
-        try:
+        def fwd():
             with torch.no_grad():
-                row[f"{prefix}_fwd_graph_ms"] = _bench_graph(lambda: call(*xs))
-        except Exception as exc:  # noqa: BLE001 - a kernel that cannot be captured: say so, keep the rest
-            row[f"{prefix}_fwd_graph_error"] = f"{type(exc).__name__}: {exc}"[:200]
+                call(*xs)
+        for kind, fn in (("fwd", fwd), ("fwdbwd", run)):
+            for x in xs:            # captured with no gradient held: the graph's backward allocates them
+                x.grad = None
+            try:
+                row[f"{prefix}_{kind}_graph_ms"] = _bench_graph(fn)
+            except Exception as exc:  # noqa: BLE001 - a kernel that cannot be captured: say so, keep the rest
+                row[f"{prefix}_{kind}_graph_error"] = f"{type(exc).__name__}: {exc}"[:200]
+        for x in xs:
+            x.grad = None
 
 
 def _row_id(section: str, row: dict) -> tuple:
@@ -832,8 +844,9 @@ def main(argv: list[str] | None = None) -> int:
         "seed": 0,
         "timing_method": "triton.testing.do_bench median over 50 ms after 10 ms warm-up (L2 flushed); "
                          "fwd = forward under no_grad, fwdbwd = forward then o.backward(do); k unit rows, "
-                         "beta uniform in [0, 2]; ratio = fla ms / ours ms; *_fwd_graph_ms: the forward "
-                         "replayed as a CUDA graph (do_bench_cudagraph), the GPU's time without host launches",
+                         "beta uniform in [0, 2]; ratio = fla ms / ours ms; *_fwd_graph_ms, *_fwdbwd_graph_ms: "
+                         "the same replayed as a CUDA graph (do_bench_cudagraph), the GPU's time without host "
+                         "launches (gradients set to None before the capture)",
         "backend": "chunk (ours and fla's); dtypes bfloat16 and float32, as named in each key",
         "roofline": "floor = max(min_bytes / copy bandwidth, chunk_flops / bf16 matmul rate), both measured in `env`; "
                     "fraction = floor / measured",
