@@ -435,27 +435,27 @@ def test_product_verdicts_take_an_admissible_faster_alternative_and_name_it():
 
 
 def test_time_pair_adds_the_graph_time_on_cuda_and_records_its_failure(monkeypatch):
-    """The forward and the forward+backward replayed as CUDA graphs are columns of their own (captured with
-    no gradient held); a capture failure names itself and leaves the eager times in place (the CUDA path
-    with the timers faked)."""
+    """The forward and the forward+backward replayed as CUDA graphs are columns of their own (the latter
+    with its gradients set to None before each call, as in the eager timing); a capture failure names itself
+    and leaves the eager times in place (the CUDA path with the timers faked)."""
     monkeypatch.setattr(bench, "DEVICE", "cuda")
     monkeypatch.setattr(bench, "_bench", lambda fn, grad_to_none=None, **kw: (fn(), 1.0)[1])
     xs = [torch.randn(2, 3, requires_grad=True)]
     call = lambda x: (x * 2,)                                                 # noqa: E731
     row = {}
-    held = []
+    reset = []
 
-    def graph(fn):
-        held.append(xs[0].grad is not None)
+    def graph(fn, grad_to_none=None):
+        reset.append(grad_to_none)
         fn()
         return 0.25
     monkeypatch.setattr(bench, "_bench_graph", graph)
     bench._time_pair(torch, call, xs, row, "ours_bf16")
     assert row == {"ours_bf16_fwd_ms": 1.0, "ours_bf16_fwdbwd_ms": 1.0, "ours_bf16_fwd_graph_ms": 0.25,
                    "ours_bf16_fwdbwd_graph_ms": 0.25}
-    assert held == [False, False] and xs[0].grad is None
+    assert reset == [None, xs] and xs[0].grad is None
 
-    def refuse(fn):
+    def refuse(fn, grad_to_none=None):
         raise RuntimeError("operation not permitted when stream is capturing")
     monkeypatch.setattr(bench, "_bench_graph", refuse)
     row = {}

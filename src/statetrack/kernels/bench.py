@@ -277,10 +277,11 @@ def _bench(fn, grad_to_none=None, warmup=10, rep=50) -> float:
     return float(do_bench(fn, warmup=warmup, rep=rep, grad_to_none=grad_to_none, return_mode="median"))
 
 
-def _bench_graph(fn) -> float:
-    """Median ms of fn replayed as a CUDA graph: the GPU's time alone, without the host's launches."""
+def _bench_graph(fn, grad_to_none=None) -> float:
+    """Median ms of fn replayed as a CUDA graph: the GPU's time alone, without the host's launches
+    (grad_to_none: set to None before each captured call, as in the eager timing)."""
     from triton.testing import do_bench_cudagraph
-    return float(do_bench_cudagraph(fn, rep=50, return_mode="median"))
+    return float(do_bench_cudagraph(fn, rep=50, grad_to_none=grad_to_none, return_mode="median"))
 
 
 def _time_pair(torch, call, xs, row, prefix):
@@ -304,11 +305,9 @@ def _time_pair(torch, call, xs, row, prefix):
         def fwd():
             with torch.no_grad():
                 call(*xs)
-        for kind, fn in (("fwd", fwd), ("fwdbwd", run)):
-            for x in xs:            # captured with no gradient held: the graph's backward allocates them
-                x.grad = None
+        for kind, fn, grads in (("fwd", fwd, None), ("fwdbwd", run, xs)):
             try:
-                row[f"{prefix}_{kind}_graph_ms"] = _bench_graph(fn)
+                row[f"{prefix}_{kind}_graph_ms"] = _bench_graph(fn, grads)
             except Exception as exc:  # noqa: BLE001 - a kernel that cannot be captured: say so, keep the rest
                 row[f"{prefix}_{kind}_graph_error"] = f"{type(exc).__name__}: {exc}"[:200]
         for x in xs:
@@ -846,7 +845,7 @@ def main(argv: list[str] | None = None) -> int:
                          "fwd = forward under no_grad, fwdbwd = forward then o.backward(do); k unit rows, "
                          "beta uniform in [0, 2]; ratio = fla ms / ours ms; *_fwd_graph_ms, *_fwdbwd_graph_ms: "
                          "the same replayed as a CUDA graph (do_bench_cudagraph), the GPU's time without host "
-                         "launches (gradients set to None before the capture)",
+                         "launches (gradients set to None before each captured call, as in the eager timing)",
         "backend": "chunk (ours and fla's); dtypes bfloat16 and float32, as named in each key",
         "roofline": "floor = max(min_bytes / copy bandwidth, chunk_flops / bf16 matmul rate), both measured in `env`; "
                     "fraction = floor / measured",
