@@ -108,7 +108,8 @@ def python_only(srcs: list, calls: int, out: Path) -> int:
         proc = subprocess.run([sys.executable, "-c", _PYTHON_ONLY, str(calls)], env=env, capture_output=True,
                               text=True)
         if proc.returncode:
-            print(f"host_overhead.py: {src}: {proc.stderr.strip().splitlines()[-1]}", file=sys.stderr)
+            last = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+            print(f"host_overhead.py: {src}: {last}", file=sys.stderr)
             return 2
         rev = subprocess.run(["git", "-C", str(src), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
         dirty = subprocess.run(["git", "-C", str(src), "status", "--porcelain", "."], capture_output=True, text=True)
@@ -116,17 +117,15 @@ def python_only(srcs: list, calls: int, out: Path) -> int:
                      "src_changed_since": bool(dirty.stdout.strip()),
                      **json.loads(proc.stdout.strip().splitlines()[-1])})
         print(json.dumps(rows[-1]), flush=True)
-    _write(out, {"meta": run_metadata(), "method": f"--python-only: (1, 64, 1, 64) bf16 on CPU tensors, every "
+    _write(out, {"meta": run_metadata(seed=0), "method": f"--python-only: (1, 64, 1, 64) bf16 on CPU tensors, every "
                  f"Triton launch stubbed (TRITON_INTERPRET=1); best of 5 x {calls} calls after 20 warm-up calls; "
                  "one process per source tree, one after the other", "rows": rows})
     return 0
 
 
 def _write(out: Path, res: dict) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(res, indent=1))
-    os.replace(tmp, out)
+    from statetrack.provenance import atomic_write_bytes
+    atomic_write_bytes(out, (json.dumps(res, indent=1) + "\n").encode())
     print(f"wrote {out}")
 
 
@@ -140,13 +139,19 @@ def main(argv=None) -> int:
     ap.add_argument("--src", action="append", default=None, metavar="DIR",
                     help="with --python-only: a source tree to time (repeatable; default this checkout's src)")
     args = ap.parse_args(argv)
+    from statetrack.errors import StatetrackError
+    from statetrack.provenance import check_output_path
+    name = "host_overhead_python_cpu.json" if args.python_only else "host_overhead_h200.json"
+    try:               # refused before any measuring: a directory, a path under a file
+        out = check_output_path(f"benchmarks/results/{name}" if args.out is None else args.out)
+    except StatetrackError as e:
+        ap.error(f"--out: {e}")
     if args.python_only:
         srcs = args.src or [str(Path(__file__).resolve().parents[1] / "src")]
         missing = [s for s in srcs if not (Path(s) / "statetrack").is_dir()]
         if missing:
             ap.error(f"--src {missing[0]!r} holds no statetrack package")
-        return python_only(srcs, args.calls, Path(args.out or "benchmarks/results/host_overhead_python_cpu.json"))
-    args.out = args.out or "benchmarks/results/host_overhead_h200.json"
+        return python_only(srcs, args.calls, out)
     import torch
     if not torch.cuda.is_available():
         ap.error("needs a CUDA device")
@@ -185,11 +190,11 @@ def main(argv=None) -> int:
             print(json.dumps({k: (round(v, 1) if isinstance(v, float) else v) for k, v in row.items()
                               if k != "fwdbwd_host_hot"}), flush=True)
     res = {"meta": run_metadata(torch=torch.__version__, device=torch.cuda.get_device_name(),
-                                fla=fla and fla["version"]),
+                                fla=fla and fla["version"], seed=0),
            "method": f"{args.calls} calls issued back to back after 3 warm-up calls: host = time until the last "
                      "returns, wall = until the GPU is done, gpu = the profiler's kernel time; bf16, beta in [0, 2]",
            "rows": rows}
-    _write(Path(args.out), res)
+    _write(out, res)
     return 0
 
 
