@@ -46,3 +46,12 @@ def test_batch_times_heads_past_axis_1_limit(op, backend, launches):
     assert any(name.endswith("bwd_kernel") for name, _ in launches), launches
     for name, grid in launches:
         assert all(n <= lim for n, lim in zip(grid, AXIS_LIMITS)), f"{name} grid {grid} exceeds CUDA limits"
+
+
+def test_host_cdiv_and_next_pow2_agree_with_tritons_on_every_size_the_launchers_pass():
+    """The launchers size tiles and grids with _common's cdiv / next_pow2 (Triton's constexpr functions cost
+    ~14 us a host call); they must give Triton's answers for every size >= 1 a launcher passes."""
+    triton = pytest.importorskip("triton")
+    from statetrack.kernels._common import cdiv, next_pow2
+    assert all(next_pow2(n) == triton.next_power_of_2(n) for n in range(1, 70_000))
+    assert all(cdiv(a, b) == triton.cdiv(a, b) for a in range(0, 1_100) for b in (1, 2, 3, 16, 32, 63, 64, 128))
