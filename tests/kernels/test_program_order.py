@@ -58,6 +58,7 @@ def traced(fn, inputs, dtype, settings, order):
     pytest.param(SPLIT, FP32, 2, 32, 64, id="product-nh2-fp32-split"),
     # the split gradient kernels with two K-block programs per chunk (64-wide blocks of K = 100)
     pytest.param({"grads_split": True}, FP32, None, 100, 128, id="delta-fp32-split-grads-K100"),
+    pytest.param({"grads_split": True, "grads_kfirst": True}, FP32, None, 100, 128, id="delta-fp32-split-grads-kfirst-K100"),
     # the reverse walk in two 64-wide key halves (the second masked past key 100)
     pytest.param({"state_bwd_khalves": True}, FP32, None, 100, 128, id="delta-fp32-khalves-K100"),
 ])

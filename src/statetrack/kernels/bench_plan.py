@@ -31,11 +31,15 @@ VARLEN_LENGTHS = (1, 63, 64, 65, 300, 1000)
 VARLEN_HEADS, VARLEN_K = 4, 64
 VARLEN_DTYPES = ("bfloat16", "float32")
 # float32 settings timed at every shape: the shipped one (three TF32 products per float32 product),
-# single TF32 products on the intra-chunk dots, and single TF32 products everywhere; the last two
-# count for the fp32/bf16 bar only where their error (accuracy stage) stays under TF32_HOLDS
+# single TF32 products on the intra-chunk dots, single TF32 products everywhere, and three bfloat16
+# products on hi / lo splits (chunk_tiles._dot32; bfloat16 tensor cores run twice TF32's rate) on the
+# intra-chunk dots and everywhere; all but the first count for the fp32/bf16 bar only where their
+# error (accuracy stage) stays under TF32_HOLDS
 FP32_VARIANTS = {"tf32x3": {}, "tf32": {"fp32_intra_precision": "tf32"},
-                 "tf32all": {"fp32_intra_precision": "tf32", "fp32_precision": "tf32"}}
-TF32_HOLDS = 1e-3        # worst relative error (o and every gradient) for a tf32 float32 to count
+                 "tf32all": {"fp32_intra_precision": "tf32", "fp32_precision": "tf32"},
+                 "bf16x3": {"fp32_intra_precision": "bf16x3"},
+                 "bf16x3all": {"fp32_intra_precision": "bf16x3", "fp32_precision": "bf16x3"}}
+TF32_HOLDS = 1e-3        # worst relative error (o and every gradient) for a reduced-precision float32 to count
 # launch settings tried at K >= TUNE_MIN_K (`tune`), each over CONFIG alone (SHAPE_CONFIG set aside);
 # the first is CONFIG's own
 TUNE_CANDIDATES = [
@@ -63,6 +67,14 @@ TUNE_CANDIDATES = [
     # 2: at 7f125cb fwd+bwd 2.339 ms against 2.356 at 8 and 2.368 at 4)
     {**_K128_ROW, "wu_warps": 8},
     {**_K128_ROW, "wu_warps": 4},
+    # the four diagonal 16 x 16 inverses by repeated squaring (six float32 products each, a chain of depth
+    # six, not fifteen substitution steps), over the K = 128 row and over the K = 64 one (new at this commit)
+    {**_K128_ROW, "wy_inverse": "doubling"},
+    {"split_o": False, "split_du": False, "wy_inverse": "doubling"},
+    # the first split gradient kernel's grid with the K-blocks first (a chunk's two K-block programs back to
+    # back, sharing its dO, Un, dUn tiles in L2; fla's order), over the K = 128 row, and with the doubling too
+    {**_K128_ROW, "grads_kfirst": True},
+    {**_K128_ROW, "grads_kfirst": True, "wy_inverse": "doubling"},
     # dropped after a115239 / e28d5ee: state_warps 8 and grads_bk = grads_bv = 128 with 8 warps (slower
     # than the split row at K = 64 and 128); state_bv 64 and grads_stages 2 over the 16-bit-state row
     # (now in the K = 128 row). After eddd51a / 90c495f: wy_inverse "fused_loads", state_stages 3 and

@@ -542,7 +542,8 @@ def chunk_fwd(q, k, v, beta, scale, initial_state, output_final_state, n_h, save
     ascr = torch.empty(B * H * NC * 1024, device=q.device, dtype=torch.float32) if inv == "fused_loads" else w
     _wy_fwd_kernel[(B * H, NC)](
         k, v, beta, w, u, tm, ascr, cu_seqlens, cidx, T, NT, g["CS"], H=H, K=K, V=V, NH=n_h, BK=g["BK"],
-        BV=g["BV"], VARLEN=varlen, INV_FUSED=inv != "serial", INV_LOADS=inv == "fused_loads",
+        BV=g["BV"], VARLEN=varlen, INV_FUSED=inv.startswith("fused"), INV_LOADS=inv == "fused_loads",
+        INV_DOUBLING=inv == "doubling",
         DENSE_WU=cfg["wy_dense_wu"] and dense, WU=not split_wu, **prec,
         num_warps=cfg["wy_warps"],
     )
@@ -617,8 +618,10 @@ def chunk_bwd(q, k, v, beta, scale, initial_state, saved, do, dht, n_h, cu_seqle
         narrow = q.dtype if q.dtype in (torch.bfloat16, torch.float16) else torch.float32
         dkp = torch.empty(k.shape, device=q.device, dtype=narrow if scratch == "16bit" else torch.float32)
         dw = torch.empty(k.shape, device=q.device, dtype=torch.float32 if scratch == "float32" else narrow)
-        _grads_qkw_kernel[(B * H, NC, nk)](
-            q, k, h, dh, un, dun, do, dq, dkp, dw, cu_seqlens, cidx, T, g["CS"], g["TPC"], NT, scale, **launch)
+        kfirst = cfg["grads_kfirst"]
+        _grads_qkw_kernel[(nk, B * H, NC) if kfirst else (B * H, NC, nk)](
+            q, k, h, dh, un, dun, do, dq, dkp, dw, cu_seqlens, cidx, T, g["CS"], g["TPC"], NT, scale,
+            KFIRST=kfirst, **launch)
         _wy_bwd_kernel[(B * H, NC)](
             k, v, beta, tm, dun, dkp, dw, dk, dv, dbeta, cu_seqlens, cidx, T, g["CS"], g["TPC"], NT, NK=nk,
             **dict(launch, num_warps=cfg["wy_bwd_warps"], num_stages=cfg["wy_bwd_stages"]))

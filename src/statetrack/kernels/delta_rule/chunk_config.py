@@ -17,7 +17,8 @@ CONFIG = {
     "wy_warps": 4,
     "wy_inverse": "serial",  # the four 16 x 16 diagonal inverses of a chunk: "serial" (one loop each),
                              # "fused" (one loop, four chains), "fused_loads" (that, each step's row read
-                             # from a float32 scratch copy of -A instead of extracted by a reduction)
+                             # from a float32 scratch copy of -A instead of extracted by a reduction),
+                             # "doubling" (four blocks by repeated squaring: six 16 x 16 float32 products each)
     "wy_dense_wu": False,  # True: W and U as one 64-row product each from the stored Tm (not 10 16-row
                            # ones); taken only where tm holds the state path's operand dtype (float32
                            # inputs, or 16-bit inputs with state_precision "bf16")
@@ -51,6 +52,9 @@ CONFIG = {
     "grads_bv": 64,        # float32 dk scratch round trip, but larger register tiles)
     "grads_split": False,  # True: that kernel as two (fla's split): dq, dk's output/state parts and dW per
                            # (chunk, K-block), then dv, dbeta, the rest of dk per chunk (the WY backward)
+    "grads_kfirst": False,  # True: the first split kernel's grid puts the K-blocks first, so that a chunk's
+                            # K-block programs run back to back and share its dO, Un, dUn tiles in L2 (fla's
+                            # order for its dq / dk / dW kernel); False: (B H, chunks, K-blocks)
     "wy_bwd_warps": None,   # the second split gradient kernel's (the WY backward's) own warps and stages;
     "wy_bwd_stages": None,  # None: grads_warps, grads_stages (fla's autotuner picked 2 warps, 2 stages for
                             # its WY backward at K = 128 on the H200, 4 warps, 3 stages for dq/dk/dW)
@@ -63,9 +67,10 @@ CONFIG = {
     "du_local_kq": False,  # True: that dUn kernel forms its scores as K Q^T, not Q K^T transposed in registers
     "par_warps": 4,        # warps of those two parallel kernels
     "par_bv": 64,          # their V-block (128 at K = V = 128: Q K^T formed once per chunk, not twice)
-    "fp32_precision": "tf32x3",   # float32 products on the state path: "ieee" (exact) or "tf32x3"
+    "fp32_precision": "tf32x3",   # float32 products on the state path: "ieee" (exact), "tf32x3", "tf32",
+                                  # or "bf16x3" (three bfloat16 products on hi / lo splits; chunk_tiles._dot32)
     "fp32_intra_precision": "tf32x3",  # float32 intra-chunk products (K K^T, Q K^T, the gradient
-                                       # products): "tf32x3", or "tf32" (one TF32 product, ~1e-4)
+                                       # products): the same choices
     "min_block": 64,              # smallest K / V / query tile (16-bit dots on 32-wide tiles
                                   # miscompiled on H100 with triton 3.6; 64 is the tested shape)
     "state_precision": "tf32",    # 16-bit inputs: "tf32" keeps the state path in float32, "bf16" not
@@ -165,8 +170,9 @@ SHAPE_CONFIG: list[Row] = [
 FORCED: dict = {}
 
 # the values each string setting takes; launch_config and the bench's --config refuse any other by name
-CHOICES = {"wy_inverse": ("serial", "fused", "fused_loads"), "grads_scratch": ("float32", "dw16", "16bit"),
-           "fp32_precision": ("ieee", "tf32", "tf32x3"), "fp32_intra_precision": ("ieee", "tf32", "tf32x3"),
+CHOICES = {"wy_inverse": ("serial", "fused", "fused_loads", "doubling"), "grads_scratch": ("float32", "dw16", "16bit"),
+           "fp32_precision": ("ieee", "tf32", "tf32x3", "bf16x3"),
+           "fp32_intra_precision": ("ieee", "tf32", "tf32x3", "bf16x3"),
            "state_precision": ("tf32", "bf16")}
 
 # settings whose None takes another's value (the reverse walk's own, unless set: the forward walk's; the WY

@@ -4,7 +4,8 @@ split in two launches as flash-linear-attention does, and the tile steps they sh
 
 With the launch setting ``grads_split`` (:mod:`.chunk_config`) these run instead of that kernel:
 
-    _grads_qkw_kernel   (B H, chunks, K-blocks): the output and state products of one K-block,
+    _grads_qkw_kernel   (B H, chunks, K-blocks; with grads_kfirst K-blocks, B H, chunks): the output and
+                        state products of one K-block,
                         dQ = scale (dO S^T + mask(dO Un^T) K),
                         dK_part = scale mask(dO Un^T)^T Q + Un dS'^T,   dW = -dUn S^T
     _wy_bwd_kernel      (B H, chunks): back through W = Tm diag(b) K, U = Tm diag(b) V and Tm = L^{-1}:
@@ -13,7 +14,8 @@ With the launch setting ``grads_split`` (:mod:`.chunk_config`) these run instead
 
 dK_part and dW pass between them in float32 scratch. The first kernel recomputes the scores
 mask(dO Un^T) [BQ, 64] in each K-block program; in return each program holds one K-block's tiles, and
-the second holds no K-block's dk across the inverse (it recomputes d(bK) instead of storing it).
+the second holds no K-block's dk across the inverse: d(bK) = Tm^T dW and its dbeta term are formed
+once, after it, where dk is written (dTm needs only dW (bK)^T before it).
 """
 from __future__ import annotations
 
@@ -94,14 +96,20 @@ def _grads_qkw_kernel(
     q, k, h, dh, un, dun, do, dq, dkp, dw, cu, cidx, T, CS, TPC, NT, scale,
     H, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
     BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr, NV: tl.constexpr, VARLEN: tl.constexpr,
+    KFIRST: tl.constexpr,
     DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
 ):
     """One (chunk, K-block): dq (final), dK_part = scale mask(dO Un^T)^T Q + Un dS'^T and
     dW = -dUn S^T (for _wy_bwd_kernel, in the dtypes grads_scratch chose); one pass over the V-blocks gathers
-    all four products."""
-    i_k = tl.program_id(2)
+    all four products. The grid is (B H, chunks, K-blocks), or with KFIRST (K-blocks, B H, chunks): then
+    a chunk's K-block programs are launched one after another and read its dO, Un and dUn tiles (which
+    every K-block needs whole) while they are still in L2."""
+    if KFIRST:
+        i_k, i_bh, i_c = tl.program_id(0), tl.program_id(1), tl.program_id(2)
+    else:
+        i_bh, i_c, i_k = tl.program_id(0), tl.program_id(1), tl.program_id(2)
     i_h, i_g, s, t, mt, tq, mq, visible = _grad_rows(
-        cu, cidx, tl.program_id(0), tl.program_id(1), T, CS, TPC, NT, H, NH, BQ, VARLEN)
+        cu, cidx, i_bh, i_c, T, CS, TPC, NT, H, NH, BQ, VARLEN)
     ok = i_k * BK + tl.arange(0, BK)
     mk = ok < K
     kb = i_h * K                                   # q and k rows share the head offset, as do dO and Un
@@ -157,9 +165,7 @@ def _wy_bwd_kernel(
     for ik in range(NK):
         kc = _key_tile(k, kb, t, mt, ik * BK, H, K, BK)
         dwc = _key_tile(dw, kb, t, mt, ik * BK, H, K, BK)
-        dbk, db_k, dTm_k = _wy_key_grads(tmt, dwc, kc, b, DT, PREC)    # dbk unused: redone in the dk loop
-        db += db_k
-        dTm += dTm_k
+        dTm += _mm(dwc, tl.trans(kc.to(tl.float32) * b[:, None]), DT, PREC)    # dW (bK)^T
     dA = _inverse_grad(tmc, dTm, s, mt, PREC_C)
     for ik in range(NK):
         ok = ik * BK + tl.arange(0, BK)
@@ -169,7 +175,8 @@ def _wy_bwd_kernel(
         b_dk = _key_tile(dkp, kb, t, mt, ik * BK, H, K, BK).to(tl.float32)
         kf = kc.to(tl.float32)
         dak = _mm(dA, kc, DT, PREC)                                      # dA K
-        db += tl.sum(dak * kf, 1)
-        b_dk += (_mm(tmt, dwc, DT, PREC) + dak) * b[:, None] + _mm(tl.trans(dA), kf * b[:, None], DT, PREC)
+        dbk = _mm(tmt, dwc, DT, PREC)                                    # d(bK) = Tm^T dW, formed once
+        db += tl.sum((dbk + dak) * kf, 1)
+        b_dk += (dbk + dak) * b[:, None] + _mm(tl.trans(dA), kf * b[:, None], DT, PREC)
         tl.store(dk + kb + t[:, None] * (H * K) + ok[None, :], b_dk.to(dk.dtype.element_ty), mask=m_tk)
     tl.store(dbeta + i_h + t * H, db.to(dbeta.dtype.element_ty), mask=mt)

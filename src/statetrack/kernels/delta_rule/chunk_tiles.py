@@ -11,11 +11,31 @@ MAX_K = 128  # keys are held whole in each tile
 
 
 @triton.jit
+def _dot32(a, b, acc, PREC: tl.constexpr):
+    """acc + a @ b on float32 operands at precision PREC: "ieee", "tf32", "tf32x3" (Triton's: three TF32
+    products on split operands), or "bf16x3": each operand split as hi + lo, both bfloat16 (hi = x rounded,
+    lo = x - hi rounded), and lo hi + hi lo + hi hi summed in float32 on the bfloat16 tensor cores, which
+    run twice as many products a cycle as TF32 ones; what it drops (lo lo and lo's own rounding) is about
+    2^-16 of |a| |b| per term. acc None: no accumulator."""
+    a = a.to(tl.float32)
+    b = b.to(tl.float32)
+    if PREC == "bf16x3":
+        ah = a.to(tl.bfloat16)
+        al = (a - ah.to(tl.float32)).to(tl.bfloat16)
+        bh = b.to(tl.bfloat16)
+        bl = (b - bh.to(tl.float32)).to(tl.bfloat16)
+        acc = tl.dot(al, bh, acc)
+        acc = tl.dot(ah, bl, acc)
+        return tl.dot(ah, bh, acc)
+    else:
+        return tl.dot(a, b, acc, input_precision=PREC)
+
+
+@triton.jit
 def _mm(a, b, DT: tl.constexpr, PREC: tl.constexpr):
-    """a @ b with operands cast to DT and float32 accumulation; float32 operands use PREC
-    ("ieee", or "tf32x3": three TF32 products on split operands, float32-grade accuracy)."""
+    """a @ b with operands cast to DT and float32 accumulation; float32 operands at PREC (:func:`_dot32`)."""
     if DT == tl.float32:
-        return tl.dot(a.to(tl.float32), b.to(tl.float32), input_precision=PREC)
+        return _dot32(a, b, None, PREC)
     else:
         return tl.dot(a.to(DT), b.to(DT))
 
@@ -24,7 +44,7 @@ def _mm(a, b, DT: tl.constexpr, PREC: tl.constexpr):
 def _mm_acc(a, b, acc, DT: tl.constexpr, PREC: tl.constexpr):
     """acc + a @ b as :func:`_mm` forms it, accumulated in acc's registers (no temporary product tile)."""
     if DT == tl.float32:
-        return tl.dot(a.to(tl.float32), b.to(tl.float32), acc, input_precision=PREC)
+        return _dot32(a, b, acc, PREC)
     else:
         return tl.dot(a.to(DT), b.to(DT), acc)
 
@@ -32,7 +52,7 @@ def _mm_acc(a, b, acc, DT: tl.constexpr, PREC: tl.constexpr):
 @triton.jit
 def _mm32(a, b, PREC: tl.constexpr):
     """a @ b on float32 operands at precision PREC (used on the C x C products of the inverse)."""
-    return tl.dot(a.to(tl.float32), b.to(tl.float32), input_precision=PREC)
+    return _dot32(a, b, None, PREC)
 
 
 @triton.jit
