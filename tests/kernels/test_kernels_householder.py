@@ -111,7 +111,7 @@ def test_sixteen_bit_chunk_states_with_split_kernels():
 @pytest.mark.parametrize("n_h", [2, 4])
 def test_deltaproduct_row_computes_deltaproduct(n_h):
     """DeltaProduct's SHAPE_CONFIG rows (the fused inverse with row loads, 16-bit chunk states, three walk
-    stages; at n_h = 4 the split gradient kernels) forced on a small shape, float16 against the fp64 loop
+    stages, W and U in a kernel of their own; at n_h = 4 the split gradient kernels) forced on a small shape, float16 against the fp64 loop
     over two chunks of sub-steps."""
     from statetrack.kernels.delta_rule.chunk_config import SHAPE_CONFIG
     row = next(r for r in SHAPE_CONFIG if r.matches(64, 2048, "float16", n_h))
@@ -145,8 +145,8 @@ def test_shape_config_rows_apply_where_they_were_measured():
         cfg = launch_config(K, T, dtype)
         assert cfg["wy_inverse"] == inverse, (K, T, dtype)
         assert cfg["split_o"] is False and cfg["state_precision"] == "tf32", (K, T, dtype)
-    # DeltaProduct's rows: that inverse with 16-bit chunk states and three walk stages, n_h = 2 .. 4 only,
-    # and at n_h = 4 the split gradient kernels too
+    # DeltaProduct's rows: that inverse with 16-bit chunk states, three walk stages and the WY kernels split,
+    # n_h = 2 .. 4 only, and at n_h = 4 the split gradient kernels too
     products = [r for r in SHAPE_CONFIG if r.n_h != (1, None)]
     assert [r.n_h for r in products] == [(4, 4), (2, 4)]
     assert all((r.k, r.t, r.dtypes) == (kmin64, tmin64, dtypes) for r in products)
@@ -155,6 +155,7 @@ def test_shape_config_rows_apply_where_they_were_measured():
         cfg = launch_config(64, tmin64, BF16, n_h)
         assert (cfg["state_precision"], cfg["wy_inverse"], cfg["grads_split"]) == (states, "fused_loads", split), n_h
         assert cfg["state_stages"] == (3 if states == "bf16" else 2), n_h
+        assert (cfg["wy_split"], cfg["wy_warps"]) == ((True, 2) if states == "bf16" else (False, 4)), n_h
     assert launch_config(64, tmin64, FP32, 2)["state_precision"] == "tf32"
     assert launch_config(64, tmin64 - 1, BF16, 2)["state_precision"] == "tf32"
 
@@ -244,12 +245,12 @@ def test_split_gradient_kernels_compute_the_same_gradients(dtype, n_h, T, H, K, 
 
 @pytest.mark.gpu
 def test_shipped_k128_row_in_bfloat16_on_gpu():
-    """The K = 128 row (the split gradient and WY kernels, the reverse walk's local dUn loaded ahead) in
+    """The K = 128 row (the split gradient and WY kernels, K-blocks first, the reverse walk's local dUn loaded ahead) in
     bfloat16, where the bench times it; the interpreter's bfloat16 products are wrong, so only a GPU checks
     it: two K-blocks of 64, odd T."""
     from statetrack.kernels.delta_rule.chunk_config import SHAPE_CONFIG
     row = SHAPE_CONFIG[0].settings
-    assert row["grads_split"] and row["wy_split"] and row["state_bwd_du_ahead"]
+    assert row["grads_split"] and row["wy_split"] and row["state_bwd_du_ahead"] and row["grads_kfirst"]
     with forced_launch(**row):
         check_against_naive(delta_rule, "delta_rule", "chunk", BF16, 2, 300, 3, 128, 128)
 
@@ -594,13 +595,12 @@ def test_the_reverse_walk_settings_default_to_the_forward_walks_and_keep_the_sta
 @CPU
 @pytest.mark.parametrize("dtype,n_h", [(FP32, 1), (FP16, 2)], ids=["fp32", "fp16-nh2"])
 @pytest.mark.parametrize("setting", [{"wy_inverse": "fused"}, {"wy_inverse": "fused_loads"},
-                                     {"wy_inverse": "doubling"},
                                      {"wy_dense_wu": True, "state_precision": "bf16"}],
-                         ids=["fused-inv", "fused-loads", "doubling", "dense-wu"])
+                         ids=["fused-inv", "fused-loads", "dense-wu"])
 def test_wy_candidates_compute_the_same_delta_rule(dtype, n_h, setting):
     """The _wy_fwd tune candidates against the fp64 loop, forward and backward, over a chunk boundary:
     wy_inverse "fused" (the four diagonal 16 x 16 inverses of a chunk in one loop), "fused_loads" (each
-    step's row read from a scratch copy of -A), "doubling" (the four by repeated squaring) and wy_dense_wu (W and U as 64-row products from the
+    step's row read from a scratch copy of -A) and wy_dense_wu (W and U as 64-row products from the
     stored Tm, whose unwritten blocks above the diagonal the poisoned torch.empty fills with NaN: a load
     that does not mask them fails here)."""
     with forced_launch(**setting):
@@ -619,7 +619,7 @@ def test_delta_product_with_the_split_kernels(n_h):
         check_against_naive(delta_product, "delta_product", "chunk", FP16, 1, 30, 1, 32, 32, n_h=n_h)
 
 
-@pytest.mark.parametrize("key, value", [("wy_inverse", "newton"), ("grads_scratch", "fp8"), ("fp32_precision", "bf16x3"),
+@pytest.mark.parametrize("key, value", [("wy_inverse", "doubling"), ("grads_scratch", "fp8"), ("fp32_precision", "bf16x3"),
                                         ("state_precision", "bf32"), ("fp32_precision", "tf64"),
                                         ("fp32_intra_precision", "half")])
 def test_an_unknown_string_setting_is_refused_by_name(key, value):

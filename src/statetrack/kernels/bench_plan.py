@@ -22,9 +22,12 @@ _K128_ROW = SHAPE_CONFIG[0].settings   # the shipped row at K = 128, T >= 8192 (
 # (fwd 0.319 against 0.314 ms at n_h = 2, 0.619 against 0.614 at n_h = 4), o off the walk slower (0.333,
 # 0.635), the split gradient kernels fwd+bwd 1.206 against 1.449 at n_h = 4 (now its own row) and level at
 # n_h = 2 (fwd 0.316 / 0.314, fwd+bwd 1.003 / 1.034 on a noisy host), kept here to time n_h = 2 again
+# At f1e347b the K = 128 row's WY kernels (wy_split, wy_warps 2) beat the rows both ways at n_h = 2 and 4
+# (now in both rows); the split gradient kernels at n_h = 2 (no wy_split then): fwd 0.317 / fwd+bwd 0.731
+# against 0.319 / 0.910 (graphs 0.314 / 0.625 against 0.315 / 0.740), not yet timed over the wy_split row
 PRODUCT_ALTS = {
     "grads_split": {k: _K128_ROW[k] for k in ("grads_split", "grads_warps", "grads_stages", "grads_scratch")},
-    "wy_split": {k: _K128_ROW[k] for k in ("wy_split", "wy_warps")},    # the K = 128 row's WY kernels
+    "one_wy_kernel": {"wy_split": False, "wy_warps": 4},   # the rows' WY kernels before f1e347b
 }
 ACCURACY_SHAPE = (2, 1024, 2, 64)
 VARLEN_LENGTHS = (1, 63, 64, 65, 300, 1000)
@@ -67,14 +70,9 @@ TUNE_CANDIDATES = [
     # 2: at 7f125cb fwd+bwd 2.339 ms against 2.356 at 8 and 2.368 at 4)
     {**_K128_ROW, "wu_warps": 8},
     {**_K128_ROW, "wu_warps": 4},
-    # the four diagonal 16 x 16 inverses by repeated squaring (six float32 products each, a chain of depth
-    # six, not fifteen substitution steps), over the K = 128 row and over the K = 64 one (new at this commit)
-    {**_K128_ROW, "wy_inverse": "doubling"},
-    {"split_o": False, "split_du": False, "wy_inverse": "doubling"},
-    # the first split gradient kernel's grid with the K-blocks first (a chunk's two K-block programs back to
-    # back, sharing its dO, Un, dUn tiles in L2; fla's order), over the K = 128 row, and with the doubling too
-    {**_K128_ROW, "grads_kfirst": True},
-    {**_K128_ROW, "grads_kfirst": True, "wy_inverse": "doubling"},
+    # the row's split gradient kernel with its grid in the old order, (B H, chunks, K-blocks): at f1e347b
+    # fwd+bwd 2.282 ms against 2.226 with the K-blocks first (grads_kfirst, now in the row)
+    {**_K128_ROW, "grads_kfirst": False},
     # dropped after a115239 / e28d5ee: state_warps 8 and grads_bk = grads_bv = 128 with 8 warps (slower
     # than the split row at K = 64 and 128); state_bv 64 and grads_stages 2 over the 16-bit-state row
     # (now in the K = 128 row). After eddd51a / 90c495f: wy_inverse "fused_loads", state_stages 3 and
@@ -100,7 +98,13 @@ TUNE_CANDIDATES = [
     # WY kernel at 8 warps with the operand blocks reloaded (1.387). At f897bf6 (logs/tune_k128_f897bf6.json,
     # over the row with state_bwd_acc and state_bwd_du_ahead, 2.436): W / U apart with the inverse at 2 warps
     # (2.361, now in the row); A = diag(b) K K^T formed in a third kernel ([64, 64], wgmma) so that the inverse
-    # kernel held no key tile, at 4 warps (2.516) and 2 (2.425)
+    # kernel held no key tile, at 4 warps (2.516) and 2 (2.425). At f1e347b (kernels_h200.json, tune narrowed
+    # to 0, 7, 10 and these): the four diagonal 16 x 16 inverses by repeated squaring (wy_inverse "doubling":
+    # (I + N)(I + N^2)(I + N^4)(I + N^8), N = -A, six float32 products a block on a chain of depth six) over
+    # the K = 128 row, fwd+bwd 2.285 against 2.282 (fwd 0.869 against 0.864), with grads_kfirst 2.236 against
+    # 2.226; over the K = 64 one 0.777 against 0.645 eager, 0.494 against 0.495 as CUDA graphs: level, so its
+    # code was removed. The K = 128 row at K = 64: fwd+bwd as CUDA graphs 0.354 against the shipped 0.495 (fla
+    # 0.462) but eager 0.856 against 0.645 (more launches on a host-bound shape)
 ]
 TUNE_ERR_SLACK = 1.5     # a candidate counts only if its error is at most this times the shipped one's
 TUNE_MIN_K = 64          # 64: at (8, 2048, 8, 64) fla's forward is faster than ours as CUDA graphs (0.18 vs

@@ -542,8 +542,7 @@ def chunk_fwd(q, k, v, beta, scale, initial_state, output_final_state, n_h, save
     ascr = torch.empty(B * H * NC * 1024, device=q.device, dtype=torch.float32) if inv == "fused_loads" else w
     _wy_fwd_kernel[(B * H, NC)](
         k, v, beta, w, u, tm, ascr, cu_seqlens, cidx, T, NT, g["CS"], H=H, K=K, V=V, NH=n_h, BK=g["BK"],
-        BV=g["BV"], VARLEN=varlen, INV_FUSED=inv.startswith("fused"), INV_LOADS=inv == "fused_loads",
-        INV_DOUBLING=inv == "doubling",
+        BV=g["BV"], VARLEN=varlen, INV_FUSED=inv != "serial", INV_LOADS=inv == "fused_loads",
         DENSE_WU=cfg["wy_dense_wu"] and dense, WU=not split_wu, **prec,
         num_warps=cfg["wy_warps"],
     )

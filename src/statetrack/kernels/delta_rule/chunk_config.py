@@ -17,8 +17,7 @@ CONFIG = {
     "wy_warps": 4,
     "wy_inverse": "serial",  # the four 16 x 16 diagonal inverses of a chunk: "serial" (one loop each),
                              # "fused" (one loop, four chains), "fused_loads" (that, each step's row read
-                             # from a float32 scratch copy of -A instead of extracted by a reduction),
-                             # "doubling" (four blocks by repeated squaring: six 16 x 16 float32 products each)
+                             # from a float32 scratch copy of -A instead of extracted by a reduction)
     "wy_dense_wu": False,  # True: W and U as one 64-row product each from the stored Tm (not 10 16-row
                            # ones); taken only where tm holds the state path's operand dtype (float32
                            # inputs, or 16-bit inputs with state_precision "bf16")
@@ -124,13 +123,16 @@ SHAPE_CONFIG: list[Row] = [
     # 0.961 / 2.436, the same error (8.67e-3); A in a third kernel too, 0.951 / 2.425. At 7f125cb (full bench,
     # kernels_h200.json, tune): the W / U kernel at 2 warps, fwd 0.861 (CUDA graph 0.851) / fwd+bwd 2.339 ms
     # against the row's (4 warps) 0.888 (0.876) / 2.368, the same error; at 8 warps 0.879 (0.869) / 2.356.
+    # At f1e347b (full bench, kernels_h200.json, tune): the first split gradient kernel's grid with the
+    # K-blocks first (grads_kfirst), fwd+bwd 2.226 ms (CUDA graph 2.209) against the row's 2.282 (2.262),
+    # the same error (8.67e-3).
     # Measured for the delta rule; it applies to DeltaProduct at this K and T too, unmeasured there.
     Row(128, 8192, ("bfloat16", "float16"), {"split_o": True, "split_du": True, "state_precision": "bf16",
                                              "state_bv": 64, "grads_stages": 2, "wy_inverse": "fused_loads",
                                              "state_stages": 3, "grads_split": True, "grads_warps": 4,
                                              "par_bv": 128, "grads_scratch": "16bit", "state_bwd_acc": True,
                                              "state_bwd_du_ahead": True, "wy_split": True, "wy_warps": 2,
-                                             "wu_warps": 2}),
+                                             "wu_warps": 2, "grads_kfirst": True}),
     # float32 at K = 128, T >= 8192: the launch settings of the row above that float32 inputs take (the
     # walks' V-block 64, the fused inverse with row loads, the split gradient kernels at 4 warps with two
     # load stages; one walk stage for float32 at K > 64 drops the split o / dUn kernels, and the states and
@@ -146,9 +148,16 @@ SHAPE_CONFIG: list[Row] = [
     # against 0.614, worst error vs our float32 8.93e-3 against 8.75e-3. At n_h = 2 the same call read fwd
     # 0.316 against 0.314 and fwd+bwd 1.003 against 1.034 (a noisy host that call: fla's eager forward took
     # 0.682 ms where its CUDA graph took 0.339), so n_h = 2 keeps the one-launch gradient kernel.
+    # Both DeltaProduct rows: W and U in a kernel of their own and the inverse kernel at 2 warps (the K = 128
+    # row's WY kernels; f1e347b, kernels_h200.json, product stage, same process): n_h = 2 fwd 0.268 / fwd+bwd
+    # 0.691 ms against 0.319 / 0.910 (as CUDA graphs 0.259 / 0.679 against 0.315 / 0.740), n_h = 4 0.514 /
+    # 1.115 against 0.625 / 1.228 (graphs 0.507 / 1.105 against 0.618 / 1.217), worst error vs our float32
+    # unchanged (8.7e-3, 8.9e-3). At 7f125cb the eager fwd+bwd had read the other way (0.990 / 1.262 against
+    # 0.766 / 1.223, no graph column then) with the forward faster as now.
     Row(64, 2048, ("bfloat16", "float16"), {"wy_inverse": "fused_loads", "state_precision": "bf16",
                                             "state_stages": 3, "grads_split": True, "grads_warps": 4,
-                                            "grads_stages": 2, "grads_scratch": "16bit"}, n_h=(4, 4)),
+                                            "grads_stages": 2, "grads_scratch": "16bit", "wy_split": True,
+                                            "wy_warps": 2}, n_h=(4, 4)),
     # H200, DeltaProduct (8, 2048, 8, 64) bf16 at 265d09b (benchmarks/results/kernels_h200.json, product
     # stage, fla beside): over the K = 64 row below, the chunk states rounded to 16 bits between chunks and
     # three walk stages, n_h = 2 fwd 0.319 / fwd+bwd 0.799 ms against 0.430 / 0.960 (fla 0.373 / 2.449;
@@ -157,7 +166,7 @@ SHAPE_CONFIG: list[Row] = [
     # states in 16 bits too). Measured at n_h = 2 and 4 only (n_h = 3 between them, unmeasured); the delta
     # rule keeps the row below (16-bit states there: fwd+bwd 0.921 against 0.747 ms in the same run).
     Row(64, 2048, ("bfloat16", "float16"), {"wy_inverse": "fused_loads", "state_precision": "bf16",
-                                            "state_stages": 3}, n_h=(2, 4)),
+                                            "state_stages": 3, "wy_split": True, "wy_warps": 2}, n_h=(2, 4)),
     # H200, DeltaProduct (8, 2048, 8, 64) bf16 at fd700c3 (kernels_h200.json, product stage, same process):
     # the fused inverse with row loads over CONFIG, n_h = 2 fwd 0.428 / fwd+bwd 0.950 ms against 0.520 /
     # 1.038, n_h = 4 0.821 / 1.848 against 1.005 / 2.023 (the WY kernel is most of the product's forward).
@@ -172,7 +181,7 @@ SHAPE_CONFIG: list[Row] = [
 FORCED: dict = {}
 
 # the values each string setting takes; launch_config and the bench's --config refuse any other by name
-CHOICES = {"wy_inverse": ("serial", "fused", "fused_loads", "doubling"), "grads_scratch": ("float32", "dw16", "16bit"),
+CHOICES = {"wy_inverse": ("serial", "fused", "fused_loads"), "grads_scratch": ("float32", "dw16", "16bit"),
            "fp32_precision": ("ieee", "tf32", "tf32x3"),
            "fp32_intra_precision": ("ieee", "tf32", "tf32x3", "bf16x3"),
            "state_precision": ("tf32", "bf16")}

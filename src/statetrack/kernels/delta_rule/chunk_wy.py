@@ -68,26 +68,6 @@ def _unit_lower_inverse16x4(A0, A1, A2, A3, scr, sb, LOADS: tl.constexpr):
 
 
 @triton.jit
-def _unit_lower_inverse16x4_doubling(A0, A1, A2, A3):
-    """:func:`_unit_lower_inverse16` of four blocks by repeated squaring: with N = -A (nilpotent,
-    N^16 = 0), (I + A)^{-1} = (I + N)(I + N^2)(I + N^4)(I + N^8), so the strict lower part Y follows in
-    three steps Y <- Y + P + Y P (P = N^2, N^4, N^8): six 16 x 16 float32 products per block on a chain of
-    depth six, where the substitution has fifteen dependent steps each ending in a reduction."""
-    Y0, Y1, Y2, Y3 = -A0, -A1, -A2, -A3
-    P0, P1, P2, P3 = Y0, Y1, Y2, Y3
-    for _ in tl.static_range(3):
-        P0 = _mm32(P0, P0, "ieee")
-        P1 = _mm32(P1, P1, "ieee")
-        P2 = _mm32(P2, P2, "ieee")
-        P3 = _mm32(P3, P3, "ieee")
-        Y0 = Y0 + P0 + _mm32(Y0, P0, "ieee")
-        Y1 = Y1 + P1 + _mm32(Y1, P1, "ieee")
-        Y2 = Y2 + P2 + _mm32(Y2, P2, "ieee")
-        Y3 = Y3 + P3 + _mm32(Y3, P3, "ieee")
-    return Y0, Y1, Y2, Y3
-
-
-@triton.jit
 def _wu_blocks(out, y0, y1, y2, y3, x00, x10, x11, x20, x21, x22, x30, x31, x32, x33,
                base, t0, CS, end, H, D: tl.constexpr, BD: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr):
     """out = Tm Y for a chunk's rows, block row by block row from the lower blocks x_ij of Tm held in
@@ -119,8 +99,8 @@ def _wu_dense(x, out, tm, beta, xb, bb, t0, CS, end, H, D: tl.constexpr, BD: tl.
 def _wy_fwd_kernel(
     k, v, beta, w, u, tm, ascr, cu, cidx, T, NT, CS,
     H, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
-    VARLEN: tl.constexpr, INV_FUSED: tl.constexpr, INV_LOADS: tl.constexpr, INV_DOUBLING: tl.constexpr,
-    DENSE_WU: tl.constexpr, WU: tl.constexpr,
+    VARLEN: tl.constexpr, INV_FUSED: tl.constexpr, INV_LOADS: tl.constexpr, DENSE_WU: tl.constexpr,
+    WU: tl.constexpr,
     DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
 ):
     i_bh, i_c = tl.program_id(0), tl.program_id(1)
@@ -154,10 +134,7 @@ def _wy_fwd_kernel(
     a32 = _mm(k3, tl.trans(k2), DT, PREC) * b3[:, None]
 
     # diagonal blocks of Tm = (I + A)^{-1}, then the blocks below: X_ij = -X_ii sum_m A_im X_mj
-    if INV_DOUBLING:
-        y00, y11, y22, y33 = _unit_lower_inverse16x4_doubling(a00, a11, a22, a33)
-        x00, x11, x22, x33 = y00 + eye, y11 + eye, y22 + eye, y33 + eye
-    elif INV_FUSED:
+    if INV_FUSED:
         sb = (i_bh.to(tl.int64) * tl.num_programs(1) + i_c) * 1024     # this program's scratch slot
         y00, y11, y22, y33 = _unit_lower_inverse16x4(a00, a11, a22, a33, ascr, sb, INV_LOADS)
         x00, x11, x22, x33 = y00 + eye, y11 + eye, y22 + eye, y33 + eye
