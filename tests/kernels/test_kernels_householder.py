@@ -66,8 +66,8 @@ def test_float32_with_bfloat16x3_products_on_gpu():
     """float32 inputs with the intra-chunk products as three bfloat16 products on hi / lo splits
     (fp32_intra_precision "bf16x3"; the bench times it as a float32 setting) against the fp64 loop.
     Its bound, 5e-4, sits under what one bfloat16 product per float32 one gives (2e-3 to 4e-3 in the
-    bench's accuracy table), so dropping either correction term fails here. The interpreter's bfloat16
-    products are wrong, so only a GPU checks this."""
+    bench's accuracy table; a dropped correction term leaves an error of that order, by the same estimate,
+    not run broken on a GPU). The interpreter's bfloat16 products are wrong, so only a GPU checks this."""
     inputs = make_inputs("delta_rule", 2, 300, 3, 64, 64, h0=True, seed=0, device=DEVICE)
     ref = outputs_and_grads(delta_rule, inputs, torch.float64, "naive")
     with forced_launch(fp32_intra_precision="bf16x3"), poison_empty():
