@@ -522,7 +522,7 @@ def chunk_fwd(q, k, v, beta, scale, initial_state, output_final_state, n_h, save
     tensors the backward pass needs. cfg: the call's launch settings (None: :func:`call_config`)."""
     B, T, H, K = q.shape
     Tn, V = k.shape[1], v.shape[-1]
-    cfg = cfg or call_config(q, n_h, cu_seqlens)
+    cfg = call_config(q, n_h, cu_seqlens) if cfg is None else cfg
     g = _geometry(T, n_h, K, V, cfg)
     DT, PREC, PREC_C, SDT, SPREC = _precision(q.dtype, cfg)
     N, NT, NC, cidx, coff, total = _chunk_plan(B, T, g["TPC"], cu_seqlens)
@@ -577,7 +577,7 @@ def chunk_bwd(q, k, v, beta, scale, initial_state, saved, do, dht, n_h, cu_seqle
     w, un, tm, h = saved
     B, T, H, K = q.shape
     V = v.shape[-1]
-    cfg = cfg or call_config(q, n_h, cu_seqlens)
+    cfg = call_config(q, n_h, cu_seqlens) if cfg is None else cfg
     g = _geometry(T, n_h, K, V, cfg)
     DT, PREC, PREC_C, SDT, SPREC = _precision(q.dtype, cfg)
     N, NT, NC, cidx, coff, total = _chunk_plan(B, T, g["TPC"], cu_seqlens)
