@@ -1,7 +1,7 @@
 """CUDA checks of the batched trainer that the CPU tests cannot make: the production step (stages
 through torch.compile, the whole step replayed as a CUDA graph) gives the plain eager step's result,
 a run in a group matches the run alone (bf16 and float32), and packed words give the padded layout's
-result (the one-step kernels' packed path inside the captured graph)."""
+result (the kernels' packed path inside the captured graph; argv picks the backend)."""
 import sys
 import time
 
@@ -11,19 +11,19 @@ from statetrack.train.batched import GroupTrainer
 from statetrack.train.config import TrainConfig
 
 
-def cfg(kind: str, dtype: str, seed: int, rng: str = "-1,1") -> TrainConfig:
+def cfg(kind: str, dtype: str, seed: int, rng: str = "-1,1", backend: str = "fused_recurrent") -> TrainConfig:
     c = TrainConfig(task="parity_p1", steps=100, batch_size=64, lr=1e-3, warmup_steps=5, dtype=dtype, device="cuda",
                     analysis=False)
     c.model.kind, c.model.d_model, c.model.n_heads, c.model.head_dim = kind, 64, 2, 32
-    c.model.backend, c.model.eig_range = "fused_recurrent", rng
+    c.model.backend, c.model.eig_range = backend, rng
     return c
 
 
 CASES = (("deltanet", "float32"), ("deltanet", "bfloat16"), ("diagonal", "bfloat16"), ("transformer", "bfloat16"))
 dev = torch.device("cuda")
-# argv: kind:dtype pairs to run (default: all of CASES)
-for kind, dtype in [tuple(a.split(":")) for a in sys.argv[1:]] or CASES:
-    cfgs = [cfg(kind, dtype, s, r) for s, r in ((0, "-1,1"), (1, "0,1"), (2, "-1,1"))]
+# argv: kind:dtype[:backend] to run (default: all of CASES, on fused_recurrent)
+for kind, dtype, *backend in [tuple(a.split(":")) for a in sys.argv[1:]] or CASES:
+    cfgs = [cfg(kind, dtype, s, r, *backend) for s, r in ((0, "-1,1"), (1, "0,1"), (2, "-1,1"))]
     t0 = time.perf_counter()
     fast, plain = GroupTrainer(cfgs, dev, compile=True), GroupTrainer(cfgs, dev, compile=False, packed=False)
     fast.run_steps(20, graph=True)
@@ -39,6 +39,6 @@ for kind, dtype in [tuple(a.split(":")) for a in sys.argv[1:]] or CASES:
         padded = GroupTrainer(cfgs, dev, compile=True, packed=False)
         padded.run_steps(20, graph=True)
         packed = f"  packed-vs-padded {float((fast.model.theta - padded.model.theta).abs().max()):.2e}"
-    print(f"{kind:12s} {dtype:9s} compiled+graph{' (packed)' if fast.packed else ''} vs eager max|d| {d_fast:.2e}  "
+    print(f"{kind:12s} {dtype:9s} {cfgs[0].model.backend:15s} compiled+graph{' (packed)' if fast.packed else ''} vs eager max|d| {d_fast:.2e}  "
           f"group-vs-alone {d_alone:.2e}{packed}  (weights moved {moved:.2e}) {time.perf_counter() - t0:.1f}s",
           flush=True)

@@ -9,6 +9,8 @@ demonstrates. Empty sequences (equal neighbouring offsets) pass their state thro
 """
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from statetrack.kernels import KernelArgumentError, delta_product, delta_rule, diagonal
 from statetrack.kernels.diagonal.fused_recurrent import L_CKPT
@@ -60,6 +62,32 @@ def check_packed(fn, op, backend, dtype, lengths, H, K, V, n_h=None, seed=0):
 @pytest.mark.parametrize("backend", ["chunk", "fused_recurrent"])
 def test_delta_rule_packed_matches_fp64_loop_per_sequence(backend):
     check_packed(delta_rule, "delta_rule", backend, FP32, LENGTHS, 1, 32, 16)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(1, 300), min_size=1, max_size=40), st.sampled_from([64, 32, 16]))
+def test_chunk_table_is_sized_from_shapes_and_holds_every_chunk(lengths, tpc):
+    """The packed chunk table has as many rows as the shapes bound (no read-back of the lengths, so a
+    CUDA graph can capture it): its first rows are the chunks in order, (sequence, chunk within it); the
+    rest continue the last sequence past its end, where every token is masked."""
+    from statetrack.kernels.delta_rule.chunk import _chunk_plan
+
+    T, N = sum(lengths), len(lengths)
+    n, _, rows, cidx, first, h_rows = _chunk_plan(1, T, tpc, packed(lengths, "cpu"))
+    exact = [(i, c) for i, L in enumerate(lengths) for c in range(-(-L // tpc))]
+    assert (n, rows, h_rows) == (N, min(T, (T + N * (tpc - 1)) // tpc), rows)
+    assert rows >= len(exact) and cidx.shape == (rows, 2)
+    assert [tuple(r) for r in cidx[:len(exact)].tolist()] == exact
+    assert first.tolist() == [0] + torch.tensor([-(-L // tpc) for L in lengths]).cumsum(0).tolist()
+    spare = cidx[len(exact):]
+    assert (spare[:, 0] == N - 1).all() and (spare[:, 1] * tpc >= lengths[-1]).all()
+
+
+@CPU
+def test_chunk_packed_with_spare_table_rows():
+    """Four full chunks and a short sequence: the table has three rows past the last chunk, whose
+    programs read NaN-poisoned state rows; nothing of theirs may reach the results."""
+    check_packed(delta_rule, "delta_rule", "chunk", FP32, (64, 64, 64, 64, 2), 1, 16, 16)
 
 
 @pytest.fixture
@@ -162,6 +190,34 @@ def test_packed_on_gpu(backend):
 @pytest.mark.gpu
 def test_packed_split_kernels_on_gpu(split_kernels):
     check_packed(delta_rule, "delta_rule", "chunk", BF16, LENGTHS + (1000, 7), 3, 64, 64)
+
+
+@pytest.mark.gpu
+def test_chunk_packed_inside_a_cuda_graph():
+    """The batched trainer captures packed chunk calls in a CUDA graph: capture once, replay with other
+    lengths (same count, same total) and match the eager call on those lengths."""
+    H, K, V, T = 2, 64, 64, 200
+    gen = torch.Generator().manual_seed(3)
+    xs = [torch.randn(1, T, H, d, generator=gen).to(DEVICE, BF16) for d in (K, K, V)]
+    xs[1] = torch.nn.functional.normalize(xs[1].float(), dim=-1).to(BF16)
+    beta = torch.rand(1, T, H, generator=gen).to(DEVICE, BF16)
+    cu = packed((3, 40, 60, 97))
+
+    def step():
+        ins = [x.detach().requires_grad_() for x in (*xs, beta)]
+        o, _ = delta_rule(*ins, backend="chunk", cu_seqlens=cu)
+        o.float().square().sum().backward()
+        return [o] + [x.grad for x in ins]
+
+    step()                                                   # compile outside the capture
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        captured = step()
+    cu.copy_(packed((64, 1, 65, 70)))
+    graph.replay()
+    eager = step()
+    for name, a, b in zip(("o", "dq", "dk", "dv", "dbeta"), captured, eager):
+        assert_close(f"graph {name}", b.double(), a.double(), 1e-6)
 
 
 @pytest.mark.gpu

@@ -62,6 +62,21 @@ def test_packed_words_train_as_the_padded_layout(kind):
     torch.testing.assert_close(packed.loss_sum, padded.loss_sum, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("kind", [pytest.param("deltanet", id="deltanet"),
+                                  pytest.param("deltaproduct", id="deltaproduct-nh2")])
+def test_chunk_backend_packs_by_default_and_trains_as_padded(kind):
+    """The chunk kernels (Triton interpreter here) take packed words: the trainer packs by default, and
+    two steps match the padded layout's on the same backend."""
+    extra = {"model__n_h": 2} if kind == "deltaproduct" else {}
+    cfgs = [c.replace(model__kind=kind, model__backend="chunk", **extra) for c in _configs()[:2]]
+    packed, padded = GroupTrainer(cfgs, CPU), GroupTrainer(cfgs, CPU, packed=False)
+    assert packed.packed and not padded.packed
+    packed.run_steps(2)
+    padded.run_steps(2)
+    assert (packed.model.theta - GroupTrainer(cfgs, CPU).model.theta).abs().max() > 1e-3     # it trained
+    torch.testing.assert_close(packed.model.theta, padded.model.theta, rtol=1e-4, atol=1e-5)
+
+
 def test_packed_words_fail_the_check_when_words_leak(monkeypatch):
     from statetrack.models.conv import ShortConv
 

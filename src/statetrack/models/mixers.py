@@ -114,10 +114,10 @@ class DeltaProduct(nn.Module):
     # ---------------------------------------------------------------- projections
     @property
     def packs(self) -> bool:
-        """True when :meth:`recur` takes packed words (``cu_seqlens``) inside a CUDA graph: the naive and
-        one-step backends; not the chunk backend (its chunk table is sized on the host), nor the
-        generalized (non-symmetric) path."""
-        return not self.generalized and self.backend != "chunk"
+        """True when :meth:`recur` takes packed words (``cu_seqlens``) inside a CUDA graph: every backend
+        (the chunk backend sizes its chunk table from the shapes), not the generalized (non-symmetric)
+        path."""
+        return not self.generalized
 
     def project(self, x: torch.Tensor, pos: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Recurrence inputs from ``x [B, T, d_model]``: q ``[B,T,H,K]``, k ``[B,T,n_h,H,K]``,

@@ -19,8 +19,8 @@ computation:
   the same stages eagerly.
 * **Data**: every run draws its own batches on the device (:class:`statetrack.tasks.stream.Stream`), a
   function of (data seed, step) only: a run in a group sees exactly the words it sees alone.
-* **Packed words**: with the fused_recurrent backend (DeltaNet, DeltaProduct and the diagonal model;
-  not the Transformer, not the chunk backend, whose chunk table is sized on the host), a run's batch
+* **Packed words**: with the fused_recurrent and chunk backends (DeltaNet, DeltaProduct and, on
+  fused_recurrent only, the diagonal model; not the Transformer), a run's batch
   is by default its words end to end in a fixed number of slots, with no padding (the stream's
   lengths are stratified, so the total is fixed by the step); the short convolution and the
   recurrence restart at each word (``cu_seqlens``). Lengths 3-40 fill 22,035 slots per 1,024 words
@@ -311,12 +311,12 @@ class GroupTrainer:
         self.loss_n = torch.zeros(R, device=device)
         self.batch = c0.batch_size
         # packed words (no padding) where every mixer takes them and the lengths vary; by default only on the
-        # one-step kernels, where it pays: the naive loop runs once per packed word (14x slower on a CPU)
+        # GPU kernels, where it pays: the naive loop runs once per packed word (14x slower on a CPU)
         can_pack = self.model.packs and c0.train_min_len < c0.train_max_len
         if packed and not can_pack:
             raise TrainingError(f"packed batches need mixers that take packed words (not {c0.model.kind!r} with "
                                 f"backend {c0.model.backend!r}) and train lengths that vary")
-        self.packed = (can_pack and c0.model.backend == "fused_recurrent") if packed is None else bool(packed)
+        self.packed = (can_pack and c0.model.backend != "naive") if packed is None else bool(packed)
         self.bf16 = c0.dtype == "bfloat16" and device.type == "cuda"
         self.history: list[list] = [[] for _ in range(R)]     # per run: [step, mean loss] every check
         self.status = ["training"] * R

@@ -136,7 +136,7 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                    "through torch.compile (default: compiled on CUDA, eager on CPU)")
     g.add_argument("--layout", choices=("auto", "packed", "padded"), default="auto",
                    help="words end to end without padding (packed), or each padded to the longest (padded); "
-                        "auto: packed with the fused_recurrent backend, padded otherwise (default: auto)")
+                        "auto: packed with the GPU backends (fused_recurrent, chunk), padded on naive (default: auto)")
     e = p.add_argument_group("evaluation")
     e.add_argument("--test-len", type=pos_int, nargs=2, metavar=("MIN", "MAX"),
                    help=_help("test lengths of the headline score", "test_min_len", "test_max_len"))

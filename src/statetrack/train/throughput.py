@@ -173,10 +173,10 @@ def main(argv: list[str] | None = None) -> int:
         best = min(single.values())
         for backend in backends:
             cfg = p1_config(batch, backend, device, args.quick)
-            # every N in the trainer's default layout (packed with fused_recurrent); with --padded also
+            # every N in the trainer's default layout (packed on the GPU backends); with --padded also
             # the padded layout at the largest N, side by side, where the default packs
             jobs = [(n, None) for n in args.runs]
-            if args.padded and backend == "fused_recurrent":
+            if args.padded and backend != "naive":
                 jobs.append((max(args.runs), False))
             for n, packed in jobs:
                 t0 = time.perf_counter()

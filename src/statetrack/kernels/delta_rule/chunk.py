@@ -488,26 +488,31 @@ def _geometry(T: int, n_h: int, K: int, V: int, cfg: dict) -> dict:
 def _chunk_plan(B: int, T: int, tpc: int, cu_seqlens):
     """Where the chunks are: (N sequences, chunks per batch row NT, chunk programs per batch row,
     chunk table [chunks, 2] int32 (sequence, chunk within it) or None, first chunk of each sequence
-    [N + 1] int32 or None, total chunks = rows of h).
+    [N + 1] int32 or None, rows of h).
 
     Without cu_seqlens every batch row is one sequence of T tokens cut into NT chunks; with it (B = 1)
-    sequence n owns ceil(len_n / tpc) chunks, none shared with its neighbours.
+    sequence n owns ceil(len_n / tpc) chunks, none shared with its neighbours. The packed table is sized
+    from the shapes alone, not from the lengths, so the plan needs no host sync and a CUDA graph can
+    capture it: sum ceil(len_n / tpc) <= (T + N (tpc - 1)) / tpc, and <= T (a chunk holds a token). Rows
+    past the real chunks continue the last sequence beyond its end: their programs mask every token
+    and write only their own h / scratch rows.
     """
     if cu_seqlens is None:
         NT = cdiv(T, tpc)
         return B, NT, NT, None, None, B * NT
+    N = cu_seqlens.shape[0] - 1
+    rows = max(1, min(T, (T + N * (tpc - 1)) // tpc))
+    if rows > 65_535:
+        raise KernelArgumentError(
+            f"packed input of {T} tokens in {N} sequences may need {rows} chunks: the chunk backend "
+            f"allows 65,535 per call; split the batch")
     cu = cu_seqlens.to(torch.int64)
     nts = (cu[1:] - cu[:-1] + tpc - 1) // tpc
     first = torch.cat([nts.new_zeros(1), nts.cumsum(0)])
-    total = int(first[-1])
-    if total > 65_535:
-        raise KernelArgumentError(
-            f"packed input of {total} chunks: the chunk backend allows 65,535 per call "
-            f"({65_535 * tpc} tokens); split the batch")
-    seq = torch.repeat_interleave(torch.arange(len(nts), device=cu.device), nts)
-    within = torch.arange(total, device=cu.device) - first[seq]
-    cidx = torch.stack([seq, within], 1).to(torch.int32).contiguous()
-    return len(nts), 0, total, cidx, first.to(torch.int32).contiguous(), total
+    row = torch.arange(rows, device=cu.device)
+    seq = torch.searchsorted(first[1:], row, right=True).clamp_(max=N - 1)
+    cidx = torch.stack([seq, row - first[seq]], 1).to(torch.int32).contiguous()
+    return N, 0, rows, cidx, first.to(torch.int32).contiguous(), rows
 
 
 def call_config(q, n_h, cu_seqlens=None) -> dict:
