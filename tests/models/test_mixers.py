@@ -133,3 +133,20 @@ def test_parse_eig_range(text, expected):
 def test_model_config_errors(kw, message):
     with pytest.raises(ModelError, match=message):
         ModelConfig(**kw)
+
+
+@pytest.mark.parametrize("device", [pytest.param("cpu", id="cpu"),
+                                    pytest.param("cuda", id="cuda", marks=pytest.mark.gpu)])
+def test_recurrence_inputs_keep_the_autocast_dtype(device):
+    """Under bf16 autocast the kernels get bf16 q, k, v, beta: CUDA autocast runs F.normalize in float32,
+    which before this check handed float32 inputs to the kernels (the float32 chunk path, 5x the time of
+    bf16 in the H200's gradient kernel). The normalization itself still computes in float32."""
+    if device == "cuda" and not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    m = DeltaProduct(64, 2, 32, n_h=2, backend="naive").to(device)
+    x = torch.randn(2, 10, 64, device=device)
+    with torch.autocast(device, dtype=torch.bfloat16):
+        p = m.project(x)
+    assert {k: v.dtype for k, v in p.items()} == dict.fromkeys(("q", "k", "v", "beta"), torch.bfloat16)
+    norms = p["k"].float().norm(dim=-1)
+    torch.testing.assert_close(norms, torch.ones_like(norms), atol=8e-3, rtol=0)

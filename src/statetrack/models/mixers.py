@@ -132,7 +132,10 @@ class DeltaProduct(nn.Module):
         k = k.view(B, T, n_h, H, K)
         v = v.view(B, T, n_h, H, V)
         if self.key_norm:
-            q, k = F.normalize(q, dim=-1), F.normalize(k, dim=-1)
+            # in float32, returned in the projections' dtype (as fla's l2norm): under CUDA autocast
+            # F.normalize runs in float32 and would hand float32 q, k (and with them v, beta: recur takes
+            # q's dtype) to the kernels, so a bf16 run would take the float32 chunk path
+            q, k = (F.normalize(t.float(), dim=-1).to(t.dtype) for t in (q, k))
         b = self.b_proj(x).view(B, T, n_h, H)
         beta = self.max_beta * torch.sigmoid(b) if self.beta_activation == "sigmoid" else b
         out = {"q": q, "k": k, "v": v, "beta": beta}

@@ -46,7 +46,7 @@ class TrainConfig:
     norm_length_factor: int = 10          # state norms up to norm_length_factor * train_max_len
     # ---- runtime
     device: str = "auto"                  # auto | cpu | cuda | cuda:N
-    dtype: str = "float32"                # float32 | bfloat16 (autocast on CUDA; the state stays float32)
+    dtype: str = "float32"                # float32 | bfloat16 (autocast on CUDA: bf16 kernel inputs, float32 state)
     threads: int = 0                      # CPU threads for torch (0: torch's default)
     checkpoint_every: int = 200           # steps between checkpoints (0: only at the end)
     log_every: int = 50                   # steps between loss records in results / progress updates
