@@ -39,6 +39,7 @@ for kind, dtype, *backend in [tuple(a.split(":")) for a in sys.argv[1:]] or CASE
         padded = GroupTrainer(cfgs, dev, compile=True, packed=False)
         padded.run_steps(20, graph=True)
         packed = f"  packed-vs-padded {float((fast.model.theta - padded.model.theta).abs().max()):.2e}"
-    print(f"{kind:12s} {dtype:9s} {cfgs[0].model.backend:15s} compiled+graph{' (packed)' if fast.packed else ''} vs eager max|d| {d_fast:.2e}  "
+    print(f"{kind:12s} {dtype:9s} {cfgs[0].model.backend:15s} compiled+graph{' (packed)' if fast.packed else ''} "
+          f"vs eager max|d| {d_fast:.2e}  "
           f"group-vs-alone {d_alone:.2e}{packed}  (weights moved {moved:.2e}) {time.perf_counter() - t0:.1f}s",
           flush=True)

@@ -3,8 +3,9 @@
 # results into $OUT as soon as they exist, so a time-out loses only the stage that was running.
 #   STATETRACK_COMMIT=<local HEAD> STAGES="smoke bench parity" bash benchmarks/gpu_train.sh   (.whl carried:
 #   automata-lib & deps; the commit, because the device's own git sees only the last landed commit)
-# Stages: ktests (the kernel tests of the one-step and packed paths; KTESTS_FILES replaces the files), smoke (graph vs eager, group vs
-#         alone, packed vs padded on CUDA), bench (statetrack bench train; BENCH_ARGS adds options),
+# Stages: ktests (the kernel tests of the one-step and packed paths; KTESTS_FILES replaces the files),
+#         smoke (graph vs eager, group vs alone, packed vs padded on CUDA; SMOKE_CASES kind:dtype[:backend]),
+#         bench (statetrack bench train; BENCH_ARGS adds options),
 #         parity | words | modarith (protocol groups; PROTO_ARGS adds options, e.g. --ma-steps; PARITY_ONLY
 #         and MA_ONLY replace those stages' group patterns).
 set -uo pipefail

@@ -83,6 +83,17 @@ def test_chunk_table_is_sized_from_shapes_and_holds_every_chunk(lengths, tpc):
     assert (spare[:, 0] == N - 1).all() and (spare[:, 1] * tpc >= lengths[-1]).all()
 
 
+def test_chunk_table_past_the_grid_bound_takes_the_exact_count():
+    """40,000 full chunks: the shape bound (79,375 rows) passes the grid's 65,535, so outside a capture the
+    table holds the exact 40,000; 70,000 one-token sequences need 70,000 chunks, a clear error."""
+    from statetrack.kernels.delta_rule.chunk import _chunk_plan
+
+    _, _, rows, cidx, _, _ = _chunk_plan(1, 64 * 40_000, 64, packed([64] * 40_000, "cpu"))
+    assert rows == 40_000 and cidx[-1].tolist() == [39_999, 0]
+    with pytest.raises(KernelArgumentError, match="needs 70000 chunks"):
+        _chunk_plan(1, 70_000, 64, packed([1] * 70_000, "cpu"))
+
+
 @CPU
 def test_chunk_packed_with_spare_table_rows():
     """Four full chunks and a short sequence: the table has three rows past the last chunk, whose

@@ -530,8 +530,8 @@ def train_group(configs: list[TrainConfig], out: str | Path, *, names: list[str]
         progress: a callable ``progress(step, total, mean_losses)`` called at every check.
         analysis: override ``config.analysis`` (eigenvalues, probes, state norms per run).
         compile: run the training stages through ``torch.compile`` (default: on CUDA only).
-        packed: train on packed words, no padding (default: with the fused_recurrent backend, where
-            every mixer takes them and the lengths vary).
+        packed: train on packed words, no padding (default: with the GPU backends, fused_recurrent and
+            chunk, where every mixer takes them and the lengths vary).
     Returns:
         The runs' results dicts, or None when stopped by ``stop_after``.
     """

@@ -485,6 +485,10 @@ def _geometry(T: int, n_h: int, K: int, V: int, cfg: dict) -> dict:
                 BK=max(mb, bk), BV=max(mb, bv))
 
 
+#: chunk programs of one packed call (CUDA grid axis 1)
+MAX_CHUNKS = 65_535
+
+
 def _chunk_plan(B: int, T: int, tpc: int, cu_seqlens):
     """Where the chunks are: (N sequences, chunks per batch row NT, chunk programs per batch row,
     chunk table [chunks, 2] int32 (sequence, chunk within it) or None, first chunk of each sequence
@@ -495,20 +499,24 @@ def _chunk_plan(B: int, T: int, tpc: int, cu_seqlens):
     from the shapes alone, not from the lengths, so the plan needs no host sync and a CUDA graph can
     capture it: sum ceil(len_n / tpc) <= (T + N (tpc - 1)) / tpc, and <= T (a chunk holds a token). Rows
     past the real chunks continue the last sequence beyond its end: their programs mask every token
-    and write only their own h / scratch rows.
+    and write only their own h / scratch rows. Where that bound passes the grid's 65,535 chunk programs
+    outside a capture, the table takes the exact count instead (one read-back).
     """
     if cu_seqlens is None:
         NT = cdiv(T, tpc)
         return B, NT, NT, None, None, B * NT
     N = cu_seqlens.shape[0] - 1
-    rows = max(1, min(T, (T + N * (tpc - 1)) // tpc))
-    if rows > 65_535:
-        raise KernelArgumentError(
-            f"packed input of {T} tokens in {N} sequences may need {rows} chunks: the chunk backend "
-            f"allows 65,535 per call; split the batch")
     cu = cu_seqlens.to(torch.int64)
     nts = (cu[1:] - cu[:-1] + tpc - 1) // tpc
     first = torch.cat([nts.new_zeros(1), nts.cumsum(0)])
+    rows = max(1, min(T, (T + N * (tpc - 1)) // tpc))
+    capturing = cu.is_cuda and torch.cuda.is_current_stream_capturing()
+    if rows > MAX_CHUNKS and not capturing:
+        rows = int(first[-1])
+    if rows > MAX_CHUNKS:
+        raise KernelArgumentError(
+            f"packed input of {T} tokens in {N} sequences {'may need' if capturing else 'needs'} {rows} "
+            f"chunks: the chunk backend allows {MAX_CHUNKS:,} per call; split the batch")
     row = torch.arange(rows, device=cu.device)
     seq = torch.searchsorted(first[1:], row, right=True).clamp_(max=N - 1)
     cidx = torch.stack([seq, row - first[seq]], 1).to(torch.int32).contiguous()
