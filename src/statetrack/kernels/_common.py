@@ -180,6 +180,11 @@ def check_inputs(
             raise KernelArgumentError(f"{op}: n_h must be >= 1, got {n_h}")
 
 
+def capturing(t: torch.Tensor) -> bool:
+    """True while a CUDA graph is being captured on ``t``'s device, when no value may be read back."""
+    return t.is_cuda and torch.cuda.is_current_stream_capturing()
+
+
 def check_cu_seqlens(op: str, cu_seqlens: torch.Tensor, B: int, T: int, allow_empty: bool = False) -> int:
     """Check packed-sequence offsets against a ``[B, T, ...]`` input; return the number of sequences N.
 
@@ -196,7 +201,7 @@ def check_cu_seqlens(op: str, cu_seqlens: torch.Tensor, B: int, T: int, allow_em
     if B != 1:
         raise KernelArgumentError(
             f"{op}: with cu_seqlens the sequences are packed along time, so B must be 1 (got {B})")
-    if cu_seqlens.is_cuda and torch.cuda.is_current_stream_capturing():
+    if capturing(cu_seqlens):
         return cu_seqlens.shape[0] - 1
     offs = cu_seqlens.tolist()
     if len(offs) < 2 or offs[0] != 0 or offs[-1] != T:

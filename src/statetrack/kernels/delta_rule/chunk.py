@@ -48,7 +48,7 @@ import torch
 import triton
 import triton.language as tl
 
-from statetrack.kernels._common import KernelArgumentError, cdiv, next_pow2, resolve_scale
+from statetrack.kernels._common import KernelArgumentError, capturing, cdiv, next_pow2, resolve_scale
 from statetrack.kernels.delta_rule.chunk_config import CONFIG, FORCED, SHAPE_CONFIG, launch_config  # noqa: F401
 from statetrack.kernels.delta_rule.chunk_tiles import (BT, MAX_K, _chunk_of, _chunk_tm, _key_tile,  # noqa: F401
                                                        _key_tile_t, _mm, _mm32, _mm_acc, _seq_of)
@@ -510,12 +510,12 @@ def _chunk_plan(B: int, T: int, tpc: int, cu_seqlens):
     nts = (cu[1:] - cu[:-1] + tpc - 1) // tpc
     first = torch.cat([nts.new_zeros(1), nts.cumsum(0)])
     rows = max(1, min(T, (T + N * (tpc - 1)) // tpc))
-    capturing = cu.is_cuda and torch.cuda.is_current_stream_capturing()
-    if rows > MAX_CHUNKS and not capturing:
+    in_capture = capturing(cu)
+    if rows > MAX_CHUNKS and not in_capture:
         rows = int(first[-1])
     if rows > MAX_CHUNKS:
         raise KernelArgumentError(
-            f"packed input of {T} tokens in {N} sequences {'may need' if capturing else 'needs'} {rows} "
+            f"packed input of {T} tokens in {N} sequences {'may need' if in_capture else 'needs'} {rows} "
             f"chunks: the chunk backend allows {MAX_CHUNKS:,} per call; split the batch")
     row = torch.arange(rows, device=cu.device)
     seq = torch.searchsorted(first[1:], row, right=True).clamp_(max=N - 1)
