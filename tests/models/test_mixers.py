@@ -135,14 +135,23 @@ def test_model_config_errors(kw, message):
         ModelConfig(**kw)
 
 
-@pytest.mark.parametrize("device", [pytest.param("cpu", id="cpu"),
-                                    pytest.param("cuda", id="cuda", marks=pytest.mark.gpu)])
-def test_recurrence_inputs_keep_the_autocast_dtype(device):
+@pytest.mark.parametrize("device, fp32_policy", [
+    pytest.param("cpu", False, id="cpu"),
+    pytest.param("cpu", True, id="cpu-cuda-policy"),
+    pytest.param("cuda", False, id="cuda", marks=pytest.mark.gpu)])
+def test_recurrence_inputs_keep_the_autocast_dtype(device, fp32_policy, monkeypatch):
     """Under bf16 autocast the kernels get bf16 q, k, v, beta: CUDA autocast runs F.normalize in float32,
     which before this check handed float32 inputs to the kernels (the float32 chunk path, 5x the time of
-    bf16 in the H200's gradient kernel). The normalization itself still computes in float32."""
+    bf16 in the H200's gradient kernel). CPU autocast keeps bf16 there, so the ``cpu-cuda-policy`` case
+    gives F.normalize CUDA's float32 policy (float32 out whatever goes in); the normalization itself still
+    computes in float32."""
     if device == "cuda" and not torch.cuda.is_available():
         pytest.skip("needs a CUDA device")
+    if fp32_policy:
+        import torch.nn.functional as F
+
+        normalize = F.normalize
+        monkeypatch.setattr(F, "normalize", lambda x, *a, **kw: normalize(x.float(), *a, **kw))
     m = DeltaProduct(64, 2, 32, n_h=2, backend="naive").to(device)
     x = torch.randn(2, 10, 64, device=device)
     with torch.autocast(device, dtype=torch.bfloat16):
