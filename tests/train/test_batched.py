@@ -92,8 +92,11 @@ def test_packed_words_fail_the_check_when_words_leak(monkeypatch):
 def test_packing_is_refused_where_a_mixer_cannot_pack():
     cfgs = [c.replace(model__kind="transformer") for c in _configs()]
     assert not GroupTrainer(cfgs, CPU).packed
-    with pytest.raises(TrainingError, match="packed batches need"):
+    with pytest.raises(TrainingError, match="packed batches need mixers that take packed words"):
         GroupTrainer(cfgs, CPU, packed=True)
+    fixed = [c.replace(train_min_len=5, train_max_len=5) for c in _configs()]
+    with pytest.raises(TrainingError, match="packed batches need train lengths that vary"):
+        GroupTrainer(fixed, CPU, packed=True)
 
 
 def test_compiled_stages_train_as_the_eager_ones():

@@ -313,9 +313,12 @@ class GroupTrainer:
         # packed words (no padding) where every mixer takes them and the lengths vary; by default only on the
         # GPU kernels, where it pays: the naive loop runs once per packed word (14x slower on a CPU)
         can_pack = self.model.packs and c0.train_min_len < c0.train_max_len
-        if packed and not can_pack:
+        if packed and not self.model.packs:
             raise TrainingError(f"packed batches need mixers that take packed words (not {c0.model.kind!r} with "
-                                f"backend {c0.model.backend!r}) and train lengths that vary")
+                                f"backend {c0.model.backend!r})")
+        if packed and not can_pack:
+            raise TrainingError(f"packed batches need train lengths that vary (got {c0.train_min_len} to "
+                                f"{c0.train_max_len})")
         self.packed = (can_pack and c0.model.backend != "naive") if packed is None else bool(packed)
         self.bf16 = c0.dtype == "bfloat16" and device.type == "cuda"
         self.history: list[list] = [[] for _ in range(R)]     # per run: [step, mean loss] every check
