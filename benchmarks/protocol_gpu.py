@@ -591,7 +591,11 @@ def main(argv=None) -> int:
                  "notes below; P1 trained modular arithmetic for 100,000 steps: rows with fewer are early-training "
                  "numbers). P1 Table 3 rows use P1's setting of no gradient clipping; the word problems clip at "
                  "norm 1. The parity groups trained earlier with clipping at norm 1 are kept in "
-                 "benchmarks/results/protocol_gpu_parity_clip1.json."] + bracket_words_note(data) + paper_notes(data) \
+                 "benchmarks/results/protocol_gpu_parity_clip1.json. The DeltaNet parity groups were trained again "
+                 "at 782c0e7 with bf16 kernel inputs; before c0db09f bf16 autocast had fed the DeltaNet kernels float32 "
+                 "(F.normalize): those runs are kept in benchmarks/results/protocol_gpu_parity_fp32_inputs.json, and "
+                 "the other DeltaNet rows here (modular arithmetic, word problems) are still such runs."] \
+                + bracket_words_note(data) + paper_notes(data) \
                 + parity_split_notes(data)
         if not all(map(preregistered, data["rows"])):
             notes.insert(1, f"Extra seeds (groups ...{SEED_TAG}...) are pooled with the pre-registered seeds "
