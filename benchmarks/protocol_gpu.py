@@ -591,10 +591,11 @@ def main(argv=None) -> int:
                  "notes below; P1 trained modular arithmetic for 100,000 steps: rows with fewer are early-training "
                  "numbers). P1 Table 3 rows use P1's setting of no gradient clipping; the word problems clip at "
                  "norm 1. The parity groups trained earlier with clipping at norm 1 are kept in "
-                 "benchmarks/results/protocol_gpu_parity_clip1.json. The DeltaNet parity groups were trained again "
-                 "at 782c0e7 with bf16 kernel inputs; before c0db09f bf16 autocast had fed the DeltaNet kernels float32 "
-                 "(F.normalize): those runs are kept in benchmarks/results/protocol_gpu_parity_fp32_inputs.json, and "
-                 "the other DeltaNet rows here (modular arithmetic, word problems) are still such runs."] \
+                 "benchmarks/results/protocol_gpu_parity_clip1.json. The Table 3 DeltaNet groups of P1's blocks and the "
+                 "parity group of ours were trained again with bf16 kernel inputs (parity at 782c0e7, modular arithmetic "
+                 "at 42d97f5); before c0db09f bf16 autocast had fed the DeltaNet kernels float32 (F.normalize): those "
+                 "runs are kept in benchmarks/results/protocol_gpu_fp32_inputs.json, and the other DeltaNet rows here "
+                 "(our blocks on modular arithmetic, the word problems) are still such runs."] \
                 + bracket_words_note(data) + paper_notes(data) \
                 + parity_split_notes(data)
         if not all(map(preregistered, data["rows"])):

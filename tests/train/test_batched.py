@@ -210,6 +210,24 @@ def test_train_cli_trains_a_group(tmp_path, capsys):
     assert json.loads((tmp_path / "packed" / "deltanet_-1,1_s0" / "results.json").read_text())["group"]["packed"] is True
 
 
+def test_train_cli_refuses_layout_for_a_single_run(tmp_path, capsys):
+    """--layout packed/padded and --no-compile only mean something for a group: a single run refuses them (exit 2,
+    one line) instead of ignoring them; the defaults train as before."""
+    from statetrack.cli import main
+
+    run = ["train", "--task", "parity", "--steps", "2", "--d-model", "8", "--heads", "1", "--layers", "1",
+           "--batch-size", "4", "--train-len", "3", "6", "--test-len", "6", "8", "--eval-samples", "8",
+           "--no-analysis", "--no-progress", "--device", "cpu"]
+    for i, extra in enumerate((["--layout", "packed"], ["--layout", "padded"], ["--no-compile"])):
+        out = tmp_path / str(i)
+        assert main([*run, *extra, "-o", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"statetrack train: error: {' '.join(extra)}") and "--seeds" in err and "\n" not in err
+        assert "Traceback" not in err and not (out / "results.json").exists()
+    assert main([*run, "-o", str(tmp_path / "auto")]) == 0
+    assert "--layout" not in capsys.readouterr().err and (tmp_path / "auto" / "results.json").exists()
+
+
 def test_a_finished_group_is_reported_not_retrained(tmp_path):
     first = train_group(_configs(), tmp_path / "g")
     stamp = (tmp_path / "g" / "run0" / "results.json").stat().st_mtime_ns

@@ -132,10 +132,11 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                    help="eigenvalue ranges of the group's runs, e.g. --eig-ranges 0,1 -1,1 (default: --eig-range)")
     g.add_argument("--lrs", type=pos_float, nargs="+", metavar="LR", help="peak learning rates of the group's runs "
                    "(default: --lr)")
-    g.add_argument("--no-compile", action="store_true", help="run the group's model stages eagerly instead of "
-                   "through torch.compile (default: compiled on CUDA, eager on CPU)")
+    g.add_argument("--no-compile", action="store_true", help="grouped runs only: run the group's model stages "
+                   "eagerly instead of through torch.compile (default: compiled on CUDA, eager on CPU)")
     g.add_argument("--layout", choices=("auto", "packed", "padded"), default="auto",
-                   help="words end to end without padding (packed), or each padded to the longest (padded); "
+                   help="grouped runs only (with --seeds, --eig-ranges or --lrs; a single run refuses packed and "
+                        "padded): words end to end without padding (packed), or each padded to the longest (padded); "
                         "auto: packed with the GPU backends (fused_recurrent, chunk), padded on naive (default: auto)")
     e = p.add_argument_group("evaluation")
     e.add_argument("--test-len", type=pos_int, nargs=2, metavar=("MIN", "MAX"),
@@ -231,6 +232,15 @@ def cmd_train(args) -> int:
     cfg, preset, why = config_from_args(args, with_preset=True)
     if args.seeds or args.eig_ranges or args.lrs:
         return _train_group(args, cfg, preset, why)
+    # options of the batched trainer that the single-run loop has no use for: refused, not ignored
+    group_only = ([f"--layout {args.layout}"] if args.layout != "auto" else []) + (["--no-compile"] if args.no_compile
+                                                                                   else [])
+    if group_only:
+        from statetrack.errors import TrainingError
+
+        raise TrainingError(f"{' and '.join(group_only)} applies only to runs trained as a group (--seeds, "
+                            "--eig-ranges or --lrs); a single run is neither packed nor compiled, so drop it, or "
+                            "train it as a group of one with --seeds N")
     m = cfg.model
     print(f"preset {preset} ({why}): {cfg.task} {m.kind}[{m.eig_range}] {m.n_layers} layers d_model {m.d_model}, "
           f"{cfg.steps} steps of {cfg.batch_size}, train lengths {cfg.train_min_len}-{cfg.train_max_len}, test "
