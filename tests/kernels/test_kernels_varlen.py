@@ -83,6 +83,30 @@ def test_chunk_table_is_sized_from_shapes_and_holds_every_chunk(lengths, tpc):
     assert (spare[:, 0] == N - 1).all() and (spare[:, 1] * tpc >= lengths[-1]).all()
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.data(), st.sampled_from([64, 32, 21, 1]))
+def test_word_chunks_pack_next_fit_and_fit_the_shared_table(data, tpc):
+    """word_chunks (a scan of fill maps, no host sync) packs words as the sequential next-fit does, tags each
+    token with its word, and the shared plan's table (2 T / tpc + 1 rows at most) holds every chunk."""
+    from statetrack.kernels.delta_rule.chunk import _chunk_plan, word_chunks
+
+    lengths = data.draw(st.lists(st.integers(1, tpc), min_size=1, max_size=60))
+    chunks, fill = [], tpc + 1
+    for i, L in enumerate(lengths):
+        if fill + L > tpc:
+            chunks.append(i)
+            fill = 0
+        fill += L
+    cu = packed(lengths, "cpu")
+    T = sum(lengths)
+    offs, word = word_chunks(cu, T, tpc)
+    assert offs.tolist() == [int(cu[i]) for i in chunks] + [T] * (len(lengths) + 1 - len(chunks))
+    assert word.tolist() == [i for i, L in enumerate(lengths) for _ in range(L)]
+    _, _, rows, cidx, _, _ = _chunk_plan(1, T, tpc, offs, shared=True)
+    assert len(chunks) <= rows <= 2 * T // tpc + 1
+    assert [tuple(r) for r in cidx[:len(chunks)].tolist()] == [(i, 0) for i in range(len(chunks))]
+
+
 def test_chunk_table_past_the_grid_bound_takes_the_exact_count():
     """40,000 full chunks: the shape bound (79,375 rows) passes the grid's 65,535, so outside a capture the
     table holds the exact 40,000; 70,000 one-token sequences need 70,000 chunks, a clear error."""
@@ -99,6 +123,104 @@ def test_chunk_packed_with_spare_table_rows():
     """Four full chunks and a short sequence: the table has three rows past the last chunk, whose
     programs read NaN-poisoned state rows; nothing of theirs may reach the results."""
     check_packed(delta_rule, "delta_rule", "chunk", FP32, (64, 64, 64, 64, 2), 1, 16, 16)
+
+
+@CPU
+@pytest.mark.parametrize("dtype, settings", [
+    (FP32, {}),
+    (torch.float16, dict(split_o=True, split_du=True, grads_split=True, wy_split=True, state_precision="bf16")),
+], ids=["one-kernel", "split-kernels"])
+def test_spare_chunk_programs_return_at_once(dtype, settings):
+    """The spare rows of a packed chunk table (three here, past (64, 64, 64, 64, 2)'s five chunks) are
+    launched but have nothing to do: every chunk-parallel kernel's program there reads only its table
+    entry and sequence bounds and stores nothing (it used to run the chunk's products on masked tiles)."""
+    from statetrack.kernels.testing import traced_launches
+
+    lengths = (64, 64, 64, 64, 2)
+    inputs = make_inputs("delta_rule", 1, sum(lengths), 1, 16, 16, h0=False, device=DEVICE)
+    h0 = torch.zeros(len(lengths), 1, 16, 16, dtype=torch.float64, device=DEVICE)
+    with forced_launch(**settings), traced_launches() as launches:
+        outputs(delta_rule, inputs, h0, packed(lengths), dtype, "chunk")
+    parallel = [la for la in launches if "state" not in la["kernel"]]     # the walks run per sequence
+    names = {la["kernel"] for la in parallel}
+    expected = ({"_wy_fwd_kernel", "_grads_bwd_kernel"} if not settings else
+                {"_wy_fwd_kernel", "_wu_fwd_kernel", "_o_fwd_kernel", "_du_local_kernel", "_grads_qkw_kernel",
+                 "_wy_bwd_kernel"})
+    assert names == expected
+    for la in parallel:
+        assert la["grid"][1] == 8                                         # 5 chunks + 3 spare rows
+        lo_hi = [la["buffers"][b] for b in ("cu", "cidx")]
+        spare_reads = [b for p, b in la["reads"] if p[1] >= 5]
+        assert spare_reads and not [b for p, b in la["writes"] if p[1] >= 5], la["kernel"]
+        for b in spare_reads:
+            assert all(any(lo <= x < hi for lo, hi in lo_hi) for x in b.tolist()), la["kernel"]
+
+
+WORDS = (5, 17, 3, 40, 64, 1, 30, 29, 2, 60, 4, 33)      # next-fit: 6 chunks for 12 words
+
+
+def check_shared_chunks(fn, op, dtype, lengths, H, K, V, n_h=None):
+    """Words sharing chunks (cu_seqlens with max_seqlen, no states) against the float64 loop run once per
+    word; returns how many chunks held them (the chunk table of word_chunks)."""
+    from statetrack.kernels.delta_rule import chunk as chunk_mod
+
+    inputs = make_inputs(op, 1, sum(lengths), H, K, V, n_h=n_h, h0=False, device=DEVICE)
+    cu = packed(lengths)
+
+    def run(dt, backend, max_seqlen):
+        xs = [inputs[n].detach().to(dt).clone().requires_grad_() for n in ("q", "k", "v", "gate")]
+        o, S = fn(*xs, backend=backend, cu_seqlens=cu, max_seqlen=max_seqlen)
+        assert S is None
+        (o.double() * inputs["do"]).sum().backward()
+        return dict(o=o, dq=xs[0].grad, dk=xs[1].grad, dv=xs[2].grad, dbeta=xs[3].grad)
+
+    made = []
+    real = chunk_mod.word_chunks
+    chunk_mod.word_chunks = lambda *a: made.append(real(*a)) or made[-1]
+    try:
+        ref = run(torch.float64, "naive", None)
+        with poison_empty():
+            out = run(dtype, "chunk", max(lengths))
+    finally:
+        chunk_mod.word_chunks = real
+    for name, r in ref.items():
+        assert_close(f"{op}/shared chunks {name}", r, out[name], TOLERANCE[dtype])
+    assert len(made) == 1
+    return int((made[0][0][1:] > made[0][0][:-1]).sum())
+
+
+@CPU
+def test_words_share_chunks_and_match_the_fp64_loop_per_word():
+    """Twelve words of 1-64 tokens in six chunks (next-fit), the delta rule in float32: each word's o and
+    gradients as the float64 loop over that word alone gives them."""
+    assert check_shared_chunks(delta_rule, "delta_rule", FP32, WORDS, 2, 16, 16) == 6
+
+
+@CPU
+def test_words_share_chunks_with_split_kernels_in_float16():
+    """The same with o, the local dUn and the gradients in their own kernels, W / U split off and 16-bit
+    chunk states (every kernel that masks scores or A per word), float16."""
+    with forced_launch(split_o=True, split_du=True, grads_split=True, wy_split=True, state_precision="bf16",
+                       wy_inverse="fused_loads"):
+        assert check_shared_chunks(delta_rule, "delta_rule", torch.float16, WORDS, 1, 16, 16) == 6
+
+
+@CPU
+def test_words_share_chunks_for_delta_product_and_wide_keys():
+    """DeltaProduct n_h = 2 (32 tokens a chunk: 64 sub-steps), and K = 80 (two gradient K-blocks)."""
+    assert check_shared_chunks(delta_product, "delta_product", FP32, (5, 17, 3, 31, 1, 32, 2), 1, 16, 16,
+                               n_h=2) == 4
+    assert check_shared_chunks(delta_rule, "delta_rule", FP32, (5, 17, 40, 3), 1, 80, 16) == 2
+
+
+def test_max_seqlen_is_checked():
+    """max_seqlen goes with cu_seqlens, and no sequence may pass it (outside a graph capture)."""
+    x = torch.zeros(1, 6, 1, 4, device=DEVICE)
+    b = torch.zeros(1, 6, 1, device=DEVICE)
+    with pytest.raises(KernelArgumentError, match="max_seqlen must be a positive int given with cu_seqlens"):
+        delta_rule(x, x, x, b, backend="naive", max_seqlen=4)
+    with pytest.raises(KernelArgumentError, match="sequence 1 has 4 tokens, more than max_seqlen = 3"):
+        delta_rule(x, x, x, b, backend="naive", cu_seqlens=packed((2, 4)), max_seqlen=3)
 
 
 @pytest.fixture
@@ -225,6 +347,40 @@ def test_chunk_packed_inside_a_cuda_graph():
     with torch.cuda.graph(graph):
         captured = step()
     cu.copy_(packed((64, 1, 65, 70)))
+    graph.replay()
+    eager = step()
+    for name, a, b in zip(("o", "dq", "dk", "dv", "dbeta"), captured, eager):
+        assert_close(f"graph {name}", b.double(), a.double(), 1e-6)
+
+
+@pytest.mark.gpu
+def test_words_share_chunks_on_gpu():
+    """bf16 at the trainer's head size (K = V = 32): words sharing chunks against the float64 loop per word."""
+    assert check_shared_chunks(delta_rule, "delta_rule", BF16, WORDS, 3, 32, 32) == 6
+
+
+@pytest.mark.gpu
+def test_shared_chunks_inside_a_cuda_graph():
+    """The trainer captures its step: word_chunks and the masked kernels in a CUDA graph, replayed on other
+    lengths (same count and total), match the eager call on those lengths."""
+    H, K, T = 2, 32, 200
+    gen = torch.Generator().manual_seed(4)
+    xs = [torch.randn(1, T, H, K, generator=gen).to(DEVICE, BF16) for _ in range(3)]
+    xs[1] = torch.nn.functional.normalize(xs[1].float(), dim=-1).to(BF16)
+    beta = torch.rand(1, T, H, generator=gen).to(DEVICE, BF16)
+    cu = packed((3, 40, 60, 33, 64))
+
+    def step():
+        ins = [x.detach().requires_grad_() for x in (*xs, beta)]
+        o, _ = delta_rule(*ins, backend="chunk", cu_seqlens=cu, max_seqlen=64)
+        o.float().square().sum().backward()
+        return [o] + [x.grad for x in ins]
+
+    step()                                                   # compile outside the capture
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        captured = step()
+    cu.copy_(packed((64, 1, 62, 9, 64)))
     graph.replay()
     eager = step()
     for name, a, b in zip(("o", "dq", "dk", "dv", "dbeta"), captured, eager):

@@ -64,14 +64,21 @@ def test_packed_words_train_as_the_padded_layout(kind):
 
 @pytest.mark.parametrize("kind", [pytest.param("deltanet", id="deltanet"),
                                   pytest.param("deltaproduct", id="deltaproduct-nh2")])
-def test_chunk_backend_packs_by_default_and_trains_as_padded(kind):
-    """The chunk kernels (Triton interpreter here) take packed words: the trainer packs by default, and
-    two steps match the padded layout's on the same backend."""
+def test_chunk_backend_packs_by_default_and_trains_as_padded(kind, monkeypatch):
+    """The chunk kernels (Triton interpreter here) take packed words: the trainer packs by default, its words
+    share chunks (the stream's longest segment fits one), and two steps match the padded layout's on the
+    same backend."""
+    from statetrack.kernels.delta_rule import chunk as chunk_mod
+
+    made, real = [], chunk_mod.word_chunks
+    monkeypatch.setattr(chunk_mod, "word_chunks", lambda cu, T, tpc: made.append((len(cu) - 1, real(cu, T, tpc)))
+                        or made[-1][1])
     extra = {"model__n_h": 2} if kind == "deltaproduct" else {}
     cfgs = [c.replace(model__kind=kind, model__backend="chunk", **extra) for c in _configs()[:2]]
     packed, padded = GroupTrainer(cfgs, CPU), GroupTrainer(cfgs, CPU, packed=False)
-    assert packed.packed and not padded.packed
+    assert packed.packed and not padded.packed and packed.model.max_seqlen is not None
     packed.run_steps(2)
+    assert made and all(int((offs[1:] > offs[:-1]).sum()) < n for n, (offs, _) in made)   # fewer chunks than words
     padded.run_steps(2)
     assert (packed.model.theta - GroupTrainer(cfgs, CPU).model.theta).abs().max() > 1e-3     # it trained
     torch.testing.assert_close(packed.model.theta, padded.model.theta, rtol=1e-4, atol=1e-5)

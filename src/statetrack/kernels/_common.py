@@ -115,12 +115,14 @@ def check_inputs(
     initial_state: torch.Tensor | None,
     n_h: int | None = None,
     cu_seqlens: torch.Tensor | None = None,
+    max_seqlen: int | None = None,
 ) -> None:
     """Validate one call of ``op``; raise :class:`KernelArgumentError` naming the bad argument.
 
     ``n_h`` is None for one (k, v) per token (delta rule, diagonal) and the number of sub-steps for
     DeltaProduct, whose k, v and beta carry an extra ``n_h`` axis after time. ``cu_seqlens`` (packed
-    sequences, see the module notes) is checked value by value, which reads it back to the host.
+    sequences, see the module notes) is checked value by value, which reads it back to the host, and
+    against ``max_seqlen`` (the longest sequence's tokens, if the caller states it) where given.
     """
     if backend not in BACKENDS:
         raise KernelArgumentError(f"{op}: unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
@@ -157,8 +159,12 @@ def check_inputs(
         raise KernelArgumentError(f"{op}: {gate_name} must be a floating-point tensor, got {gate.dtype}")
     devices = {t.device for t in (q, k, v, gate)}
     N = B
+    if max_seqlen is not None and (cu_seqlens is None or isinstance(max_seqlen, bool)
+                                   or not isinstance(max_seqlen, int) or max_seqlen < 1):
+        raise KernelArgumentError(f"{op}: max_seqlen must be a positive int given with cu_seqlens, got {max_seqlen!r}"
+                                  f"{'' if cu_seqlens is not None else ' without cu_seqlens'}")
     if cu_seqlens is not None:
-        N = check_cu_seqlens(op, cu_seqlens, B, T, allow_empty=backend != "chunk")
+        N = check_cu_seqlens(op, cu_seqlens, B, T, allow_empty=backend != "chunk", max_seqlen=max_seqlen)
         devices.add(cu_seqlens.device)
     if initial_state is not None:
         _shape("initial_state", initial_state, (N, H, K, V),
@@ -185,14 +191,15 @@ def capturing(t: torch.Tensor) -> bool:
     return t.is_cuda and torch.cuda.is_current_stream_capturing()
 
 
-def check_cu_seqlens(op: str, cu_seqlens: torch.Tensor, B: int, T: int, allow_empty: bool = False) -> int:
+def check_cu_seqlens(op: str, cu_seqlens: torch.Tensor, B: int, T: int, allow_empty: bool = False,
+                     max_seqlen: int | None = None) -> int:
     """Check packed-sequence offsets against a ``[B, T, ...]`` input; return the number of sequences N.
 
     ``cu_seqlens`` must be an int32/int64 vector ``[N + 1]`` starting at 0 and ending at T, with B = 1;
     it must increase strictly (every sequence at least one token), or, with ``allow_empty``, never
     decrease (empty sequences allowed). The values are read on the host, except while a CUDA graph is
     being captured (a host read is not allowed then): the checks of the eager calls before a capture
-    stand for it, and N is ``len(cu_seqlens) - 1``.
+    stand for it, and N is ``len(cu_seqlens) - 1``. With ``max_seqlen`` no sequence may be longer.
     """
     if cu_seqlens.dtype not in (torch.int32, torch.int64) or cu_seqlens.dim() != 1:
         raise KernelArgumentError(
@@ -218,6 +225,11 @@ def check_cu_seqlens(op: str, cu_seqlens: torch.Tensor, B: int, T: int, allow_em
         i = bad[0]
         raise KernelArgumentError(
             f"{op}: cu_seqlens must be {rule} (sequence {i} spans {offs[i]}..{offs[i + 1]})")
+    long = [i for i in range(len(offs) - 1) if max_seqlen is not None and offs[i + 1] - offs[i] > max_seqlen]
+    if long:
+        i = long[0]
+        raise KernelArgumentError(f"{op}: sequence {i} has {offs[i + 1] - offs[i]} tokens, more than max_seqlen = "
+                                  f"{max_seqlen}")
     return len(offs) - 1
 
 

@@ -147,10 +147,11 @@ class DeltaProduct(nn.Module):
 
     # ---------------------------------------------------------------- recurrence
     def recur(self, p: dict[str, torch.Tensor], initial_state: torch.Tensor | None = None,
-              output_final_state: bool = False,
-              cu_seqlens: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+              output_final_state: bool = False, cu_seqlens: torch.Tensor | None = None,
+              max_seqlen: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Run the recurrence on :meth:`project`'s output: ``o [B, T, H, V]`` and the final state.
-        ``cu_seqlens``: packed words (B = 1), as the kernels take them."""
+        ``cu_seqlens``: packed words (B = 1), as the kernels take them; ``max_seqlen``: their longest, if
+        known (the chunk kernels then let short words share chunks)."""
         q = p["q"]
         k, v, beta = (p[n].to(q.dtype) for n in ("k", "v", "beta"))
         if initial_state is None and self.h0 is not None:
@@ -175,10 +176,10 @@ class DeltaProduct(nn.Module):
             return kernels.delta_rule(q, k[:, :, 0].contiguous(), v[:, :, 0].contiguous(),
                                       beta[:, :, 0].contiguous(), scale=self.scale, initial_state=initial_state,
                                       output_final_state=output_final_state, backend=self.backend,
-                                      cu_seqlens=cu_seqlens)
+                                      cu_seqlens=cu_seqlens, max_seqlen=max_seqlen)
         return kernels.delta_product(q, k.contiguous(), v.contiguous(), beta.contiguous(), scale=self.scale,
                                      initial_state=initial_state, output_final_state=output_final_state,
-                                     backend=self.backend, cu_seqlens=cu_seqlens)
+                                     backend=self.backend, cu_seqlens=cu_seqlens, max_seqlen=max_seqlen)
 
     def readout(self, o: torch.Tensor) -> torch.Tensor:
         """The recurrence output ``o [B, T, H, V]`` -> ``[B, T, d_model]`` (``output="state"``:
@@ -272,7 +273,9 @@ class Diagonal(nn.Module):
         v = v.view(B, T, H, V) * delta[..., None]
         return {"q": q.view(B, T, H, K), "k": k.view(B, T, H, K), "v": v, "a": a, "delta": delta}
 
-    def recur(self, p, initial_state=None, output_final_state=False, cu_seqlens=None):
+    def recur(self, p, initial_state=None, output_final_state=False, cu_seqlens=None, max_seqlen=None):
+        """As the DeltaNet mixer's; ``max_seqlen`` is taken for a uniform call and not used (the diagonal
+        kernels give every word chunks of its own)."""
         from statetrack import kernels
 
         q = p["q"]

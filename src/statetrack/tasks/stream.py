@@ -143,6 +143,14 @@ class Stream:
         b = np.arange(batch, dtype=np.int64)
         return int((self.min_len + ((b * batch + batch - 1) * n) // (batch * batch)).sum()) + 1
 
+    def longest_segment(self, batch: int) -> int:
+        """The most tokens one segment of a packed batch holds: a word (max_len), or the filler after the
+        words (the capacity less the smallest total, offset 0)."""
+        n = self.max_len - self.min_len + 1
+        b = np.arange(batch, dtype=np.int64)
+        smallest = int((self.min_len + (b * batch * n) // (batch * batch)).sum())
+        return max(self.max_len, self.capacity(batch) - smallest)
+
     def sample_packed(self, seeds: torch.Tensor, step: torch.Tensor | int, batch: int, salt: int = 0):
         """The words of :meth:`sample`, end to end in ``N = capacity(batch)`` slots per run.
 

@@ -149,6 +149,7 @@ class StackedModel:
         from statetrack.models.lrnn import LRNN
 
         self.R, self.device = len(configs), device
+        self.max_seqlen: int | None = None     # packed words: the longest segment (the trainer sets it)
         models = []
         for cfg in configs:
             torch.manual_seed(cfg.seed)                     # as statetrack.train.loop.build
@@ -222,7 +223,7 @@ class StackedModel:
             else:
                 rec = fns["pre_packed"](p, h, pos)                                          # each (R, 1, T, ...)
                 merged = {k: v.flatten(0, 2)[None].contiguous() for k, v in rec.items()}    # (1, R*T, ...)
-                o, _ = mixer.recur(merged, cu_seqlens=cu_all)                               # (1, R*T, H, V)
+                o, _ = mixer.recur(merged, cu_seqlens=cu_all, max_seqlen=self.max_seqlen)   # (1, R*T, H, V)
             h = fns["post"](p, h, o.reshape(R, B, T, *o.shape[2:]))
         return pb, h
 
@@ -320,6 +321,8 @@ class GroupTrainer:
             raise TrainingError(f"packed batches need train lengths that vary (got {c0.train_min_len} to "
                                 f"{c0.train_max_len})")
         self.packed = (can_pack and c0.model.backend != "naive") if packed is None else bool(packed)
+        if self.packed:     # the kernels' chunk backend lets words of at most a chunk's tokens share chunks
+            self.model.max_seqlen = self.stream.longest_segment(self.batch)
         self.bf16 = c0.dtype == "bfloat16" and device.type == "cuda"
         self.history: list[list] = [[] for _ in range(R)]     # per run: [step, mean loss] every check
         self.status = ["training"] * R

@@ -16,6 +16,7 @@ def delta_product(
     output_final_state: bool = False,
     backend: str = "chunk",
     cu_seqlens: torch.Tensor | None = None,
+    max_seqlen: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """DeltaProduct (P2): each token's transition is a product of n_h generalized Householder factors.
 
@@ -28,8 +29,8 @@ def delta_product(
     Args:
         q: ``[B, T, H, K]``; k: ``[B, T, n_h, H, K]``; v: ``[B, T, n_h, H, V]``;
         beta: ``[B, T, n_h, H]`` in [0, 2].
-        scale, initial_state, output_final_state, backend, cu_seqlens: as in :func:`delta_rule`
-            (``cu_seqlens`` counts tokens, not sub-steps).
+        scale, initial_state, output_final_state, backend, cu_seqlens, max_seqlen: as in :func:`delta_rule`
+            (``cu_seqlens`` counts tokens, not sub-steps; sequences share chunks of 64 // n_h tokens).
 
     Returns:
         ``(o, S_T)``: ``o`` ``[B, T, H, V]`` in the input dtype; ``S_T`` ``[B, H, K, V]`` float32
@@ -49,10 +50,10 @@ def delta_product(
         from statetrack.kernels._common import KernelArgumentError
         raise KernelArgumentError(f"delta_product: k must be [B, T, n_h, H, K], got shape {tuple(k.shape)}")
     check_inputs("delta_product", backend, q, k, v, beta, "beta", initial_state, n_h=k.shape[2],
-                 cu_seqlens=cu_seqlens)
+                 cu_seqlens=cu_seqlens, max_seqlen=max_seqlen)
     fn = dispatch(backend, "delta_product")
     return fn(q, k, v, beta, scale=scale, initial_state=initial_state, output_final_state=output_final_state,
-              cu_seqlens=cu_seqlens)
+              cu_seqlens=cu_seqlens, max_seqlen=max_seqlen)
 
 
 __all__ = ["delta_product"]

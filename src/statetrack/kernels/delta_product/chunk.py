@@ -23,6 +23,7 @@ def chunk_delta_product(
     initial_state: torch.Tensor | None = None,
     output_final_state: bool = False,
     cu_seqlens: torch.Tensor | None = None,
+    max_seqlen: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Chunked DeltaProduct: n_h Householder sub-steps per token, output after the last.
 
@@ -33,6 +34,8 @@ def chunk_delta_product(
         initial_state: ``[B, H, K, V]`` (float32) or None.
         output_final_state: also return the final state ``[B, H, K, V]`` float32.
         cu_seqlens: packed sequences (B = 1, int ``[N + 1]``, counting tokens); states ``[N, H, K, V]``.
+        max_seqlen: as in :func:`statetrack.kernels.delta_rule.chunk.chunk_delta_rule`, with 64 // n_h
+            tokens a chunk.
 
     Returns:
         ``(o [B, T, H, V] in the input dtype, final state or None)``, differentiable in every input.
@@ -52,4 +55,4 @@ def chunk_delta_product(
     v = v.reshape(B, T * n_h, H, V)
     beta = beta.reshape(B, T * n_h, H)
     return chunk_householder(q, k, v, beta, resolve_scale(scale, K), initial_state, output_final_state, n_h,
-                             cu_seqlens)
+                             cu_seqlens, max_seqlen)

@@ -18,6 +18,7 @@ def fused_recurrent_delta_product(
     initial_state: torch.Tensor | None = None,
     output_final_state: bool = False,
     cu_seqlens: torch.Tensor | None = None,
+    max_seqlen: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """DeltaProduct, one Householder sub-step at a time.
 
@@ -25,6 +26,7 @@ def fused_recurrent_delta_product(
         q: ``[B, T, H, K]``; k: ``[B, T, n_h, H, K]``; v: ``[B, T, n_h, H, V]``;
         beta: ``[B, T, n_h, H]`` in [0, 2]; float32, bfloat16 or float16 on a CUDA device.
         scale, initial_state, output_final_state, cu_seqlens: as in the chunked version.
+        max_seqlen: accepted for a uniform call; this backend does not use it.
 
     Returns:
         ``(o [B, T, H, V] in the input dtype, final state [B, H, K, V] float32 or None)``.

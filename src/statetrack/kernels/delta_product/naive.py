@@ -24,6 +24,7 @@ def naive_delta_product(
     initial_state: torch.Tensor | None = None,
     output_final_state: bool = False,
     cu_seqlens: torch.Tensor | None = None,
+    max_seqlen: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Sequential DeltaProduct.
 
@@ -35,6 +36,7 @@ def naive_delta_product(
         output_final_state: also return the state after the last token.
         cu_seqlens: packed sequences (``B = 1``, int ``[N + 1]``): the loop runs once per sequence,
             initial/final states ``[N, H, K, V]``.
+        max_seqlen: accepted for a uniform call; this backend does not use it.
 
     Returns:
         ``o`` ``[B, T, H, V]`` in q's dtype, and the final state ``[B, H, K, V]`` (float32, or float64

@@ -16,6 +16,7 @@ def delta_rule(
     output_final_state: bool = False,
     backend: str = "chunk",
     cu_seqlens: torch.Tensor | None = None,
+    max_seqlen: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Delta rule with beta in [0, 2] (transition eigenvalue ``1 - beta`` in [-1, 1], P1 Prop 1a).
 
@@ -33,6 +34,9 @@ def delta_rule(
         cu_seqlens: packed variable-length input: int32/int64 ``[N + 1]`` offsets (0, ..., T) of N
             sequences laid end to end along time with ``B = 1``; each starts from its own initial
             state (``[N, H, K, V]``) and ends in its own final state. None: B sequences of length T.
+        max_seqlen: with cu_seqlens, the longest sequence's tokens, if the caller knows it (checked
+            against cu_seqlens outside CUDA graph captures). The chunk backend then lets sequences of at
+            most 64 tokens share chunks, where no initial or final state is asked for; the others ignore it.
 
     Returns:
         ``(o, S_T)``: ``o`` ``[B, T, H, V]`` in the input dtype; ``S_T`` ``[B, H, K, V]`` float32
@@ -47,10 +51,11 @@ def delta_rule(
         >>> o.shape, S.shape
         (torch.Size([2, 16, 4, 32]), torch.Size([2, 4, 32, 32]))
     """
-    check_inputs("delta_rule", backend, q, k, v, beta, "beta", initial_state, cu_seqlens=cu_seqlens)
+    check_inputs("delta_rule", backend, q, k, v, beta, "beta", initial_state, cu_seqlens=cu_seqlens,
+                 max_seqlen=max_seqlen)
     fn = dispatch(backend, "delta_rule")
     return fn(q, k, v, beta, scale=scale, initial_state=initial_state, output_final_state=output_final_state,
-              cu_seqlens=cu_seqlens)
+              cu_seqlens=cu_seqlens, max_seqlen=max_seqlen)
 
 
 __all__ = ["delta_rule"]

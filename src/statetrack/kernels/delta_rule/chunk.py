@@ -51,7 +51,8 @@ import triton.language as tl
 from statetrack.kernels._common import KernelArgumentError, capturing, cdiv, next_pow2, resolve_scale
 from statetrack.kernels.delta_rule.chunk_config import CONFIG, FORCED, SHAPE_CONFIG, launch_config  # noqa: F401
 from statetrack.kernels.delta_rule.chunk_tiles import (BT, MAX_K, _chunk_of, _chunk_tm, _key_tile,  # noqa: F401
-                                                       _key_tile_t, _mm, _mm32, _mm_acc, _seq_of)
+                                                       _key_tile_t, _mm, _mm32, _mm_acc, _seq_of, _spare,
+                                                       _word_pairs)
 from statetrack.kernels.delta_rule.chunk_grads import (_grad_rows, _grads_qkw_kernel, _inverse_grad, _state_grads,
                                                        _wy_bwd_kernel, _wy_key_grads, _wy_value_grads)
 from statetrack.kernels.delta_rule.chunk_wy import _wu_fwd_kernel, _wy_fwd_kernel
@@ -63,11 +64,11 @@ from statetrack.kernels.delta_rule.chunk_wy import _wu_fwd_kernel, _wy_fwd_kerne
 
 @triton.jit
 def _state_fwd_kernel(
-    q, k, w, u, o, h, h0, ht, cu, coff, T, CS, TPC, NT, scale,
+    q, k, w, u, o, h, h0, ht, cu, coff, T, CS, TPC, NT, scale, seg,
     H, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
     BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     USE_H0: tl.constexpr, STORE_HT: tl.constexpr, SAVE: tl.constexpr, OUT: tl.constexpr,
-    VARLEN: tl.constexpr, TLOADS: tl.constexpr,
+    VARLEN: tl.constexpr, TLOADS: tl.constexpr, SEG: tl.constexpr,
     DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
 ):
     """Walk the chunks in order: Un = U - W S (written over U), O (unless OUT is off: then
@@ -114,7 +115,10 @@ def _state_fwd_kernel(
         if OUT:
             qc = tl.load(q + qb + tq[:, None] * (H * K) + ok[None, :], mask=mq[:, None] & mk[None, :],
                          other=0.0)
-            qk = tl.where(visible, _mm(qc, tl.trans(kc), DT, PREC), 0.0)     # [BQ, 64]
+            vis = visible
+            if SEG:                                                    # several words in the chunk
+                vis = visible & _word_pairs(seg, tq, mq, t // NH, mt)
+            qk = tl.where(vis, _mm(qc, tl.trans(kc), DT, PREC), 0.0)         # [BQ, 64]
             oc = (_mm(qc, S, SDT, SPREC) + _mm(qk, un, SDT, SPREC)) * scale
             tl.store(o + ob + tq[:, None] * (H * V) + ov[None, :], oc.to(o.dtype.element_ty),
                      mask=mq[:, None] & mv[None, :])
@@ -163,11 +167,11 @@ def _state_bwd_step_t(qt, wt, doc, du, scale, DT: tl.constexpr, PREC: tl.constex
 
 @triton.jit
 def _state_bwd_kernel(
-    q, k, w, do, dun, dh, dht, dh0, cu, coff, T, CS, TPC, NT, scale,
+    q, k, w, do, dun, dh, dht, dh0, cu, coff, T, CS, TPC, NT, scale, seg,
     H, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
     BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr, HALVES: tl.constexpr, TLOADS: tl.constexpr,
     USE_DHT: tl.constexpr, USE_DH0: tl.constexpr, LOCAL_DU: tl.constexpr, DU_AHEAD: tl.constexpr,
-    ACC: tl.constexpr, VARLEN: tl.constexpr,
+    ACC: tl.constexpr, VARLEN: tl.constexpr, SEG: tl.constexpr,
     DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
 ):
     """Walk the chunks backwards carrying dS = dL/dS(end of chunk):
@@ -254,7 +258,10 @@ def _state_bwd_kernel(
                                  other=0.0)
             du = du_loc.to(tl.float32) + kds
         else:
-            du = _mm(tl.trans(tl.where(visible, qk, 0.0)), doc, DT, PREC) * scale + kds
+            vis = visible
+            if SEG:
+                vis = visible & _word_pairs(seg, tq, mq, t // NH, mt)
+            du = _mm(tl.trans(tl.where(vis, qk, 0.0)), doc, DT, PREC) * scale + kds
         tl.store(dun + vb + t[:, None] * (H * V) + ov[None, :], du.to(dun.dtype.element_ty),
                  mask=mt[:, None] & mv[None, :])
         if ACC:
@@ -282,10 +289,10 @@ def _state_bwd_kernel(
 
 
 @triton.jit
-def _local_scores(q, k, cu, cidx, i_bh, i_c, i_v, T, CS, TPC, NT,
+def _local_scores(q, k, cu, cidx, seg, i_bh, i_c, i_v, T, CS, TPC, NT,
                   H, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
                   BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr, VARLEN: tl.constexpr,
-                  DT: tl.constexpr, PREC: tl.constexpr, KQ: tl.constexpr):
+                  DT: tl.constexpr, PREC: tl.constexpr, KQ: tl.constexpr, SEG: tl.constexpr):
     """The start both parallel kernels share, for one (chunk, V-block): the chunk's query tile Q and
     its causal scores mask(Q K^T) [BQ, 64] (with KQ their transpose mask(K Q^T) [64, BQ], formed as
     such, not transposed in registers), with the row indices and masks of keys (t, mt), queries
@@ -305,24 +312,31 @@ def _local_scores(q, k, cu, cidx, i_bh, i_c, i_v, T, CS, TPC, NT,
     kc = tl.load(k + i_h * K + t[:, None] * (H * K) + ok[None, :], mask=mt[:, None] & mk[None, :], other=0.0)
     qc = tl.load(q + i_h * K + tq[:, None] * (H * K) + ok[None, :], mask=mq[:, None] & mk[None, :], other=0.0)
     if KQ:
-        qk = tl.where(s[:, None] < (r[None, :] + 1) * NH, _mm(kc, tl.trans(qc), DT, PREC), 0.0)
+        seen = s[:, None] < (r[None, :] + 1) * NH
+        if SEG:                                 # several words in the chunk: scores within a word
+            seen = seen & _word_pairs(seg, t // NH, mt, tq, mq)
+        qk = tl.where(seen, _mm(kc, tl.trans(qc), DT, PREC), 0.0)
     else:
+        if SEG:
+            visible = visible & _word_pairs(seg, tq, mq, t // NH, mt)
         qk = tl.where(visible, _mm(qc, tl.trans(kc), DT, PREC), 0.0)
     return qc, qk, i_h, i_g, t, mt, tq, mq, ov, mv
 
 
 @triton.jit
 def _o_fwd_kernel(
-    q, k, un, h, o, cu, cidx, T, CS, TPC, NT, scale,
+    q, k, un, h, o, cu, cidx, T, CS, TPC, NT, scale, seg,
     H, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
-    BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr, VARLEN: tl.constexpr,
+    BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr, VARLEN: tl.constexpr, SEG: tl.constexpr,
     DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
 ):
     """One (chunk, V-block): O = scale (Q S + mask(Q K^T) Un) from the S and Un the state walk saved."""
     i_v = tl.program_id(2)
+    if _spare(cu, cidx, tl.program_id(1), CS, NH, VARLEN):
+        return
     qc, qk, i_h, i_g, t, mt, tq, mq, ov, mv = _local_scores(
-        q, k, cu, cidx, tl.program_id(0), tl.program_id(1), i_v, T, CS, TPC, NT, H, K, V, NH, BQ, BK, BV,
-        VARLEN, DT, PREC, False)
+        q, k, cu, cidx, seg, tl.program_id(0), tl.program_id(1), i_v, T, CS, TPC, NT, H, K, V, NH, BQ, BK, BV,
+        VARLEN, DT, PREC, False, SEG)
     ok = tl.arange(0, BK)
     unc = tl.load(un + i_h * V + t[:, None] * (H * V) + ov[None, :], mask=mt[:, None] & mv[None, :], other=0.0)
     S = tl.load(h + (i_g * H + i_h) * K * V + ok[:, None] * V + ov[None, :], mask=(ok < K)[:, None] & mv[None, :],
@@ -334,16 +348,19 @@ def _o_fwd_kernel(
 
 @triton.jit
 def _du_local_kernel(
-    q, k, do, dun, cu, cidx, T, CS, TPC, NT, scale,
+    q, k, do, dun, cu, cidx, T, CS, TPC, NT, scale, seg,
     H, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
     BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr, VARLEN: tl.constexpr, KQ: tl.constexpr,
+    SEG: tl.constexpr,
     DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
 ):
     """One (chunk, V-block): the part of dUn that needs no state, scale mask(Q K^T)^T dO, into dun
     (with KQ, du_local_kq: the scores formed as K Q^T rather than transposed in registers)."""
+    if _spare(cu, cidx, tl.program_id(1), CS, NH, VARLEN):
+        return
     _, sc, i_h, _, t, mt, tq, mq, ov, mv = _local_scores(
-        q, k, cu, cidx, tl.program_id(0), tl.program_id(1), tl.program_id(2), T, CS, TPC, NT, H, K, V, NH,
-        BQ, BK, BV, VARLEN, DT, PREC, KQ)
+        q, k, cu, cidx, seg, tl.program_id(0), tl.program_id(1), tl.program_id(2), T, CS, TPC, NT, H, K, V, NH,
+        BQ, BK, BV, VARLEN, DT, PREC, KQ, SEG)
     doc = tl.load(do + i_h * V + tq[:, None] * (H * V) + ov[None, :], mask=mq[:, None] & mv[None, :], other=0.0)
     if KQ:
         du = _mm(sc, doc, DT, PREC) * scale
@@ -355,10 +372,10 @@ def _du_local_kernel(
 
 @triton.jit
 def _grads_bwd_kernel(
-    q, k, v, beta, tm, h, dh, un, dun, do, dq, dk, dv, dbeta, dk32, cu, cidx, T, CS, TPC, NT, scale,
+    q, k, v, beta, tm, h, dh, un, dun, do, dq, dk, dv, dbeta, dk32, cu, cidx, T, CS, TPC, NT, scale, seg,
     H, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
     BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr, NK: tl.constexpr, NV: tl.constexpr,
-    VARLEN: tl.constexpr,
+    VARLEN: tl.constexpr, SEG: tl.constexpr,
     DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
 ):
     """One chunk: gradients of q, k, v, beta given S, dS(end), Un and dUn of that chunk.
@@ -369,8 +386,10 @@ def _grads_bwd_kernel(
                  dA = strict_lower(-Tm^T dTm Tm^T), A = diag(b) strict_lower(K K^T).
     (With grads_split the same work runs as _grads_qkw_kernel and _wy_bwd_kernel, :mod:`.chunk_grads`.)
     """
+    if _spare(cu, cidx, tl.program_id(1), CS, NH, VARLEN):
+        return
     i_h, i_g, s, t, mt, tq, mq, visible = _grad_rows(
-        cu, cidx, tl.program_id(0), tl.program_id(1), T, CS, TPC, NT, H, NH, BQ, VARLEN)
+        cu, cidx, seg, tl.program_id(0), tl.program_id(1), T, CS, TPC, NT, H, NH, BQ, VARLEN, SEG)
     kb = i_h * K
     vb = i_h * V
     qb = i_h * K
@@ -424,7 +443,7 @@ def _grads_bwd_kernel(
         else:
             tl.store(dk32 + kb + t[:, None] * (H * K) + ok[None, :], b_dk, mask=mt[:, None] & mk[None, :])
     # through the inverse: dA = -Tm^T dTm Tm^T on the strict lower triangle
-    dA = _inverse_grad(tmc, dTm, s, mt, PREC_C)
+    dA = _inverse_grad(tmc, dTm, s, t, mt, seg, NH, PREC_C, SEG)
     db += tl.sum(dA * KK, 1)
     M = dA * b[:, None]
     M = M + tl.trans(M)                                                # dK += (M + M^T) K
@@ -489,7 +508,7 @@ def _geometry(T: int, n_h: int, K: int, V: int, cfg: dict) -> dict:
 MAX_CHUNKS = 65_535
 
 
-def _chunk_plan(B: int, T: int, tpc: int, cu_seqlens):
+def _chunk_plan(B: int, T: int, tpc: int, cu_seqlens, shared: bool = False):
     """Where the chunks are: (N sequences, chunks per batch row NT, chunk programs per batch row,
     chunk table [chunks, 2] int32 (sequence, chunk within it) or None, first chunk of each sequence
     [N + 1] int32 or None, rows of h).
@@ -498,9 +517,11 @@ def _chunk_plan(B: int, T: int, tpc: int, cu_seqlens):
     sequence n owns ceil(len_n / tpc) chunks, none shared with its neighbours. The packed table is sized
     from the shapes alone, not from the lengths, so the plan needs no host sync and a CUDA graph can
     capture it: sum ceil(len_n / tpc) <= (T + N (tpc - 1)) / tpc, and <= T (a chunk holds a token). Rows
-    past the real chunks continue the last sequence beyond its end: their programs mask every token
-    and write only their own h / scratch rows. Where that bound passes the grid's 65,535 chunk programs
-    outside a capture, the table takes the exact count instead (one read-back).
+    past the real chunks continue the last sequence beyond its end: the chunk-parallel kernels' programs
+    there return at once (``chunk_tiles._spare``), and the walks, which go by sequence, never reach them.
+    Where that bound passes the grid's 65,535 chunk programs outside a capture, the table takes the exact
+    count instead (one read-back). With ``shared`` the sequences are the chunks of :func:`word_chunks`, at
+    most tpc tokens each and next-fit, so any two in a row hold more than tpc tokens: at most 2 T / tpc + 1.
     """
     if cu_seqlens is None:
         NT = cdiv(T, tpc)
@@ -509,7 +530,7 @@ def _chunk_plan(B: int, T: int, tpc: int, cu_seqlens):
     cu = cu_seqlens.to(torch.int64)
     nts = (cu[1:] - cu[:-1] + tpc - 1) // tpc
     first = torch.cat([nts.new_zeros(1), nts.cumsum(0)])
-    rows = max(1, min(T, (T + N * (tpc - 1)) // tpc))
+    rows = max(1, min(T, (T + N * (tpc - 1)) // tpc, 2 * T // tpc + 1 if shared else T))
     in_capture = capturing(cu)
     if rows > MAX_CHUNKS and not in_capture:
         rows = int(first[-1])
@@ -523,24 +544,58 @@ def _chunk_plan(B: int, T: int, tpc: int, cu_seqlens):
     return N, 0, rows, cidx, first.to(torch.int32).contiguous(), rows
 
 
+def word_chunks(cu_seqlens: torch.Tensor, T: int, tpc: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Whole sequences ("words") of at most ``tpc`` tokens packed into chunks, in order, next-fit: a word
+    starts a new chunk where it does not fit the current one. Returns the chunks as sequences of their
+    own, offsets [N + 1] int32 (the chunks first, then empty ones up to N), and each token's word [T]
+    int32, with which the kernels keep the words of a chunk apart (``_word_pairs``).
+
+    Next-fit is sequential, but each word is a map of the fill before it to the fill after it (x + len
+    where that fits, else len), and maps compose: an inclusive scan over the words (log2 N rounds of
+    gathers on [N, tpc + 1]) gives the fill before every word, with no host sync, so a CUDA graph can
+    capture it. Next-fit leaves fewer than 2 T / tpc + 1 chunks."""
+    cu = cu_seqlens.to(torch.int64)
+    N = cu.shape[0] - 1
+    L = (cu[1:] - cu[:-1]).clamp(max=tpc)            # over tpc: refused before (max_seqlen), kept in range here
+    x = torch.arange(tpc + 1, device=cu.device)
+    fits = x[None, :] + L[:, None] <= tpc
+    maps = torch.where(fits, x[None, :] + L[:, None], L[:, None])        # [N, tpc + 1]
+    d = 1
+    while d < N:                                     # maps[w] <- maps[w] o maps[w - d]
+        maps = torch.cat([maps[:d], torch.gather(maps[d:], 1, maps[:-d])])
+        d *= 2
+    before = torch.cat([L.new_zeros(1), maps[:-1, 0]])                   # fill before each word
+    start = before + L > tpc
+    start[0] = True
+    chunk = start.cumsum(0) - 1
+    offs = torch.full((N + 2,), T, dtype=torch.int64, device=cu.device)
+    offs.scatter_(0, torch.where(start, chunk, N + 1), cu[:-1])          # non-starts into a spare slot
+    word = torch.searchsorted(cu[1:], torch.arange(T, device=cu.device), right=True)
+    return offs[:N + 1].to(torch.int32), word.to(torch.int32)
+
+
 def call_config(q, n_h, cu_seqlens=None) -> dict:
     """The launch settings of one call (:func:`launch_config` at its K, tokens per sequence, dtype, n_h)."""
     B, T, H, K = q.shape
     return launch_config(K, T if cu_seqlens is None else T // max(1, len(cu_seqlens) - 1), q.dtype, n_h)
 
 
-def chunk_fwd(q, k, v, beta, scale, initial_state, output_final_state, n_h, save, cu_seqlens=None, cfg=None):
+def chunk_fwd(q, k, v, beta, scale, initial_state, output_final_state, n_h, save, cu_seqlens=None, cfg=None,
+              seg=None):
     """Forward pass on the flattened layout: q [B, T, H, K], k [B, T*n_h, H, K], v [B, T*n_h, H, V],
     beta [B, T*n_h, H] (B = 1 with cu_seqlens). Returns o, the final state [N, H, K, V] and the
-    tensors the backward pass needs. cfg: the call's launch settings (None: :func:`call_config`)."""
+    tensors the backward pass needs. cfg: the call's launch settings (None: :func:`call_config`).
+    seg: each token's word where the sequences of cu_seqlens are chunks holding several words
+    (:func:`word_chunks`; no initial or final state then)."""
     B, T, H, K = q.shape
     Tn, V = k.shape[1], v.shape[-1]
     cfg = call_config(q, n_h, cu_seqlens) if cfg is None else cfg
     g = _geometry(T, n_h, K, V, cfg)
     DT, PREC, PREC_C, SDT, SPREC = _precision(q.dtype, cfg)
-    N, NT, NC, cidx, coff, total = _chunk_plan(B, T, g["TPC"], cu_seqlens)
+    N, NT, NC, cidx, coff, total = _chunk_plan(B, T, g["TPC"], cu_seqlens, seg is not None)
     varlen = cu_seqlens is not None
     prec = dict(DT=DT, PREC=PREC, PREC_C=PREC_C, SDT=SDT, SPREC=SPREC)
+    words = dict(seg=seg, SEG=seg is not None)
     wide = SDT == tl.float32                      # state path in float32: W, U (then Un) stored so
     w = torch.empty(k.shape, device=q.device, dtype=torch.float32 if wide else q.dtype)
     u = torch.empty(v.shape, device=q.device, dtype=torch.float32 if wide else q.dtype)
@@ -556,7 +611,7 @@ def chunk_fwd(q, k, v, beta, scale, initial_state, output_final_state, n_h, save
     _wy_fwd_kernel[(B * H, NC)](
         k, v, beta, w, u, tm, ascr, cu_seqlens, cidx, T, NT, g["CS"], H=H, K=K, V=V, NH=n_h, BK=g["BK"],
         BV=g["BV"], VARLEN=varlen, INV_FUSED=inv != "serial", INV_LOADS=inv == "fused_loads",
-        DENSE_WU=cfg["wy_dense_wu"] and dense, WU=not split_wu, **prec,
+        DENSE_WU=cfg["wy_dense_wu"] and dense, WU=not split_wu, **words, **prec,
         num_warps=cfg["wy_warps"],
     )
     if split_wu:
@@ -573,29 +628,32 @@ def chunk_fwd(q, k, v, beta, scale, initial_state, output_final_state, n_h, save
         q, k, w, u, o, h, initial_state, ht, cu_seqlens, coff, T, g["CS"], g["TPC"], NT, scale,
         H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=g["BK"], BV=bv, USE_H0=initial_state is not None,
         STORE_HT=output_final_state, SAVE=save or split, OUT=not split, VARLEN=varlen,
-        TLOADS=cfg["state_fwd_tloads"], **prec, num_warps=cfg["state_warps"], num_stages=cfg["state_stages"],
+        TLOADS=cfg["state_fwd_tloads"], **words, **prec, num_warps=cfg["state_warps"],
+        num_stages=cfg["state_stages"],
     )
     if split:
         bvo = min(g["BV"], cfg["par_bv"])
         _o_fwd_kernel[(B * H, NC, cdiv(V, bvo))](
             q, k, u, h, o, cu_seqlens, cidx, T, g["CS"], g["TPC"], NT, scale, H=H, K=K, V=V, NH=n_h,
-            BQ=g["BQ"], BK=g["BK"], BV=bvo, VARLEN=varlen, **prec, num_warps=cfg["par_warps"],
+            BQ=g["BQ"], BK=g["BK"], BV=bvo, VARLEN=varlen, **words, **prec, num_warps=cfg["par_warps"],
         )
     return o, ht, (w, u, tm, h)
 
 
-def chunk_bwd(q, k, v, beta, scale, initial_state, saved, do, dht, n_h, cu_seqlens=None, cfg=None):
+def chunk_bwd(q, k, v, beta, scale, initial_state, saved, do, dht, n_h, cu_seqlens=None, cfg=None, seg=None):
     """Backward pass matching :func:`chunk_fwd`; returns dq, dk, dv, dbeta, dh0 (flattened layout). cfg:
-    the forward's launch settings (the saved tensors' dtypes follow them; None: :func:`call_config`)."""
+    the forward's launch settings (the saved tensors' dtypes follow them; None: :func:`call_config`);
+    seg: as the forward's."""
     w, un, tm, h = saved
     B, T, H, K = q.shape
     V = v.shape[-1]
     cfg = call_config(q, n_h, cu_seqlens) if cfg is None else cfg
     g = _geometry(T, n_h, K, V, cfg)
     DT, PREC, PREC_C, SDT, SPREC = _precision(q.dtype, cfg)
-    N, NT, NC, cidx, coff, total = _chunk_plan(B, T, g["TPC"], cu_seqlens)
+    N, NT, NC, cidx, coff, total = _chunk_plan(B, T, g["TPC"], cu_seqlens, seg is not None)
     varlen = cu_seqlens is not None
     prec = dict(DT=DT, PREC=PREC, PREC_C=PREC_C, SDT=SDT, SPREC=SPREC)
+    words = dict(seg=seg, SEG=seg is not None)
     bv = min(g["BV"], cfg["state_bwd_bv"])
     dh = torch.empty_like(h)
     dun = torch.empty_like(v)
@@ -604,7 +662,7 @@ def chunk_bwd(q, k, v, beta, scale, initial_state, saved, do, dht, n_h, cu_seqle
         bvd = min(g["BV"], cfg["par_bv"])
         _du_local_kernel[(B * H, NC, cdiv(V, bvd))](
             q, k, do, dun, cu_seqlens, cidx, T, g["CS"], g["TPC"], NT, scale, H=H, K=K, V=V, NH=n_h,
-            BQ=g["BQ"], BK=g["BK"], BV=bvd, VARLEN=varlen, KQ=cfg["du_local_kq"], **prec,
+            BQ=g["BQ"], BK=g["BK"], BV=bvd, VARLEN=varlen, KQ=cfg["du_local_kq"], **words, **prec,
             num_warps=cfg["par_warps"],
         )
     halves = cfg["state_bwd_khalves"] and g["BK"] == 128      # dS in two 64-row tiles
@@ -613,7 +671,7 @@ def chunk_bwd(q, k, v, beta, scale, initial_state, saved, do, dht, n_h, cu_seqle
         H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=g["BK"] // 2 if halves else g["BK"], BV=bv, HALVES=halves,
         TLOADS=cfg["state_bwd_tloads"], USE_DHT=dht is not None, USE_DH0=dh0 is not None,
         LOCAL_DU=cfg["split_du"], DU_AHEAD=cfg["state_bwd_du_ahead"], ACC=cfg["state_bwd_acc"],
-        VARLEN=varlen, **prec,
+        VARLEN=varlen, **words, **prec,
         num_warps=cfg["state_bwd_warps"], num_stages=cfg["state_bwd_stages"],
     )
     bk2, bv2 = min(g["BK"], cfg["grads_bk"]), min(g["BV"], cfg["grads_bv"])
@@ -622,7 +680,7 @@ def chunk_bwd(q, k, v, beta, scale, initial_state, saved, do, dht, n_h, cu_seqle
     dk = torch.empty_like(k)
     dv = torch.empty_like(v)
     dbeta = torch.empty_like(beta)          # each element stored once, rounded there from float32
-    launch = dict(H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=bk2, BV=bv2, NV=nv, VARLEN=varlen, **prec,
+    launch = dict(H=H, K=K, V=V, NH=n_h, BQ=g["BQ"], BK=bk2, BV=bv2, NV=nv, VARLEN=varlen, **words, **prec,
                   num_warps=cfg["grads_warps"], num_stages=cfg["grads_stages"])
     if cfg["grads_split"]:
         # dk's output and state parts and dW, from the (chunk, K-block) programs to the WY ones
@@ -653,34 +711,39 @@ class ChunkHouseholderFunction(torch.autograd.Function):
     """Autograd for the flattened n_h-sub-step recurrence (n_h = 1: the delta rule)."""
 
     @staticmethod
-    def forward(ctx, q, k, v, beta, scale, initial_state, output_final_state, n_h, cu_seqlens):
+    def forward(ctx, q, k, v, beta, scale, initial_state, output_final_state, n_h, cu_seqlens, shared):
         h0 = None if initial_state is None else initial_state.detach().to(torch.float32).contiguous()
         save = any(ctx.needs_input_grad[i] for i in (0, 1, 2, 3, 5))
         # one set of launch settings for both passes: the saved W, U dtypes and Tm's use follow them, so a
         # setting changed between the forward and the backward (a forced_launch left) must not reach it
         cfg = call_config(q, n_h, cu_seqlens)
-        o, ht, saved = chunk_fwd(q, k, v, beta, scale, h0, output_final_state, n_h, save, cu_seqlens, cfg)
+        seg = None
+        if shared:                  # words share chunks: the chunks become the sequences
+            cu_seqlens, seg = word_chunks(cu_seqlens, q.shape[1], BT // n_h)
+        o, ht, saved = chunk_fwd(q, k, v, beta, scale, h0, output_final_state, n_h, save, cu_seqlens, cfg, seg)
         if save:
-            ctx.save_for_backward(q, k, v, beta, h0, cu_seqlens, *saved)
+            ctx.save_for_backward(q, k, v, beta, h0, cu_seqlens, seg, *saved)
         ctx.scale, ctx.n_h, ctx.h0_dtype = scale, n_h, None if initial_state is None else initial_state.dtype
         ctx.cfg = cfg
         return o, ht
 
     @staticmethod
     def backward(ctx, do, dht):
-        q, k, v, beta, h0, cu_seqlens, w, un, tm, h = ctx.saved_tensors
+        q, k, v, beta, h0, cu_seqlens, seg, w, un, tm, h = ctx.saved_tensors
         dq, dk, dv, dbeta, dh0 = chunk_bwd(
             q, k, v, beta, ctx.scale, h0, (w, un, tm, h), do.contiguous(),
-            None if dht is None else dht.contiguous(), ctx.n_h, cu_seqlens, ctx.cfg,
+            None if dht is None else dht.contiguous(), ctx.n_h, cu_seqlens, ctx.cfg, seg,
         )
         if dh0 is not None:
             dh0 = dh0.to(ctx.h0_dtype)
-        return dq, dk, dv, dbeta, None, dh0, None, None, None
+        return dq, dk, dv, dbeta, None, dh0, None, None, None, None
 
 
-def chunk_householder(q, k, v, beta, scale, initial_state, output_final_state, n_h, cu_seqlens=None):
+def chunk_householder(q, k, v, beta, scale, initial_state, output_final_state, n_h, cu_seqlens=None,
+                      max_seqlen=None):
     """Shared entry for delta rule and DeltaProduct on the flattened [B, T*n_h, H, *] layout
-    (``cu_seqlens`` counts tokens, B = 1)."""
+    (``cu_seqlens`` counts tokens, B = 1). Sequences share chunks where ``max_seqlen`` says they fit one
+    (tokens per chunk: 64 // n_h) and no state goes in or out (a shared chunk has no per-word states)."""
     if q.shape[-1] > MAX_K:
         raise KernelArgumentError(
             f"the chunk backend holds a whole key row per tile and supports K <= {MAX_K} (got "
@@ -689,8 +752,10 @@ def chunk_householder(q, k, v, beta, scale, initial_state, output_final_state, n
     q, k, v, beta = (x.contiguous() for x in (q, k, v, beta))
     if cu_seqlens is not None:
         cu_seqlens = cu_seqlens.contiguous()
+    shared = (cu_seqlens is not None and max_seqlen is not None and max_seqlen <= BT // n_h
+              and initial_state is None and not output_final_state)
     o, ht = ChunkHouseholderFunction.apply(q, k, v, beta, scale, initial_state, output_final_state, n_h,
-                                           cu_seqlens)
+                                           cu_seqlens, shared)
     return o, (ht if output_final_state else None)
 
 
@@ -707,6 +772,7 @@ def chunk_delta_rule(
     initial_state: torch.Tensor | None = None,
     output_final_state: bool = False,
     cu_seqlens: torch.Tensor | None = None,
+    max_seqlen: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Chunked delta rule, ``S_t = (I - beta_t k_t k_t^T) S_{t-1} + beta_t k_t v_t^T``, beta in [0, 2].
 
@@ -717,6 +783,9 @@ def chunk_delta_rule(
         initial_state: ``[B, H, K, V]`` (float32) or None.
         output_final_state: also return ``S_T`` ``[B, H, K, V]`` float32.
         cu_seqlens: packed sequences (B = 1, int ``[N + 1]``); states are then ``[N, H, K, V]``.
+        max_seqlen: with cu_seqlens, the longest sequence's tokens, if known: at most 64 and with no
+            initial or final state, sequences then share chunks (:func:`word_chunks`) instead of each
+            owning a partly empty one. The caller vouches for it inside a CUDA graph capture.
 
     Returns:
         ``(o [B, T, H, V] in the input dtype, S_T or None)``; differentiable in q, k, v, beta and
@@ -731,4 +800,4 @@ def chunk_delta_rule(
         >>> o, S = chunk_delta_rule(q, k, v, beta, output_final_state=True)
     """
     return chunk_householder(q, k, v, beta, resolve_scale(scale, q.shape[-1]), initial_state,
-                             output_final_state, 1, cu_seqlens)
+                             output_final_state, 1, cu_seqlens, max_seqlen)

@@ -22,11 +22,13 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from statetrack.kernels.delta_rule.chunk_tiles import _chunk_of, _chunk_tm, _key_tile, _mm, _mm32
+from statetrack.kernels.delta_rule.chunk_tiles import (_chunk_of, _chunk_tm, _key_tile, _mm, _mm32, _spare,
+                                                       _word_pairs)
 
 
 @triton.jit
-def _grad_rows(cu, cidx, i_bh, i_c, T, CS, TPC, NT, H, NH: tl.constexpr, BQ: tl.constexpr, VARLEN: tl.constexpr):
+def _grad_rows(cu, cidx, seg, i_bh, i_c, T, CS, TPC, NT, H, NH: tl.constexpr, BQ: tl.constexpr, VARLEN: tl.constexpr,
+               SEG: tl.constexpr):
     """Chunk program (i_bh, i_c): its head, its global chunk index (row of h), the key rows (s: 0..63,
     t on the flattened sub-step axis, mask mt), the query rows (tq, mask mq) and the causal mask
     [BQ, 64] of scores (key j seen by query i, masked rows off)."""
@@ -39,6 +41,8 @@ def _grad_rows(cu, cidx, i_bh, i_c, T, CS, TPC, NT, H, NH: tl.constexpr, BQ: tl.
     tq = bos + i_t * TPC + r
     mq = (r < TPC) & (tq < eos)
     visible = (s[None, :] < (r[:, None] + 1) * NH) & mq[:, None]
+    if SEG:                                     # several words in the chunk: scores within a word
+        visible = visible & _word_pairs(seg, tq, mq, t // NH, mt)
     return i_h, i_g, s, t, mt, tq, mq, visible
 
 
@@ -83,20 +87,23 @@ def _wy_key_grads(tmt, dw, kc, b, DT: tl.constexpr, PREC: tl.constexpr):
 
 
 @triton.jit
-def _inverse_grad(tmc, dTm, s, mt, PREC_C: tl.constexpr):
+def _inverse_grad(tmc, dTm, s, t, mt, seg, NH: tl.constexpr, PREC_C: tl.constexpr, SEG: tl.constexpr):
     """dA from dTm through Tm = (I + A)^{-1}: dA = -Tm^T dTm Tm^T, kept on A's strict lower triangle
-    (its only free entries) and the chunk's rows."""
+    (its only free entries) and the chunk's rows; with SEG (several words in the chunk) within a word."""
     tmf = tmc.to(tl.float32)
     dA = -_mm32(_mm32(tl.trans(tmf), dTm, PREC_C), tl.trans(tmf), PREC_C)
-    return tl.where((s[:, None] > s[None, :]) & mt[:, None], dA, 0.0)
+    keep = (s[:, None] > s[None, :]) & mt[:, None]
+    if SEG:
+        keep = keep & _word_pairs(seg, t // NH, mt, t // NH, mt)
+    return tl.where(keep, dA, 0.0)
 
 
 @triton.jit
 def _grads_qkw_kernel(
-    q, k, h, dh, un, dun, do, dq, dkp, dw, cu, cidx, T, CS, TPC, NT, scale,
+    q, k, h, dh, un, dun, do, dq, dkp, dw, cu, cidx, T, CS, TPC, NT, scale, seg,
     H, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
     BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr, NV: tl.constexpr, VARLEN: tl.constexpr,
-    KFIRST: tl.constexpr,
+    KFIRST: tl.constexpr, SEG: tl.constexpr,
     DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
 ):
     """One (chunk, K-block): dq (final), dK_part = scale mask(dO Un^T)^T Q + Un dS'^T and
@@ -108,8 +115,10 @@ def _grads_qkw_kernel(
         i_k, i_bh, i_c = tl.program_id(0), tl.program_id(1), tl.program_id(2)
     else:
         i_bh, i_c, i_k = tl.program_id(0), tl.program_id(1), tl.program_id(2)
+    if _spare(cu, cidx, i_c, CS, NH, VARLEN):
+        return
     i_h, i_g, s, t, mt, tq, mq, visible = _grad_rows(
-        cu, cidx, i_bh, i_c, T, CS, TPC, NT, H, NH, BQ, VARLEN)
+        cu, cidx, seg, i_bh, i_c, T, CS, TPC, NT, H, NH, BQ, VARLEN, SEG)
     ok = i_k * BK + tl.arange(0, BK)
     mk = ok < K
     kb = i_h * K                                   # q and k rows share the head offset, as do dO and Un
@@ -140,17 +149,19 @@ def _grads_qkw_kernel(
 
 @triton.jit
 def _wy_bwd_kernel(
-    k, v, beta, tm, dun, dkp, dw, dk, dv, dbeta, cu, cidx, T, CS, TPC, NT,
+    k, v, beta, tm, dun, dkp, dw, dk, dv, dbeta, cu, cidx, T, CS, TPC, NT, seg,
     H, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
     BQ: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr, NK: tl.constexpr, NV: tl.constexpr,
-    VARLEN: tl.constexpr,
+    VARLEN: tl.constexpr, SEG: tl.constexpr,
     DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
 ):
     """One chunk: dv, dbeta and dk = dK_part + d(bK) b + (M + M^T) K, M = diag(b) dA, given dUn and
     the dK_part, dW of _grads_qkw_kernel. The A terms go as dA K: (M + M^T) K = b * (dA K) + dA^T (b K)
     and rowsum(dA * K K^T) = rowsum((dA K) * K), so no [64, 64] K K^T is carried over the K-blocks."""
+    if _spare(cu, cidx, tl.program_id(1), CS, NH, VARLEN):
+        return
     i_h, _, s, t, mt, _, _, _ = _grad_rows(
-        cu, cidx, tl.program_id(0), tl.program_id(1), T, CS, TPC, NT, H, NH, BQ, VARLEN)
+        cu, cidx, seg, tl.program_id(0), tl.program_id(1), T, CS, TPC, NT, H, NH, BQ, VARLEN, SEG)
     kb = i_h * K
     vb = i_h * V
     b, tmc = _chunk_tm(beta, tm, i_h, s, t, mt, H)
@@ -166,7 +177,7 @@ def _wy_bwd_kernel(
         kc = _key_tile(k, kb, t, mt, ik * BK, H, K, BK)
         dwc = _key_tile(dw, kb, t, mt, ik * BK, H, K, BK)
         dTm += _mm(dwc, tl.trans(kc.to(tl.float32) * b[:, None]), DT, PREC)    # dW (bK)^T
-    dA = _inverse_grad(tmc, dTm, s, mt, PREC_C)
+    dA = _inverse_grad(tmc, dTm, s, t, mt, seg, NH, PREC_C, SEG)
     for ik in range(NK):
         ok = ik * BK + tl.arange(0, BK)
         m_tk = mt[:, None] & (ok < K)[None, :]

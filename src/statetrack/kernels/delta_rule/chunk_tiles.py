@@ -75,6 +75,30 @@ def _chunk_of(cu, cidx, i_b, i_c, T, NT, VARLEN: tl.constexpr):
 
 
 @triton.jit
+def _spare(cu, cidx, i_c, CS, NH: tl.constexpr, VARLEN: tl.constexpr):
+    """Whether chunk program i_c is a spare row of a packed chunk table (sized from the shapes, so its last
+    rows continue the last sequence past its end): such a program has no token to load or store, and the
+    chunk-parallel kernels return at once. Never true without cu_seqlens."""
+    if VARLEN:
+        i_n = tl.load(cidx + 2 * i_c).to(tl.int64)
+        i_t = tl.load(cidx + 2 * i_c + 1).to(tl.int64)
+        n = tl.load(cu + i_n + 1).to(tl.int64) - tl.load(cu + i_n).to(tl.int64)
+        return i_t * CS >= n * NH
+    else:
+        return i_c < 0
+
+
+@triton.jit
+def _word_pairs(seg, ta, ma, tb, mb):
+    """[len(ta), len(tb)] mask of the pairs of tokens ta[i], tb[j] (rows of the flattened token axis) that
+    belong to one word, seg holding each token's word (several words share a chunk); rows off their mask
+    pair with nothing."""
+    a = tl.load(seg + ta, mask=ma, other=-1)
+    b = tl.load(seg + tb, mask=mb, other=-2)
+    return a[:, None] == b[None, :]
+
+
+@triton.jit
 def _seq_of(cu, coff, i_n, T, NT, TPC, VARLEN: tl.constexpr):
     """Sequence i_n: its tokens [bos, eos) on the flattened time axis, its chunk count, its first
     global chunk index."""

@@ -7,8 +7,8 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from statetrack.kernels.delta_rule.chunk_tiles import (_chunk_of, _chunk_tm, _load_rows16, _mm, _mm32,
-                                                       _store_rows16, _store_tm16)
+from statetrack.kernels.delta_rule.chunk_tiles import (_chunk_of, _chunk_tm, _load_rows16, _mm, _mm32, _spare,
+                                                       _store_rows16, _store_tm16, _word_pairs)
 
 
 @triton.jit
@@ -96,14 +96,23 @@ def _wu_dense(x, out, tm, beta, xb, bb, t0, CS, end, H, D: tl.constexpr, BD: tl.
 
 
 @triton.jit
+def _word_rows16(t0, i: tl.constexpr, CS, Tn, NH: tl.constexpr):
+    """The tokens of sub-step rows t0 + 16 i .. t0 + 16 i + 15 of a chunk and their mask (for _word_pairs)."""
+    r = 16 * i + tl.arange(0, 16)
+    return (t0 + r) // NH, (r < CS) & (t0 + r < Tn)
+
+
+@triton.jit
 def _wy_fwd_kernel(
-    k, v, beta, w, u, tm, ascr, cu, cidx, T, NT, CS,
+    k, v, beta, w, u, tm, ascr, cu, cidx, T, NT, CS, seg,
     H, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     VARLEN: tl.constexpr, INV_FUSED: tl.constexpr, INV_LOADS: tl.constexpr, DENSE_WU: tl.constexpr,
-    WU: tl.constexpr,
+    WU: tl.constexpr, SEG: tl.constexpr,
     DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
 ):
     i_bh, i_c = tl.program_id(0), tl.program_id(1)
+    if _spare(cu, cidx, i_c, CS, NH, VARLEN):
+        return
     i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
     _, i_t, bos, eos, _ = _chunk_of(cu, cidx, i_b, i_c, T, NT, VARLEN)
     t0 = bos * NH + i_t * CS                      # first sub-step row of the chunk
@@ -132,6 +141,21 @@ def _wy_fwd_kernel(
     a30 = _mm(k3, tl.trans(k0), DT, PREC) * b3[:, None]
     a31 = _mm(k3, tl.trans(k1), DT, PREC) * b3[:, None]
     a32 = _mm(k3, tl.trans(k2), DT, PREC) * b3[:, None]
+    if SEG:     # several words in the chunk (seg: each token's word): A only within a word
+        r0, m0 = _word_rows16(t0, 0, CS, Tn, NH)
+        r1, m1 = _word_rows16(t0, 1, CS, Tn, NH)
+        r2, m2 = _word_rows16(t0, 2, CS, Tn, NH)
+        r3, m3 = _word_rows16(t0, 3, CS, Tn, NH)
+        a00 = tl.where(_word_pairs(seg, r0, m0, r0, m0), a00, 0.0)
+        a11 = tl.where(_word_pairs(seg, r1, m1, r1, m1), a11, 0.0)
+        a22 = tl.where(_word_pairs(seg, r2, m2, r2, m2), a22, 0.0)
+        a33 = tl.where(_word_pairs(seg, r3, m3, r3, m3), a33, 0.0)
+        a10 = tl.where(_word_pairs(seg, r1, m1, r0, m0), a10, 0.0)
+        a20 = tl.where(_word_pairs(seg, r2, m2, r0, m0), a20, 0.0)
+        a21 = tl.where(_word_pairs(seg, r2, m2, r1, m1), a21, 0.0)
+        a30 = tl.where(_word_pairs(seg, r3, m3, r0, m0), a30, 0.0)
+        a31 = tl.where(_word_pairs(seg, r3, m3, r1, m1), a31, 0.0)
+        a32 = tl.where(_word_pairs(seg, r3, m3, r2, m2), a32, 0.0)
 
     # diagonal blocks of Tm = (I + A)^{-1}, then the blocks below: X_ij = -X_ii sum_m A_im X_mj
     if INV_FUSED:
@@ -190,6 +214,8 @@ def _wu_fwd_kernel(
     """W = Tm diag(b) K and U = Tm diag(b) V of one chunk as 64-row products from the Tm that
     _wy_fwd_kernel stored (launched after it where wy_split holds)."""
     i_bh, i_c = tl.program_id(0), tl.program_id(1)
+    if _spare(cu, cidx, i_c, CS, NH, VARLEN):
+        return
     i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
     _, i_t, bos, eos, _ = _chunk_of(cu, cidx, i_b, i_c, T, NT, VARLEN)
     t0 = bos * NH + i_t * CS

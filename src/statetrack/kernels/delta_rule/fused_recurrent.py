@@ -247,6 +247,7 @@ def fused_recurrent_delta_rule(
     initial_state: torch.Tensor | None = None,
     output_final_state: bool = False,
     cu_seqlens: torch.Tensor | None = None,
+    max_seqlen: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Delta rule, one step at a time: ``S_t = (I - beta_t k_t k_t^T) S_{t-1} + beta_t k_t v_t^T``.
 
@@ -257,6 +258,7 @@ def fused_recurrent_delta_rule(
         initial_state: ``[B, H, K, V]`` (float32) or None.
         output_final_state: also return ``S_T`` ``[B, H, K, V]`` float32.
         cu_seqlens: packed sequences (B = 1, int ``[N + 1]``); states are then ``[N, H, K, V]``.
+        max_seqlen: accepted for a uniform call; this backend does not use it.
 
     Returns:
         ``(o [B, T, H, V] in the input dtype, S_T or None)``, differentiable in every input.

@@ -23,6 +23,7 @@ def naive_delta_rule(
     initial_state: torch.Tensor | None = None,
     output_final_state: bool = False,
     cu_seqlens: torch.Tensor | None = None,
+    max_seqlen: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Sequential delta rule.
 
@@ -33,6 +34,7 @@ def naive_delta_rule(
         output_final_state: also return ``S_T``.
         cu_seqlens: packed sequences (``B = 1``, int ``[N + 1]``): the loop runs once per sequence,
             initial/final states ``[N, H, K, V]``.
+        max_seqlen: accepted for a uniform call; this backend does not use it.
 
     Returns:
         ``o`` ``[B, T, H, V]`` in q's dtype, and ``S_T`` ``[B, H, K, V]`` (float32, or float64 for
