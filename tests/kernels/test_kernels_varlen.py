@@ -326,19 +326,23 @@ def test_packed_split_kernels_on_gpu(split_kernels):
 
 
 @pytest.mark.gpu
-def test_chunk_packed_inside_a_cuda_graph():
+@pytest.mark.parametrize("K, first, then, max_seqlen", [
+    (64, (3, 40, 60, 97), (64, 1, 65, 70), None),
+    (32, (3, 40, 60, 33, 64), (64, 1, 62, 9, 64), 64),          # words sharing chunks: word_chunks captured too
+], ids=["own-chunks", "shared-chunks"])
+def test_chunk_packed_inside_a_cuda_graph(K, first, then, max_seqlen):
     """The batched trainer captures packed chunk calls in a CUDA graph: capture once, replay with other
     lengths (same count, same total) and match the eager call on those lengths."""
-    H, K, V, T = 2, 64, 64, 200
+    H, T = 2, sum(first)
     gen = torch.Generator().manual_seed(3)
-    xs = [torch.randn(1, T, H, d, generator=gen).to(DEVICE, BF16) for d in (K, K, V)]
+    xs = [torch.randn(1, T, H, K, generator=gen).to(DEVICE, BF16) for _ in range(3)]
     xs[1] = torch.nn.functional.normalize(xs[1].float(), dim=-1).to(BF16)
     beta = torch.rand(1, T, H, generator=gen).to(DEVICE, BF16)
-    cu = packed((3, 40, 60, 97))
+    cu = packed(first)
 
     def step():
         ins = [x.detach().requires_grad_() for x in (*xs, beta)]
-        o, _ = delta_rule(*ins, backend="chunk", cu_seqlens=cu)
+        o, _ = delta_rule(*ins, backend="chunk", cu_seqlens=cu, max_seqlen=max_seqlen)
         o.float().square().sum().backward()
         return [o] + [x.grad for x in ins]
 
@@ -346,7 +350,7 @@ def test_chunk_packed_inside_a_cuda_graph():
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
         captured = step()
-    cu.copy_(packed((64, 1, 65, 70)))
+    cu.copy_(packed(then))
     graph.replay()
     eager = step()
     for name, a, b in zip(("o", "dq", "dk", "dv", "dbeta"), captured, eager):
@@ -357,34 +361,6 @@ def test_chunk_packed_inside_a_cuda_graph():
 def test_words_share_chunks_on_gpu():
     """bf16 at the trainer's head size (K = V = 32): words sharing chunks against the float64 loop per word."""
     assert check_shared_chunks(delta_rule, "delta_rule", BF16, WORDS, 3, 32, 32) == 6
-
-
-@pytest.mark.gpu
-def test_shared_chunks_inside_a_cuda_graph():
-    """The trainer captures its step: word_chunks and the masked kernels in a CUDA graph, replayed on other
-    lengths (same count and total), match the eager call on those lengths."""
-    H, K, T = 2, 32, 200
-    gen = torch.Generator().manual_seed(4)
-    xs = [torch.randn(1, T, H, K, generator=gen).to(DEVICE, BF16) for _ in range(3)]
-    xs[1] = torch.nn.functional.normalize(xs[1].float(), dim=-1).to(BF16)
-    beta = torch.rand(1, T, H, generator=gen).to(DEVICE, BF16)
-    cu = packed((3, 40, 60, 33, 64))
-
-    def step():
-        ins = [x.detach().requires_grad_() for x in (*xs, beta)]
-        o, _ = delta_rule(*ins, backend="chunk", cu_seqlens=cu, max_seqlen=64)
-        o.float().square().sum().backward()
-        return [o] + [x.grad for x in ins]
-
-    step()                                                   # compile outside the capture
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        captured = step()
-    cu.copy_(packed((64, 1, 62, 9, 64)))
-    graph.replay()
-    eager = step()
-    for name, a, b in zip(("o", "dq", "dk", "dv", "dbeta"), captured, eager):
-        assert_close(f"graph {name}", b.double(), a.double(), 1e-6)
 
 
 @pytest.mark.gpu
