@@ -91,6 +91,19 @@ def test_packed_batches_hold_the_same_words(name):
         assert not ms[:, int(cu[-2]):].any() and not xs[:, int(cu[-2]):].any()
 
 
+@pytest.mark.parametrize("lo, hi, batch", [(3, 40, 1024), (3, 40, 5), (1, 5, 3), (7, 7, 4), (2, 64, 1)])
+def test_longest_segment_bounds_every_packed_segment(lo, hi, batch):
+    """longest_segment (what the trainer hands the chunk kernels as max_seqlen) is at least every word and
+    filler of every step; with these ranges the filler never outgrows a word, so it is max_len."""
+    stream = Stream(make_task("parity"), lo, hi)
+    seen = 0
+    for step in range(batch + 40):            # the offsets repeat every batch steps; hash_ints spreads them
+        L = stream.lengths(torch.tensor([0]), step, batch)[0]
+        filler = stream.capacity(batch) - int(L.sum())
+        seen = max(seen, int(L.max()), filler)
+    assert seen <= stream.longest_segment(batch) == hi
+
+
 def test_tokens_are_close_to_uniform():
     stream = Stream(make_task("S3"), 64, 64)
     x, _, _ = stream.sample(torch.arange(4), 0, 256)
