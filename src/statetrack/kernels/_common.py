@@ -225,7 +225,7 @@ def check_cu_seqlens(op: str, cu_seqlens: torch.Tensor, B: int, T: int, allow_em
         i = bad[0]
         raise KernelArgumentError(
             f"{op}: cu_seqlens must be {rule} (sequence {i} spans {offs[i]}..{offs[i + 1]})")
-    long = [i for i in range(len(offs) - 1) if max_seqlen is not None and offs[i + 1] - offs[i] > max_seqlen]
+    long = [] if max_seqlen is None else [i for i in range(len(offs) - 1) if offs[i + 1] - offs[i] > max_seqlen]
     if long:
         i = long[0]
         raise KernelArgumentError(f"{op}: sequence {i} has {offs[i + 1] - offs[i]} tokens, more than max_seqlen = "

@@ -233,8 +233,8 @@ def cmd_train(args) -> int:
     if args.seeds or args.eig_ranges or args.lrs:
         return _train_group(args, cfg, preset, why)
     # options of the batched trainer that the single-run loop has no use for: refused, not ignored
-    group_only = ([f"--layout {args.layout}"] if args.layout != "auto" else []) + (["--no-compile"] if args.no_compile
-                                                                                   else [])
+    group_only = [f"--layout {args.layout}"] if args.layout != "auto" else []
+    group_only += ["--no-compile"] if args.no_compile else []
     if group_only:
         from statetrack.errors import TrainingError
 

@@ -332,7 +332,7 @@ def _o_fwd_kernel(
 ):
     """One (chunk, V-block): O = scale (Q S + mask(Q K^T) Un) from the S and Un the state walk saved."""
     i_v = tl.program_id(2)
-    if _spare(cu, cidx, tl.program_id(1), CS, NH, VARLEN):
+    if _spare(cu, cidx, tl.program_id(1), T, NT, CS, NH, VARLEN):
         return
     qc, qk, i_h, i_g, t, mt, tq, mq, ov, mv = _local_scores(
         q, k, cu, cidx, seg, tl.program_id(0), tl.program_id(1), i_v, T, CS, TPC, NT, H, K, V, NH, BQ, BK, BV,
@@ -356,7 +356,7 @@ def _du_local_kernel(
 ):
     """One (chunk, V-block): the part of dUn that needs no state, scale mask(Q K^T)^T dO, into dun
     (with KQ, du_local_kq: the scores formed as K Q^T rather than transposed in registers)."""
-    if _spare(cu, cidx, tl.program_id(1), CS, NH, VARLEN):
+    if _spare(cu, cidx, tl.program_id(1), T, NT, CS, NH, VARLEN):
         return
     _, sc, i_h, _, t, mt, tq, mq, ov, mv = _local_scores(
         q, k, cu, cidx, seg, tl.program_id(0), tl.program_id(1), tl.program_id(2), T, CS, TPC, NT, H, K, V, NH,
@@ -386,7 +386,7 @@ def _grads_bwd_kernel(
                  dA = strict_lower(-Tm^T dTm Tm^T), A = diag(b) strict_lower(K K^T).
     (With grads_split the same work runs as _grads_qkw_kernel and _wy_bwd_kernel, :mod:`.chunk_grads`.)
     """
-    if _spare(cu, cidx, tl.program_id(1), CS, NH, VARLEN):
+    if _spare(cu, cidx, tl.program_id(1), T, NT, CS, NH, VARLEN):
         return
     i_h, i_g, s, t, mt, tq, mq, visible = _grad_rows(
         cu, cidx, seg, tl.program_id(0), tl.program_id(1), T, CS, TPC, NT, H, NH, BQ, VARLEN, SEG)

@@ -115,7 +115,7 @@ def _grads_qkw_kernel(
         i_k, i_bh, i_c = tl.program_id(0), tl.program_id(1), tl.program_id(2)
     else:
         i_bh, i_c, i_k = tl.program_id(0), tl.program_id(1), tl.program_id(2)
-    if _spare(cu, cidx, i_c, CS, NH, VARLEN):
+    if _spare(cu, cidx, i_c, T, NT, CS, NH, VARLEN):
         return
     i_h, i_g, s, t, mt, tq, mq, visible = _grad_rows(
         cu, cidx, seg, i_bh, i_c, T, CS, TPC, NT, H, NH, BQ, VARLEN, SEG)
@@ -158,7 +158,7 @@ def _wy_bwd_kernel(
     """One chunk: dv, dbeta and dk = dK_part + d(bK) b + (M + M^T) K, M = diag(b) dA, given dUn and
     the dK_part, dW of _grads_qkw_kernel. The A terms go as dA K: (M + M^T) K = b * (dA K) + dA^T (b K)
     and rowsum(dA * K K^T) = rowsum((dA K) * K), so no [64, 64] K K^T is carried over the K-blocks."""
-    if _spare(cu, cidx, tl.program_id(1), CS, NH, VARLEN):
+    if _spare(cu, cidx, tl.program_id(1), T, NT, CS, NH, VARLEN):
         return
     i_h, _, s, t, mt, _, _, _ = _grad_rows(
         cu, cidx, seg, tl.program_id(0), tl.program_id(1), T, CS, TPC, NT, H, NH, BQ, VARLEN, SEG)

@@ -75,17 +75,12 @@ def _chunk_of(cu, cidx, i_b, i_c, T, NT, VARLEN: tl.constexpr):
 
 
 @triton.jit
-def _spare(cu, cidx, i_c, CS, NH: tl.constexpr, VARLEN: tl.constexpr):
+def _spare(cu, cidx, i_c, T, NT, CS, NH: tl.constexpr, VARLEN: tl.constexpr):
     """Whether chunk program i_c is a spare row of a packed chunk table (sized from the shapes, so its last
     rows continue the last sequence past its end): such a program has no token to load or store, and the
-    chunk-parallel kernels return at once. Never true without cu_seqlens."""
-    if VARLEN:
-        i_n = tl.load(cidx + 2 * i_c).to(tl.int64)
-        i_t = tl.load(cidx + 2 * i_c + 1).to(tl.int64)
-        n = tl.load(cu + i_n + 1).to(tl.int64) - tl.load(cu + i_n).to(tl.int64)
-        return i_t * CS >= n * NH
-    else:
-        return i_c < 0
+    chunk-parallel kernels return at once. Never true without cu_seqlens (every chunk of a row is real)."""
+    _, i_t, bos, eos, _ = _chunk_of(cu, cidx, 0, i_c, T, NT, VARLEN)
+    return i_t * CS >= (eos - bos) * NH
 
 
 @triton.jit

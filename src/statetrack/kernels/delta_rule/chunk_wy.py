@@ -111,7 +111,7 @@ def _wy_fwd_kernel(
     DT: tl.constexpr, PREC: tl.constexpr, PREC_C: tl.constexpr, SDT: tl.constexpr, SPREC: tl.constexpr,
 ):
     i_bh, i_c = tl.program_id(0), tl.program_id(1)
-    if _spare(cu, cidx, i_c, CS, NH, VARLEN):
+    if _spare(cu, cidx, i_c, T, NT, CS, NH, VARLEN):
         return
     i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
     _, i_t, bos, eos, _ = _chunk_of(cu, cidx, i_b, i_c, T, NT, VARLEN)
@@ -214,7 +214,7 @@ def _wu_fwd_kernel(
     """W = Tm diag(b) K and U = Tm diag(b) V of one chunk as 64-row products from the Tm that
     _wy_fwd_kernel stored (launched after it where wy_split holds)."""
     i_bh, i_c = tl.program_id(0), tl.program_id(1)
-    if _spare(cu, cidx, i_c, CS, NH, VARLEN):
+    if _spare(cu, cidx, i_c, T, NT, CS, NH, VARLEN):
         return
     i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
     _, i_t, bos, eos, _ = _chunk_of(cu, cidx, i_b, i_c, T, NT, VARLEN)
