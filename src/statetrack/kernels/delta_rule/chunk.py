@@ -564,9 +564,9 @@ def word_chunks(cu_seqlens: torch.Tensor, T: int, tpc: int) -> tuple[torch.Tenso
     while d < N:                                     # maps[w] <- maps[w] o maps[w - d]
         maps = torch.cat([maps[:d], torch.gather(maps[d:], 1, maps[:-d])])
         d *= 2
-    before = torch.cat([L.new_zeros(1), maps[:-1, 0]])                   # fill before each word
-    start = before + L > tpc
-    start[0] = True
+    # the first word starts a chunk (a tensor op: an indexed store of a Python value copies from the host,
+    # which a CUDA graph capture refuses)
+    start = torch.cat([torch.ones(1, dtype=torch.bool, device=cu.device), maps[:-1, 0] + L[1:] > tpc])
     chunk = start.cumsum(0) - 1
     offs = torch.full((N + 2,), T, dtype=torch.int64, device=cu.device)
     offs.scatter_(0, torch.where(start, chunk, N + 1), cu[:-1])          # non-starts into a spare slot
