@@ -10,6 +10,10 @@
 #         and MA_ONLY replace those stages' group patterns).
 set -uo pipefail
 export PYTHONUNBUFFERED=1
+# a mistyped commit would be written into every result of the call: refuse it before any work
+if [ -n "${STATETRACK_COMMIT:-}" ] && ! [[ "$STATETRACK_COMMIT" =~ ^[0-9a-f]{7,40}(-dirty)?$ ]]; then
+    echo "STATETRACK_COMMIT=$STATETRACK_COMMIT is not a git commit (7-40 hex digits, e.g. git rev-parse HEAD)" >&2; exit 2
+fi
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
 if ls .whl/*.whl >/dev/null 2>&1; then

@@ -595,9 +595,9 @@ def main(argv=None) -> int:
                  "parity group of ours were trained again with bf16 kernel inputs (parity at 782c0e7, modular arithmetic "
                  "at 42d97f5); before c0db09f bf16 autocast had fed the DeltaNet kernels float32 (F.normalize): those "
                  "runs are kept in benchmarks/results/protocol_gpu_fp32_inputs.json. The S3 and S4 word problems and A5 "
-                 "n_h = 1 were trained again the same way at 808555a (the earlier runs are in that file too); the other "
-                 "DeltaNet and DeltaProduct rows here (our blocks on modular arithmetic, A5 n_h = 2-4, S5, S5 swaps) "
-                 "are still float32-input runs."] \
+                 "n_h = 1 were trained again the same way at 808555a, S5 swaps only, S5 n_h = 4 and A5 n_h = 4 at aca7fae "
+                 "(the earlier runs are in that file too); the other DeltaNet and DeltaProduct rows here (our blocks on "
+                 "modular arithmetic, A5 n_h = 2-3, S5 n_h = 1-3) are still float32-input runs."] \
                 + bracket_words_note(data) + paper_notes(data) \
                 + parity_split_notes(data)
         if not all(map(preregistered, data["rows"])):
