@@ -7,6 +7,7 @@ around its checkpoint interval (32 steps). Output, per-sequence final states and
 across a boundary shows in the next sequence's output, which ``test_ignoring_the_boundaries_fails``
 demonstrates. Empty sequences (equal neighbouring offsets) pass their state through unchanged.
 """
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -221,6 +222,13 @@ def test_max_seqlen_is_checked():
         delta_rule(x, x, x, b, backend="naive", max_seqlen=4)
     with pytest.raises(KernelArgumentError, match="sequence 1 has 4 tokens, more than max_seqlen = 3"):
         delta_rule(x, x, x, b, backend="naive", cu_seqlens=packed((2, 4)), max_seqlen=3)
+    with pytest.raises(KernelArgumentError, match="max_seqlen must be a positive int given with cu_seqlens"):
+        delta_rule(x, x, x, b, backend="naive", cu_seqlens=packed((2, 4)), max_seqlen=4.0)
+    # any integer type will do (a numpy one from lengths.max(), say); bool is not a length
+    o, _ = delta_rule(x, x, x, b, backend="naive", cu_seqlens=packed((2, 4)), max_seqlen=np.int64(4))
+    assert o.shape == x.shape
+    with pytest.raises(KernelArgumentError, match="max_seqlen must be a positive int given with cu_seqlens"):
+        delta_rule(x, x, x, b, backend="naive", cu_seqlens=packed((2, 4)), max_seqlen=True)
 
 
 @pytest.fixture

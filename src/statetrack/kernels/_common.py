@@ -21,6 +21,7 @@ Triton is imported only when a Triton backend is asked for, so ``import statetra
 from __future__ import annotations
 
 import importlib
+import numbers
 
 import os
 from typing import Callable
@@ -160,7 +161,7 @@ def check_inputs(
     devices = {t.device for t in (q, k, v, gate)}
     N = B
     if max_seqlen is not None and (cu_seqlens is None or isinstance(max_seqlen, bool)
-                                   or not isinstance(max_seqlen, int) or max_seqlen < 1):
+                                   or not isinstance(max_seqlen, numbers.Integral) or max_seqlen < 1):
         raise KernelArgumentError(f"{op}: max_seqlen must be a positive int given with cu_seqlens, got {max_seqlen!r}"
                                   f"{'' if cu_seqlens is not None else ' without cu_seqlens'}")
     if cu_seqlens is not None:
