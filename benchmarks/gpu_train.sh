@@ -6,8 +6,8 @@
 # Stages: ktests (the kernel tests of the one-step and packed paths; KTESTS_FILES replaces the files),
 #         smoke (graph vs eager, group vs alone, packed vs padded on CUDA; SMOKE_CASES kind:dtype[:backend]),
 #         bench (statetrack bench train; BENCH_ARGS adds options),
-#         parity | words | modarith (protocol groups; PROTO_ARGS adds options, e.g. --ma-steps; PARITY_ONLY
-#         and MA_ONLY replace those stages' group patterns).
+#         parity | words | modarith (protocol groups; PROTO_ARGS adds options, e.g. --ma-steps; PARITY_ONLY,
+#         WORDS_ONLY and MA_ONLY replace those stages' group patterns, e.g. WORDS_ONLY="words:S5:* words:A5:nh2").
 set -uo pipefail
 export PYTHONUNBUFFERED=1
 # a mistyped commit would be written into every result of the call: refuse it before any work
@@ -41,7 +41,7 @@ for stage in ${STAGES:-smoke bench parity}; do
         smoke) timeout $(left ${SMOKE_S:-150}) python3 benchmarks/gpu_smoke.py ${SMOKE_CASES:-} 2>&1 | tee "$OUT/smoke.log" ;;
         bench) timeout $(left ${BENCH_S:-260}) python3 -m statetrack.cli bench train --out "$OUT/train_throughput_gpu.json" ${BENCH_ARGS:-} 2>&1 | tee "$OUT/bench.log" ;;
         parity) timeout $(left ${PARITY_S:-300}) $PROTO --only ${PARITY_ONLY:-'table3:parity_p1:*'} --workers ${WORKERS:-1} --deadline ${DEADLINE:-150} 2>&1 | tee -a "$OUT/protocol.log" ;;
-        words) timeout $(left ${WORDS_S:-300}) $PROTO --only 'words:*' --workers ${WORKERS:-1} --deadline ${WORDS_DEADLINE:-200} 2>&1 | tee -a "$OUT/protocol.log" ;;
+        words) timeout $(left ${WORDS_S:-300}) $PROTO --only ${WORDS_ONLY:-'words:*'} --workers ${WORKERS:-1} --deadline ${WORDS_DEADLINE:-200} 2>&1 | tee -a "$OUT/protocol.log" ;;
         modarith) timeout $(left ${MA_S:-300}) $PROTO --only ${MA_ONLY:-'table3:modular*'} --workers ${WORKERS:-1} --deadline ${MA_DEADLINE:-200} 2>&1 | tee -a "$OUT/protocol.log" ;;
         *) echo "unknown stage $stage" ;;
     esac
