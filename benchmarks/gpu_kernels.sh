@@ -32,12 +32,12 @@ export TRITON_CACHE_DIR="${TRITON_CACHE_DIR:-/tmp/triton_cache}"
 export TRITON_CACHE_AUTOTUNING=1      # fla's autotuned kernels: timings cached on disk too (Triton >= 3.2)
 mkdir -p "$TRITON_CACHE_DIR"
 [ -f out/triton_cache.tar.xz ] && tar -xJf out/triton_cache.tar.xz -C "$TRITON_CACHE_DIR"
-# The device's checkout is the last landed commit plus this tree's changes: pass the real commit
-# (STATETRACK_COMMIT=<local HEAD>); without it the recorded one says -dirty when the tree differs.
-# a mistyped commit would be written into every result of the call: refuse it before any work
+# a mistyped commit would be written into every result of the call: refuse it before the stages run
 if [ -n "${STATETRACK_COMMIT:-}" ] && ! [[ "$STATETRACK_COMMIT" =~ ^[0-9a-f]{7,40}(-dirty)?$ ]]; then
     echo "STATETRACK_COMMIT=$STATETRACK_COMMIT is not a git commit (7-40 hex digits, e.g. git rev-parse HEAD)" >&2; exit 2
 fi
+# The device's checkout is the last landed commit plus this tree's changes: pass the real commit
+# (STATETRACK_COMMIT=<local HEAD>); without it the recorded one says -dirty when the tree differs.
 if [ -z "${STATETRACK_COMMIT:-}" ]; then
     STATETRACK_COMMIT="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
     [ -n "$(git status --porcelain 2>/dev/null)" ] && STATETRACK_COMMIT="${STATETRACK_COMMIT}-dirty" \

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import importlib
 import numbers
-
 import os
 from typing import Callable
 
