@@ -1,0 +1,29 @@
+"""benchmarks/gpu_dot_probe.py: the product forms it runs on a GPU are right under the interpreter, and its
+check tells them apart (so a wrong form on the device shows as a large error, not as noise)."""
+import importlib.util
+import os
+
+import pytest
+import torch
+
+spec = importlib.util.spec_from_file_location(
+    "gpu_dot_probe", os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", "gpu_dot_probe.py"))
+probe = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(probe)
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@pytest.mark.parametrize("n", [32, 64])
+@pytest.mark.parametrize("form", probe.FORMS)
+def test_every_form_matches_its_reference(form, n):
+    assert probe.run_case(form, n, torch.float16, 4, DEVICE) < probe.TOL
+
+
+def test_the_check_tells_the_forms_apart():
+    """X is lower triangular, so X @ Y, X^T @ Y and (X + X^T) @ Y differ: scoring one form's output
+    against another's reference gives an error far over the tolerance."""
+    g = torch.Generator().manual_seed(0)
+    A, B = (torch.randn(64, 32, generator=g).to(torch.float16) for _ in range(2))
+    Y = torch.randn(64, 32, generator=g).to(torch.float16)
+    for got, ref in (("plain", "trans"), ("trans", "sym"), ("moved", "plain")):
+        assert probe.relative_error(probe.reference(ref, A, B, Y), probe.reference(got, A, B, Y).float()) > 10 * probe.TOL
