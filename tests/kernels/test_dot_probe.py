@@ -10,13 +10,15 @@ spec = importlib.util.spec_from_file_location(
     "gpu_dot_probe", os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", "gpu_dot_probe.py"))
 probe = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(probe)
-DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
 
+# On a GPU the probe is a measurement (benchmarks/gpu_dot_probe.py), not a test of our kernels: a wrong form there
+# is the finding it looks for.
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the probe under the interpreter; on a GPU run the script")
 @pytest.mark.parametrize("n", [32, 64])
 @pytest.mark.parametrize("form", probe.FORMS)
 def test_every_form_matches_its_reference(form, n):
-    assert probe.run_case(form, n, torch.float16, 4, DEVICE) < probe.TOL
+    assert probe.run_case(form, n, torch.float16, 4, "cpu") < probe.TOL
 
 
 def test_the_check_tells_the_forms_apart():
