@@ -73,6 +73,22 @@ def test_bench_train_writes_ratios_and_verdicts(tmp_path):
 
 
 @pytest.mark.slow
+def test_bench_train_quick_is_small_and_never_writes_the_gpu_results(tmp_path, monkeypatch):
+    """--quick alone is a smoke run: small default sizes, written to ./train_throughput_quick.json. (It used to
+    time P1's batches at N up to 24 for tens of minutes on CPU and write benchmarks/results/train_throughput_gpu.json,
+    the committed GPU file, when run from the repository root.)"""
+    from statetrack.train.throughput import GPU_OUT, QUICK, QUICK_OUT, main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / GPU_OUT).parent.mkdir(parents=True)
+    assert main(["--quick"]) == 0
+    assert not (tmp_path / GPU_OUT).exists()
+    rows = json.loads((tmp_path / QUICK_OUT).read_text())["rows"]
+    assert {r["batch"] for r in rows} == set(QUICK["batches"])
+    assert [r["runs"] for r in rows if r["trainer"] == "batched"] == QUICK["runs"]
+
+
+@pytest.mark.slow
 def test_bench_train_merges_calls_per_batch_and_refuses_other_commits(tmp_path, capsys):
     """Two calls (one batch size each) join into one file; each batch's rows come from one call."""
     from statetrack.cli import main as cli

@@ -16,8 +16,12 @@ of one run; ratio = batched run-steps/s / run-steps/s of the *fastest* single-ru
 batch (whichever backend that was). The JSON holds the device, versions, commit and a ``verdicts``
 block (bar: >= 10x at the largest N, per batch and backend).
 
-    statetrack bench train --out benchmarks/results/train_throughput_gpu.json
-    statetrack bench train --quick --out /tmp/t.json        # CPU smoke run, tiny sizes
+    statetrack bench train                                  # CUDA: benchmarks/results/train_throughput_gpu.json
+    statetrack bench train --quick                          # smoke run, tiny sizes: ./train_throughput_quick.json
+
+Without CUDA, or with ``--quick``, the default output is ``train_throughput_quick.json`` in the current
+directory, so a CPU run never replaces the committed GPU results; ``--quick`` also shrinks the defaults of
+``--batches``, ``--runs`` and ``--steps`` (a minute on two cores, where P1's sizes take tens of minutes).
 
 A device call that ran out of time after one batch size is finished by another call for the other
 (``--batches 1024``); ``--merge A.json B.json`` then writes one file, each batch size's rows and
@@ -32,6 +36,9 @@ from pathlib import Path
 import torch
 
 BAR, AIM = 10.0, 30.0
+GPU_OUT, QUICK_OUT = "benchmarks/results/train_throughput_gpu.json", "train_throughput_quick.json"
+FULL = {"batches": [256, 1024], "runs": [1, 6, 24], "steps": 50}        # P1's batch sizes; the issue's N
+QUICK = {"batches": [16], "runs": [1, 4], "steps": 3}
 
 
 def p1_config(batch: int, backend: str, device: str, quick: bool):
@@ -120,12 +127,14 @@ def main(argv: list[str] | None = None) -> int:
     from statetrack.cli_args import Parser, pos_int
 
     ap = Parser(prog="statetrack bench train", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", default="benchmarks/results/train_throughput_gpu.json",
-                    help="JSON to write (default: %(default)s)")
-    ap.add_argument("--batches", type=pos_int, nargs="+", default=[256, 1024],
-                    help="batch sizes per run (default: %(default)s)")
-    ap.add_argument("--runs", type=pos_int, nargs="+", default=[1, 6, 24], help="group sizes N (default: %(default)s)")
-    ap.add_argument("--steps", type=pos_int, default=50, help="timed steps per measurement (default: %(default)s)")
+    ap.add_argument("--out", help=f"JSON to write (default: {GPU_OUT} on CUDA and with --merge; {QUICK_OUT} in this "
+                    "directory without CUDA or with --quick)")
+    ap.add_argument("--batches", type=pos_int, nargs="+",
+                    help=f"batch sizes per run (default: {FULL['batches']}; --quick {QUICK['batches']})")
+    ap.add_argument("--runs", type=pos_int, nargs="+",
+                    help=f"group sizes N (default: {FULL['runs']}; --quick {QUICK['runs']})")
+    ap.add_argument("--steps", type=pos_int,
+                    help=f"timed steps per measurement (default: {FULL['steps']}; --quick {QUICK['steps']})")
     ap.add_argument("--backends", nargs="+", default=["fused_recurrent", "chunk"],
                     choices=("fused_recurrent", "chunk", "naive"),
                     help="kernel backends on CUDA, each measured (default: %(default)s; naive on CPU)")
@@ -139,9 +148,13 @@ def main(argv: list[str] | None = None) -> int:
                     "this command for the same commit and device, each batch size from the file that timed its "
                     "batched trainer (a call cut off after one batch size, finished by another)")
     args = ap.parse_args(argv)
+    cuda = torch.cuda.is_available() and not args.quick
+    args.out = args.out or (GPU_OUT if cuda or args.merge else QUICK_OUT)
     if args.merge:
         return merge(args.merge, args.out)
-    cuda = torch.cuda.is_available() and not args.quick
+    for key, value in (QUICK if args.quick else FULL).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
     device = "cuda" if cuda else "cpu"
     backends = args.backends if cuda else ["naive"]
     compile = cuda and not args.no_compile
