@@ -75,7 +75,7 @@ def test_bench_train_writes_ratios_and_verdicts(tmp_path):
 @pytest.mark.slow
 def test_bench_train_quick_is_small_and_never_writes_the_gpu_results(tmp_path, monkeypatch):
     """--quick alone is a smoke run: small default sizes, written to ./train_throughput_quick.json. (It used to
-    time P1's batches at N up to 24 for tens of minutes on CPU and write benchmarks/results/train_throughput_gpu.json,
+    time P1's batches at N up to 24, over 13 minutes on CPU, and write benchmarks/results/train_throughput_gpu.json,
     the committed GPU file, when run from the repository root.)"""
     from statetrack.train.throughput import GPU_OUT, QUICK, QUICK_OUT, main
 

@@ -21,7 +21,7 @@ block (bar: >= 10x at the largest N, per batch and backend).
 
 Without CUDA, or with ``--quick``, the default output is ``train_throughput_quick.json`` in the current
 directory, so a CPU run never replaces the committed GPU results; ``--quick`` also shrinks the defaults of
-``--batches``, ``--runs`` and ``--steps`` (a minute on two cores, where P1's sizes take tens of minutes).
+``--batches``, ``--runs`` and ``--steps`` (about 15 s on two cores; at P1's sizes a CPU run took over 13 minutes).
 
 A device call that ran out of time after one batch size is finished by another call for the other
 (``--batches 1024``); ``--merge A.json B.json`` then writes one file, each batch size's rows and
