@@ -4,6 +4,7 @@
 #   STATETRACK_COMMIT=<local HEAD> STAGES="smoke bench parity" bash benchmarks/gpu_train.sh   (.whl carried:
 #   automata-lib & deps; the commit, because the device's own git sees only the last landed commit)
 # Stages: ktests (the kernel tests of the one-step and packed paths; KTESTS_FILES replaces the files),
+#         probe (benchmarks/gpu_dot_probe.py: the dk product forms at 32-wide tiles, one JSON line each),
 #         smoke (graph vs eager, group vs alone, packed vs padded on CUDA; SMOKE_CASES kind:dtype[:backend]),
 #         bench (statetrack bench train; BENCH_ARGS adds options),
 #         parity | words | modarith (protocol groups; PROTO_ARGS adds options, e.g. --ma-steps; PARITY_ONLY,
@@ -38,6 +39,7 @@ for stage in ${STAGES:-smoke bench parity}; do
         profile) for pa in ${PROFILE_SETS:-24:1024:fused_recurrent};  # N:batch[:backend[:compiled|eager[:packed|padded]]]
                   do timeout $(left ${PROFILE_S:-90}) python3 benchmarks/gpu_profile.py ${pa//:/ } 2>&1 | tee -a "$OUT/profile.log"; done ;;
         ktests) timeout $(left ${KTESTS_S:-120}) python3 -m pytest -q -p no:cacheprovider -n 8 ${KTESTS_FILES:-tests/kernels/test_kernels_varlen.py tests/kernels/test_kernels_householder.py tests/kernels/test_kernels_diagonal.py} 2>&1 | tail -n 15 | tee "$OUT/ktests.log" ;;
+        probe) timeout $(left ${PROBE_S:-120}) python3 benchmarks/gpu_dot_probe.py "$OUT/dot_probe.jsonl" 2>&1 | tee "$OUT/probe.log" ;;
         smoke) timeout $(left ${SMOKE_S:-150}) python3 benchmarks/gpu_smoke.py ${SMOKE_CASES:-} 2>&1 | tee "$OUT/smoke.log" ;;
         bench) timeout $(left ${BENCH_S:-260}) python3 -m statetrack.cli bench train --out "$OUT/train_throughput_gpu.json" ${BENCH_ARGS:-} 2>&1 | tee "$OUT/bench.log" ;;
         parity) timeout $(left ${PARITY_S:-300}) $PROTO --only ${PARITY_ONLY:-'table3:parity_p1:*'} --workers ${WORKERS:-1} --deadline ${DEADLINE:-150} 2>&1 | tee -a "$OUT/protocol.log" ;;
