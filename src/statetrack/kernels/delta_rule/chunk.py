@@ -52,7 +52,7 @@ from statetrack.kernels._common import KernelArgumentError, capturing, cdiv, nex
 from statetrack.kernels.delta_rule.chunk_config import CONFIG, FORCED, SHAPE_CONFIG, launch_config  # noqa: F401
 from statetrack.kernels.delta_rule.chunk_tiles import (BT, MAX_K, _chunk_of, _chunk_tm, _key_tile,  # noqa: F401
                                                        _key_tile_t, _mm, _mm32, _mm_acc, _seq_of, _spare,
-                                                       _word_pairs)
+                                                       _in_words)
 from statetrack.kernels.delta_rule.chunk_grads import (_grad_rows, _grads_qkw_kernel, _inverse_grad, _state_grads,
                                                        _wy_bwd_kernel, _wy_key_grads, _wy_value_grads)
 from statetrack.kernels.delta_rule.chunk_wy import _wu_fwd_kernel, _wy_fwd_kernel
@@ -115,9 +115,7 @@ def _state_fwd_kernel(
         if OUT:
             qc = tl.load(q + qb + tq[:, None] * (H * K) + ok[None, :], mask=mq[:, None] & mk[None, :],
                          other=0.0)
-            vis = visible
-            if SEG:                                                    # several words in the chunk
-                vis = visible & _word_pairs(seg, tq, mq, t // NH, mt)
+            vis = _in_words(visible, seg, tq, mq, t // NH, mt, SEG)   # several words in the chunk: within one
             qk = tl.where(vis, _mm(qc, tl.trans(kc), DT, PREC), 0.0)         # [BQ, 64]
             oc = (_mm(qc, S, SDT, SPREC) + _mm(qk, un, SDT, SPREC)) * scale
             tl.store(o + ob + tq[:, None] * (H * V) + ov[None, :], oc.to(o.dtype.element_ty),
@@ -258,9 +256,7 @@ def _state_bwd_kernel(
                                  other=0.0)
             du = du_loc.to(tl.float32) + kds
         else:
-            vis = visible
-            if SEG:
-                vis = visible & _word_pairs(seg, tq, mq, t // NH, mt)
+            vis = _in_words(visible, seg, tq, mq, t // NH, mt, SEG)
             du = _mm(tl.trans(tl.where(vis, qk, 0.0)), doc, DT, PREC) * scale + kds
         tl.store(dun + vb + t[:, None] * (H * V) + ov[None, :], du.to(dun.dtype.element_ty),
                  mask=mt[:, None] & mv[None, :])
@@ -312,13 +308,10 @@ def _local_scores(q, k, cu, cidx, seg, i_bh, i_c, i_v, T, CS, TPC, NT,
     kc = tl.load(k + i_h * K + t[:, None] * (H * K) + ok[None, :], mask=mt[:, None] & mk[None, :], other=0.0)
     qc = tl.load(q + i_h * K + tq[:, None] * (H * K) + ok[None, :], mask=mq[:, None] & mk[None, :], other=0.0)
     if KQ:
-        seen = s[:, None] < (r[None, :] + 1) * NH
-        if SEG:                                 # several words in the chunk: scores within a word
-            seen = seen & _word_pairs(seg, t // NH, mt, tq, mq)
+        seen = _in_words(s[:, None] < (r[None, :] + 1) * NH, seg, t // NH, mt, tq, mq, SEG)   # within a word
         qk = tl.where(seen, _mm(kc, tl.trans(qc), DT, PREC), 0.0)
     else:
-        if SEG:
-            visible = visible & _word_pairs(seg, tq, mq, t // NH, mt)
+        visible = _in_words(visible, seg, tq, mq, t // NH, mt, SEG)
         qk = tl.where(visible, _mm(qc, tl.trans(kc), DT, PREC), 0.0)
     return qc, qk, i_h, i_g, t, mt, tq, mq, ov, mv
 

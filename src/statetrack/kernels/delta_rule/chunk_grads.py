@@ -22,8 +22,8 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from statetrack.kernels.delta_rule.chunk_tiles import (_chunk_of, _chunk_tm, _key_tile, _mm, _mm32, _spare,
-                                                       _word_pairs)
+from statetrack.kernels.delta_rule.chunk_tiles import (_chunk_of, _chunk_tm, _in_words, _key_tile, _mm, _mm32,
+                                                       _spare)
 
 
 @triton.jit
@@ -41,8 +41,7 @@ def _grad_rows(cu, cidx, seg, i_bh, i_c, T, CS, TPC, NT, H, NH: tl.constexpr, BQ
     tq = bos + i_t * TPC + r
     mq = (r < TPC) & (tq < eos)
     visible = (s[None, :] < (r[:, None] + 1) * NH) & mq[:, None]
-    if SEG:                                     # several words in the chunk: scores within a word
-        visible = visible & _word_pairs(seg, tq, mq, t // NH, mt)
+    visible = _in_words(visible, seg, tq, mq, t // NH, mt, SEG)     # several words in the chunk: within one
     return i_h, i_g, s, t, mt, tq, mq, visible
 
 
@@ -92,9 +91,7 @@ def _inverse_grad(tmc, dTm, s, t, mt, seg, NH: tl.constexpr, PREC_C: tl.constexp
     (its only free entries) and the chunk's rows; with SEG (several words in the chunk) within a word."""
     tmf = tmc.to(tl.float32)
     dA = -_mm32(_mm32(tl.trans(tmf), dTm, PREC_C), tl.trans(tmf), PREC_C)
-    keep = (s[:, None] > s[None, :]) & mt[:, None]
-    if SEG:
-        keep = keep & _word_pairs(seg, t // NH, mt, t // NH, mt)
+    keep = _in_words((s[:, None] > s[None, :]) & mt[:, None], seg, t // NH, mt, t // NH, mt, SEG)
     return tl.where(keep, dA, 0.0)
 
 

@@ -94,6 +94,15 @@ def _word_pairs(seg, ta, ma, tb, mb):
 
 
 @triton.jit
+def _in_words(mask, seg, ta, ma, tb, mb, SEG: tl.constexpr):
+    """``mask`` over the pairs (ta[i], tb[j]); with SEG (several words in the chunk) only the pairs within one
+    word (:func:`_word_pairs`)."""
+    if SEG:
+        mask = mask & _word_pairs(seg, ta, ma, tb, mb)
+    return mask
+
+
+@triton.jit
 def _seq_of(cu, coff, i_n, T, NT, TPC, VARLEN: tl.constexpr):
     """Sequence i_n: its tokens [bos, eos) on the flattened time axis, its chunk count, its first
     global chunk index."""
