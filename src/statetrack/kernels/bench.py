@@ -61,9 +61,7 @@ DEVICE = "cuda"          # the CPU tests point the stages at the interpreter
 def _git_commit(explicit: str | None) -> str:
     if explicit:
         return explicit
-    if os.environ.get("STATETRACK_COMMIT"):
-        return os.environ["STATETRACK_COMMIT"]
-    from statetrack.provenance import git_info
+    from statetrack.provenance import git_info          # which takes $STATETRACK_COMMIT first
 
     return git_info()["commit"] or "unknown"
 
